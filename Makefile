@@ -1,0 +1,30 @@
+# Quickstart: `make demo` (train + predict on the shipped data), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/forecast train --config configs/default.yaml --cell lstm
+	$(BIN)/forecast train --config configs/default.yaml --cell gru
+	$(BIN)/forecast predict --model models/seattle-temps --output models/seattle-temps/forecast.csv
+	@echo "forecast written to models/seattle-temps/forecast.csv"
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check forecaster tests bench
+	$(BIN)/mypy forecaster
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

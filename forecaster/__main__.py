@@ -1,0 +1,5 @@
+"""``python -m forecaster`` is the same as the ``forecast`` command."""
+
+from forecaster.cli import main
+
+raise SystemExit(main())

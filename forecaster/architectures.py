@@ -1,0 +1,111 @@
+"""One model factory backed by a registry of cells.
+
+Every cell builds the same shape of network: ``Input(lookback, n_features)`` -> the cell's
+body (stacked layers of ``units``) -> ``Dense(horizon)`` (direct multi-output: one network
+predicts all ``horizon`` steps). Recurrent cells keep Keras' defaults that select the fused
+kernel (cuDNN on a GPU): ``tanh``/``sigmoid``, ``recurrent_dropout=0``, ``unroll=False``,
+``use_bias=True`` and, for GRU, ``reset_after=True``. Dropout is applied between layers, never
+as recurrent dropout, for that reason.
+
+This module imports Keras only inside :func:`build_model`, so listing cells is cheap.
+
+Example:
+    >>> model = build_model(cell="gru", lookback=48, n_features=1, horizon=24, units=(32,))
+    >>> model.output_shape
+    (None, 24)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+__all__ = ["register_cell", "available_cells", "build_model", "RECURRENT_CELLS"]
+
+# name -> body(x, units, dropout) -> tensor; each body builds its layers on the functional graph.
+_CELLS: dict[str, Callable[..., Any]] = {}
+
+#: Cells whose layers are recurrent (and must stay on the fused/cuDNN path).
+RECURRENT_CELLS = ("lstm", "gru")
+
+
+def register_cell(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a network body under ``name`` (decorator).
+
+    The body is called as ``body(x, units=(64,), dropout=0.0)`` with the input tensor and
+    returns a 2-D tensor; the factory adds the input and the ``Dense(horizon)`` head.
+    """
+
+    def add(body: Callable[..., Any]) -> Callable[..., Any]:
+        _CELLS[name] = body
+        return body
+
+    return add
+
+
+def available_cells() -> tuple[str, ...]:
+    """Names accepted by ``build_model(cell=...)``."""
+    return tuple(_CELLS)
+
+
+def _recurrent(layer_name: str) -> Callable[..., Any]:
+    def body(x: Any, *, units: Sequence[int], dropout: float) -> Any:
+        import keras
+
+        layer_cls = getattr(keras.layers, layer_name)
+        for i, n in enumerate(units):
+            last = i == len(units) - 1
+            x = layer_cls(n, return_sequences=not last, name=f"{layer_name.lower()}_{i}")(x)
+            if dropout:
+                x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        return x
+
+    return body
+
+
+register_cell("lstm")(_recurrent("LSTM"))
+register_cell("gru")(_recurrent("GRU"))
+
+
+def build_model(
+    *,
+    cell: str,
+    lookback: int,
+    n_features: int,
+    horizon: int,
+    units: Sequence[int] = (64,),
+    dropout: float = 0.0,
+    learning_rate: float = 1e-3,
+) -> "keras.Model":
+    """Build and compile a forecasting network.
+
+    Args:
+        cell: a registered cell name (see :func:`available_cells`).
+        lookback: input steps.
+        n_features: input columns (target + covariates).
+        horizon: output steps.
+        units: units per stacked layer, e.g. ``(64, 32)``.
+        dropout: dropout rate between layers (not recurrent dropout).
+        learning_rate: Adam's learning rate.
+
+    Returns:
+        A compiled ``keras.Model`` (Adam, MSE loss) mapping ``(batch, lookback, n_features)``
+        to ``(batch, horizon)``.
+
+    Raises:
+        ConfigError: ``cell`` is not registered (the message lists the valid ones).
+    """
+    if cell not in _CELLS:
+        from forecaster.errors import ConfigError
+
+        raise ConfigError(f"--cell (model.cell): unknown cell {cell!r}; expected one of {', '.join(_CELLS)}")
+    import keras
+
+    inputs = keras.Input(shape=(lookback, n_features), name="window")
+    x = _CELLS[cell](inputs, units=tuple(units), dropout=dropout)
+    outputs = keras.layers.Dense(horizon, name="forecast")(x)
+    model = keras.Model(inputs, outputs, name=f"{cell}_forecaster")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    return model

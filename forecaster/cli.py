@@ -1,0 +1,208 @@
+"""The ``forecast`` command: parse, call the library, print. Nothing else lives here.
+
+One error boundary (:func:`main`) maps the library's typed errors to named exit codes
+(:class:`~forecaster.errors.ExitCode`) and prints one line on stderr; ``--debug`` shows the
+traceback. TensorFlow is imported only by the commands that build or run models, so
+``forecast --help`` answers quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable, NoReturn, Sequence
+
+import forecaster
+from forecaster.errors import ConfigError, ExitCode, ForecasterError
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as a :class:`ConfigError` (one line, exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that trains (train; later compare, retrain)."""
+    g = p.add_argument_group("data")
+    g.add_argument("--config", metavar="FILE", help="YAML config; its values are defaults that flags override")
+    g.add_argument("--data", metavar="PATH", help="CSV or Parquet file (default: the shipped sample series)")
+    g.add_argument("--target", metavar="COL", help="column to forecast (default: the only numeric column)")
+    g.add_argument("--time-col", metavar="COL", help="timestamp column (default: the only datetime-like column)")
+    g.add_argument("--covariates", metavar="COLS", help="extra input columns, comma-separated")
+    g.add_argument("--missing", choices=("error", "interpolate", "ffill"),
+                   help="missing values/timestamps inside the series: reject (default) or fill")
+    g = p.add_argument_group("windows")
+    g.add_argument("--lookback", type=int, metavar="N", help="input steps per window (default 48)")
+    g.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (default 24)")
+    g.add_argument("--val", type=float, metavar="F", help="validation part: fraction or rows (default 0.15)")
+    g.add_argument("--test", type=float, metavar="F", help="test part: fraction or rows (default 0.15)")
+    g.add_argument("--season", type=int, metavar="N", help="seasonal period for MASE/seasonal naive (default: from freq)")
+    g = p.add_argument_group("model and training")
+    g.add_argument("--units", metavar="N[,N...]", help="units per stacked layer, e.g. 64 or 64,32 (default 64)")
+    g.add_argument("--dropout", type=float, metavar="F", help="dropout between layers (default 0)")
+    g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
+    g.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default 256)")
+    g.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 5)")
+    g.add_argument("--learning-rate", type=float, metavar="F", help="Adam learning rate (default 0.001)")
+    g.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
+    g = p.add_argument_group("output")
+    g.add_argument("--name", metavar="NAME", help="model name under the models dir (default: the data file's stem)")
+    g.add_argument("--models-dir", metavar="DIR", help="where runs are saved (default models/)")
+    g.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    units = None
+    if args.units is not None:
+        try:
+            units = [int(u) for u in args.units.split(",") if u.strip()]
+        except ValueError:
+            raise ConfigError(f"--units: expected integers like 64 or 64,32, got {args.units!r}") from None
+    return {
+        "data.path": args.data,
+        "data.target": args.target,
+        "data.time_col": args.time_col,
+        "data.covariates": args.covariates,
+        "data.missing": args.missing,
+        "window.lookback": args.lookback,
+        "window.horizon": args.horizon,
+        "window.val": args.val,
+        "window.test": args.test,
+        "window.season": args.season,
+        "model.cell": getattr(args, "cell", None),
+        "model.units": units,
+        "model.dropout": args.dropout,
+        "training.epochs": args.epochs,
+        "training.batch_size": args.batch_size,
+        "training.patience": args.patience,
+        "training.learning_rate": args.learning_rate,
+        "training.seed": args.seed,
+        "output.name": args.name,
+        "output.models_dir": args.models_dir,
+    }
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
+    """A plain table of models and baselines."""
+    cols = [("name", "model"), ("params", "params"), ("epochs_run", "epochs"), ("best_epoch", "best"),
+            ("train_seconds", "train s"), ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"),
+            ("mase", "MASE"), ("mase_vs_seasonal_naive", "vs snaive")]
+    table = [[h for _, h in cols]] + [[_fmt(r.get(k), 1 if k == "train_seconds" else 3) for k, _ in cols] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    for row in table:
+        print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from forecaster import config, pipeline
+
+    cfg = config.resolve(args.config, _overrides(args))
+    progress: Callable[[str], None] | None = None if args.quiet else _err
+    t0 = time.perf_counter()
+    result = pipeline.train(cfg, progress=progress)
+    print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
+    print_leaderboard(result.leaderboard)
+    for c in result.cells:
+        print(f"forecast ({len(c.forecast)} steps): {result.run_dir / c.cell / 'forecast.csv'}")
+    return ExitCode.OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from forecaster.export import atomic_write_text, load_cell, resolve_cell_dir
+    from forecaster.predict import forecast, load_for_predict, to_json
+
+    if args.horizon is not None and args.horizon < 1:
+        raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
+    cell_dir = resolve_cell_dir(args.model, args.models_dir)
+    loaded = load_cell(cell_dir)
+    series = load_for_predict(loaded, args.data)
+    frame = forecast(loaded, series, args.horizon)
+    if args.format == "json":
+        text = to_json(frame, model=str(cell_dir), target=series.target, freq=series.freq)
+    else:
+        out = frame.copy()
+        out["timestamp"] = out["timestamp"].map(lambda ts: ts.isoformat())
+        text = out.to_csv(index=False)
+    if args.output in (None, "-"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        atomic_write_text(args.output, text)
+        _err(f"forecast of {len(frame)} steps from {cell_dir} written to {args.output}")
+    return ExitCode.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line interface."""
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser = _Parser(
+        prog="forecast",
+        description="Train, compare and serve LSTM/GRU forecasters on your time series.",
+        parents=[common],
+        epilog="exit codes: " + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode),
+    )
+    parser.add_argument("--version", action="version", version=f"forecaster {forecaster.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", parents=[common], help="train one cell and save a run (model, metrics, forecast)")
+    from forecaster.architectures import available_cells
+
+    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", parents=[common], help="forecast past the end of a series with a saved model")
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="a model name's folder (champion, else newest run's best cell), a run folder, or a cell folder")
+    p.add_argument("--data", metavar="PATH", help="series to forecast from (default: the training data)")
+    p.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (at most the trained horizon)")
+    p.add_argument("--output", metavar="PATH", help="write here (default: stdout)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
+    p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``forecast``; returns the process exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "command", None):
+            build_parser().print_help()
+            return ExitCode.USAGE
+        return int(args.func(args))
+    except ForecasterError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(f"forecast: error: {exc}")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("forecast: interrupted; nothing was saved")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected failures
+        if debug:
+            traceback.print_exc()
+        _err(f"forecast: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+        return int(ExitCode.INTERNAL)

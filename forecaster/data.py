@@ -1,0 +1,364 @@
+"""Load a series from CSV or Parquet and validate it before anything trains on it.
+
+Every problem is one :class:`~forecaster.errors.DataError` line naming the file, the column,
+the first offending row (``line N`` for CSV, counting the header as line 1) and what to do.
+Fixes that are safe and common (missing values or missing timestamps inside the series) are
+available as the explicit ``missing`` policy, never applied silently.
+
+Example:
+    >>> s = load_series("data/seattle_temps_2010.csv", target="temp")
+    >>> s.freq, len(s.frame), s.target
+    ('h', 8760, 'temp')
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecaster.errors import DataError
+
+__all__ = ["SeriesFrame", "load_series", "file_sha256", "MISSING_POLICIES"]
+
+MISSING_POLICIES = ("error", "interpolate", "ffill")
+_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_MAX_LISTED = 8
+
+
+@dataclass(frozen=True)
+class SeriesFrame:
+    """A validated series on a regular time grid.
+
+    Attributes:
+        frame: float64 columns ``[target, *covariates]`` on a ``DatetimeIndex`` named after
+            the time column, with a regular frequency and no missing values.
+        target: the column to forecast.
+        covariates: extra input columns, in order.
+        freq: the pandas frequency alias of the index (``"h"``, ``"D"``, ``"MS"``...).
+        path: the file it came from.
+        sha256: the file's content hash.
+        n_filled: how many values the ``missing`` policy filled (0 with ``error``).
+    """
+
+    frame: pd.DataFrame
+    target: str
+    covariates: tuple[str, ...]
+    freq: str
+    path: str
+    sha256: str
+    time_col: str
+    n_filled: int = 0
+
+    @property
+    def columns(self) -> list[str]:
+        """Model input columns: the target first, then the covariates."""
+        return [self.target, *self.covariates]
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _listing(items: Sequence[object]) -> str:
+    shown = ", ".join(str(i) for i in items[:_MAX_LISTED])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > _MAX_LISTED else "")
+
+
+class _Locator:
+    """Turns a 0-based data row position into the words a user can find it by."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, pos: int) -> str:
+        return f"line {pos + 2}" if self.kind == "csv" else f"row {pos + 1}"
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, str]:
+    if not path.exists():
+        raise DataError(f"{path}: data file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a .csv or .parquet file")
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"{path}: unsupported file type '{path.suffix}'; expected .csv or .parquet")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty; expected a header row and data rows")
+    try:
+        if kind == "csv":
+            df = pd.read_csv(path)
+        else:
+            df = pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file is empty; expected a header row and data rows") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text CSV file (cannot decode as UTF-8)") from None
+    except Exception as exc:  # noqa: BLE001 - parsers raise many types; all mean "unreadable"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DataError(f"{path}: cannot read as {kind}: {first}") from None
+    if df.empty:
+        raise DataError(f"{path}: has no data rows; expected a header row and data rows")
+    df.columns = [str(c) for c in df.columns]
+    return df, kind
+
+
+def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
+    candidates = []
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            candidates.append(col)
+        elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            sample = s.dropna().astype(str).head(50)
+            if sample.empty or sample.str.fullmatch(r"[-+]?\d+(\.\d*)?").all():
+                continue  # plain numbers are values, not timestamps
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+            if parsed.notna().mean() >= 0.8:  # a few bad cells are reported by row later
+                candidates.append(col)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DataError(
+            f"{path}: no datetime-like column found among {_listing(list(df.columns))}; "
+            "name the time column with --time-col (data.time_col)"
+        )
+    raise DataError(
+        f"{path}: several datetime-like columns ({_listing(candidates)}); "
+        "choose one with --time-col (data.time_col)"
+    )
+
+
+def _check_column(df: pd.DataFrame, col: str, option: str, path: Path) -> None:
+    if col not in df.columns:
+        raise DataError(
+            f"{path}: column '{col}' ({option}) not found; available columns: {_listing(list(df.columns))}"
+        )
+
+
+def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.DatetimeIndex:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        times = raw
+    else:
+        text = raw.astype("string")
+        try:
+            times = pd.to_datetime(text, errors="raise")
+        except (ValueError, TypeError, OverflowError):
+            times = pd.to_datetime(text, errors="coerce", format="mixed")
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if bad.size:
+        pos = int(bad[0])
+        value = raw.iloc[pos]
+        what = "is empty" if pd.isna(value) else f"value {str(value)!r} is not a timestamp"
+        raise DataError(
+            f"{path}: column '{col}': {at(pos)} {what} ({bad.size} bad in all); "
+            "expected dates like 2024-01-31 or 2024-01-31 13:00"
+        )
+    return pd.DatetimeIndex(times, name=col)
+
+
+def _to_numeric(raw: pd.Series, col: str, option: str, path: Path, at: _Locator) -> pd.Series:
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype("float64")
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero((values.isna() & raw.notna()).to_numpy())
+    if bad.size:
+        pos = int(bad[0])
+        raise DataError(
+            f"{path}: column '{col}' ({option}): {at(pos)} value {str(raw.iloc[pos])!r} is not a number "
+            f"({bad.size} non-numeric in all); expected numeric values"
+        )
+    values = values.astype("float64")
+    inf = np.flatnonzero(np.isinf(values.to_numpy()))
+    if inf.size:
+        pos = int(inf[0])
+        raise DataError(
+            f"{path}: column '{col}' ({option}): {at(pos)} value is infinite "
+            f"({inf.size} in all); expected finite numbers"
+        )
+    return values
+
+
+def _check_order(index: pd.DatetimeIndex, col: str, path: Path, at: _Locator) -> None:
+    values = index.asi8
+    steps = np.diff(values)
+    back = np.flatnonzero(steps < 0)
+    if back.size:
+        pos = int(back[0]) + 1
+        raise DataError(
+            f"{path}: column '{col}' is not in time order: {at(pos)} ({index[pos]}) comes after "
+            f"{at(pos - 1)} ({index[pos - 1]}); sort the file by '{col}'"
+        )
+    dup = np.flatnonzero(steps == 0)
+    if dup.size:
+        pos = int(dup[0]) + 1
+        raise DataError(
+            f"{path}: column '{col}': duplicate timestamp {index[pos]} at {at(pos - 1)} and {at(pos)} "
+            f"({dup.size} duplicates in all); expected one row per timestamp (aggregate them first)"
+        )
+
+
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """The index's frequency, also when some timestamps are missing (holes)."""
+    if len(index) < 3:
+        return None
+    freq = pd.infer_freq(index)
+    if freq is not None:
+        return freq
+    # Holes make the whole-index inference fail: vote over short runs, then check the grid.
+    votes: Counter[str] = Counter()
+    for i in range(min(len(index) - 2, 300)):
+        try:
+            local = pd.infer_freq(index[i : i + 3])
+        except (ValueError, TypeError):
+            local = None
+        if local is not None:
+            votes[local] += 1
+    for candidate, _ in votes.most_common(3):
+        grid = pd.date_range(index[0], index[-1], freq=candidate)
+        if len(grid) <= 2 * len(index) and index.isin(grid).all():
+            return candidate
+    return None
+
+
+def _describe_steps(index: pd.DatetimeIndex) -> str:
+    steps = Counter(pd.Series(index).diff().dropna())
+    return ", ".join(f"{step} x{count}" for step, count in steps.most_common(3))
+
+
+def load_series(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    time_col: str | None = None,
+    covariates: Sequence[str] = (),
+    missing: str = "error",
+    freq: str | None = None,
+) -> SeriesFrame:
+    """Read and validate a series.
+
+    Args:
+        path: a ``.csv`` or ``.parquet`` file with a time column and numeric columns.
+        target: the column to forecast; ``None`` picks the only numeric column.
+        time_col: the timestamp column; ``None`` picks the only datetime-like column.
+        covariates: extra numeric input columns.
+        missing: ``"error"`` (default) rejects missing values and missing timestamps;
+            ``"interpolate"`` (linear in time) or ``"ffill"`` fills those inside the series.
+        freq: a pandas frequency alias to enforce instead of inferring one.
+
+    Returns:
+        A :class:`SeriesFrame` on a regular grid with no missing values.
+
+    Raises:
+        DataError: one line naming the file, column, first offending row and the fix.
+    """
+    p = Path(path)
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
+    df, kind = _read(p)
+    at = _Locator(kind)
+
+    if time_col is None:
+        time_col = _detect_time_col(df, p)
+    else:
+        _check_column(df, time_col, "--time-col", p)
+    covariates = tuple(covariates)
+    for cov in covariates:
+        _check_column(df, cov, "--covariates", p)
+    if target is None:
+        numeric = [
+            c for c in df.columns
+            if c != time_col and c not in covariates and pd.api.types.is_numeric_dtype(df[c])
+        ]
+        if len(numeric) != 1:
+            options = numeric or [c for c in df.columns if c != time_col]
+            raise DataError(f"{p}: name the column to forecast with --target (data.target); candidates: {_listing(options)}")
+        target = numeric[0]
+    else:
+        _check_column(df, target, "--target", p)
+    if target == time_col:
+        raise DataError(f"{p}: column '{target}' is the time column; --target must name a value column")
+
+    index = _parse_times(df[time_col], time_col, p, at)
+    columns = {target: _to_numeric(df[target], target, "--target", p, at)}
+    for cov in covariates:
+        columns[cov] = _to_numeric(df[cov], cov, "--covariates", p, at)
+    _check_order(index, time_col, p, at)
+    frame = pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
+
+    if freq is None:
+        freq = _infer_freq(index)
+        if freq is None:
+            raise DataError(
+                f"{p}: column '{time_col}': cannot infer a regular frequency (steps seen: "
+                f"{_describe_steps(index)}); resample the data to a fixed step or set data.freq"
+            )
+    try:
+        grid = pd.date_range(index[0], index[-1], freq=freq, name=time_col)
+    except ValueError:
+        raise DataError(f"{p}: data.freq {freq!r} is not a pandas frequency alias (e.g. h, D, W-SUN, MS)") from None
+    off_grid = ~index.isin(grid)
+    if off_grid.any():
+        pos = int(np.flatnonzero(off_grid)[0])
+        raise DataError(
+            f"{p}: column '{time_col}': {at(pos)} ({index[pos]}) is not on the {freq!r} grid starting at "
+            f"{index[0]}; resample the data to a fixed step"
+        )
+    holes = grid.difference(index)
+    if len(holes) and missing == "error":
+        raise DataError(
+            f"{p}: column '{time_col}': {len(holes)} timestamp(s) missing from the {freq!r} grid, first "
+            f"{holes[0]}; set --missing interpolate|ffill (data.missing) to fill them"
+        )
+    if len(holes) > len(index):
+        raise DataError(
+            f"{p}: column '{time_col}': {len(holes)} timestamps are missing for {len(index)} present; "
+            "too sparse to fill safely: resample the data first"
+        )
+    frame = frame.reindex(grid)
+
+    n_filled = 0
+    nan_mask = frame.isna()
+    if nan_mask.to_numpy().any():
+        if missing == "error":
+            col = next(c for c in frame.columns if nan_mask[c].any())
+            pos = int(np.flatnonzero(nan_mask[col].to_numpy())[0])
+            raise DataError(
+                f"{p}: column '{col}': missing value at {at(pos)} ({frame.index[pos]}) "
+                f"({int(nan_mask[col].sum())} missing in all); "
+                "set --missing interpolate|ffill (data.missing) to fill them, or clean the file"
+            )
+        n_filled = int(nan_mask.to_numpy().sum())
+        if missing == "interpolate":
+            frame = frame.interpolate(method="time", limit_area="inside")
+        else:
+            frame = frame.ffill()
+        left = frame.isna()
+        if left.to_numpy().any():
+            col = next(c for c in frame.columns if left[c].any())
+            raise DataError(
+                f"{p}: column '{col}': {int(left[col].sum())} missing value(s) at the start or end of the "
+                f"series (first at {frame.index[np.flatnonzero(left[col].to_numpy())[0]]}) cannot be "
+                f"filled by '{missing}'; trim those rows"
+            )
+    frame.index.freq = grid.freq
+    return SeriesFrame(
+        frame=frame,
+        target=target,
+        covariates=covariates,
+        freq=str(grid.freqstr),
+        path=str(p),
+        sha256=file_sha256(p),
+        time_col=time_col,
+        n_filled=n_filled,
+    )

@@ -1,0 +1,275 @@
+"""The train pipeline, top to bottom: load -> split -> scale -> windows -> fit -> score -> export.
+
+Every cell in one run sees exactly the same windows, split, scaler, epoch cap, stopping rule,
+batch size and seed, and is scored beside the naive baselines on the same test windows.
+
+Example:
+    >>> from forecaster import config
+    >>> result = train(config.resolve(overrides={"training.epochs": 3}))  # doctest: +SKIP
+    >>> result.run_dir  # doctest: +SKIP
+    PosixPath('models/seattle_temps_2010/runs/20261124-181502-lstm-3fa2')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecaster import baselines, metrics
+from forecaster.config import RunConfig, dump_yaml
+from forecaster.data import SeriesFrame, load_series
+from forecaster.errors import DataError
+from forecaster.export import atomic_write_text, json_ready, new_run_id, staged_run, write_cell_manifest
+from forecaster.windows import Scaler, Split, make_dataset, split, target_windows
+
+__all__ = ["Prepared", "CellResult", "RunResult", "prepare", "train", "future_index", "LEADERBOARD_COLUMNS"]
+
+Progress = Callable[[str], None]
+
+LEADERBOARD_COLUMNS = (
+    "name", "kind", "params", "epochs_run", "best_epoch", "train_seconds",
+    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive",
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The shared inputs of every cell in a run."""
+
+    series: SeriesFrame
+    split: Split
+    scaler: Scaler
+    scaled: np.ndarray  # (n, n_features) float32, target in column 0
+    season: int
+    y: np.ndarray  # target in original units
+    test_targets: np.ndarray  # (n_test_windows, horizon) original units
+
+    @property
+    def insample(self) -> np.ndarray:
+        """The training part of the target (scales MASE)."""
+        return self.y[: self.split.train_end]
+
+    def dataset(self, part: str, *, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Any:
+        sp = self.split
+        return make_dataset(
+            self.scaled, sp.starts(part), lookback=sp.lookback, horizon=sp.horizon,
+            batch_size=batch_size, shuffle=shuffle, seed=seed,
+        )
+
+
+@dataclass
+class CellResult:
+    """One trained cell: its model, training record, test scores and future forecast."""
+
+    cell: str
+    model: Any
+    params: int
+    fit: Any  # training.FitResult
+    scores: dict[str, Any]
+    forecast: pd.DataFrame
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` produced: the saved run and its leaderboard rows."""
+
+    run_dir: Path
+    leaderboard: list[dict[str, Any]]
+    cells: list[CellResult] = field(default_factory=list)
+    season: int = 1
+
+
+def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps after ``last`` on the series' frequency."""
+    return pd.date_range(last, periods=horizon + 1, freq=freq, name=name)[1:]
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Load, split and scale the series once for every cell of a run."""
+    d, w = cfg.data, cfg.window
+    series = load_series(
+        d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq
+    )
+    values = series.frame.to_numpy(dtype=np.float64)
+    sp = split(len(values), lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test, source=d.path)
+    scaler = Scaler(series.columns).fit(values[: sp.train_end])
+    season = w.season or metrics.infer_season(series.freq)
+    first = sp.first_targets("test")
+    if season > int(first.min()):
+        raise DataError(
+            f"{d.path}: season {season} is longer than the {int(first.min())} rows before the test part; "
+            "set window.season (--season) to a shorter cycle or use more data"
+        )
+    y = values[:, 0]
+    return Prepared(
+        series=series, split=sp, scaler=scaler, scaled=scaler.transform(values),
+        season=season, y=y, test_targets=target_windows(y, first, w.horizon),
+    )
+
+
+def _score(prep: Prepared, y_pred: np.ndarray) -> dict[str, Any]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", metrics.MetricWarning)
+        scores = metrics.score(prep.test_targets, y_pred, insample=prep.insample, season=prep.season)
+    scores["warnings"] = sorted({str(c.message) for c in caught})
+    return scores
+
+
+def baseline_scores(prep: Prepared) -> dict[str, dict[str, Any]]:
+    """Naive and seasonal-naive scores on the test windows."""
+    first, h = prep.split.first_targets("test"), prep.split.horizon
+    return {
+        "naive": _score(prep, baselines.naive(prep.y, first, h)),
+        "seasonal_naive": _score(prep, baselines.seasonal_naive(prep.y, first, h, season=prep.season)),
+    }
+
+
+def _forecast_frame(prep: Prepared, model: Any) -> pd.DataFrame:
+    sp, s = prep.split, prep.series
+    window = prep.scaled[-sp.lookback :][None, ...]
+    yhat = prep.scaler.inverse_target(np.asarray(model(window, training=False))[0])
+    index = future_index(s.frame.index[-1], s.freq, sp.horizon)
+    return pd.DataFrame({"timestamp": index, "yhat": yhat})
+
+
+def train_cell(
+    prep: Prepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None
+) -> CellResult:
+    """Build, fit and score one cell on the prepared windows (seeded from ``cfg``)."""
+    from forecaster.architectures import build_model
+    from forecaster.training import fit, seed_everything
+
+    t, m = cfg.training, cfg.model
+    seed_everything(t.seed)
+    model = build_model(
+        cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1], horizon=prep.split.horizon,
+        units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
+    )
+    result = fit(
+        model,
+        prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
+        prep.dataset("val", batch_size=t.batch_size),
+        epochs=t.epochs, patience=t.patience, progress=progress,
+    )
+    scaled_pred = model.predict(prep.dataset("test", batch_size=t.batch_size), verbose=0)
+    scores = _score(prep, prep.scaler.inverse_target(scaled_pred))
+    return CellResult(
+        cell=cell, model=model, params=int(model.count_params()), fit=result,
+        scores=scores, forecast=_forecast_frame(prep, model),
+    )
+
+
+def _row(name: str, kind: str, scores: dict[str, Any], reference: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    ref = reference.get("mase")
+    mase = scores.get("mase")
+    row = {"name": name, "kind": kind, "params": None, "epochs_run": None, "best_epoch": None, "train_seconds": None}
+    row.update(extra)
+    row.update({k: scores.get(k) for k in ("mae", "rmse", "smape", "mape", "mase")})
+    row["mase_vs_seasonal_naive"] = (mase / ref) if (mase is not None and ref) else None
+    return row
+
+
+def leaderboard(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per cell and baseline, models first."""
+    ref = base["seasonal_naive"]
+    rows = [
+        _row(c.cell, "model", c.scores, ref, params=c.params, epochs_run=c.fit.epochs_run,
+             best_epoch=c.fit.best_epoch, train_seconds=round(c.fit.seconds, 3))
+        for c in cells
+    ]
+    rows += [_row(name, "baseline", scores, ref) for name, scores in base.items()]
+    return rows
+
+
+def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
+    s, sp = prep.series, prep.split
+    cell_dir.mkdir()
+    c.model.save(cell_dir / "model.keras")
+    (cell_dir / "scaler.json").write_text(prep.scaler.to_json(), encoding="utf-8")
+    cell_metrics = {
+        "cell": c.cell,
+        "test": c.scores,
+        "baselines": base,
+        "season": prep.season,
+        "n_test_windows": int(prep.test_targets.shape[0]),
+        "params": c.params,
+        "epochs_run": c.fit.epochs_run,
+        "best_epoch": c.fit.best_epoch,
+        "best_val_loss": c.fit.best_val_loss,
+        "train_seconds": c.fit.seconds,
+    }
+    (cell_dir / "metrics.json").write_text(json.dumps(json_ready(cell_metrics), indent=2), encoding="utf-8")
+    c.fit.history.to_csv(cell_dir / "history.csv", index=False)
+    c.forecast.to_csv(cell_dir / "forecast.csv", index=False)
+    write_cell_manifest(
+        cell_dir,
+        cell=c.cell,
+        window={"lookback": sp.lookback, "horizon": sp.horizon, "freq": s.freq, "season": prep.season,
+                "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
+        data={"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
+              "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
+              "first": str(s.frame.index[0]), "last": str(s.frame.index[-1]), "n_filled": s.n_filled},
+    )
+
+
+def train(
+    cfg: RunConfig,
+    *,
+    cells: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Train each cell (default: ``cfg.model.cell``) on the same windows and save one run.
+
+    Args:
+        cfg: the resolved configuration.
+        cells: cells to train under identical conditions.
+        progress: receives human-readable progress lines (``None``: silent).
+
+    Returns:
+        The saved run directory and its leaderboard.
+
+    Raises:
+        DataError, TrainingError, ArtifactError: nothing is saved in any of these cases.
+    """
+    cells = list(cells or [cfg.model.cell])
+    say = progress or (lambda _msg: None)
+    prep = prepare(cfg)
+    sp = prep.split
+    say(
+        f"data: {prep.series.path} ({sp.n} rows, freq {prep.series.freq}, season {prep.season}); windows "
+        f"train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
+    )
+    base = baseline_scores(prep)
+    results = []
+    for cell in cells:
+        say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
+        results.append(train_cell(prep, cfg, cell, progress=progress))
+    rows = leaderboard(results, base)
+
+    name = cfg.model_name
+    run_id = new_run_id(cells[0] if len(cells) == 1 else "compare")
+    final = Path(cfg.output.models_dir) / name / "runs" / run_id
+    with staged_run(final) as tmp:
+        atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
+        for c in results:
+            _write_cell(tmp / c.cell, prep, cfg, c, base)
+        board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), "rows": rows}
+        atomic_write_text(tmp / "leaderboard.json", json.dumps(json_ready(board), indent=2))
+        atomic_write_text(tmp / "leaderboard.csv", _csv(rows, LEADERBOARD_COLUMNS))
+    return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season)

@@ -1,0 +1,81 @@
+"""Forecast past the end of a series with a saved cell.
+
+The data is validated exactly as in training (same columns, same missing-value policy, same
+frequency); the last ``lookback`` rows are scaled with the saved scaler and the network's
+output is returned in the original units with timestamps continuing the series' frequency.
+
+Example:
+    >>> out = predict_from_dir("models/seattle_temps_2010", horizon=6)  # doctest: +SKIP
+    >>> list(out.columns)  # doctest: +SKIP
+    ['timestamp', 'yhat']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data import SeriesFrame, load_series
+from forecaster.errors import ConfigError, DataError
+from forecaster.export import LoadedCell, load_cell, resolve_cell_dir
+
+__all__ = ["load_for_predict", "forecast", "predict_from_dir", "to_json"]
+
+
+def load_for_predict(loaded: LoadedCell, data: str | Path | None = None) -> SeriesFrame:
+    """Load ``data`` (default: the series the cell was trained on) with the cell's settings."""
+    d = loaded.manifest["data"]
+    path = Path(data) if data is not None else Path(d["path"])
+    if data is None and not path.exists():
+        raise DataError(f"{path}: the training data file is gone; pass the series with --data")
+    series = load_series(
+        path,
+        target=d["target"],
+        time_col=d.get("time_col"),
+        covariates=d["covariates"],
+        missing=d.get("missing", "error"),
+        freq=loaded.manifest["window"]["freq"],
+    )
+    return series
+
+
+def forecast(loaded: LoadedCell, series: SeriesFrame, horizon: int | None = None) -> pd.DataFrame:
+    """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
+
+    Raises:
+        ConfigError: ``horizon`` exceeds the trained horizon.
+        DataError: fewer rows than the lookback.
+    """
+    trained = loaded.horizon
+    h = trained if horizon is None else horizon
+    if not 1 <= h <= trained:
+        raise ConfigError(f"--horizon: expected 1..{trained} (the model was trained for {trained} steps), got {h}")
+    if len(series.frame) < loaded.lookback:
+        raise DataError(
+            f"{series.path}: {len(series.frame)} rows are fewer than the model's lookback of {loaded.lookback}"
+        )
+    values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
+    window = loaded.scaler.transform(values)[None, ...]
+    yhat = loaded.scaler.inverse_target(np.asarray(loaded.model(window, training=False))[0])[:h]
+    index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
+    return pd.DataFrame({"timestamp": index, "yhat": yhat})
+
+
+def predict_from_dir(
+    model: str | Path, *, data: str | Path | None = None, horizon: int | None = None, models_dir: str | Path = "models"
+) -> pd.DataFrame:
+    """Resolve ``--model``, load it safely, and forecast (see :func:`forecast`)."""
+    loaded = load_cell(resolve_cell_dir(model, models_dir))
+    return forecast(loaded, load_for_predict(loaded, data), horizon)
+
+
+def to_json(frame: pd.DataFrame, **meta: Any) -> str:
+    """A forecast as JSON: ``{...meta, "forecast": [{"timestamp": ISO, "yhat": v}, ...]}``."""
+    records = [
+        {"timestamp": ts.isoformat(), "yhat": float(v)} for ts, v in zip(frame["timestamp"], frame["yhat"])
+    ]
+    return json.dumps({**meta, "forecast": records}, indent=2)

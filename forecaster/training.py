@@ -1,0 +1,144 @@
+"""Fit a compiled model: early stopping on validation loss, a NaN guard, per-epoch progress.
+
+Keras' own ``TerminateOnNaN`` ends ``fit`` normally, so a diverged run would look like a
+success; :func:`fit` raises :class:`~forecaster.errors.TrainingError` instead, and the caller
+never gets to save it.
+
+Example:
+    >>> result = fit(model, train_ds, val_ds, epochs=30, patience=5)  # doctest: +SKIP
+    >>> result.best_epoch, result.epochs_run  # doctest: +SKIP
+    (12, 17)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import pandas as pd
+
+from forecaster.errors import TrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import tensorflow as tf
+
+__all__ = ["FitResult", "fit", "seed_everything"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What training did.
+
+    Attributes:
+        history: one row per epoch: ``epoch`` (1-based), ``loss``, ``val_loss``, ``seconds``.
+        best_epoch: the epoch whose weights the model now holds (1-based).
+        seconds: wall time of ``fit``.
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def best_val_loss(self) -> float:
+        return float(self.history["val_loss"].iloc[self.best_epoch - 1])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[list[Any], Any]:
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        """Times epochs, prints progress, and catches a non-finite loss at the batch it appears."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[dict[str, float]] = []
+            self.bad: str | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss) and self.bad is None:
+                self.bad = f"training loss became {loss} at epoch {len(self.rows) + 1}, batch {batch + 1}"
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            logs = logs or {}
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(logs.get("loss", math.nan)),
+                "val_loss": float(logs.get("val_loss", math.nan)),
+                "seconds": time.perf_counter() - self._t0,
+            }
+            self.rows.append(row)
+            if self.bad is None and not math.isfinite(row["val_loss"]):
+                self.bad = f"validation loss became {row['val_loss']} at epoch {epoch + 1}"
+                self.model.stop_training = True
+            if progress is not None:
+                progress(
+                    f"  epoch {epoch + 1:>3}/{epochs}  loss {row['loss']:.4f}  "
+                    f"val_loss {row['val_loss']:.4f}  {row['seconds']:.1f}s"
+                )
+
+    recorder = Recorder()
+    return [recorder], recorder
+
+
+def fit(
+    model: "keras.Model",
+    train: "tf.data.Dataset",
+    val: "tf.data.Dataset",
+    *,
+    epochs: int,
+    patience: int,
+    progress: Callable[[str], None] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> FitResult:
+    """Train ``model`` and leave it holding the weights of its best validation epoch.
+
+    Args:
+        model: a compiled Keras model.
+        train, val: datasets of ``(inputs, targets)`` batches.
+        epochs: the cap on epochs.
+        patience: epochs without validation improvement before stopping.
+        progress: called with one line per epoch (loss, val_loss, seconds); ``None`` is silent.
+        callbacks: extra Keras callbacks (checkpointing, for instance).
+
+    Raises:
+        TrainingError: the loss or validation loss became NaN/inf (the model is not usable).
+    """
+    import keras
+
+    own, recorder = _callbacks(epochs, progress)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    t0 = time.perf_counter()
+    model.fit(
+        train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,  # the dataset shuffles itself
+        callbacks=[*own, stopper, *callbacks],
+    )
+    seconds = time.perf_counter() - t0
+    if recorder.bad is not None:
+        raise TrainingError(f"{recorder.bad}; the run was not saved (try a lower --learning-rate or check the data)")
+    history = pd.DataFrame(recorder.rows, columns=["epoch", "loss", "val_loss", "seconds"])
+    if history.empty:
+        raise TrainingError("training ran no epoch; the run was not saved")
+    best_epoch = int(history["val_loss"].idxmin()) + 1
+    return FitResult(history=history, best_epoch=best_epoch, seconds=seconds)

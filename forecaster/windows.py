@@ -1,0 +1,208 @@
+"""Chronological splits, a train-only scaler, and streamed lookback -> horizon windows.
+
+A window starting at row ``s`` has inputs rows ``s .. s+lookback-1`` (all columns, target
+first) and targets the target at rows ``s+lookback .. s+lookback+horizon-1`` (direct
+multi-output). A window belongs to the part that holds its *first target step*, and all of its
+targets must lie in that part; its inputs may reach back into earlier parts (which is what the
+model would see at that point in time, so it leaks nothing).
+
+Example:
+    >>> sp = split(1000, lookback=48, horizon=24, val=0.15, test=0.15)
+    >>> sp.train_end, sp.val_end, len(sp.starts("test"))
+    (700, 850, 127)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from forecaster.errors import ArtifactError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
+
+__all__ = ["Split", "split", "Scaler", "make_dataset", "target_windows", "PARTS"]
+
+PARTS = ("train", "val", "test")
+
+
+def _rows(spec: float, n: int) -> int:
+    return int(round(spec * n)) if spec < 1 else int(spec)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row boundaries: train ``[0, train_end)``, val ``[train_end, val_end)``, test ``[val_end, n)``."""
+
+    n: int
+    train_end: int
+    val_end: int
+    lookback: int
+    horizon: int
+
+    def bounds(self, part: str) -> tuple[int, int]:
+        """The ``[start, end)`` rows of a part."""
+        return {"train": (0, self.train_end), "val": (self.train_end, self.val_end), "test": (self.val_end, self.n)}[
+            part
+        ]
+
+    def starts(self, part: str) -> range:
+        """Input-start rows of every window whose targets lie in ``part``."""
+        lo, hi = self.bounds(part)
+        first_target = max(lo, self.lookback)
+        return range(first_target - self.lookback, hi - self.horizon - self.lookback + 1)
+
+    def first_targets(self, part: str) -> np.ndarray:
+        """Row of each window's first target step (``start + lookback``)."""
+        return np.asarray(self.starts(part), dtype=np.int64) + self.lookback
+
+
+def split(
+    n_rows: int,
+    *,
+    lookback: int,
+    horizon: int,
+    val: float,
+    test: float,
+    source: str = "data",
+) -> Split:
+    """Split ``n_rows`` chronologically and check every part has at least one window.
+
+    Args:
+        n_rows: length of the series.
+        lookback: input steps per window.
+        horizon: target steps per window.
+        val, test: each a fraction (``0 < v < 1``) of the rows or a number of rows (``>= 1``).
+        source: named in the error message (the data file).
+
+    Raises:
+        DataError: the series is too short for the windows and splits asked for.
+    """
+    n_val, n_test = _rows(val, n_rows), _rows(test, n_rows)
+    n_train = n_rows - n_val - n_test
+    sp = Split(n_rows, n_train, n_train + n_val, lookback, horizon)
+    need_train = lookback + horizon
+    problems = []
+    if n_train < need_train:
+        problems.append(f"the training part has {max(n_train, 0)} rows and needs >= {need_train} (lookback + horizon)")
+    for part, size in (("validation", n_val), ("test", n_test)):
+        if size < horizon:
+            problems.append(f"the {part} part has {size} rows and needs >= {horizon} (horizon)")
+    if problems:
+        raise DataError(
+            f"{source}: {n_rows} rows are too few for lookback {lookback}, horizon {horizon}, "
+            f"val {val:g}, test {test:g}: {'; '.join(problems)}; "
+            "use more data or a shorter lookback/horizon"
+        )
+    return sp
+
+
+class Scaler:
+    """Per-column standardisation fitted on the training rows only, saved as plain JSON.
+
+    Example:
+        >>> s = Scaler(["y"]).fit(np.array([[1.0], [3.0]]))
+        >>> s.mean_.tolist(), s.scale_.tolist()
+        ([2.0], [1.0])
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+
+    def fit(self, values: np.ndarray) -> "Scaler":
+        """Learn mean and standard deviation per column (a constant column gets scale 1)."""
+        from sklearn.preprocessing import StandardScaler
+
+        sk = StandardScaler().fit(np.asarray(values, dtype=np.float64))
+        self.mean_ = np.asarray(sk.mean_, dtype=np.float64)
+        self.scale_ = np.asarray(sk.scale_, dtype=np.float64)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Scale all columns; returns float32 for the network."""
+        return ((np.asarray(values, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
+
+    def inverse_target(self, y: np.ndarray) -> np.ndarray:
+        """Scaled target values (column 0) back to the original units, as float64."""
+        return np.asarray(y, dtype=np.float64) * self.scale_[0] + self.mean_[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "standard",
+            "columns": self.columns,
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "scaler.json") -> "Scaler":
+        try:
+            if raw["kind"] != "standard":
+                raise ValueError(f"unknown scaler kind {raw['kind']!r}")
+            scaler = cls(raw["columns"])
+            scaler.mean_ = np.asarray(raw["mean"], dtype=np.float64)
+            scaler.scale_ = np.asarray(raw["scale"], dtype=np.float64)
+            if not (len(scaler.columns) == scaler.mean_.size == scaler.scale_.size):
+                raise ValueError("columns, mean and scale differ in length")
+            if not (np.isfinite(scaler.mean_).all() and (scaler.scale_ > 0).all()):
+                raise ValueError("mean/scale are not finite positive numbers")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{source}: not a valid scaler ({exc})") from None
+        return scaler
+
+
+def make_dataset(
+    values: np.ndarray,
+    starts: range,
+    *,
+    lookback: int,
+    horizon: int,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+) -> "tf.data.Dataset":
+    """Stream ``(inputs, targets)`` batches without materialising the windows.
+
+    The series is held once as a tensor; each batch gathers its windows from it by index, so
+    memory grows with the series, not with series x lookback.
+
+    Args:
+        values: scaled array ``(n_rows, n_features)``, target in column 0.
+        starts: input-start rows of the windows (see :meth:`Split.starts`).
+        lookback, horizon: window sizes.
+        batch_size: windows per batch.
+        shuffle: reshuffle window order every epoch (training only).
+        seed: shuffle seed, for reproducible runs.
+
+    Returns:
+        A dataset of ``(float32[b, lookback, n_features], float32[b, horizon])``.
+    """
+    import tensorflow as tf
+
+    series = tf.constant(np.asarray(values, dtype=np.float32))
+    target = series[:, 0]
+    in_offsets = tf.range(lookback, dtype=tf.int64)
+    out_offsets = tf.range(lookback, lookback + horizon, dtype=tf.int64)
+    ds = tf.data.Dataset.range(starts.start, starts.stop)
+    if shuffle:
+        ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def gather(batch_starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        s = batch_starts[:, None]
+        return tf.gather(series, s + in_offsets), tf.gather(target, s + out_offsets)
+
+    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def target_windows(y: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.ndarray:
+    """The ``horizon`` target values after each window, ``(n_windows, horizon)`` (a strided view)."""
+    view = np.lib.stride_tricks.sliding_window_view(np.asarray(y), horizon)
+    return view[first_targets]

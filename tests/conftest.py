@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny real-shaped series written to temporary files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_frame(n: int = 240, freq: str = "h", seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
+    """A daily-cycle series with noise and one covariate: ``date, y, x``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 10 + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.3, n)
+    x = np.cos(2 * np.pi * t / 24) + rng.normal(0, 0.1, n)
+    return pd.DataFrame({"date": pd.date_range(start, periods=n, freq=freq), "y": y.round(4), "x": x.round(4)})
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write a frame (or raw text) to ``tmp_path/<name>`` and return the path."""
+
+    def write(content: pd.DataFrame | str, name: str = "series.csv") -> Path:
+        path = tmp_path / name
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        elif name.endswith(".parquet"):
+            content.to_parquet(path, index=False)
+        else:
+            content.to_csv(path, index=False)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def series_csv(write_csv: Callable[..., Path]) -> Path:
+    return write_csv(make_frame())
+
+
+#: Small, fast training flags used by every test that trains.
+FAST = ["--lookback", "12", "--horizon", "4", "--epochs", "2", "--units", "8", "--batch-size", "32", "--quiet"]

@@ -1,0 +1,44 @@
+"""Every registered cell honours the same interface; recurrent layers stay on the fused path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecaster.architectures import RECURRENT_CELLS, available_cells, build_model
+from forecaster.errors import ConfigError
+
+
+@pytest.mark.parametrize("cell", available_cells())
+def test_every_cell_same_interface(cell):
+    model = build_model(cell=cell, lookback=10, n_features=3, horizon=4, units=(8, 6), dropout=0.1)
+    assert model.input_shape == (None, 10, 3) and model.output_shape == (None, 4)
+    x = np.random.default_rng(0).normal(size=(16, 10, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 4)).astype("float32")
+    loss = model.fit(x, y, epochs=1, verbose=0).history["loss"][0]
+    assert np.isfinite(loss)
+    assert model.predict(x, verbose=0).shape == (16, 4)
+
+
+@pytest.mark.parametrize("cell", RECURRENT_CELLS)
+def test_recurrent_defaults_keep_the_fused_kernel(cell):
+    model = build_model(cell=cell, lookback=5, n_features=1, horizon=2, units=(4, 4), dropout=0.2)
+    layers = [layer for layer in model.layers if layer.__class__.__name__ == cell.upper()]
+    assert len(layers) == 2
+    for layer in layers:
+        cfg = layer.get_config()
+        assert cfg["activation"] == "tanh" and cfg["recurrent_activation"] == "sigmoid"
+        assert cfg["recurrent_dropout"] == 0 and cfg["unroll"] is False and cfg["use_bias"] is True
+        if cell == "gru":
+            assert cfg["reset_after"] is True
+
+
+def test_gru_has_fewer_parameters_than_lstm():
+    lstm = build_model(cell="lstm", lookback=8, n_features=1, horizon=3, units=(32,)).count_params()
+    gru = build_model(cell="gru", lookback=8, n_features=1, horizon=3, units=(32,)).count_params()
+    assert gru < lstm
+
+
+def test_unknown_cell_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="unknown cell 'tcn'; expected one of lstm, gru"):
+        build_model(cell="tcn", lookback=5, n_features=1, horizon=2)

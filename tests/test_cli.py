@@ -1,0 +1,138 @@
+"""The ``forecast`` command in-process, and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import FAST, ROOT, make_frame
+from forecaster.cli import main
+from forecaster.errors import ExitCode
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "series.csv"
+    make_frame().to_csv(data, index=False)
+    code = main(["train", "--cell", "gru", "--data", str(data), "--target", "y", "--name", "demo",
+                 "--models-dir", str(root / "models"), *FAST])
+    assert code == ExitCode.OK
+    return root / "models" / "demo"
+
+
+def test_train_prints_leaderboard(tmp_path, series_csv, capsys):
+    code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"), *FAST])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK
+    assert "run saved: " in out and "seasonal_naive" in out and "MASE" in out
+    assert len(list((tmp_path / "m" / "series" / "runs").iterdir())) == 1
+
+
+def test_predict_csv_to_stdout(model_dir, capsys):
+    assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "timestamp,yhat" and len(lines) == 5
+    assert lines[1].startswith("2024-01-11T00:00:00,")  # the hour after the last row (2024-01-10 23:00)
+
+
+def test_predict_json_file_and_horizon(model_dir, tmp_path, capsys):
+    out = tmp_path / "f.json"
+    assert main(["predict", "--model", str(model_dir), "--format", "json", "--horizon", "2", "--output", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["target"] == "y" and payload["freq"] == "h"
+    assert [r["timestamp"] for r in payload["forecast"]] == ["2024-01-11T00:00:00", "2024-01-11T01:00:00"]
+
+
+def test_predict_on_new_data_continues_its_timestamps(model_dir, write_csv, capsys):
+    newer = write_csv(make_frame(n=30, start="2025-03-01"), name="new.csv")
+    assert main(["predict", "--model", str(model_dir), "--data", str(newer), "--horizon", "1"]) == ExitCode.OK
+    assert capsys.readouterr().out.splitlines()[1].startswith("2025-03-02T06:00:00,")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--horizon", "9"], ExitCode.USAGE, "--horizon: expected 1..4 (the model was trained for 4 steps), got 9"),
+        (["--data", "missing.csv"], ExitCode.DATA, "missing.csv: data file not found"),
+    ],
+)
+def test_predict_errors(model_dir, capsys, argv, code, message):
+    assert main(["predict", "--model", str(model_dir), *argv]) == code
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_predict_with_wrong_columns(model_dir, write_csv, capsys):
+    path = write_csv(make_frame().rename(columns={"y": "sales"}), name="other.csv")
+    assert main(["predict", "--model", str(model_dir), "--data", str(path)]) == ExitCode.DATA
+    assert "column 'y' (--target) not found" in capsys.readouterr().err
+
+
+def test_predict_unknown_model(tmp_path, capsys):
+    assert main(["predict", "--model", str(tmp_path / "nothing")]) == ExitCode.ARTIFACT
+    assert "no such model folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_and_saves_nothing(tmp_path, series_csv, capsys, monkeypatch):
+    import forecaster.training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forecaster.training, "fit", interrupted)
+    code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"), *FAST])
+    assert code == ExitCode.INTERRUPTED
+    assert "interrupted; nothing was saved" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists() or not list((tmp_path / "m").rglob("*.keras"))
+
+
+def test_internal_error_is_one_line_and_debug_shows_traceback(tmp_path, series_csv, capsys, monkeypatch):
+    import forecaster.pipeline
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(forecaster.pipeline, "train", boom)
+    assert main(["train", "--data", str(series_csv)]) == ExitCode.INTERNAL
+    err = capsys.readouterr().err
+    assert err.strip() == "forecast: internal error: RuntimeError: boom (run with --debug for the traceback)"
+    assert main(["train", "--data", str(series_csv), "--debug"]) == ExitCode.INTERNAL
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "predict" in out
+
+
+def test_subprocess_train_then_predict(tmp_path, series_csv):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    models = tmp_path / "models"
+    train = subprocess.run(
+        [sys.executable, "-m", "forecaster", "train", "--data", str(series_csv), "--target", "y",
+         "--models-dir", str(models), *FAST],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert train.returncode == 0, train.stderr
+    predict = subprocess.run(
+        [sys.executable, "-m", "forecaster", "predict", "--model", "series", "--models-dir", str(models)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert predict.returncode == 0, predict.stderr
+    frame = pd.read_csv(__import__("io").StringIO(predict.stdout))
+    assert list(frame.columns) == ["timestamp", "yhat"] and len(frame) == 4
+    bad = subprocess.run(
+        [sys.executable, "-m", "forecaster", "predict", "--model", "nope", "--models-dir", str(models)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert bad.returncode == ExitCode.ARTIFACT and "Traceback" not in bad.stderr

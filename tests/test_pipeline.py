@@ -1,0 +1,124 @@
+"""Train -> save -> load -> predict, seeds, failures that must save nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import config, pipeline
+from forecaster.errors import ArtifactError, ExitCode, TrainingError
+from forecaster.export import load_cell, resolve_cell_dir, staged_run
+from forecaster.predict import forecast, load_for_predict
+
+
+def small_cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
+    overrides = {
+        "data.path": str(data), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
+        "model.units": [8], "training.epochs": 2, "training.batch_size": 32, "output.models_dir": str(models),
+    }
+    overrides.update(extra)
+    return config.resolve(overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+    from conftest import make_frame
+
+    root = tmp_path_factory.mktemp("run")
+    data = root / "series.csv"
+    make_frame().to_csv(data, index=False)
+    return pipeline.train(small_cfg(data, root / "models", **{"data.covariates": ["x"]}))
+
+
+def test_run_directory_layout(trained):
+    run = trained.run_dir
+    assert run.parent.name == "runs" and run.parent.parent.name == "series"
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "leaderboard.json", "leaderboard.csv", "lstm"}
+    cell = run / "lstm"
+    assert {p.name for p in cell.iterdir()} == {
+        "model.keras", "scaler.json", "metrics.json", "history.csv", "forecast.csv", "manifest.json"
+    }
+    manifest = json.loads((cell / "manifest.json").read_text())
+    assert manifest["window"]["lookback"] == 12 and manifest["data"]["rows"] == 240
+    assert manifest["data"]["covariates"] == ["x"] and len(manifest["data"]["sha256"]) == 64
+    assert {"tensorflow", "keras", "numpy", "pandas"} <= set(manifest["libraries"])
+    metrics = json.loads((cell / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"naive", "seasonal_naive"} and metrics["season"] == 24
+    assert len(metrics["test"]["per_step_mae"]) == 4
+    assert not list(run.parent.glob(".tmp-*"))
+    names = [r["name"] for r in trained.leaderboard]
+    assert names == ["lstm", "naive", "seasonal_naive"]
+
+
+def test_scaler_statistics_equal_the_training_part(trained):
+    scaler = json.loads((trained.run_dir / "lstm" / "scaler.json").read_text())
+    manifest = json.loads((trained.run_dir / "lstm" / "manifest.json").read_text())
+    frame = pd.read_csv(manifest["data"]["path"])
+    train = frame.iloc[: manifest["window"]["split"]["train_end"]]
+    np.testing.assert_allclose(scaler["mean"], [train["y"].mean(), train["x"].mean()])
+    np.testing.assert_allclose(scaler["scale"], [train["y"].std(ddof=0), train["x"].std(ddof=0)])
+
+
+def test_save_load_same_predictions_and_future_timestamps(trained):
+    cell = trained.cells[0]
+    loaded = load_cell(trained.run_dir / "lstm")
+    series = load_for_predict(loaded)
+    out = forecast(loaded, series)
+    np.testing.assert_allclose(out["yhat"].to_numpy(), cell.forecast["yhat"].to_numpy(), rtol=1e-6)
+    last = series.frame.index[-1]
+    assert list(out["timestamp"]) == list(pd.date_range(last + pd.Timedelta(hours=1), periods=4, freq="h"))
+    saved = pd.read_csv(trained.run_dir / "lstm" / "forecast.csv", parse_dates=["timestamp"])
+    np.testing.assert_allclose(saved["yhat"].to_numpy(), out["yhat"].to_numpy(), rtol=1e-6)
+    assert forecast(loaded, series, horizon=2)["yhat"].tolist() == out["yhat"].tolist()[:2]
+
+
+def test_resolve_model_folder_picks_the_newest_runs_best_cell(trained):
+    model_dir = trained.run_dir.parent.parent
+    assert resolve_cell_dir(model_dir) == trained.run_dir / "lstm"
+    assert resolve_cell_dir("series", models_dir=model_dir.parent) == trained.run_dir / "lstm"
+    assert resolve_cell_dir(trained.run_dir) == trained.run_dir / "lstm"
+
+
+def test_seed_reproduces_metrics(tmp_path, series_csv):
+    cfg = small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru"})
+    a, b = pipeline.train(cfg), pipeline.train(cfg)
+    assert a.run_dir != b.run_dir
+    assert a.leaderboard[0]["mae"] == b.leaderboard[0]["mae"]
+    assert a.cells[0].fit.history["loss"].tolist() == b.cells[0].fit.history["loss"].tolist()
+    c = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru", "training.seed": 7}))
+    assert c.leaderboard[0]["mae"] != a.leaderboard[0]["mae"]
+
+
+def test_nan_loss_fails_and_saves_nothing(tmp_path, series_csv):
+    cfg = small_cfg(series_csv, tmp_path / "models", **{"training.learning_rate": 1e30, "training.epochs": 3})
+    with pytest.raises(TrainingError, match="loss became (nan|inf)") as info:
+        pipeline.train(cfg)
+    assert info.value.exit_code == ExitCode.TRAINING
+    assert not list((tmp_path / "models").rglob("*.keras"))
+
+
+def test_interrupt_during_save_leaves_nothing(tmp_path):
+    final = tmp_path / "runs" / "r1"
+    with pytest.raises(KeyboardInterrupt):
+        with staged_run(final) as tmp:
+            (tmp / "model.keras").write_text("partial")
+            raise KeyboardInterrupt
+    assert not final.exists() and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_corrupt_model_is_reported_not_loaded(trained, tmp_path):
+    import shutil
+
+    copy = tmp_path / "cell"
+    shutil.copytree(trained.run_dir / "lstm", copy)
+    data = (copy / "model.keras").read_bytes()
+    (copy / "model.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="model.keras: corrupt \\(checksum differs"):
+        load_cell(copy)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="manifest.json: run manifest is corrupt"):
+        load_cell(copy)

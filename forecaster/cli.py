@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.set_defaults(func=cmd_predict)
+
+    # [compare commands: compare, backtest]
+    # [registry commands: retrain, schedule, models, health]
     return parser
 
 

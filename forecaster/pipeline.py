@@ -228,11 +228,17 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
     )
 
 
+def default_run_dir(cfg: RunConfig, label: str) -> Path:
+    """``<models_dir>/<name>/runs/<new run id>``."""
+    return Path(cfg.output.models_dir) / cfg.model_name / "runs" / new_run_id(label)
+
+
 def train(
     cfg: RunConfig,
     *,
     cells: Sequence[str] | None = None,
     progress: Progress | None = None,
+    run_dir: Path | None = None,
 ) -> RunResult:
     """Train each cell (default: ``cfg.model.cell``) on the same windows and save one run.
 
@@ -240,6 +246,8 @@ def train(
         cfg: the resolved configuration.
         cells: cells to train under identical conditions.
         progress: receives human-readable progress lines (``None``: silent).
+        run_dir: where to save the run (must not exist); default
+            ``<models_dir>/<name>/runs/<new run id>``.
 
     Returns:
         The saved run directory and its leaderboard.
@@ -262,9 +270,7 @@ def train(
         results.append(train_cell(prep, cfg, cell, progress=progress))
     rows = leaderboard(results, base)
 
-    name = cfg.model_name
-    run_id = new_run_id(cells[0] if len(cells) == 1 else "compare")
-    final = Path(cfg.output.models_dir) / name / "runs" / run_id
+    final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
     with staged_run(final) as tmp:
         atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
         for c in results:

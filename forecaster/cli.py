@@ -93,6 +93,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _load_tensorflow(args: argparse.Namespace) -> None:
+    """Import TensorFlow now, without its C++ banner unless --debug."""
+    if not args.debug:
+        from forecaster._runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
@@ -116,6 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from forecaster import config, pipeline
 
     cfg = config.resolve(args.config, _overrides(args))
+    _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if args.quiet else _err
     t0 = time.perf_counter()
     result = pipeline.train(cfg, progress=progress)

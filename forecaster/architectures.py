@@ -69,6 +69,19 @@ register_cell("lstm")(_recurrent("LSTM"))
 register_cell("gru")(_recurrent("GRU"))
 
 
+@register_cell("mlp")
+def _mlp(x: Any, *, units: Sequence[int], dropout: float) -> Any:
+    """A dense baseline on the flattened window: does recurrence earn its cost?"""
+    import keras
+
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, n in enumerate(units):
+        x = keras.layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    return x
+
+
 def build_model(
     *,
     cell: str,

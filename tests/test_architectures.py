@@ -40,5 +40,5 @@ def test_gru_has_fewer_parameters_than_lstm():
 
 
 def test_unknown_cell_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="unknown cell 'tcn'; expected one of lstm, gru"):
+    with pytest.raises(ConfigError, match="unknown cell 'tcn'; expected one of lstm, gru, mlp"):
         build_model(cell="tcn", lookback=5, n_features=1, horizon=2)

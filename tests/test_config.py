@@ -65,7 +65,7 @@ def test_bad_yaml(tmp_path):
         ("window.lookback", 0, "--lookback (window.lookback): expected an integer >= 1, got 0"),
         ("window.val", 1.5, "--val (window.val): expected a fraction between 0 and 1 or a whole number of rows"),
         ("model.dropout", 1.0, "--dropout (model.dropout): expected a number in [0, 1)"),
-        ("model.cell", "transformer", "--cell (model.cell): expected one of lstm, gru"),
+        ("model.cell", "transformer", "--cell (model.cell): expected one of lstm, gru, mlp"),
         ("training.learning_rate", 0.0, "--learning-rate (training.learning_rate): expected a number > 0"),
     ],
 )
@@ -82,4 +82,4 @@ def test_cli_config_errors_exit_2(capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert err == "forecast: error: forecast train: argument --lookback: invalid int value: 'abc' (see forecast train --help)"
     assert main(["train", "--cell", "rnn"]) == ExitCode.USAGE
-    assert "invalid choice: 'rnn' (choose from 'lstm', 'gru')" in capsys.readouterr().err
+    assert "invalid choice: 'rnn' (choose from 'lstm', 'gru', 'mlp')" in capsys.readouterr().err

@@ -228,6 +228,15 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
     )
 
 
+def describe(prep: Prepared) -> str:
+    """One line: the data, its frequency and season, and the window counts per part."""
+    sp = prep.split
+    return (
+        f"data: {prep.series.path} ({sp.n} rows, freq {prep.series.freq}, season {prep.season}); windows "
+        f"train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
+    )
+
+
 def default_run_dir(cfg: RunConfig, label: str) -> Path:
     """``<models_dir>/<name>/runs/<new run id>``."""
     return Path(cfg.output.models_dir) / cfg.model_name / "runs" / new_run_id(label)
@@ -258,11 +267,7 @@ def train(
     cells = list(cells or [cfg.model.cell])
     say = progress or (lambda _msg: None)
     prep = prepare(cfg)
-    sp = prep.split
-    say(
-        f"data: {prep.series.path} ({sp.n} rows, freq {prep.series.freq}, season {prep.season}); windows "
-        f"train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
-    )
+    say(describe(prep))
     base = baseline_scores(prep)
     results = []
     for cell in cells:
@@ -271,11 +276,33 @@ def train(
     rows = leaderboard(results, base)
 
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
+    save_run(final, prep, cfg, results, base, rows)
+    return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season)
+
+
+def save_run(
+    final: Path,
+    prep: Prepared,
+    cfg: RunConfig,
+    results: Sequence[CellResult],
+    base: dict[str, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    columns: Sequence[str] = LEADERBOARD_COLUMNS,
+    board_extra: dict[str, Any] | None = None,
+    extra: Callable[[Path], None] | None = None,
+) -> None:
+    """Write a complete run directory atomically: config, leaderboard, one folder per cell.
+
+    ``extra(tmp_dir)`` may add files (a report, plots) before the directory is renamed into place.
+    """
     with staged_run(final) as tmp:
         atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
         for c in results:
             _write_cell(tmp / c.cell, prep, cfg, c, base)
-        board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), "rows": rows}
+        board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), **(board_extra or {}),
+                 "rows": rows}
         atomic_write_text(tmp / "leaderboard.json", json.dumps(json_ready(board), indent=2))
-        atomic_write_text(tmp / "leaderboard.csv", _csv(rows, LEADERBOARD_COLUMNS))
-    return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season)
+        atomic_write_text(tmp / "leaderboard.csv", _csv(rows, columns))
+        if extra is not None:
+            extra(tmp)

@@ -27,6 +27,7 @@ def import_tensorflow_quietly() -> None:
         import tensorflow as tf
 
         _ = tf.constant(0.0) + 1.0  # device set-up logs too
+        tf.get_logger().setLevel("ERROR")  # e.g. retracing notices when several models predict in turn
         import keras  # noqa: F401
     finally:
         sys.stderr.flush()

@@ -159,6 +159,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _print_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    for row in [header, *body]:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from forecaster import compare, config
+    from forecaster.export import json_ready
+    from forecaster.report import table_rows
+
+    cfg = config.resolve(args.config, _overrides(args))
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    _load_tensorflow(args)
+    progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
+    t0 = time.perf_counter()
+    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress)
+    if args.json:
+        payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
+                   "conditions": result.conditions, "leaderboard": result.rows}
+        print(json.dumps(json_ready(payload), indent=2))
+        return ExitCode.OK
+    print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
+    _print_table(*table_rows(result.rows))
+    print(f"\nverdict: {result.verdict}")
+    print(f"report: {result.run_dir / 'report.html'} (and report.md, plots/)")
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     common = _Parser(add_help=False)
@@ -188,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("compare", parents=[common],
+                       help="train several cells on the same windows and seeds; leaderboard, verdict, report")
+    p.add_argument("--cells", default="lstm,gru,mlp", metavar="A,B",
+                   help=f"cells to compare, from {', '.join(available_cells())} (default lstm,gru,mlp)")
+    p.add_argument("--repeats", type=int, default=1, metavar="N", help="seeds per cell: seed, seed+1, ... (default 1)")
+    p.add_argument("--json", action="store_true", help="print the leaderboard and verdict as JSON (no progress)")
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_compare)
 
     # [compare commands: compare, backtest]
     # [registry commands: retrain, schedule, models, health]

@@ -75,6 +75,7 @@ class CellResult:
     fit: Any  # training.FitResult
     scores: dict[str, Any]
     forecast: pd.DataFrame
+    test_pred: np.ndarray | None = None  # (n_test_windows, horizon), original units
 
 
 @dataclass
@@ -160,10 +161,10 @@ def train_cell(
         epochs=t.epochs, patience=t.patience, progress=progress,
     )
     scaled_pred = model.predict(prep.dataset("test", batch_size=t.batch_size), verbose=0)
-    scores = _score(prep, prep.scaler.inverse_target(scaled_pred))
+    test_pred = prep.scaler.inverse_target(scaled_pred)
     return CellResult(
         cell=cell, model=model, params=int(model.count_params()), fit=result,
-        scores=scores, forecast=_forecast_frame(prep, model),
+        scores=_score(prep, test_pred), forecast=_forecast_frame(prep, model), test_pred=test_pred,
     )
 
 

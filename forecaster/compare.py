@@ -1,0 +1,246 @@
+"""``forecast compare``: several cells on the same series, windows, scaler, epochs cap and seeds.
+
+Every cell is trained ``repeats`` times (seeds ``seed, seed+1, ...``) on the one prepared
+split, scored on the same test windows as the naive and seasonal-naive baselines, and timed
+(training throughput, single-window and batch inference). The leaderboard reports mean ± std
+over seeds and :func:`verdict` declares a winner only when the gap between the two best cells
+exceeds their seed-to-seed spread.
+
+Example:
+    >>> res = compare(cfg, cells=["lstm", "gru", "mlp"], repeats=3)  # doctest: +SKIP
+    >>> print(res.verdict)  # doctest: +SKIP
+    GRU: MASE 0.82 ± 0.01 vs LSTM 0.85 ± 0.04: no clear difference (within seed-to-seed spread).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from forecaster import pipeline
+from forecaster.config import RunConfig
+from forecaster.errors import ConfigError
+
+__all__ = ["Trial", "CompareResult", "compare", "verdict", "aggregate", "COMPARE_COLUMNS", "METRICS"]
+
+Progress = Callable[[str], None]
+METRICS = ("mae", "rmse", "smape", "mase")
+
+COMPARE_COLUMNS = (
+    "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
+    "train_windows_per_s", "latency_single_ms", "batch_windows_per_s",
+    *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
+    "mape",
+)
+
+
+@dataclass
+class Trial:
+    """One cell trained with one seed, with its timings."""
+
+    cell: str
+    seed: int
+    result: pipeline.CellResult
+    train_windows_per_s: float
+    latency_single_ms: float
+    batch_windows_per_s: float
+
+
+@dataclass
+class CompareResult:
+    """A saved comparison: run directory, leaderboard rows, the verdict, and every trial."""
+
+    run_dir: Path
+    rows: list[dict[str, Any]]
+    verdict: str
+    conditions: dict[str, Any]
+    trials: list[Trial] = field(default_factory=list)
+
+
+def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int) -> tuple[float, float]:
+    """Warm single-window latency (median ms) and batch throughput (test windows/s)."""
+    lookback = prep.split.lookback
+    one = prep.scaled[-lookback:][None, ...]
+    for _ in range(3):
+        model(one, training=False)
+    samples = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        model(one, training=False)
+        samples.append(time.perf_counter() - t0)
+    ds = prep.dataset("test", batch_size=batch_size)
+    model.predict(ds, verbose=0)  # warm
+    t0 = time.perf_counter()
+    model.predict(ds, verbose=0)
+    seconds = time.perf_counter() - t0
+    n = len(prep.split.starts("test"))
+    return 1000 * statistics.median(samples), n / seconds if seconds > 0 else float("nan")
+
+
+def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leaderboard rows: one per cell (mean ± std over seeds) and one per baseline; best MASE first."""
+    ref = base["seasonal_naive"]
+    by_cell: dict[str, list[Trial]] = {}
+    for t in trials:
+        by_cell.setdefault(t.cell, []).append(t)
+    rows = []
+    for cell, group in by_cell.items():
+        fits = [t.result.fit for t in group]
+        row: dict[str, Any] = {
+            "name": cell,
+            "kind": "model",
+            "params": group[0].result.params,
+            "seeds": ",".join(str(t.seed) for t in group),
+            "epochs_run": float(np.mean([f.epochs_run for f in fits])),
+            "best_epoch": float(np.mean([f.best_epoch for f in fits])),
+            "train_seconds": float(np.mean([f.seconds for f in fits])),
+            "seconds_per_epoch": float(np.mean([f.seconds / f.epochs_run for f in fits])),
+            "train_windows_per_s": float(np.mean([t.train_windows_per_s for t in group])),
+            "latency_single_ms": float(np.mean([t.latency_single_ms for t in group])),
+            "batch_windows_per_s": float(np.mean([t.batch_windows_per_s for t in group])),
+            "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
+        }
+        for m in METRICS:
+            mean, std = _mean_std([t.result.scores.get(m) for t in group])
+            row[m], row[f"{m}_std"] = mean, std
+            row[f"{m}_vs_seasonal_naive"] = mean / ref[m] if (mean is not None and ref.get(m)) else None
+        rows.append(row)
+    for name, scores in base.items():
+        row = {"name": name, "kind": "baseline", "mape": scores.get("mape")}
+        for m in METRICS:
+            row[m], row[f"{m}_std"] = scores.get(m), None
+            row[f"{m}_vs_seasonal_naive"] = scores[m] / ref[m] if (scores.get(m) is not None and ref.get(m)) else None
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["mase"] is None, r["mase"] if r["mase"] is not None else 0.0))
+
+
+def verdict(rows: Sequence[dict[str, Any]], *, repeats: int) -> str:
+    """Plain-language answer: which network wins, by how much, and whether that is beyond noise.
+
+    A winner is declared only when the best cell's mean MASE beats the runner-up's by more
+    than the larger of their seed-to-seed standard deviations (which needs ``repeats >= 2``).
+    """
+    models = [r for r in rows if r["kind"] == "model" and r.get("mase") is not None]
+    base = {r["name"]: r for r in rows if r["kind"] == "baseline"}
+    if not models:
+        return "No model produced a MASE (the training series has no seasonal variation)."
+    models = sorted(models, key=lambda r: r["mase"])
+
+    def fmt(r: dict[str, Any]) -> str:
+        std = r.get("mase_std")
+        spread = f" ± {std:.3f}" if std else ""
+        return f"{r['name'].upper()} {r['mase']:.3f}{spread}"
+
+    lines = []
+    best = models[0]
+    if len(models) > 1:
+        second = models[1]
+        gap = second["mase"] - best["mase"]
+        noise = max(best.get("mase_std") or 0.0, second.get("mase_std") or 0.0)
+        head = f"MASE {fmt(best)} vs {fmt(second)}"
+        if repeats < 2:
+            lines.append(f"{head}: {best['name'].upper()} scored lower, but with one seed the gap cannot be "
+                         "told from seed-to-seed noise; rerun with --repeats 3.")
+        elif gap > noise:
+            lines.append(f"{head}: {best['name'].upper()} is better (gap {gap:.3f} > spread {noise:.3f}).")
+        else:
+            lines.append(f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f}).")
+    else:
+        lines.append(f"MASE {fmt(best)}.")
+    snaive = base.get("seasonal_naive", {}).get("mase")
+    if snaive is not None:
+        if best["mase"] < snaive:
+            lines.append(f"It beats seasonal naive (MASE {snaive:.3f}) by {100 * (1 - best['mase'] / snaive):.0f}%.")
+        else:
+            lines.append(f"No network beats seasonal naive (MASE {snaive:.3f}): use the baseline for this series.")
+    return " ".join(lines)
+
+
+def compare(
+    cfg: RunConfig,
+    *,
+    cells: Sequence[str] = ("lstm", "gru", "mlp"),
+    repeats: int = 1,
+    progress: Progress | None = None,
+    run_dir: Path | None = None,
+    report: bool = True,
+) -> CompareResult:
+    """Train every cell ``repeats`` times under identical conditions, save the run and report.
+
+    The saved model of each cell is its seed with the lowest validation loss (chosen without
+    looking at the test part).
+
+    Raises:
+        ConfigError: an unknown cell or ``repeats < 1``.
+        DataError, TrainingError: nothing is saved.
+    """
+    from forecaster.architectures import available_cells
+
+    unknown = [c for c in cells if c not in available_cells()]
+    if unknown or not cells:
+        raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown) or '(none given)'}; "
+                          f"expected a comma-separated list of {', '.join(available_cells())}")
+    if repeats < 1:
+        raise ConfigError(f"--repeats: expected an integer >= 1, got {repeats}")
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    prep = pipeline.prepare(cfg)
+    say(pipeline.describe(prep))
+    base = pipeline.baseline_scores(prep)
+    seeds = [cfg.training.seed + r for r in range(repeats)]
+    n_train = len(prep.split.starts("train"))
+    trials: list[Trial] = []
+    total = len(cells) * repeats
+    for cell in cells:
+        for seed in seeds:
+            say(f"[{len(trials) + 1}/{total}] {cell} seed {seed} "
+                f"(elapsed {time.perf_counter() - started:.0f}s)")
+            run_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seed=seed))
+            result = pipeline.train_cell(prep, run_cfg, cell, progress=progress)
+            single_ms, batch_wps = _timed_inference(result.model, prep, cfg.training.batch_size)
+            trials.append(Trial(
+                cell=cell, seed=seed, result=result,
+                train_windows_per_s=n_train * result.fit.epochs_run / result.fit.seconds,
+                latency_single_ms=single_ms, batch_windows_per_s=batch_wps,
+            ))
+    rows = aggregate(trials, base)
+    text = verdict(rows, repeats=repeats)
+    kept = [min((t for t in trials if t.cell == c), key=lambda t: t.result.fit.best_val_loss) for c in cells]
+    sp = prep.split
+    conditions = {
+        "data": prep.series.path, "rows": sp.n, "freq": prep.series.freq, "season": prep.season,
+        "target": prep.series.target, "covariates": list(prep.series.covariates),
+        "lookback": sp.lookback, "horizon": sp.horizon,
+        "split_rows": {"train": sp.train_end, "val": sp.val_end - sp.train_end, "test": sp.n - sp.val_end},
+        "windows": {p: len(sp.starts(p)) for p in ("train", "val", "test")},
+        "scaler": "standard, fitted on the training rows only",
+        "epochs_cap": cfg.training.epochs, "patience": cfg.training.patience,
+        "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
+        "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds, "strategy": "direct",
+    }
+    final = run_dir or pipeline.default_run_dir(cfg, "compare")
+
+    def write_report(tmp: Path) -> None:
+        if report:
+            from forecaster.report import write_report as _write
+
+            _write(tmp, prep=prep, rows=rows, verdict=text, conditions=conditions, trials=trials, base=base)
+
+    pipeline.save_run(
+        final, prep, cfg, [t.result for t in kept], base, rows, columns=COMPARE_COLUMNS,
+        board_extra={"verdict": text, "conditions": conditions}, extra=write_report,
+    )
+    return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials)

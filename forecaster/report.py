@@ -1,0 +1,178 @@
+"""The comparison report: ``report.md``, a self-contained ``report.html`` and ``plots/*.png``.
+
+Plots (matplotlib, Agg backend, no display needed):
+
+- ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
+- ``test_forecast.png``: the end of the test period, actuals against each cell's and the
+  seasonal-naive one-step-ahead forecasts;
+- ``horizon_error.png``: MAE by horizon step for every cell and baseline;
+- ``accuracy_vs_time.png``: MASE (mean ± std over seeds) beside training time, per cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from forecaster import baselines
+from forecaster.export import atomic_write_text
+
+__all__ = ["write_report", "PLOTS"]
+
+PLOTS = ("loss.png", "test_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
+_TABLE = (
+    ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
+    ("train_seconds", "train s", 1), ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
+    ("latency_single_ms", "1-window ms", 2), ("batch_windows_per_s", "batch win/s", 0),
+    ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mase", "MASE", 3),
+    ("mase_vs_seasonal_naive", "MASE / snaive", 3),
+)
+
+
+def _cell(row: dict[str, Any], key: str, digits: int) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = f"{value:,.{digits}f}"
+        std = row.get(f"{key}_std")
+        return f"{text} ± {std:.{digits}f}" if std else text
+    return str(value)
+
+
+def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML)."""
+    return [h for _, h, _ in _TABLE], [[_cell(r, k, d) for k, _, d in _TABLE] for r in rows]
+
+
+def _kept(trials: Sequence[Any]) -> dict[str, Any]:
+    best: dict[str, Any] = {}
+    for t in trials:
+        if t.cell not in best or t.result.fit.best_val_loss < best[t.cell].result.fit.best_val_loss:
+            best[t.cell] = t
+    return best
+
+
+def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kept = _kept(trials)
+    colors = {cell: f"C{i}" for i, cell in enumerate(kept)}
+    out.mkdir(exist_ok=True)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for cell, t in kept.items():
+        h = t.result.fit.history
+        ax.plot(h["epoch"], h["loss"], "--", color=colors[cell], label=f"{cell} train")
+        ax.plot(h["epoch"], h["val_loss"], "-", color=colors[cell], label=f"{cell} validation")
+        ax.axvline(t.result.fit.best_epoch, color=colors[cell], alpha=0.25)
+    ax.set(title="Training and validation loss (MSE on scaled data)", xlabel="epoch", ylabel="loss", yscale="log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=110)
+    plt.close(fig)
+
+    sp = prep.split
+    first = sp.first_targets("test")
+    shown = slice(max(0, len(first) - max(4 * prep.season, 96)), len(first))
+    index = prep.series.frame.index[first[shown]]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
+    snaive = baselines.seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
+    ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
+    for cell, t in kept.items():
+        if t.result.test_pred is not None:
+            ax.plot(index, t.result.test_pred[shown, 0], color=colors[cell], alpha=0.85, label=cell)
+    ax.set(title="Test period: actuals vs one-step-ahead forecasts", xlabel=prep.series.time_col,
+           ylabel=prep.series.target)
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(out / "test_forecast.png", dpi=110)
+    plt.close(fig)
+
+    steps = np.arange(1, sp.horizon + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for cell, t in kept.items():
+        ax.plot(steps, t.result.scores["per_step_mae"], marker="o", ms=3, color=colors[cell], label=cell)
+    for name, style in (("naive", "--"), ("seasonal_naive", ":")):
+        ax.plot(steps, base[name]["per_step_mae"], style, color="gray", label=name.replace("_", " "))
+    ax.set(title="Test MAE by horizon step", xlabel="steps ahead", ylabel=f"MAE ({prep.series.target})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "horizon_error.png", dpi=110)
+    plt.close(fig)
+
+    models = [r for r in rows if r["kind"] == "model"]
+    names = [r["name"] for r in models]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
+    a1.bar(names, [r["mase"] or 0 for r in models], yerr=[r.get("mase_std") or 0 for r in models],
+           color=[colors.get(n, "C9") for n in names], capsize=4)
+    for r, style in ((next((b for b in rows if b["name"] == "seasonal_naive"), None), ":"),
+                     (next((b for b in rows if b["name"] == "naive"), None), "--")):
+        if r is not None and r.get("mase") is not None:
+            a1.axhline(r["mase"], ls=style, color="gray", label=f"{r['name'].replace('_', ' ')} {r['mase']:.3f}")
+    a1.set(title="Accuracy: test MASE (lower is better)", ylabel="MASE")
+    a1.legend(fontsize=8)
+    a2.bar(names, [r["train_seconds"] for r in models], color=[colors.get(n, "C9") for n in names])
+    a2.set(title="Cost: training time per run", ylabel="seconds")
+    fig.suptitle("Accuracy against training time")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_time.png", dpi=110)
+    plt.close(fig)
+
+
+def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any]) -> str:
+    header, body = table_rows(rows)
+    lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    lines += ["", "Metrics are on the test windows in the original units; ± is the standard deviation over seeds.",
+              "", "## Conditions (identical for every cell)", ""]
+    lines += [f"- **{k}**: {v}" for k, v in conditions.items()]
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}](plots/{name})" for name in PLOTS]
+    return "\n".join(lines) + "\n"
+
+
+def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path) -> str:
+    header, body = table_rows(rows)
+    esc = html.escape
+    table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>"
+    conds = "<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(str(v))}</li>" for k, v in conditions.items()) + "</ul>"
+    images = "".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,'
+        f'{base64.b64encode((plots / name).read_bytes()).decode()}"></figure>'
+        for name in PLOTS
+    )
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
+             "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
+            f"<style>{style}</style></head><body><h1>Comparison report</h1><p><b>Verdict.</b> {esc(verdict)}</p>"
+            f"<h2>Leaderboard</h2>{table}<p>Test windows, original units; ± is the std over seeds.</p>"
+            f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
+
+
+def write_report(
+    run_dir: Path,
+    *,
+    prep: Any,
+    rows: Sequence[dict[str, Any]],
+    verdict: str,
+    conditions: dict[str, Any],
+    trials: Sequence[Any],
+    base: dict[str, Any],
+) -> None:
+    """Write ``plots/*.png``, ``report.md`` and ``report.html`` into ``run_dir``."""
+    _plots(run_dir / "plots", prep=prep, rows=rows, trials=trials, base=base)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots"))

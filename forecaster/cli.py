@@ -177,7 +177,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     t0 = time.perf_counter()
-    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress)
+    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
@@ -187,6 +187,53 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _print_table(*table_rows(result.rows))
     print(f"\nverdict: {result.verdict}")
     print(f"report: {result.run_dir / 'report.html'} (and report.md, plots/)")
+    return ExitCode.OK
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    import yaml
+
+    from forecaster import config, pipeline
+    from forecaster.backtest import FOLD_METRICS, backtest
+    from forecaster.export import atomic_write_text, check_cell, json_ready, load_cell, resolve_cell_dir
+
+    cell_dir = resolve_cell_dir(args.model, args.models_dir)
+    manifest = check_cell(cell_dir)
+    saved = cell_dir.parent / "config.yaml"
+    try:
+        raw = yaml.safe_load(saved.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
+    cfg = config.from_dict(raw, where=str(saved))
+    given = {"data.path": args.data, "training.epochs": args.epochs}
+    cfg = config.resolve(overrides={**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}})
+    series = pipeline.load(cfg)  # data errors before the TensorFlow import
+    _load_tensorflow(args)
+    loaded = load_cell(cell_dir) if args.no_refit else None
+    progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
+    result = backtest(cfg, cell=str(manifest["cell"]), folds=args.folds, loaded=loaded, series=series,
+                      progress=progress)
+    payload = json_ready({"model": str(cell_dir), **result.to_dict()})
+    name = f"backtest-{args.folds}folds-{'fixed' if args.no_refit else 'refit'}.json"
+    atomic_write_text(cell_dir.parent / name, json.dumps(payload, indent=2))
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return ExitCode.OK
+    header = ["fold", "cut-off", "train rows", "windows"] + [f"{n} MASE" for n in result.folds[0].scores]
+    body = [[str(f.fold), f.cutoff, str(f.train_rows), str(f.test_windows)]
+            + [_fmt(s.get("mase")) for s in f.scores.values()] for f in result.folds]
+    summary = result.summary()
+    body.append(["mean", "", "", ""] + [_fmt(summary[n]["mase"]) for n in result.folds[0].scores])
+    _print_table(header, body)
+    print("mean over folds: " + "; ".join(
+        f"{n}: " + ", ".join(f"{m.upper()} {_fmt(v[m])}" for m in FOLD_METRICS) for n, v in summary.items()))
+    overlapping = [str(f.fold) for f in result.folds if f.overlaps_training]
+    if overlapping:
+        print(f"note: fold(s) {', '.join(overlapping)} lie inside the saved model's training/validation data; "
+              "their scores are optimistic (refit per fold for an honest estimate)")
+    print(f"saved: {cell_dir.parent / name}")
     return ExitCode.OK
 
 
@@ -226,8 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"cells to compare, from {', '.join(available_cells())} (default lstm,gru,mlp)")
     p.add_argument("--repeats", type=int, default=1, metavar="N", help="seeds per cell: seed, seed+1, ... (default 1)")
     p.add_argument("--json", action="store_true", help="print the leaderboard and verdict as JSON (no progress)")
+    p.add_argument("--backtest", type=int, default=0, metavar="K",
+                   help="also run a K-fold rolling-origin backtest per cell and seed, and rank by its MASE")
     _add_run_flags(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("backtest", parents=[common],
+                       help="rolling-origin (expanding window) evaluation of a saved model's setup")
+    p.add_argument("--model", required=True, metavar="DIR", help="as in predict: a model, run or cell folder")
+    p.add_argument("--folds", type=int, default=5, metavar="K", help="number of rolling origins (default 5)")
+    p.add_argument("--no-refit", action="store_true", help="score the saved model on every fold instead of refitting")
+    p.add_argument("--data", metavar="PATH", help="series to backtest on (default: the training data)")
+    p.add_argument("--epochs", type=int, metavar="N", help="epoch cap per fold (default: the run's)")
+    p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
+    p.add_argument("--json", action="store_true", help="print the folds and summary as JSON (no progress)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_backtest)
 
     # [compare commands: compare, backtest]
     # [registry commands: retrain, schedule, models, health]

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ COMPARE_COLUMNS = (
     "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
     "train_windows_per_s", "latency_single_ms", "batch_windows_per_s",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
-    "mape",
+    "mape", "backtest_mase", "backtest_mase_std",
 )
 
 
@@ -127,30 +128,43 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
     return sorted(rows, key=lambda r: (r["mase"] is None, r["mase"] if r["mase"] is not None else 0.0))
 
 
-def verdict(rows: Sequence[dict[str, Any]], *, repeats: int) -> str:
+def _add_backtest_columns(rows: list[dict[str, Any]], results: dict[str, list[Any]]) -> None:
+    """``backtest_mase`` (mean over folds, then over seeds) and its seed-to-seed std, per row."""
+    first = next(iter(results.values()))[0].summary()
+    for row in rows:
+        if row["kind"] == "model":
+            per_seed = [r.summary()[row["name"]]["mase"] for r in results[row["name"]]]
+            row["backtest_mase"], row["backtest_mase_std"] = _mean_std(per_seed)
+        else:
+            row["backtest_mase"], row["backtest_mase_std"] = first.get(row["name"], {}).get("mase"), None
+
+
+def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase") -> str:
     """Plain-language answer: which network wins, by how much, and whether that is beyond noise.
 
-    A winner is declared only when the best cell's mean MASE beats the runner-up's by more
-    than the larger of their seed-to-seed standard deviations (which needs ``repeats >= 2``).
+    A winner is declared only when the best cell's mean ``key`` (MASE, or backtest MASE) beats
+    the runner-up's by more than the larger of their seed-to-seed standard deviations (which
+    needs ``repeats >= 2``).
     """
-    models = [r for r in rows if r["kind"] == "model" and r.get("mase") is not None]
+    models = [r for r in rows if r["kind"] == "model" and r.get(key) is not None]
     base = {r["name"]: r for r in rows if r["kind"] == "baseline"}
+    label = "backtest MASE" if key.startswith("backtest") else "MASE"
     if not models:
-        return "No model produced a MASE (the training series has no seasonal variation)."
-    models = sorted(models, key=lambda r: r["mase"])
+        return f"No model produced a {label} (the training series has no seasonal variation)."
+    models = sorted(models, key=lambda r: r[key])
 
     def fmt(r: dict[str, Any]) -> str:
-        std = r.get("mase_std")
+        std = r.get(f"{key}_std")
         spread = f" ± {std:.3f}" if std else ""
-        return f"{r['name'].upper()} {r['mase']:.3f}{spread}"
+        return f"{r['name'].upper()} {r[key]:.3f}{spread}"
 
     lines = []
     best = models[0]
     if len(models) > 1:
         second = models[1]
-        gap = second["mase"] - best["mase"]
-        noise = max(best.get("mase_std") or 0.0, second.get("mase_std") or 0.0)
-        head = f"MASE {fmt(best)} vs {fmt(second)}"
+        gap = second[key] - best[key]
+        noise = max(best.get(f"{key}_std") or 0.0, second.get(f"{key}_std") or 0.0)
+        head = f"{label} {fmt(best)} vs {fmt(second)}"
         if repeats < 2:
             lines.append(f"{head}: {best['name'].upper()} scored lower, but with one seed the gap cannot be "
                          "told from seed-to-seed noise; rerun with --repeats 3.")
@@ -159,13 +173,13 @@ def verdict(rows: Sequence[dict[str, Any]], *, repeats: int) -> str:
         else:
             lines.append(f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f}).")
     else:
-        lines.append(f"MASE {fmt(best)}.")
-    snaive = base.get("seasonal_naive", {}).get("mase")
+        lines.append(f"{label} {fmt(best)}.")
+    snaive = base.get("seasonal_naive", {}).get(key)
     if snaive is not None:
-        if best["mase"] < snaive:
-            lines.append(f"It beats seasonal naive (MASE {snaive:.3f}) by {100 * (1 - best['mase'] / snaive):.0f}%.")
+        if best[key] < snaive:
+            lines.append(f"It beats seasonal naive ({label} {snaive:.3f}) by {100 * (1 - best[key] / snaive):.0f}%.")
         else:
-            lines.append(f"No network beats seasonal naive (MASE {snaive:.3f}): use the baseline for this series.")
+            lines.append(f"No network beats seasonal naive ({label} {snaive:.3f}): use the baseline for this series.")
     return " ".join(lines)
 
 
@@ -177,11 +191,13 @@ def compare(
     progress: Progress | None = None,
     run_dir: Path | None = None,
     report: bool = True,
+    backtest: int = 0,
 ) -> CompareResult:
     """Train every cell ``repeats`` times under identical conditions, save the run and report.
 
     The saved model of each cell is its seed with the lowest validation loss (chosen without
-    looking at the test part).
+    looking at the test part). With ``backtest=K`` every cell and seed is also evaluated on K
+    rolling origins (refitting per fold) and the leaderboard is ranked by backtest MASE.
 
     Raises:
         ConfigError: an unknown cell or ``repeats < 1``.
@@ -217,7 +233,18 @@ def compare(
                 latency_single_ms=single_ms, batch_windows_per_s=batch_wps,
             ))
     rows = aggregate(trials, base)
-    text = verdict(rows, repeats=repeats)
+    key = "mase"
+    backtests: dict[str, Any] = {}
+    if backtest:
+        from forecaster.backtest import cells_backtest
+
+        say(f"backtest: {backtest} rolling origins per cell and seed (refit per fold)")
+        results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, progress=progress)
+        _add_backtest_columns(rows, results)
+        backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
+        key = "backtest_mase"
+        rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
+    text = verdict(rows, repeats=repeats, key=key)
     kept = [min((t for t in trials if t.cell == c), key=lambda t: t.result.fit.best_val_loss) for c in cells]
     sp = prep.split
     conditions = {
@@ -230,10 +257,16 @@ def compare(
         "epochs_cap": cfg.training.epochs, "patience": cfg.training.patience,
         "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
         "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds, "strategy": "direct",
+        "ranked_by": "backtest MASE (mean over folds)" if backtest else "test MASE",
+        "backtest_folds": backtest,
     }
     final = run_dir or pipeline.default_run_dir(cfg, "compare")
 
     def write_report(tmp: Path) -> None:
+        if backtests:
+            from forecaster.export import atomic_write_text, json_ready
+
+            atomic_write_text(tmp / "backtest.json", json.dumps(json_ready(backtests), indent=2))
         if report:
             from forecaster.report import write_report as _write
 

@@ -36,6 +36,7 @@ __all__ = [
     "to_dict",
     "dump_yaml",
     "from_dict",
+    "flatten",
 ]
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
@@ -343,6 +344,11 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
         section: {k: plain(v) for k, v in dataclasses.asdict(getattr(cfg, section)).items()}
         for section in _SECTION_TYPES
     }
+
+
+def flatten(cfg: RunConfig) -> dict[str, Any]:
+    """Dotted keys of a config (``{"window.lookback": 48, ...}``), usable as ``resolve`` overrides."""
+    return {f"{section}.{k}": v for section, body in to_dict(cfg).items() for k, v in body.items()}
 
 
 def from_dict(raw: Mapping[str, Any], where: str = "config") -> RunConfig:

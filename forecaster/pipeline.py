@@ -93,20 +93,35 @@ def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None =
     return pd.date_range(last, periods=horizon + 1, freq=freq, name=name)[1:]
 
 
-def prepare(cfg: RunConfig) -> Prepared:
-    """Load, split and scale the series once for every cell of a run."""
-    d, w = cfg.data, cfg.window
-    series = load_series(
+def load(cfg: RunConfig) -> SeriesFrame:
+    """Load and validate the configured series."""
+    d = cfg.data
+    return load_series(
         d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq
     )
+
+
+def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None) -> Prepared:
+    """Split and scale the series once for every cell of a run.
+
+    Args:
+        cfg: the resolved configuration.
+        series: an already loaded series (default: load ``cfg.data``).
+        sp: an explicit split (a backtest fold); its ``n`` may be shorter than the series, which
+            is then cut at ``sp.n`` so nothing after the fold is even held in memory.
+    """
+    series = series if series is not None else load(cfg)
+    w = cfg.window
     values = series.frame.to_numpy(dtype=np.float64)
-    sp = split(len(values), lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test, source=d.path)
+    if sp is None:
+        sp = split(len(values), lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test, source=series.path)
+    values = values[: sp.n]
     scaler = Scaler(series.columns).fit(values[: sp.train_end])
     season = w.season or metrics.infer_season(series.freq)
     first = sp.first_targets("test")
     if season > int(first.min()):
         raise DataError(
-            f"{d.path}: season {season} is longer than the {int(first.min())} rows before the test part; "
+            f"{series.path}: season {season} is longer than the {int(first.min())} rows before the test part; "
             "set window.season (--season) to a shorter cycle or use more data"
         )
     y = values[:, 0]
@@ -137,7 +152,7 @@ def _forecast_frame(prep: Prepared, model: Any) -> pd.DataFrame:
     sp, s = prep.split, prep.series
     window = prep.scaled[-sp.lookback :][None, ...]
     yhat = prep.scaler.inverse_target(np.asarray(model(window, training=False))[0])
-    index = future_index(s.frame.index[-1], s.freq, sp.horizon)
+    index = future_index(s.frame.index[sp.n - 1], s.freq, sp.horizon)
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
 
 

@@ -29,7 +29,7 @@ _TABLE = (
     ("train_seconds", "train s", 1), ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
     ("latency_single_ms", "1-window ms", 2), ("batch_windows_per_s", "batch win/s", 0),
     ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mase", "MASE", 3),
-    ("mase_vs_seasonal_naive", "MASE / snaive", 3),
+    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("backtest_mase", "backtest MASE", 3),
 )
 
 
@@ -45,8 +45,12 @@ def _cell(row: dict[str, Any], key: str, digits: int) -> str:
 
 
 def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML)."""
-    return [h for _, h, _ in _TABLE], [[_cell(r, k, d) for k, _, d in _TABLE] for r in rows]
+    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML).
+
+    Columns with no value in any row (e.g. backtest MASE without ``--backtest``) are left out.
+    """
+    cols = [c for c in _TABLE if any(r.get(c[0]) is not None for r in rows)]
+    return [h for _, h, _ in cols], [[_cell(r, k, d) for k, _, d in cols] for r in rows]
 
 
 def _kept(trials: Sequence[Any]) -> dict[str, Any]:

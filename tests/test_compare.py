@@ -79,3 +79,16 @@ def test_unknown_cell_and_bad_repeats(tmp_path, series_csv):
         compare.compare(cfg, cells=["lstm", "rnn"])
     with pytest.raises(ConfigError, match="--repeats: expected an integer >= 1, got 0"):
         compare.compare(cfg, cells=["lstm"], repeats=0)
+
+
+def test_compare_with_backtest_ranks_by_backtest_mase(tmp_path, series_csv, capsys):
+    code = main(["compare", "--data", str(series_csv), "--target", "y", "--cells", "gru,mlp", "--backtest", "2",
+                 "--test", "0.3", "--json", "--models-dir", str(tmp_path / "m"), *FAST])
+    assert code == ExitCode.OK
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["conditions"]["ranked_by"].startswith("backtest MASE")
+    ranked = [r["backtest_mase"] for r in payload["leaderboard"]]
+    assert all(v is not None for v in ranked) and ranked == sorted(ranked)
+    assert "backtest MASE" in payload["verdict"]
+    saved = json.loads((__import__("pathlib").Path(payload["run_dir"]) / "backtest.json").read_text())
+    assert set(saved) == {"gru", "mlp"} and len(saved["gru"][0]["folds"]) == 2

@@ -1,0 +1,203 @@
+"""Rolling-origin (expanding window) backtests.
+
+The evaluation region is the series' test part (``window.test``), cut into ``folds``
+consecutive blocks. Fold ``k`` has a cut-off at the start of block ``k``: its model is trained
+(and its scaler fitted) only on rows before the cut-off, with the last ``window.val`` of those
+rows for early stopping, and it is scored on every window whose targets lie in block ``k``.
+Later folds see more history (expanding window). Without refitting, one saved model is scored
+on every block instead.
+
+Example:
+    >>> folds = fold_splits(1000, folds=4, lookback=48, horizon=24, val=0.15, test=0.2)
+    >>> [(f.train_end, f.val_end, f.n) for f in folds]
+    [(680, 800, 850), (722, 850, 900), (765, 900, 950), (808, 950, 1000)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from forecaster import pipeline
+from forecaster.config import RunConfig
+from forecaster.errors import ConfigError, DataError
+from forecaster.windows import Split, _rows
+
+__all__ = ["fold_splits", "Fold", "BacktestResult", "backtest", "FOLD_METRICS"]
+
+Progress = Callable[[str], None]
+FOLD_METRICS = ("mae", "rmse", "smape", "mase")
+
+
+def fold_splits(
+    n_rows: int, *, folds: int, lookback: int, horizon: int, val: float, test: float, source: str = "data"
+) -> list[Split]:
+    """The split of each fold: train/val strictly before the cut-off, test = the fold's block.
+
+    Raises:
+        ConfigError: ``folds < 1``.
+        DataError: a block is shorter than the horizon, or the first fold has too little history.
+    """
+    if folds < 1:
+        raise ConfigError(f"--folds: expected an integer >= 1, got {folds}")
+    test_rows = _rows(test, n_rows)
+    block = test_rows // folds
+    if block < horizon:
+        raise DataError(
+            f"{source}: the test part ({test_rows} rows) split into {folds} folds gives blocks of {block} rows, "
+            f"fewer than the horizon {horizon}; use fewer --folds or a larger window.test"
+        )
+    start = n_rows - test_rows
+    out = []
+    for k in range(folds):
+        cutoff = start + k * block
+        end = n_rows if k == folds - 1 else cutoff + block
+        val_rows = _rows(val, cutoff) if val < 1 else int(val)
+        train_end = cutoff - val_rows
+        if train_end < lookback + horizon or val_rows < horizon:
+            raise DataError(
+                f"{source}: fold {k + 1} has {max(train_end, 0)} training and {val_rows} validation rows before "
+                f"its cut-off; needs >= {lookback + horizon} and >= {horizon}: use fewer --folds or more data"
+            )
+        out.append(Split(n=end, train_end=train_end, val_end=cutoff, lookback=lookback, horizon=horizon))
+    return out
+
+
+@dataclass
+class Fold:
+    """One fold's cut-off and scores (the model's and the baselines')."""
+
+    fold: int
+    cutoff: str
+    train_rows: int
+    test_windows: int
+    scores: dict[str, dict[str, Any]]  # name -> metrics
+    overlaps_training: bool = False  # fixed model only: it saw this fold's test rows in training/validation
+
+
+@dataclass
+class BacktestResult:
+    """Per-fold scores and, per model/baseline, the mean and std over folds."""
+
+    cell: str
+    refit: bool
+    folds: list[Fold] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float | None]]:
+        names = list(self.folds[0].scores) if self.folds else []
+        out: dict[str, dict[str, float | None]] = {}
+        for name in names:
+            row: dict[str, float | None] = {}
+            for m in FOLD_METRICS:
+                vals = [f.scores[name].get(m) for f in self.folds]
+                vals = [v for v in vals if v is not None]
+                row[m] = float(np.mean(vals)) if vals else None
+                row[f"{m}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+            out[name] = row
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell,
+            "refit": self.refit,
+            "folds": [
+                {"fold": f.fold, "cutoff": f.cutoff, "train_rows": f.train_rows, "test_windows": f.test_windows,
+                 "overlaps_training": f.overlaps_training,
+                 "scores": {k: {m: v.get(m) for m in FOLD_METRICS} for k, v in f.scores.items()}}
+                for f in self.folds
+            ],
+            "mean_over_folds": self.summary(),
+        }
+
+
+def backtest(
+    cfg: RunConfig,
+    *,
+    cell: str,
+    folds: int,
+    loaded: Any | None = None,
+    series: Any | None = None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Evaluate ``cell`` on ``folds`` rolling origins.
+
+    Args:
+        cfg: the configuration (data, windows, training) of the runs to evaluate.
+        cell: the cell to refit per fold.
+        folds: number of folds.
+        loaded: a saved cell (:class:`forecaster.export.LoadedCell`): score it on every fold
+            without refitting (its own scaler is used).
+        series: an already loaded series (default: load ``cfg.data``).
+        progress: receives one line per fold.
+    """
+    say = progress or (lambda _msg: None)
+    series = series if series is not None else pipeline.load(cfg)
+    w = cfg.window
+    splits = fold_splits(
+        len(series.frame), folds=folds, lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test,
+        source=series.path,
+    )
+    result = BacktestResult(cell=cell, refit=loaded is None)
+    started = time.perf_counter()
+    for k, sp in enumerate(splits, start=1):
+        prep = pipeline.prepare(cfg, series, sp=sp)
+        cutoff = str(series.frame.index[sp.val_end])
+        say(f"fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
+            f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
+        scores = pipeline.baseline_scores(prep)
+        if loaded is None:
+            trained = pipeline.train_cell(prep, cfg, cell, progress=progress)
+            model_scores = trained.scores
+        else:
+            model_scores = _score_fixed(prep, loaded)
+        overlap = loaded is not None and series.frame.index[sp.val_end] < _model_test_start(loaded)
+        result.folds.append(Fold(
+            fold=k, cutoff=cutoff, train_rows=sp.train_end, test_windows=len(sp.starts("test")),
+            scores={cell: model_scores, **scores}, overlaps_training=overlap,
+        ))
+    return result
+
+
+def _model_test_start(loaded: Any) -> Any:
+    """The first timestamp of a saved model's own test part (it never trained on it or after)."""
+    import pandas as pd
+
+    w, d = loaded.manifest["window"], loaded.manifest["data"]
+    return pd.date_range(d["first"], periods=int(w["split"]["val_end"]) + 1, freq=w["freq"])[-1]
+
+
+def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
+    """Score a saved model on a fold's test windows with the model's own scaler."""
+    from forecaster.windows import make_dataset
+
+    sp = prep.split
+    if (loaded.lookback, loaded.horizon) != (sp.lookback, sp.horizon):
+        raise ConfigError(
+            f"the saved model uses lookback {loaded.lookback} / horizon {loaded.horizon}, "
+            f"the backtest {sp.lookback} / {sp.horizon}"
+        )
+    values = prep.series.frame[prep.series.columns].to_numpy(dtype=np.float64)[: sp.n]
+    ds = make_dataset(loaded.scaler.transform(values), sp.starts("test"), lookback=sp.lookback,
+                      horizon=sp.horizon, batch_size=256)
+    pred = np.concatenate([np.asarray(loaded.model(x, training=False)) for x, _ in ds])
+    return pipeline._score(prep, loaded.scaler.inverse_target(pred))
+
+
+def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
+    """``cfg`` with another training seed."""
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seed=seed))
+
+
+def cells_backtest(
+    cfg: RunConfig, *, cells: Sequence[str], folds: int, seeds: Sequence[int], progress: Progress | None = None
+) -> dict[str, list[BacktestResult]]:
+    """Backtest every cell with every seed (refitting per fold) on one loaded series."""
+    series = pipeline.load(cfg)
+    return {
+        cell: [backtest(with_seed(cfg, s), cell=cell, folds=folds, series=series, progress=progress) for s in seeds]
+        for cell in cells
+    }

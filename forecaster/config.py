@@ -29,6 +29,7 @@ __all__ = [
     "ModelConfig",
     "TrainConfig",
     "OutputConfig",
+    "ScheduleConfig",
     "RunConfig",
     "DEFAULT_DATA",
     "load",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
+Strategy = Literal["direct", "recursive"]
 
 #: The shipped sample series: the embedded default when no data file is given.
 DEFAULT_DATA = "data/seattle_temps_2010.csv"
@@ -75,6 +77,7 @@ class ModelConfig:
     cell: str = "lstm"
     units: tuple[int, ...] = (64,)
     dropout: float = 0.0
+    strategy: Strategy = "direct"  # direct: all horizon steps at once; recursive: one step, fed back
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,21 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """Scheduled retraining: when, how a challenger is judged, what is kept (see ``registry``)."""
+
+    cron: str = "0 3 * * *"  # 5 fields (minute hour day month weekday) or 6 (seconds first); UTC
+    metric: Literal["mase", "mae", "rmse", "smape"] = "mase"  # compared on the newest holdout
+    margin: float = 0.0  # the challenger must beat the champion by this fraction (0.05 = 5 %)
+    min_new_rows: int = 1  # rows after the champion's last timestamp needed to retrain
+    keep: int = 0  # versions kept (oldest non-champion ones pruned); 0 keeps all
+    heartbeat: str | None = None  # None: <models_dir>/<name>/heartbeat.json
+    heartbeat_every: float = 30.0  # seconds between heartbeats
+    stale_after: float = 300.0  # `forecast health` fails when the heartbeat is older (seconds)
+    lock: str | None = None  # None: <models_dir>/<name>/retrain.lock
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs, validated."""
 
@@ -105,6 +123,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     @property
     def model_name(self) -> str:
@@ -127,6 +146,7 @@ FLAG_FOR_KEY = {
     "model.cell": "--cell",
     "model.units": "--units",
     "model.dropout": "--dropout",
+    "model.strategy": "--strategy",
     "training.epochs": "--epochs",
     "training.batch_size": "--batch-size",
     "training.patience": "--patience",
@@ -134,6 +154,11 @@ FLAG_FOR_KEY = {
     "training.seed": "--seed",
     "output.name": "--name",
     "output.models_dir": "--models-dir",
+    "schedule.cron": "--cron",
+    "schedule.metric": "--metric",
+    "schedule.margin": "--margin",
+    "schedule.min_new_rows": "--min-new-rows",
+    "schedule.keep": "--keep",
 }
 
 _SECTION_TYPES = {
@@ -142,6 +167,7 @@ _SECTION_TYPES = {
     "model": ModelConfig,
     "training": TrainConfig,
     "output": OutputConfig,
+    "schedule": ScheduleConfig,
 }
 
 
@@ -237,8 +263,20 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
         fail("training.learning_rate", "a number > 0", t.learning_rate)
     from forecaster.architectures import available_cells  # light: no TensorFlow import
 
+    sc = cfg.schedule
+    if sc.margin < 0 or sc.margin >= 1:
+        fail("schedule.margin", "a fraction in [0, 1)", sc.margin)
+    for key, value in (("schedule.min_new_rows", sc.min_new_rows), ("schedule.keep", sc.keep)):
+        if value < 0:
+            fail(key, "an integer >= 0", value)
+    for key, secs in (("schedule.heartbeat_every", sc.heartbeat_every), ("schedule.stale_after", sc.stale_after)):
+        if not secs > 0:
+            fail(key, "a number of seconds > 0", secs)
     if m.cell not in available_cells():
         fail("model.cell", "one of " + ", ".join(available_cells()), m.cell)
+    if m.strategy == "recursive" and cfg.data.covariates:
+        fail("model.strategy", "'direct' when covariates are used (recursive forecasting would need their "
+             "future values)", m.strategy)
     if cfg.data.target is not None and cfg.data.target in cfg.data.covariates:
         fail("data.covariates", f"columns other than the target '{cfg.data.target}'", list(cfg.data.covariates))
 

@@ -157,9 +157,12 @@ def _forecast_frame(prep: Prepared, model: Any) -> pd.DataFrame:
 
 
 def train_cell(
-    prep: Prepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None
+    prep: Prepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None, checkpoint: Any = None
 ) -> CellResult:
-    """Build, fit and score one cell on the prepared windows (seeded from ``cfg``)."""
+    """Build, fit and score one cell on the prepared windows (seeded from ``cfg``).
+
+    ``checkpoint`` (a :class:`forecaster.checkpoint.Checkpoint`) makes the fit resumable.
+    """
     from forecaster.architectures import build_model
     from forecaster.training import fit, seed_everything
 
@@ -173,7 +176,7 @@ def train_cell(
         model,
         prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
         prep.dataset("val", batch_size=t.batch_size),
-        epochs=t.epochs, patience=t.patience, progress=progress,
+        epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint,
     )
     scaled_pred = model.predict(prep.dataset("test", batch_size=t.batch_size), verbose=0)
     test_pred = prep.scaler.inverse_target(scaled_pred)
@@ -264,6 +267,7 @@ def train(
     cells: Sequence[str] | None = None,
     progress: Progress | None = None,
     run_dir: Path | None = None,
+    checkpoint: Any = None,
 ) -> RunResult:
     """Train each cell (default: ``cfg.model.cell``) on the same windows and save one run.
 
@@ -273,6 +277,8 @@ def train(
         progress: receives human-readable progress lines (``None``: silent).
         run_dir: where to save the run (must not exist); default
             ``<models_dir>/<name>/runs/<new run id>``.
+        checkpoint: a :class:`forecaster.checkpoint.Checkpoint`; each cell resumes from and
+            saves to its own sub-folder (the caller clears it once the run is saved).
 
     Returns:
         The saved run directory and its leaderboard.
@@ -288,7 +294,8 @@ def train(
     results = []
     for cell in cells:
         say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
-        results.append(train_cell(prep, cfg, cell, progress=progress))
+        results.append(train_cell(prep, cfg, cell, progress=progress,
+                                  checkpoint=checkpoint.child(cell) if checkpoint is not None else None))
     rows = leaderboard(results, base)
 
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")

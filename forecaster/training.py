@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import keras
     import tensorflow as tf
 
+    from forecaster.checkpoint import Checkpoint
+
 __all__ = ["FitResult", "fit", "seed_everything"]
 
 
@@ -111,6 +113,7 @@ def fit(
     patience: int,
     progress: Callable[[str], None] | None = None,
     callbacks: Sequence[Any] = (),
+    checkpoint: "Checkpoint | None" = None,
 ) -> FitResult:
     """Train ``model`` and leave it holding the weights of its best validation epoch.
 
@@ -121,9 +124,12 @@ def fit(
         patience: epochs without validation improvement before stopping.
         progress: called with one line per epoch (loss, val_loss, seconds); ``None`` is silent.
         callbacks: extra Keras callbacks (checkpointing, for instance).
+        checkpoint: resume from / save to this checkpoint after every epoch, early-stopping
+            state and history included (see :mod:`forecaster.checkpoint`).
 
     Raises:
         TrainingError: the loss or validation loss became NaN/inf (the model is not usable).
+        checkpoint.Stopped: ``checkpoint.should_stop()`` became true; the last epoch is saved.
     """
     import keras
 
@@ -132,7 +138,7 @@ def fit(
     t0 = time.perf_counter()
     model.fit(
         train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,  # the dataset shuffles itself
-        callbacks=[*own, stopper, *callbacks],
+        callbacks=[*own, stopper, *(checkpoint.callbacks(stopper, recorder) if checkpoint else ()), *callbacks],
     )
     seconds = time.perf_counter() - t0
     if recorder.bad is not None:

@@ -141,7 +141,9 @@ def backtest(
         len(series.frame), folds=folds, lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test,
         source=series.path,
     )
-    result = BacktestResult(cell=cell, refit=loaded is None)
+    strategy = loaded.manifest["window"].get("strategy", "direct") if loaded is not None else cfg.model.strategy
+    name = cell if strategy == "direct" else f"{cell}-{strategy}"
+    result = BacktestResult(cell=name, refit=loaded is None)
     started = time.perf_counter()
     for k, sp in enumerate(splits, start=1):
         prep = pipeline.prepare(cfg, series, sp=sp)
@@ -157,7 +159,7 @@ def backtest(
         overlap = loaded is not None and series.frame.index[sp.val_end] < _model_test_start(loaded)
         result.folds.append(Fold(
             fold=k, cutoff=cutoff, train_rows=sp.train_end, test_windows=len(sp.starts("test")),
-            scores={cell: model_scores, **scores}, overlaps_training=overlap,
+            scores={name: model_scores, **scores}, overlaps_training=overlap,
         ))
     return result
 
@@ -183,7 +185,13 @@ def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
     values = prep.series.frame[prep.series.columns].to_numpy(dtype=np.float64)[: sp.n]
     ds = make_dataset(loaded.scaler.transform(values), sp.starts("test"), lookback=sp.lookback,
                       horizon=sp.horizon, batch_size=256)
-    pred = np.concatenate([np.asarray(loaded.model(x, training=False)) for x, _ in ds])
+    from forecaster.strategies import predict_windows
+
+    strategy = loaded.manifest["window"].get("strategy", "direct")
+    pred = np.concatenate([
+        predict_windows(lambda w: loaded.model(w, training=False), x.numpy(), strategy=strategy, horizon=sp.horizon)
+        for x, _ in ds
+    ])
     return pipeline._score(prep, loaded.scaler.inverse_target(pred))
 
 
@@ -193,11 +201,28 @@ def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
 
 
 def cells_backtest(
-    cfg: RunConfig, *, cells: Sequence[str], folds: int, seeds: Sequence[int], progress: Progress | None = None
+    cfg: RunConfig,
+    *,
+    cells: Sequence[str],
+    folds: int,
+    seeds: Sequence[int],
+    strategies: Sequence[str] = ("direct",),
+    progress: Progress | None = None,
 ) -> dict[str, list[BacktestResult]]:
-    """Backtest every cell with every seed (refitting per fold) on one loaded series."""
+    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series.
+
+    Returns:
+        Leaderboard name (``gru``, ``gru-recursive``) -> one result per seed.
+    """
     series = pipeline.load(cfg)
-    return {
-        cell: [backtest(with_seed(cfg, s), cell=cell, folds=folds, series=series, progress=progress) for s in seeds]
-        for cell in cells
-    }
+    out: dict[str, list[BacktestResult]] = {}
+    for cell in cells:
+        for strategy in strategies:
+            runs = []
+            for seed in seeds:
+                run_cfg = dataclasses.replace(
+                    with_seed(cfg, seed), model=dataclasses.replace(cfg.model, strategy=strategy)
+                )
+                runs.append(backtest(run_cfg, cell=cell, folds=folds, series=series, progress=progress))
+            out[runs[0].cell] = runs
+    return out

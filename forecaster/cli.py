@@ -51,6 +51,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training")
     g.add_argument("--units", metavar="N[,N...]", help="units per stacked layer, e.g. 64 or 64,32 (default 64)")
     g.add_argument("--dropout", type=float, metavar="F", help="dropout between layers (default 0)")
+    g.add_argument("--strategy", choices=("direct", "recursive"),
+                   help="direct: all horizon steps at once (default); recursive: one step fed back")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
     g.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default 256)")
     g.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 5)")
@@ -83,6 +85,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.cell": getattr(args, "cell", None),
         "model.units": units,
         "model.dropout": args.dropout,
+        "model.strategy": getattr(args, "strategy", None),
         "training.epochs": args.epochs,
         "training.batch_size": args.batch_size,
         "training.patience": args.patience,
@@ -131,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.leaderboard)
     for c in result.cells:
-        print(f"forecast ({len(c.forecast)} steps): {result.run_dir / c.cell / 'forecast.csv'}")
+        print(f"forecast ({len(c.forecast)} steps): {result.run_dir / c.name / 'forecast.csv'}")
     return ExitCode.OK
 
 
@@ -177,7 +180,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     t0 = time.perf_counter()
-    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest)
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
+    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
+                             strategies=strategies)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
@@ -207,7 +212,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
     cfg = config.from_dict(raw, where=str(saved))
-    given = {"data.path": args.data, "training.epochs": args.epochs}
+    given = {"data.path": args.data, "training.epochs": args.epochs,
+             "model.strategy": manifest["window"].get("strategy", "direct")}
     cfg = config.resolve(overrides={**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}})
     series = pipeline.load(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
@@ -275,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the leaderboard and verdict as JSON (no progress)")
     p.add_argument("--backtest", type=int, default=0, metavar="K",
                    help="also run a K-fold rolling-origin backtest per cell and seed, and rank by its MASE")
+    p.add_argument("--strategies", metavar="A,B",
+                   help="horizon strategies to compare: direct, recursive or direct,recursive (default: --strategy)")
     _add_run_flags(p)
     p.set_defaults(func=cmd_compare)
 

@@ -52,6 +52,11 @@ class Trial:
     latency_single_ms: float
     batch_windows_per_s: float
 
+    @property
+    def name(self) -> str:
+        """Leaderboard name: cell plus non-default strategy (``gru-recursive``)."""
+        return self.result.name
+
 
 @dataclass
 class CompareResult:
@@ -64,24 +69,42 @@ class CompareResult:
     trials: list[Trial] = field(default_factory=list)
 
 
-def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int) -> tuple[float, float]:
-    """Warm single-window latency (median ms) and batch throughput (test windows/s)."""
-    lookback = prep.split.lookback
-    one = prep.scaled[-lookback:][None, ...]
+def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strategy: str) -> tuple[float, float]:
+    """Warm single-window latency (median ms) and batch throughput (test windows/s), full horizon."""
+    from forecaster.strategies import predict_windows
+
+    sp = prep.split
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return predict_windows(lambda w: model(w, training=False), x, strategy=strategy, horizon=sp.horizon)
+
+    one = prep.scaled[-sp.lookback :][None, ...]
     for _ in range(3):
-        model(one, training=False)
+        run(one)
     samples = []
     for _ in range(20):
         t0 = time.perf_counter()
-        model(one, training=False)
+        run(one)
         samples.append(time.perf_counter() - t0)
-    ds = prep.dataset("test", batch_size=batch_size)
-    model.predict(ds, verbose=0)  # warm
+    batches = [x.numpy() for x, _ in prep.dataset("test", batch_size=batch_size)]
+    run(batches[0])  # warm
     t0 = time.perf_counter()
-    model.predict(ds, verbose=0)
+    for x in batches:
+        run(x)
     seconds = time.perf_counter() - t0
     n = len(prep.split.starts("test"))
     return 1000 * statistics.median(samples), n / seconds if seconds > 0 else float("nan")
+
+
+def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, progress: Progress | None) -> Trial:
+    """Train one cell with ``cfg``'s seed and strategy, and time it."""
+    result = pipeline.train_cell(prep, cfg, cell, progress=progress)
+    single_ms, batch_wps = _timed_inference(result.model, prep, cfg.training.batch_size, result.strategy)
+    return Trial(
+        cell=cell, seed=cfg.training.seed, result=result,
+        train_windows_per_s=n_train * result.fit.epochs_run / result.fit.seconds,
+        latency_single_ms=single_ms, batch_windows_per_s=batch_wps,
+    )
 
 
 def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -96,7 +119,7 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
     ref = base["seasonal_naive"]
     by_cell: dict[str, list[Trial]] = {}
     for t in trials:
-        by_cell.setdefault(t.cell, []).append(t)
+        by_cell.setdefault(t.name, []).append(t)
     rows = []
     for cell, group in by_cell.items():
         fits = [t.result.fit for t in group]
@@ -192,6 +215,7 @@ def compare(
     run_dir: Path | None = None,
     report: bool = True,
     backtest: int = 0,
+    strategies: Sequence[str] | None = None,
 ) -> CompareResult:
     """Train every cell ``repeats`` times under identical conditions, save the run and report.
 
@@ -211,6 +235,15 @@ def compare(
                           f"expected a comma-separated list of {', '.join(available_cells())}")
     if repeats < 1:
         raise ConfigError(f"--repeats: expected an integer >= 1, got {repeats}")
+    from forecaster.strategies import STRATEGIES
+
+    strategies = list(strategies or [cfg.model.strategy])
+    if not strategies or any(s not in STRATEGIES for s in strategies):
+        raise ConfigError(f"--strategies: expected a comma-separated list of {', '.join(STRATEGIES)}, "
+                          f"got {','.join(strategies) or '(none)'}")
+    if "recursive" in strategies and cfg.data.covariates:
+        raise ConfigError("--strategies: recursive needs no covariates (their future values are unknown); "
+                          "drop --covariates or compare direct only")
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     prep = pipeline.prepare(cfg)
@@ -219,19 +252,17 @@ def compare(
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(prep.split.starts("train"))
     trials: list[Trial] = []
-    total = len(cells) * repeats
+    total = len(cells) * len(strategies) * repeats
     for cell in cells:
-        for seed in seeds:
-            say(f"[{len(trials) + 1}/{total}] {cell} seed {seed} "
-                f"(elapsed {time.perf_counter() - started:.0f}s)")
-            run_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seed=seed))
-            result = pipeline.train_cell(prep, run_cfg, cell, progress=progress)
-            single_ms, batch_wps = _timed_inference(result.model, prep, cfg.training.batch_size)
-            trials.append(Trial(
-                cell=cell, seed=seed, result=result,
-                train_windows_per_s=n_train * result.fit.epochs_run / result.fit.seconds,
-                latency_single_ms=single_ms, batch_windows_per_s=batch_wps,
-            ))
+        for strategy in strategies:
+            for seed in seeds:
+                say(f"[{len(trials) + 1}/{total}] {cell} {strategy} seed {seed} "
+                    f"(elapsed {time.perf_counter() - started:.0f}s)")
+                run_cfg = dataclasses.replace(
+                    cfg, training=dataclasses.replace(cfg.training, seed=seed),
+                    model=dataclasses.replace(cfg.model, strategy=strategy),
+                )
+                trials.append(_trial(prep, run_cfg, cell, n_train, progress))
     rows = aggregate(trials, base)
     key = "mase"
     backtests: dict[str, Any] = {}
@@ -239,13 +270,15 @@ def compare(
         from forecaster.backtest import cells_backtest
 
         say(f"backtest: {backtest} rolling origins per cell and seed (refit per fold)")
-        results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, progress=progress)
+        results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
+                                 progress=progress)
         _add_backtest_columns(rows, results)
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
         key = "backtest_mase"
         rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
     text = verdict(rows, repeats=repeats, key=key)
-    kept = [min((t for t in trials if t.cell == c), key=lambda t: t.result.fit.best_val_loss) for c in cells]
+    names = list(dict.fromkeys(t.name for t in trials))
+    kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     sp = prep.split
     conditions = {
         "data": prep.series.path, "rows": sp.n, "freq": prep.series.freq, "season": prep.season,
@@ -256,7 +289,7 @@ def compare(
         "scaler": "standard, fitted on the training rows only",
         "epochs_cap": cfg.training.epochs, "patience": cfg.training.patience,
         "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
-        "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds, "strategy": "direct",
+        "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds, "strategies": strategies,
         "ranked_by": "backtest MASE (mean over folds)" if backtest else "test MASE",
         "backtest_folds": backtest,
     }

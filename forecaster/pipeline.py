@@ -76,6 +76,12 @@ class CellResult:
     scores: dict[str, Any]
     forecast: pd.DataFrame
     test_pred: np.ndarray | None = None  # (n_test_windows, horizon), original units
+    strategy: str = "direct"
+
+    @property
+    def name(self) -> str:
+        """Folder and leaderboard name: the cell, suffixed by a non-default strategy."""
+        return self.cell if self.strategy == "direct" else f"{self.cell}-{self.strategy}"
 
 
 @dataclass
@@ -148,10 +154,13 @@ def baseline_scores(prep: Prepared) -> dict[str, dict[str, Any]]:
     }
 
 
-def _forecast_frame(prep: Prepared, model: Any) -> pd.DataFrame:
+def _forecast_frame(prep: Prepared, model: Any, strategy: str = "direct") -> pd.DataFrame:
+    from forecaster.strategies import predict_windows
+
     sp, s = prep.split, prep.series
     window = prep.scaled[-sp.lookback :][None, ...]
-    yhat = prep.scaler.inverse_target(np.asarray(model(window, training=False))[0])
+    scaled = predict_windows(lambda x: model(x, training=False), window, strategy=strategy, horizon=sp.horizon)
+    yhat = prep.scaler.inverse_target(scaled[0])
     index = future_index(s.frame.index[sp.n - 1], s.freq, sp.horizon)
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
 
@@ -166,23 +175,32 @@ def train_cell(
     from forecaster.architectures import build_model
     from forecaster.training import fit, seed_everything
 
+    from forecaster.strategies import output_steps, rollout
+
     t, m = cfg.training, cfg.model
+    horizon = prep.split.horizon
     seed_everything(t.seed)
     model = build_model(
-        cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1], horizon=prep.split.horizon,
-        units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
+        cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1],
+        horizon=output_steps(m.strategy, horizon), units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
     )
-    result = fit(
-        model,
-        prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
-        prep.dataset("val", batch_size=t.batch_size),
-        epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint,
-    )
-    scaled_pred = model.predict(prep.dataset("test", batch_size=t.batch_size), verbose=0)
+    train, val = (prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
+                  prep.dataset("val", batch_size=t.batch_size))
+    if m.strategy == "recursive":  # same windows, first target step only
+        train, val = (d.map(lambda x, y: (x, y[:, :1])) for d in (train, val))
+    result = fit(model, train, val, epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint)
+    test = prep.dataset("test", batch_size=t.batch_size)
+    if m.strategy == "recursive":
+        scaled_pred = np.concatenate(
+            [rollout(lambda w: model(w, training=False), x.numpy(), horizon) for x, _ in test]
+        )
+    else:
+        scaled_pred = model.predict(test, verbose=0)
     test_pred = prep.scaler.inverse_target(scaled_pred)
     return CellResult(
         cell=cell, model=model, params=int(model.count_params()), fit=result,
-        scores=_score(prep, test_pred), forecast=_forecast_frame(prep, model), test_pred=test_pred,
+        scores=_score(prep, test_pred), forecast=_forecast_frame(prep, model, m.strategy), test_pred=test_pred,
+        strategy=m.strategy,
     )
 
 
@@ -200,7 +218,7 @@ def leaderboard(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) ->
     """One row per cell and baseline, models first."""
     ref = base["seasonal_naive"]
     rows = [
-        _row(c.cell, "model", c.scores, ref, params=c.params, epochs_run=c.fit.epochs_run,
+        _row(c.name, "model", c.scores, ref, params=c.params, epochs_run=c.fit.epochs_run,
              best_epoch=c.fit.best_epoch, train_seconds=round(c.fit.seconds, 3))
         for c in cells
     ]
@@ -240,6 +258,7 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
         cell_dir,
         cell=c.cell,
         window={"lookback": sp.lookback, "horizon": sp.horizon, "freq": s.freq, "season": prep.season,
+                "strategy": c.strategy,
                 "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
         data={"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
               "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
@@ -322,7 +341,7 @@ def save_run(
     with staged_run(final) as tmp:
         atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
         for c in results:
-            _write_cell(tmp / c.cell, prep, cfg, c, base)
+            _write_cell(tmp / c.name, prep, cfg, c, base)
         board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), **(board_extra or {}),
                  "rows": rows}
         atomic_write_text(tmp / "leaderboard.json", json.dumps(json_ready(board), indent=2))

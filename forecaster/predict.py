@@ -22,6 +22,7 @@ import pandas as pd
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ConfigError, DataError
 from forecaster.export import LoadedCell, load_cell, resolve_cell_dir
+from forecaster.strategies import predict_windows
 
 __all__ = ["load_for_predict", "forecast", "predict_from_dir", "to_json"]
 
@@ -60,7 +61,9 @@ def forecast(loaded: LoadedCell, series: SeriesFrame, horizon: int | None = None
         )
     values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
     window = loaded.scaler.transform(values)[None, ...]
-    yhat = loaded.scaler.inverse_target(np.asarray(loaded.model(window, training=False))[0])[:h]
+    strategy = loaded.manifest["window"].get("strategy", "direct")
+    scaled = predict_windows(lambda x: loaded.model(x, training=False), window, strategy=strategy, horizon=h)
+    yhat = loaded.scaler.inverse_target(scaled[0])
     index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
 

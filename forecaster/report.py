@@ -56,8 +56,8 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
 def _kept(trials: Sequence[Any]) -> dict[str, Any]:
     best: dict[str, Any] = {}
     for t in trials:
-        if t.cell not in best or t.result.fit.best_val_loss < best[t.cell].result.fit.best_val_loss:
-            best[t.cell] = t
+        if t.name not in best or t.result.fit.best_val_loss < best[t.name].result.fit.best_val_loss:
+            best[t.name] = t
     return best
 
 

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 import forecaster
@@ -117,10 +118,8 @@ def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
     cols = [("name", "model"), ("params", "params"), ("epochs_run", "epochs"), ("best_epoch", "best"),
             ("train_seconds", "train s"), ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"),
             ("mase", "MASE"), ("mase_vs_seasonal_naive", "vs snaive")]
-    table = [[h for _, h in cols]] + [[_fmt(r.get(k), 1 if k == "train_seconds" else 3) for k, _ in cols] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
-    for row in table:
-        print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    body = [[_fmt(r.get(k), 1 if k == "train_seconds" else 3) for k, _ in cols] for r in rows]
+    _print_table([h for _, h in cols], body)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -243,6 +242,153 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _add_schedule_flags(p: argparse.ArgumentParser, *, cron: bool = False) -> None:
+    """Gate and retention flags shared by retrain and schedule (config section ``schedule``)."""
+    g = p.add_argument_group("registry")
+    if cron:
+        g.add_argument("--cron", metavar="EXPR",
+                       help="when to retrain, UTC: 'min hour day month weekday' or 6 fields with seconds first")
+    g.add_argument("--metric", choices=("mase", "mae", "rmse", "smape"),
+                   help="score compared on the newest holdout (default mase)")
+    g.add_argument("--margin", type=float, metavar="F",
+                   help="fraction by which the challenger must beat the champion (default 0)")
+    g.add_argument("--min-new-rows", type=int, metavar="N",
+                   help="rows after the champion's last timestamp needed to retrain (default 1)")
+    g.add_argument("--keep", type=int, metavar="N", help="versions to keep, champion always kept (default 0: all)")
+
+
+def _registry_config(args: argparse.Namespace) -> Any:
+    from forecaster import config
+
+    extra = {
+        "schedule.cron": getattr(args, "cron", None),
+        "schedule.metric": args.metric,
+        "schedule.margin": args.margin,
+        "schedule.min_new_rows": args.min_new_rows,
+        "schedule.keep": args.keep,
+    }
+    return config.resolve(args.config, {**_overrides(args), **extra})
+
+
+def _log(msg: str) -> None:
+    from datetime import datetime, timezone
+
+    _err(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {msg}")
+
+
+def _graceful_stop(log: Callable[[str], None]) -> Any:
+    """An event set by SIGTERM or SIGINT (instead of killing the process mid-write)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        if not stop.is_set():
+            log(f"received {signal.Signals(signum).name}: stopping (a running retrain stops after its current batch)")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from forecaster import registry
+    from forecaster.checkpoint import Stopped
+
+    cfg = _registry_config(args)
+    stop = _graceful_stop(_err)
+    _load_tensorflow(args)
+    try:
+        decision = registry.retrain(cfg, progress=None if args.quiet else _err, should_stop=stop.is_set)
+    except Stopped:
+        _err("forecast: retrain stopped; nothing was added to versions/ and the next retrain resumes "
+             "from its checkpoint")
+        return ExitCode.INTERRUPTED
+    line = f"{decision.outcome}: {decision.reason}"
+    if decision.exit_code != ExitCode.OK:
+        _err(f"forecast: {line}")
+        return int(decision.exit_code)
+    print(line)
+    if decision.version is not None:
+        print(f"version {decision.version}: {registry.Registry(cfg.output.models_dir, cfg.model_name).version_dir(decision.version)}")
+    champion = decision.champion_after
+    print(f"champion: {'version ' + str(champion) if champion is not None else 'none'}")
+    return ExitCode.OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from forecaster.schedule import heartbeat_path, parse_cron, run_schedule
+
+    cfg = _registry_config(args)
+    parse_cron(cfg.schedule.cron)  # a bad expression fails now, not at the first fire
+    stop = _graceful_stop(_log)
+    _log(f"scheduling retrains of {cfg.model_name} on '{cfg.schedule.cron}' (UTC); "
+         f"heartbeat {heartbeat_path(cfg)} every {cfg.schedule.heartbeat_every:g}s")
+    _load_tensorflow(args)
+    run_schedule(cfg, stop=stop, log=_log, progress=None if args.quiet else _err)
+    return ExitCode.OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    from forecaster.export import json_ready
+    from forecaster.registry import Registry
+
+    reg = Registry(args.models_dir, args.name)
+    if args.action == "promote":
+        before = reg.promote(args.version)
+        print(f"champion of {args.name}: version {args.version} (was {before if before is not None else 'none'})")
+        return ExitCode.OK
+    if args.action == "rollback":
+        version, skipped = reg.rollback()
+        for line in skipped:
+            _err(f"forecast: {line}")
+        print(f"champion of {args.name}: version {version} (rolled back)")
+        return ExitCode.OK
+    if not reg.root.is_dir():
+        raise ConfigError(f"--name {args.name}: no model folder {reg.root} (check --models-dir)")
+    champion = reg.champion()
+    infos = reg.list()
+    if args.json:
+        rows = [{"version": i.version, "champion": i.version == champion, "path": str(i.path),
+                 "cell": i.manifest.get("cell"), "created": i.manifest.get("created"),
+                 "data": i.manifest.get("data", {}), "metrics": {k: v for k, v in i.metrics.items()
+                                                                 if k != "per_step_mae"},
+                 "error": i.error} for i in infos]
+        print(json.dumps(json_ready({"name": args.name, "champion": champion, "versions": rows}), indent=2))
+        return ExitCode.OK
+    if not infos:
+        print(f"{args.name}: no versions yet in {reg.versions_dir}")
+        return ExitCode.OK
+    header = ["version", "champion", "created", "cell", "rows", "last timestamp", "MASE", "MAE", "status"]
+    body = []
+    for i in infos:
+        d = i.manifest.get("data", {})
+        body.append([str(i.version), "*" if i.version == champion else "", str(i.manifest.get("created", "-")),
+                     str(i.manifest.get("cell", "-")), _fmt(d.get("rows")), str(d.get("last", "-")),
+                     _fmt(i.metrics.get("mase")), _fmt(i.metrics.get("mae")),
+                     "ok" if i.ok else f"CORRUPT, never served: {i.error}"])
+    _print_table(header, body)
+    if champion is not None and champion not in {i.version for i in infos}:
+        _err(f"forecast: champion.json points to version {champion}, which does not exist")
+    return ExitCode.OK
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from forecaster import config
+    from forecaster.schedule import check_health, heartbeat_path
+
+    cfg = config.resolve(args.config, {"output.name": args.name, "output.models_dir": args.models_dir})
+    path = Path(args.heartbeat) if args.heartbeat else heartbeat_path(cfg)
+    if args.max_age is not None and not args.max_age > 0:
+        raise ConfigError(f"--max-age: expected a number of seconds > 0, got {args.max_age}")
+    print(check_health(path, stale_after=args.max_age or cfg.schedule.stale_after))
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line interface."""
     common = _Parser(add_help=False)
@@ -299,6 +445,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backtest)
 
     # [compare commands: compare, backtest]
+    p = sub.add_parser("retrain", parents=[common],
+                       help="train a challenger version, promote it if it beats the champion (registry)")
+    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
+    _add_run_flags(p)
+    _add_schedule_flags(p)
+    p.set_defaults(func=cmd_retrain)
+
+    p = sub.add_parser("schedule", parents=[common], help="run retrain on a cron schedule until SIGTERM/SIGINT")
+    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
+    _add_run_flags(p)
+    _add_schedule_flags(p, cron=True)
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("models", parents=[common], help="list a model's versions; promote or roll back the champion")
+    msub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    for action, text in (("list", "versions, their metrics and integrity, and which is champion"),
+                         ("promote", "make a version the champion"),
+                         ("rollback", "restore the previous champion")):
+        q = msub.add_parser(action, parents=[common], help=text)
+        q.add_argument("--name", required=True, metavar="NAME", help="model name under the models dir")
+        q.add_argument("--models-dir", default="models", metavar="DIR", help="models folder (default models/)")
+        if action == "promote":
+            q.add_argument("--version", required=True, type=int, metavar="N", help="version number to promote")
+        if action == "list":
+            q.add_argument("--json", action="store_true", help="print the versions as JSON")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("health", parents=[common],
+                       help="exit 0 if the scheduler's heartbeat is fresh, 7 if it is missing or stale")
+    p.add_argument("--config", metavar="FILE", help="the schedule's config (heartbeat path, stale_after)")
+    p.add_argument("--name", metavar="NAME", help="model name (default: from the config)")
+    p.add_argument("--models-dir", metavar="DIR", help="models folder (default: from the config)")
+    p.add_argument("--heartbeat", metavar="PATH", help="heartbeat file (default: schedule.heartbeat)")
+    p.add_argument("--max-age", type=float, metavar="S", help="seconds before a heartbeat is stale (default: schedule.stale_after)")
+    p.set_defaults(func=cmd_health)
+
     # [registry commands: retrain, schedule, models, health]
     return parser
 

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path}: file is empty; expected a header row and data rows")
     try:
         if kind == "csv":
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, sep=_sniff_delimiter(path))
         else:
             df = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -113,6 +114,35 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
     return df, kind
 
 
+def _sniff_delimiter(path: Path) -> str:
+    """``,`` unless the header and first lines clearly use ``;``, tab or ``|``."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024).decode("utf-8", errors="ignore")
+    lines = [line for line in head.splitlines()[:20] if line.strip()]
+    if not lines or "," in lines[0]:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=";\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _check_single_series(df: pd.DataFrame, index: pd.DatetimeIndex, used: set[str], path: Path) -> None:
+    """Repeated timestamps plus a text column with few values: several series stacked in one file."""
+    if index.is_unique:
+        return
+    for col in df.columns:
+        if col in used or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        ids = df[col].dropna().unique()
+        if 1 < len(ids) <= len(df) // 2:
+            raise DataError(
+                f"{path}: column '{col}' looks like a series id ({len(ids)} series: {_listing(sorted(map(str, ids)))}) "
+                "and timestamps repeat across series; this version forecasts one series per file: "
+                f"filter the rows of one '{col}' into their own file"
+            )
+
+
 def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
     candidates = []
     for col in df.columns:
@@ -123,7 +153,7 @@ def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
             sample = s.dropna().astype(str).head(50)
             if sample.empty or sample.str.fullmatch(r"[-+]?\d+(\.\d*)?").all():
                 continue  # plain numbers are values, not timestamps
-            parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)  # utc: offsets may vary
             if parsed.notna().mean() >= 0.8:  # a few bad cells are reported by row later
                 candidates.append(col)
     if len(candidates) == 1:
@@ -153,8 +183,13 @@ def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.Datet
         text = raw.astype("string")
         try:
             times = pd.to_datetime(text, errors="raise")
-        except (ValueError, TypeError, OverflowError):
-            times = pd.to_datetime(text, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError) as exc:
+            # Offsets that change (daylight saving) are one instant each: put them on UTC.
+            utc = "timezone" in str(exc).lower() or "offset" in str(exc).lower()
+            try:
+                times = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc)
+            except (ValueError, TypeError, OverflowError) as again:
+                raise DataError(f"{path}: column '{col}': cannot parse timestamps ({again})") from None
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         pos = int(bad[0])
@@ -290,12 +325,15 @@ def load_series(
         raise DataError(f"{p}: column '{target}' is the time column; --target must name a value column")
 
     index = _parse_times(df[time_col], time_col, p, at)
+    _check_single_series(df, index, {time_col, target, *covariates}, p)
     columns = {target: _to_numeric(df[target], target, "--target", p, at)}
     for cov in covariates:
         columns[cov] = _to_numeric(df[cov], cov, "--covariates", p, at)
     _check_order(index, time_col, p, at)
     frame = pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
 
+    if freq is None and len(index) < 3:
+        raise DataError(f"{p}: {len(index)} row(s) are too few to infer a frequency; a series needs many rows")
     if freq is None:
         freq = _infer_freq(index)
         if freq is None:

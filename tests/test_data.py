@@ -190,3 +190,30 @@ def test_shipped_data_loads_without_flags():
 
     s = load_series(ROOT / "data/seattle_temps_2010.csv")
     assert (s.target, s.time_col, s.freq, len(s.frame)) == ("temp", "date", "h", 8760)
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_delimiters_are_detected(write_csv, sep):
+    frame = make_frame(n=30)
+    path = write_csv(frame.to_csv(index=False, sep=sep))
+    s = load_series(path, target="y")
+    assert s.columns == ["y"] and len(s.frame) == 30 and s.freq == "h"
+
+
+def test_changing_utc_offsets_become_one_utc_grid(write_csv):
+    text = "date,y\n2024-03-10T00:00:00-05:00,1\n2024-03-10T01:00:00-05:00,2\n2024-03-10T03:00:00-04:00,3\n"
+    s = load_series(write_csv(text + "2024-03-10T04:00:00-04:00,4\n"))
+    assert s.freq == "h" and str(s.frame.index.tz) == "UTC" and s.frame.index[0] == pd.Timestamp("2024-03-10 05:00Z")
+
+
+def test_stacked_series_get_a_series_id_hint(capsys, write_csv):
+    a, b = make_frame(n=50), make_frame(n=50, seed=1)
+    a["store"], b["store"] = "north", "south"
+    expect_data_error(
+        capsys, write_csv(pd.concat([a, b])), "column 'store' looks like a series id (2 series: north, south)",
+        "filter the rows of one 'store' into their own file", extra=("--target", "y"),
+    )
+
+
+def test_single_row(capsys, write_csv):
+    expect_data_error(capsys, write_csv("date,y\n2024-01-01,1\n"), "1 row(s) are too few to infer a frequency")

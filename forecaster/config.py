@@ -111,7 +111,6 @@ class ScheduleConfig:
     heartbeat: str | None = None  # None: <models_dir>/<name>/heartbeat.json
     heartbeat_every: float = 30.0  # seconds between heartbeats
     stale_after: float = 300.0  # `forecast health` fails when the heartbeat is older (seconds)
-    lock: str | None = None  # None: <models_dir>/<name>/retrain.lock
 
 
 @dataclass(frozen=True)

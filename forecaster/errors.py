@@ -15,6 +15,8 @@ __all__ = [
     "DataError",
     "ArtifactError",
     "TrainingError",
+    "BusyError",
+    "HealthError",
 ]
 
 
@@ -27,6 +29,8 @@ class ExitCode(IntEnum):
     DATA = 3  # the data file is missing, unreadable or invalid
     ARTIFACT = 4  # a saved model/run is missing, corrupt or incompatible
     TRAINING = 5  # training failed (diverged, NaN loss)
+    BUSY = 6  # another retrain holds the model's lock
+    UNHEALTHY = 7  # the scheduler's heartbeat is missing or stale
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -58,3 +62,15 @@ class TrainingError(ForecasterError):
     """Training did not produce a usable model."""
 
     exit_code = ExitCode.TRAINING
+
+
+class BusyError(ForecasterError):
+    """Another process holds the model's retrain lock."""
+
+    exit_code = ExitCode.BUSY
+
+
+class HealthError(ForecasterError):
+    """The scheduler's heartbeat is missing, unreadable or stale."""
+
+    exit_code = ExitCode.UNHEALTHY

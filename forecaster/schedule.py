@@ -1,0 +1,254 @@
+"""The retraining loop: a cron schedule, a heartbeat, a clean stop on SIGTERM/SIGINT.
+
+:func:`run_schedule` runs :func:`forecaster.registry.retrain` whenever the cron expression in
+``schedule.cron`` fires (APScheduler 3's cron trigger, UTC). It never runs two retrains at once
+(the registry's file lock also covers a second container on the same volume), and after
+downtime it runs one catch-up retrain, not one per missed fire. A heartbeat file is rewritten
+every ``schedule.heartbeat_every`` seconds by a background thread (also while a retrain is
+training), and :func:`check_health` (``forecast health``) fails when it is older than
+``schedule.stale_after`` seconds. When the stop event is set (the CLI sets it on SIGTERM and
+SIGINT), a running retrain stops between batches, its checkpoint kept, and the loop returns.
+
+Example:
+    >>> import threading
+    >>> from forecaster import config
+    >>> stop = threading.Event()
+    >>> run_schedule(config.resolve("configs/schedule.yaml"), stop=stop)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from forecaster.config import RunConfig
+from forecaster.errors import ConfigError, HealthError
+from forecaster.export import atomic_write_text
+
+__all__ = [
+    "parse_cron",
+    "next_fire",
+    "heartbeat_path",
+    "Heartbeat",
+    "check_health",
+    "run_schedule",
+]
+
+Log = Callable[[str], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_cron(expr: str, *, where: str = "schedule.cron") -> Any:
+    """An APScheduler cron trigger (UTC) from 5 fields, or 6 with seconds first.
+
+    Weekdays must be names (``mon-fri``): cron counts 0 as Sunday but APScheduler 3 as Monday,
+    so a number there would silently run on the wrong day.
+
+    Raises:
+        ConfigError: naming ``where``, what was received and what is expected.
+
+    Example:
+        >>> str(next_fire(parse_cron("30 2 * * *"), datetime(2026, 1, 1, tzinfo=timezone.utc)))
+        '2026-01-01 02:30:00+00:00'
+    """
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = str(expr).split()
+    usage = "'minute hour day month weekday' (e.g. '0 3 * * *') or 6 fields with seconds first"
+    if len(fields) not in (5, 6):
+        raise ConfigError(f"{where}: expected a cron expression {usage}, got {expr!r}")
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    if re.search(r"(?<![/\d])\d", fields[5]):
+        raise ConfigError(
+            f"{where}: use day names (mon, tue, ..., sun) in the weekday field, not numbers "
+            f"(cron and APScheduler disagree on 0), got {fields[5]!r}"
+        )
+    names = ("second", "minute", "hour", "day", "month", "day_of_week")
+    try:
+        return CronTrigger(**dict(zip(names, fields)), timezone=timezone.utc)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid cron expression {expr!r} ({exc})") from None
+
+
+def next_fire(trigger: Any, after: datetime) -> datetime:
+    """The first fire time strictly after ``after``."""
+    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    if fire is None:  # pragma: no cover - cron triggers without an end date always fire again
+        raise ConfigError("schedule.cron: the expression never fires again")
+    return fire
+
+
+def heartbeat_path(cfg: RunConfig) -> Path:
+    """The configured heartbeat file (default ``<models_dir>/<name>/heartbeat.json``)."""
+    hb = cfg.schedule.heartbeat
+    return Path(hb) if hb else Path(cfg.output.models_dir) / cfg.model_name / "heartbeat.json"
+
+
+class Heartbeat:
+    """A JSON file rewritten atomically every ``every`` seconds with the loop's state.
+
+    Args:
+        path: the heartbeat file.
+        every: seconds between writes by the background thread.
+    """
+
+    def __init__(self, path: Path, every: float) -> None:
+        self.path = path
+        self.every = every
+        self.fields: dict[str, Any] = {"pid": os.getpid(), "state": "starting"}
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self, **fields: Any) -> None:
+        """Merge ``fields`` into the state and write the file now."""
+        with self._lock:
+            self.fields.update(fields)
+            now = time.time()
+            body = {**self.fields, "time": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
+                    "unix": now}
+            atomic_write_text(self.path, json.dumps(body, default=str) + "\n")
+
+    def start(self) -> "Heartbeat":
+        def run() -> None:
+            while not self._done.wait(self.every):
+                try:
+                    self.beat()
+                except OSError:  # a full disk must not kill the loop; health will report staleness
+                    pass
+
+        self.beat()
+        self._thread = threading.Thread(target=run, name="heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, **fields: Any) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.beat(**fields)
+
+
+def check_health(path: Path, *, stale_after: float, now: float | None = None) -> str:
+    """Judge the scheduler by its heartbeat file.
+
+    Returns:
+        A one-line summary when healthy.
+
+    Raises:
+        HealthError: the heartbeat is missing, unreadable, stopped or older than ``stale_after``.
+    """
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        stamp = float(body["unix"])
+    except FileNotFoundError:
+        raise HealthError(f"{path}: no heartbeat file; is `forecast schedule` running?") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HealthError(f"{path}: unreadable heartbeat ({exc.__class__.__name__}: {exc})") from None
+    age = (time.time() if now is None else now) - stamp
+    state = body.get("state", "?")
+    if state == "stopped":
+        raise HealthError(f"{path}: the scheduler stopped at {body.get('time')}")
+    if age > stale_after:
+        raise HealthError(
+            f"{path}: heartbeat is {age:.0f}s old (limit {stale_after:.0f}s, state {state}); "
+            "the scheduler is stuck or gone"
+        )
+    nxt = body.get("next_run")
+    return f"healthy: heartbeat {age:.0f}s old, {state}" + (f", next retrain {nxt}" if nxt else "")
+
+
+def _read_last_run(path: Path) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["last_run"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_schedule(
+    cfg: RunConfig,
+    *,
+    stop: threading.Event,
+    log: Log | None = None,
+    progress: Log | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    wait: Callable[[float], Any] | None = None,
+    retrain_fn: Callable[..., Any] | None = None,
+    max_runs: int | None = None,
+) -> int:
+    """Retrain on ``cfg.schedule.cron`` until ``stop`` is set; returns the number of retrains.
+
+    The time of the last retrain is kept in ``<models_dir>/<name>/schedule.json``; at start, if
+    a fire time passed since then (or there was none), one catch-up retrain runs at once.
+
+    Args:
+        cfg: the resolved configuration.
+        stop: set it (e.g. from a signal handler) to stop; a running retrain stops between batches.
+        log: receives one line per event (``None``: silent).
+        progress: receives the retrain's progress lines.
+        clock: the current UTC time (tests pass a fake one).
+        wait: sleeps up to the given seconds (default ``stop.wait``; tests advance a fake clock).
+        retrain_fn: the retrain (default :func:`forecaster.registry.retrain`).
+        max_runs: return after this many retrains (tests; ``None`` runs forever).
+    """
+    from forecaster.checkpoint import Stopped
+    from forecaster.registry import Registry
+
+    say = log or (lambda _msg: None)
+    sleep = wait or stop.wait
+    if retrain_fn is None:
+        from forecaster.registry import retrain as retrain_fn
+    trigger = parse_cron(cfg.schedule.cron)
+    reg = Registry(cfg.output.models_dir, cfg.model_name)
+    state_path = reg.root / "schedule.json"
+    hb = Heartbeat(heartbeat_path(cfg), cfg.schedule.heartbeat_every).start()
+
+    now = clock()
+    last = _read_last_run(state_path)
+    if last is None or next_fire(trigger, last) <= now:
+        due = now
+        say("no retrain since the last scheduled time: one catch-up retrain now"
+            if last is not None else "no retrain recorded yet: retraining now")
+    else:
+        due = next_fire(trigger, now)
+    runs = 0
+    outcome = None
+    try:
+        while not stop.is_set():
+            now = clock()
+            if now < due:
+                hb.beat(state="idle", next_run=due.isoformat())
+                sleep(min(cfg.schedule.heartbeat_every, 1.0, max((due - now).total_seconds(), 0.0)))
+                continue
+            hb.beat(state="retraining", next_run=None, retrain_started=now.isoformat())
+            say(f"retrain started ({cfg.schedule.cron})")
+            try:
+                decision = retrain_fn(cfg, progress=progress, should_stop=stop.is_set)
+                outcome = f"{decision.outcome}: {decision.reason}"
+            except Stopped:
+                say("stopped during a retrain; its checkpoint is kept for the next one")
+                break
+            except Exception as exc:  # noqa: BLE001 - one bad retrain must not end the loop
+                outcome = f"error: {exc.__class__.__name__}: {exc}"
+            say(f"retrain finished: {outcome}")
+            runs += 1
+            atomic_write_text(state_path, json.dumps({"last_run": now.isoformat(), "outcome": outcome}) + "\n")
+            due = next_fire(trigger, clock())
+            hb.beat(state="idle", next_run=due.isoformat(), last_run=now.isoformat(), last_outcome=outcome)
+            say(f"next retrain at {due.isoformat()}")
+            if max_runs is not None and runs >= max_runs:
+                break
+    finally:
+        hb.stop(state="stopped", next_run=None)
+    say("scheduler stopped")
+    return runs

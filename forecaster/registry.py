@@ -244,24 +244,23 @@ class Registry:
             raise ArtifactError(f"{self.champion_path}: no previous champion to roll back to{detail}")
 
     def prune(self, keep: int) -> list[int]:
-        """Delete the oldest versions beyond ``keep``, never the champion or the one before it."""
+        """Keep the ``keep`` newest versions plus the champion and the one a rollback restores.
+
+        Returns:
+            The deleted version numbers (none when ``keep`` is 0).
+        """
         if keep <= 0:
             return []
         versions = self.versions()
-        pointer = self.pointer()
-        protected = {self.champion(), *(pointer.get("previous", [])[-1:])}
-        extra = len(versions) - keep
+        protected = {self.champion(), *self.pointer().get("previous", [])[-1:], *versions[-keep:]}
         removed: list[int] = []
         for v in versions:
-            if extra <= 0:
-                break
             if v in protected:
                 continue
             trash = self.versions_dir / f".pruned-{v}"
             os.rename(self.version_dir(v), trash)  # gone from versions/ at once, then deleted
             shutil.rmtree(trash, ignore_errors=True)
             removed.append(v)
-            extra -= 1
         return removed
 
     # -- ledger and lock ------------------------------------------------------------------

@@ -224,11 +224,11 @@ def run_schedule(
     runs = 0
     outcome = None
     try:
+        hb.beat(state="idle", next_run=due.isoformat())
         while not stop.is_set():
             now = clock()
-            if now < due:
-                hb.beat(state="idle", next_run=due.isoformat())
-                sleep(min(cfg.schedule.heartbeat_every, 1.0, max((due - now).total_seconds(), 0.0)))
+            if now < due:  # the heartbeat thread beats meanwhile; a set stop event ends the wait at once
+                sleep(min(cfg.schedule.heartbeat_every, (due - now).total_seconds()))
                 continue
             hb.beat(state="retraining", next_run=None, retrain_started=now.isoformat())
             say(f"retrain started ({cfg.schedule.cron})")

@@ -1,0 +1,37 @@
+# Scheduled retraining: `docker build -t forecaster . && docker run -v $PWD/models:/app/models -v $PWD/data:/app/data forecaster`
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+# tini as PID 1 forwards SIGTERM/SIGINT to forecast and reaps zombies
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini=0.19.* \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# Dependencies first, in their own cached layer: it is rebuilt only when setup.cfg changes.
+COPY pyproject.toml setup.cfg README.md ./
+COPY forecaster/__init__.py forecaster/__init__.py
+RUN pip install --no-cache-dir . && pip uninstall -y forecaster
+
+COPY forecaster ./forecaster
+COPY configs ./configs
+RUN pip install --no-cache-dir --no-deps . \
+    && groupadd --gid 10001 forecaster \
+    && useradd --create-home --uid 10001 --gid 10001 forecaster \
+    && mkdir -p /app/models /app/data \
+    && chown 10001:10001 /app/models /app/data
+
+# non-root; a bind-mounted models/ must be writable by uid 10001 (or run with --user "$(id -u)")
+USER 10001:10001
+VOLUME ["/app/models", "/app/data"]
+
+HEALTHCHECK --interval=60s --timeout=20s --start-period=120s --retries=3 \
+    CMD ["forecast", "health", "--config", "configs/schedule.yaml"]
+
+ENTRYPOINT ["/usr/bin/tini", "--", "forecast"]
+CMD ["schedule", "--config", "configs/schedule.yaml"]

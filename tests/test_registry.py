@@ -1,0 +1,286 @@
+"""Registry: versions, champion pointer, promotion gate, data checks, ledger, lock, corruption."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from conftest import make_frame
+from forecaster import config
+from forecaster.cli import main
+from forecaster.errors import ArtifactError, ExitCode
+from forecaster.export import load_cell, resolve_cell_dir
+from forecaster.registry import Registry, check_new_data, gate, retrain
+
+FAST_CFG = {
+    "data.target": "y", "window.lookback": 12, "window.horizon": 4, "model.cell": "gru", "model.units": [4],
+    "training.epochs": 2, "training.batch_size": 32, "output.name": "sales",
+}
+
+
+def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
+    return config.resolve(overrides={**FAST_CFG, "data.path": str(data), "output.models_dir": str(root / "models"),
+                                     **extra})
+
+
+def write(root: Path, n: int, name: str | None = None, **kw: object) -> Path:
+    path = root / (name or f"series-{n}.csv")
+    make_frame(n, **kw).to_csv(path, index=False)
+    return path
+
+
+# -- the gate alone ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("challenger", "champion", "margin", "promote"),
+    [
+        (0.80, 1.00, 0.0, True),
+        (0.95, 1.00, 0.10, False),  # better, but not by the margin
+        (0.89, 1.00, 0.10, True),
+        (1.00, 1.00, 0.0, False),  # a tie keeps the champion
+        (math.nan, 1.00, 0.0, False),
+        (math.inf, 1.00, 0.0, False),
+        (None, 1.00, 0.0, False),
+        (0.50, math.nan, 0.0, True),  # champion could not be scored (corrupt): a valid challenger wins
+    ],
+)
+def test_gate(challenger, champion, margin, promote):
+    ok, reason = gate(challenger, champion, metric="mase", margin=margin, champion_version=1)
+    assert ok is promote and reason
+
+
+def test_gate_first_version_needs_only_a_finite_score():
+    assert gate(3.0, None, metric="mase", margin=0.5)[0] is True
+    assert gate(math.nan, None, metric="mase", margin=0.5)[0] is False
+
+
+# -- end to end, in-process -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory: pytest.TempPathFactory):
+    """v1: a weak champion; v2 (better, promoted); v3 (weak again, kept)."""
+    root = tmp_path_factory.mktemp("gated")
+    weak = {"training.learning_rate": 1e-6, "training.epochs": 1}
+    d1, d2, d3 = write(root, 300), write(root, 330), write(root, 360)
+    decisions = [
+        retrain(cfg_for(root, d1, **weak)),
+        retrain(cfg_for(root, d2, **{"training.learning_rate": 0.02, "training.epochs": 15, "training.patience": 15})),
+        retrain(cfg_for(root, d3, **weak)),
+    ]
+    return root, decisions
+
+
+def test_first_retrain_promotes_and_predict_serves_the_champion(gated):
+    root, (first, second, _) = gated
+    assert (first.outcome, first.version, first.champion_after) == ("promoted", 1, 1)
+    reg = Registry(root / "models", "sales")
+    assert reg.versions() == [1, 2, 3]
+    pointer = json.loads(reg.champion_path.read_text())
+    assert pointer["path"] == "versions/2" and pointer["previous"] == [1]
+    # `forecast predict --model models/sales` resolves to the champion's cell
+    assert resolve_cell_dir(reg.root) == reg.version_dir(2) / "gru"
+    for v in (1, 2, 3):
+        assert {p.name for p in reg.version_dir(v).iterdir()} >= {"config.yaml", "leaderboard.json", "gru"}
+
+
+def test_gate_promotes_a_better_challenger_and_keeps_a_worse_one(gated):
+    _, (_, better, worse) = gated
+    assert better.outcome == "promoted" and better.champion_after == 2
+    assert better.challenger_score < better.champion_score  # champion v1 re-scored on v2's holdout
+    assert worse.outcome == "kept" and worse.champion_after == 2 and worse.version == 3
+    assert worse.challenger_score >= worse.champion_score
+    assert "does not beat" in worse.reason
+
+
+def test_ledger_records_every_decision_with_both_scores(gated):
+    root, decisions = gated
+    records = Registry(root / "models", "sales").ledger()
+    retrains = [r for r in records if r["event"] == "retrain"][:3]
+    assert [r["outcome"] for r in retrains] == ["promoted", "promoted", "kept"]
+    assert retrains[2]["champion_score"] == pytest.approx(decisions[2].champion_score)
+    assert retrains[2]["challenger_score"] == pytest.approx(decisions[2].challenger_score)
+    assert all(r["metric"] == "mase" and r["reason"] and r["data"]["sha256"] for r in retrains)
+
+
+def test_models_list_json_and_table(gated, capsys):
+    root, _ = gated
+    assert main(["models", "list", "--name", "sales", "--models-dir", str(root / "models"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["champion"] == 2
+    assert [(v["version"], v["champion"], v["error"]) for v in payload["versions"]] == [
+        (1, False, None), (2, True, None), (3, False, None)]
+    assert payload["versions"][0]["data"]["rows"] == 300 and payload["versions"][1]["metrics"]["mase"] > 0
+    assert main(["models", "list", "--name", "sales", "--models-dir", str(root / "models")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["version", "champion"] and lines[2].split()[:2] == ["2", "*"]
+
+
+def test_promote_rollback_and_their_errors(tmp_path, gated, capsys):
+    import shutil
+
+    root, _ = gated
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    args = ["--name", "sales", "--models-dir", str(models)]
+    reg = Registry(models, "sales")
+    assert main(["models", "promote", *args, "--version", "3"]) == 0
+    assert reg.champion() == 3 and reg.pointer()["previous"] == [1, 2]
+    assert main(["models", "rollback", *args]) == 0
+    assert reg.champion() == 2 and resolve_cell_dir(reg.root) == reg.version_dir(2) / "gru"
+    assert main(["models", "rollback", *args]) == 0
+    assert reg.champion() == 1
+    capsys.readouterr()
+    assert main(["models", "rollback", *args]) == ExitCode.ARTIFACT
+    assert "no previous champion to roll back to" in capsys.readouterr().err
+    assert main(["models", "promote", *args, "--version", "9"]) == ExitCode.ARTIFACT
+    err = capsys.readouterr().err.strip()
+    assert "version 9 of sales cannot be promoted" in err and len(err.splitlines()) == 1
+    events = [r["event"] for r in reg.ledger()]
+    assert events[-3:] == ["promote", "rollback", "rollback"]
+
+
+def test_truncated_model_is_reported_never_served_and_rollback_skips_it(tmp_path, gated, capsys):
+    import shutil
+
+    root, _ = gated
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    reg = Registry(models, "sales")
+    keras_file = reg.version_dir(1) / "gru" / "model.keras"
+    keras_file.write_bytes(keras_file.read_bytes()[:200])
+    champion_file = reg.version_dir(2) / "gru" / "model.keras"
+
+    info = reg.inspect(1)
+    assert not info.ok and "corrupt" in info.error
+    assert main(["models", "list", "--name", "sales", "--models-dir", str(models)]) == 0
+    assert "CORRUPT, never served" in capsys.readouterr().out.splitlines()[1]
+    assert main(["models", "promote", "--name", "sales", "--models-dir", str(models), "--version", "1"]) == 4
+    assert "corrupt" in capsys.readouterr().err
+    # rollback from v2 would land on v1: it is skipped, and with nothing older it is refused
+    assert main(["models", "rollback", "--name", "sales", "--models-dir", str(models)]) == ExitCode.ARTIFACT
+    assert "version 1 skipped" in capsys.readouterr().err
+    assert reg.champion() == 2
+    # a corrupt champion is reported by predict, not served
+    champion_file.write_bytes(champion_file.read_bytes()[:200])
+    assert main(["predict", "--model", str(reg.root)]) == ExitCode.ARTIFACT
+    assert "corrupt (checksum differs" in capsys.readouterr().err
+    with pytest.raises(ArtifactError):
+        load_cell(resolve_cell_dir(reg.root))
+
+
+def test_retrain_replaces_a_corrupt_champion(tmp_path, gated):
+    import shutil
+
+    root, _ = gated
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    reg = Registry(models, "sales")
+    f = reg.version_dir(2) / "gru" / "model.keras"
+    f.write_bytes(f.read_bytes()[:100])
+    lines: list[str] = []
+    d = retrain(cfg_for(tmp_path, write(tmp_path, 380)), progress=lines.append)
+    assert d.outcome == "promoted" and d.version == 4 and reg.champion() == 4
+    assert any("champion version 2 is unusable" in line for line in lines)
+
+
+def test_nan_loss_challenger_is_never_promoted(tmp_path):
+    first = retrain(cfg_for(tmp_path, write(tmp_path, 300)))
+    assert first.outcome == "promoted"
+    d = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"training.learning_rate": 1e30}))
+    reg = Registry(tmp_path / "models", "sales")
+    assert d.outcome == "failed" and d.exit_code == ExitCode.TRAINING
+    assert "not saved" in d.reason and ("nan" in d.reason or "inf" in d.reason)
+    assert reg.versions() == [1] and reg.champion() == 1
+    assert not reg.checkpoint_dir.exists()  # a diverged run is never resumed
+    assert reg.ledger()[-1]["outcome"] == "failed"
+
+
+def test_data_checks_skip_without_training(tmp_path, capsys):
+    reg = Registry(tmp_path / "models", "sales")
+    assert retrain(cfg_for(tmp_path, write(tmp_path, 300, name="a.csv"))).outcome == "promoted"
+    same = retrain(cfg_for(tmp_path, tmp_path / "a.csv"))
+    assert same.outcome == "skipped" and "0 new rows" in same.reason and same.exit_code == 0
+    few = retrain(cfg_for(tmp_path, write(tmp_path, 305), **{"schedule.min_new_rows": 10}))
+    assert few.outcome == "skipped" and "5 new rows" in few.reason and "at least 10" in few.reason
+    schema = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"data.covariates": ["x"]}))
+    assert schema.outcome == "skipped" and "schema differs" in schema.reason
+    horizon = retrain(cfg_for(tmp_path, write(tmp_path, 340), **{"window.horizon": 6}))
+    assert horizon.outcome == "skipped" and "horizon 6 differs" in horizon.reason
+    broken = tmp_path / "broken.csv"
+    broken.write_text("date,y\n2024-01-01 00:00,1\n2024-01-01 01:00,oops\n")
+    bad = retrain(cfg_for(tmp_path, broken))
+    assert bad.outcome == "skipped" and bad.exit_code == ExitCode.DATA and "data checks failed" in bad.reason
+    assert reg.versions() == [1] and len(reg.ledger()) == 6
+    # the CLI: a skip for lack of rows is not an error, invalid data is (one line, exit 3)
+    flags = ["--target", "y", "--name", "sales", "--models-dir", str(tmp_path / "models"), "--cell", "gru",
+             "--lookback", "12", "--horizon", "4", "--quiet"]
+    assert main(["retrain", "--data", str(tmp_path / "a.csv"), *flags]) == 0
+    assert capsys.readouterr().out.startswith("skipped: data checks: 0 new rows")
+    assert main(["retrain", "--data", str(broken), *flags]) == ExitCode.DATA
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("forecast: skipped: data checks failed:") and len(err.splitlines()) == 1
+
+
+def test_check_new_data_unit():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"y": range(5)}, index=pd.date_range("2024-01-01", periods=5, freq="h"))
+    series = SimpleNamespace(columns=["y"], freq="h", frame=frame)
+    manifest = {"data": {"target": "y", "covariates": [], "last": "2024-01-01 02:00:00"},
+                "window": {"freq": "h", "horizon": 4}}
+    assert check_new_data(series, manifest, min_new_rows=2, horizon=4) is None
+    assert "2 new rows" in check_new_data(series, manifest, min_new_rows=3, horizon=4)
+    assert "frequency 'D'" in check_new_data(SimpleNamespace(columns=["y"], freq="D", frame=frame), manifest,
+                                             min_new_rows=1, horizon=4)
+
+
+def test_busy_lock_skips_with_a_message(tmp_path, capsys):
+    reg = Registry(tmp_path / "models", "sales")
+    data = write(tmp_path, 300)
+    with reg.lock():  # another retrain (or promote) holds the lock
+        d = retrain(cfg_for(tmp_path, data))
+        assert d.outcome == "skipped" and d.exit_code == ExitCode.BUSY
+        assert "another retrain of sales is running" in d.reason
+        code = main(["retrain", "--data", str(data), "--target", "y", "--name", "sales",
+                     "--models-dir", str(tmp_path / "models"), "--quiet"])
+        assert code == ExitCode.BUSY
+        err = capsys.readouterr().err.strip()
+        assert "another retrain of sales is running; skipped" in err and len(err.splitlines()) == 1
+        assert main(["models", "promote", "--name", "sales", "--models-dir", str(tmp_path / "models"),
+                     "--version", "1"]) == ExitCode.BUSY
+    assert reg.versions() == [] and [r["outcome"] for r in reg.ledger()] == ["skipped", "skipped"]
+
+
+def test_keep_prunes_oldest_non_champion_versions(tmp_path):
+    reg = Registry(tmp_path / "models", "sales")
+    for n in (300, 320, 340, 360):
+        retrain(cfg_for(tmp_path, write(tmp_path, n), **{"training.epochs": 1, "schedule.keep": 2}))
+    champion, previous = reg.champion(), reg.pointer()["previous"]
+    expected = sorted({3, 4, champion, *previous[-1:]})
+    assert reg.versions() == expected and len(expected) < 4  # something was pruned, the newest two stay
+    assert not [p for p in reg.versions_dir.iterdir() if p.name.startswith(".")]
+    pruned = [r for r in reg.ledger() if "pruned versions" in r["reason"]]
+    assert pruned  # the ledger says what was deleted
+
+
+def test_leftovers_of_a_killed_save_are_removed(tmp_path):
+    reg = Registry(tmp_path / "models", "sales")
+    stale = reg.versions_dir / ".tmp-1-abcd"
+    (stale / "gru").mkdir(parents=True)
+    lines: list[str] = []
+    d = retrain(cfg_for(tmp_path, write(tmp_path, 300)), progress=lines.append)
+    assert d.version == 1 and not stale.exists()
+    assert any("removed unfinished leftovers" in line for line in lines)
+
+
+def test_config_errors_name_the_key(tmp_path, capsys):
+    data = write(tmp_path, 300)
+    assert main(["retrain", "--data", str(data), "--margin", "1.5"]) == ExitCode.USAGE
+    assert "--margin (schedule.margin): expected a fraction in [0, 1), got 1.5" in capsys.readouterr().err
+    cfg_file = tmp_path / "s.yaml"
+    cfg_file.write_text("schedule:\n  cronn: '* * * * *'\n")
+    assert main(["retrain", "--config", str(cfg_file)]) == ExitCode.USAGE
+    assert "unknown key 'schedule.cronn'; did you mean 'schedule.cron'?" in capsys.readouterr().err

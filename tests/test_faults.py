@@ -1,0 +1,142 @@
+"""Faults as real processes: SIGTERM during a scheduled retrain, SIGKILL during a retrain."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from conftest import ROOT, make_frame
+from forecaster import config
+from forecaster.checkpoint import Checkpoint
+from forecaster.errors import ExitCode
+from forecaster.export import load_cell, resolve_cell_dir
+from forecaster.predict import forecast, load_for_predict
+from forecaster.registry import Registry, retrain
+
+
+def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
+    """A config whose retrain trains long enough to be interrupted (many epochs, no early stop)."""
+    return {
+        "data": {"path": str(data), "target": "y"},
+        "window": {"lookback": 12, "horizon": 4},
+        "model": {"cell": "gru", "units": [4]},
+        "training": {"epochs": 60, "patience": 60, "batch_size": 32},
+        "output": {"name": "sales", "models_dir": str(tmp / "models")},
+        "schedule": {"heartbeat": str(tmp / "hb.json"), "heartbeat_every": 1, **schedule},
+    }
+
+
+def forecast_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "forecaster", *args]
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    t0 = time.monotonic()
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended early ({proc.returncode}): {proc.stderr.read()}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError("timed out waiting for the process")
+        time.sleep(0.02)
+
+
+def epochs_done(ck_dir: Path) -> int:
+    try:
+        return int(json.loads((ck_dir / "state.json").read_text())["epochs"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_sigterm_during_a_scheduled_retrain_exits_0_within_seconds(tmp_path):
+    data = tmp_path / "series.csv"
+    make_frame(300).to_csv(data, index=False)
+    cfg_file = tmp_path / "schedule.yaml"
+    cfg_file.write_text(yaml.safe_dump(slow_config(tmp_path, data, cron="0 3 * * *")))
+    proc = subprocess.Popen(forecast_cmd("schedule", "--config", str(cfg_file), "--quiet"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    reg = Registry(tmp_path / "models", "sales")
+    ck = reg.checkpoint_dir / "gru"
+    wait_for(lambda: epochs_done(ck) >= 2, proc)  # the catch-up retrain is training
+    assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, err
+    assert elapsed < 5, f"took {elapsed:.1f}s to stop"
+    assert "received SIGTERM" in err and "stopped during a retrain" in err and "Traceback" not in err
+    assert reg.versions() == [] and not list(reg.versions_dir.glob(".*"))  # nothing half-written
+    assert reg.ledger()[-1]["outcome"] == "stopped"
+    assert Checkpoint(ck).completed_epochs() >= 2  # kept for the next retrain
+    assert json.loads((tmp_path / "hb.json").read_text())["state"] == "stopped"
+
+
+def test_sigkill_during_retrain_keeps_the_champion_and_the_next_retrain_resumes(tmp_path):
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    make_frame(300).to_csv(first, index=False)
+    make_frame(340).to_csv(second, index=False)
+    base = slow_config(tmp_path, first)
+    champion_cfg = config.from_dict({**base, "training": {"epochs": 2, "batch_size": 32}})
+    assert retrain(champion_cfg).outcome == "promoted"
+    reg = Registry(tmp_path / "models", "sales")
+
+    cfg_file = tmp_path / "retrain.yaml"
+    cfg_file.write_text(yaml.safe_dump({**base, "data": {"path": str(second), "target": "y"}}))
+    proc = subprocess.Popen(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    ck = Checkpoint(reg.checkpoint_dir / "gru")
+    wait_for(lambda: epochs_done(ck.directory) >= 3, proc)
+
+    # a second retrain while the first holds the lock: skipped, with a message, nothing trained
+    cfg = config.resolve(cfg_file)
+    busy = retrain(cfg)
+    assert busy.outcome == "skipped" and busy.exit_code == ExitCode.BUSY and "is running" in busy.reason
+
+    proc.kill()  # SIGKILL: no handler, no cleanup
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    # the champion is untouched and still served
+    assert reg.versions() == [1] and reg.champion() == 1
+    assert not [p for p in reg.versions_dir.iterdir() if p.name != "1"]
+    loaded = load_cell(resolve_cell_dir(reg.root))
+    assert len(forecast(loaded, load_for_predict(loaded))) == 4
+
+    done = ck.completed_epochs()
+    assert done >= 3
+    saved_rows = json.loads((ck.directory / "state.json").read_text())["rows"]
+    lines: list[str] = []
+    decision = retrain(cfg, progress=lines.append)  # the lock died with the process
+    assert decision.version == 2 and decision.outcome in ("promoted", "kept")
+    assert f"  resuming from the checkpoint after epoch {done}" in lines
+    history = pd.read_csv(reg.version_dir(2) / "gru" / "history.csv")
+    assert list(history["epoch"]) == list(range(1, len(history) + 1)) and len(history) > done
+    assert history["loss"].iloc[:done].tolist() == [r["loss"] for r in saved_rows]  # resumed, not redone
+    assert not reg.checkpoint_dir.exists()
+
+
+def test_retrain_command_sigterm_is_a_clean_interrupt(tmp_path):
+    data = tmp_path / "series.csv"
+    make_frame(300).to_csv(data, index=False)
+    cfg_file = tmp_path / "retrain.yaml"
+    cfg_file.write_text(yaml.safe_dump(slow_config(tmp_path, data)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    reg = Registry(tmp_path / "models", "sales")
+    wait_for(lambda: epochs_done(reg.checkpoint_dir / "gru") >= 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    assert err.strip().splitlines()[-1] == (
+        "forecast: retrain stopped; nothing was added to versions/ and the next retrain resumes from its checkpoint")
+    assert reg.versions() == [] and not reg.champion_path.exists()

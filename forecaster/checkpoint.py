@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Checkpoint:
     should_stop: Callable[[], bool] = field(default=_never, compare=False)
     progress: Callable[[str], None] | None = field(default=None, compare=False)
 
-    def child(self, name: str) -> "Checkpoint":
+    def child(self, name: str) -> Checkpoint:
         """The same checkpoint settings in a sub-folder (one per cell)."""
         return replace(self, directory=self.directory / name)
 
@@ -120,7 +121,7 @@ class Checkpoint:
                 stopper.best_epoch = int(state["best_epoch"] or 0)
                 if state["best_epoch"] is not None:
                     with np.load(ck.directory / "best.weights.npz", allow_pickle=False) as npz:
-                        stopper.best_weights = [npz[f"w{i}"] for i in range(len(npz.files))]
+                        stopper.best_weights = [npz[f"arr_{i}"] for i in range(len(npz.files))]
                 if ck.progress is not None:
                     ck.progress(f"  resuming from the checkpoint after epoch {state['epochs']}")
 
@@ -130,7 +131,7 @@ class Checkpoint:
                 npz_path = ck.directory / "best.weights.npz"
                 if stopper.best_weights is not None and stopper.best_epoch == epoch:
                     tmp = ck.directory / ".best.weights.tmp.npz"
-                    np.savez(tmp, **{f"w{i}": np.asarray(w) for i, w in enumerate(stopper.best_weights)})
+                    np.savez(tmp, *[np.asarray(w) for w in stopper.best_weights])
                     tmp.replace(npz_path)
                 best = stopper.best
                 saved = {

@@ -351,7 +351,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not reg.root.is_dir():
         raise ConfigError(f"--name {args.name}: no model folder {reg.root} (check --models-dir)")
     champion = reg.champion()
-    infos = reg.list()
+    infos = reg.inspect_all()
     if args.json:
         rows = [{"version": i.version, "champion": i.version == champion, "path": str(i.path),
                  "cell": i.manifest.get("cell"), "created": i.manifest.get("created"),

@@ -35,10 +35,11 @@ import math
 import os
 import shutil
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
 
 from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, TrainingError
@@ -155,7 +156,7 @@ class Registry:
             return VersionInfo(version, path, None, {}, {}, error=str(exc))
         return VersionInfo(version, path, cell, scores if isinstance(scores, dict) else {}, manifest)
 
-    def list(self) -> list[VersionInfo]:
+    def inspect_all(self) -> list[VersionInfo]:
         """Every version, oldest first, with its integrity checked."""
         return [self.inspect(v) for v in self.versions()]
 
@@ -417,7 +418,7 @@ def retrain(
     say = progress or (lambda _msg: None)
     sc = cfg.schedule
     reg = Registry(cfg.output.models_dir, cfg.model_name)
-    base = {"metric": sc.metric, "margin": sc.margin}
+    base: dict[str, Any] = {"metric": sc.metric, "margin": sc.margin}
 
     def record(decision: Decision) -> Decision:
         reg.log(decision.to_record())

@@ -23,9 +23,10 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, HealthError
@@ -119,7 +120,7 @@ class Heartbeat:
                     "unix": now}
             atomic_write_text(self.path, json.dumps(body, default=str) + "\n")
 
-    def start(self) -> "Heartbeat":
+    def start(self) -> Heartbeat:
         def run() -> None:
             while not self._done.wait(self.every):
                 try:
@@ -207,7 +208,9 @@ def run_schedule(
     say = log or (lambda _msg: None)
     sleep = wait or stop.wait
     if retrain_fn is None:
-        from forecaster.registry import retrain as retrain_fn
+        from forecaster.registry import retrain
+
+        retrain_fn = retrain
     trigger = parse_cron(cfg.schedule.cron)
     reg = Registry(cfg.output.models_dir, cfg.model_name)
     state_path = reg.root / "schedule.json"
@@ -238,7 +241,7 @@ def run_schedule(
             except Stopped:
                 say("stopped during a retrain; its checkpoint is kept for the next one")
                 break
-            except Exception as exc:  # noqa: BLE001 - one bad retrain must not end the loop
+            except Exception as exc:  # one bad retrain (even a bug) must not end the loop
                 outcome = f"error: {exc.__class__.__name__}: {exc}"
             say(f"retrain finished: {outcome}")
             runs += 1

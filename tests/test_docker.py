@@ -68,8 +68,8 @@ def test_dockerfile_shape():
     user = [r for w, r in ins if w == "USER"][-1]
     assert user.split(":")[0] not in ("0", "root")
     assert words.index("USER") < words.index("ENTRYPOINT")
-    assert set(json.loads([r for w, r in ins if w == "VOLUME"][0])) == {"/app/models", "/app/data"}
-    health = [r for w, r in ins if w == "HEALTHCHECK"][0]
+    assert set(json.loads(next(r for w, r in ins if w == "VOLUME"))) == {"/app/models", "/app/data"}
+    health = next(r for w, r in ins if w == "HEALTHCHECK")
     assert "CMD" in health and '"forecast", "health"' in health
     entry = exec_form("ENTRYPOINT")
     assert entry[:2] == ["/usr/bin/tini", "--"]  # an init as PID 1 forwards signals to Python
@@ -98,7 +98,7 @@ def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
 
     entry, cmd = exec_form("ENTRYPOINT"), exec_form("CMD")
     argv = [str(BIN / entry[2]), *entry[3:], *cmd]  # tini -- forecast ... -> forecast ...
-    health = json.loads([r for w, r in instructions() if w == "HEALTHCHECK"][0].split("CMD", 1)[1])
+    health = json.loads(next(r for w, r in instructions() if w == "HEALTHCHECK").split("CMD", 1)[1])
     health[0] = str(BIN / health[0])
     proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ledger = tmp_path / "models" / cfg["output"]["name"] / "ledger.jsonl"

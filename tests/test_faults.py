@@ -13,13 +13,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from conftest import ROOT, make_frame
 from forecaster import config
 from forecaster.checkpoint import Checkpoint
 from forecaster.errors import ExitCode
 from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.predict import forecast, load_for_predict
 from forecaster.registry import Registry, retrain
+
+from conftest import ROOT, make_frame
 
 
 def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:

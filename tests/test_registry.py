@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_frame
 from forecaster import config
 from forecaster.cli import main
 from forecaster.errors import ArtifactError, ExitCode
 from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.registry import Registry, check_new_data, gate, retrain
+
+from conftest import make_frame
 
 FAST_CFG = {
     "data.target": "y", "window.lookback": 12, "window.horizon": 4, "model.cell": "gru", "model.units": [4],
@@ -72,7 +73,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_first_retrain_promotes_and_predict_serves_the_champion(gated):
-    root, (first, second, _) = gated
+    root, (first, _, _) = gated
     assert (first.outcome, first.version, first.champion_after) == ("promoted", 1, 1)
     reg = Registry(root / "models", "sales")
     assert reg.versions() == [1, 2, 3]

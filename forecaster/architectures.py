@@ -17,7 +17,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -91,7 +92,7 @@ def build_model(
     units: Sequence[int] = (64,),
     dropout: float = 0.0,
     learning_rate: float = 1e-3,
-) -> "keras.Model":
+) -> keras.Model:
     """Build and compile a forecasting network.
 
     Args:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
 from forecaster import pipeline
-from forecaster.config import RunConfig
+from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError, DataError
 from forecaster.windows import Split, _rows
 
@@ -93,8 +94,7 @@ class BacktestResult:
         for name in names:
             row: dict[str, float | None] = {}
             for m in FOLD_METRICS:
-                vals = [f.scores[name].get(m) for f in self.folds]
-                vals = [v for v in vals if v is not None]
+                vals = [float(v) for v in (f.scores[name].get(m) for f in self.folds) if v is not None]
                 row[m] = float(np.mean(vals)) if vals else None
                 row[f"{m}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
             out[name] = row
@@ -221,7 +221,7 @@ def cells_backtest(
             runs = []
             for seed in seeds:
                 run_cfg = dataclasses.replace(
-                    with_seed(cfg, seed), model=dataclasses.replace(cfg.model, strategy=strategy)
+                    with_seed(cfg, seed), model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy))
                 )
                 runs.append(backtest(run_cfg, cell=cell, folds=folds, series=series, progress=progress))
             out[runs[0].cell] = runs

@@ -18,14 +18,15 @@ import dataclasses
 import json
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
 from forecaster import pipeline
-from forecaster.config import RunConfig
+from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError
 
 __all__ = ["Trial", "CompareResult", "compare", "verdict", "aggregate", "COMPARE_COLUMNS", "METRICS"]
@@ -260,7 +261,7 @@ def compare(
                     f"(elapsed {time.perf_counter() - started:.0f}s)")
                 run_cfg = dataclasses.replace(
                     cfg, training=dataclasses.replace(cfg.training, seed=seed),
-                    model=dataclasses.replace(cfg.model, strategy=strategy),
+                    model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy)),
                 )
                 trials.append(_trial(prep, run_cfg, cell, n_train, progress))
     rows = aggregate(trials, base)

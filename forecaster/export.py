@@ -24,10 +24,11 @@ import platform
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from forecaster.errors import ArtifactError
 from forecaster.windows import Scaler
@@ -160,7 +161,7 @@ class LoadedCell:
     """A trained cell ready to predict: the network, its scaler and its manifest."""
 
     path: Path
-    model: "keras.Model"
+    model: keras.Model
     scaler: Scaler
     manifest: dict[str, Any]
 
@@ -214,7 +215,7 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
     scaler = Scaler.from_dict(read_json(path / "scaler.json", "scaler"), source=str(path / "scaler.json"))
     try:
         model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+    except Exception as exc:
         raise ArtifactError(f"{path / 'model.keras'}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
     return LoadedCell(path=path, model=model, scaler=scaler, manifest=manifest)
 

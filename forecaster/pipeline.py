@@ -16,9 +16,10 @@ import csv
 import io
 import json
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -173,9 +174,8 @@ def train_cell(
     ``checkpoint`` (a :class:`forecaster.checkpoint.Checkpoint`) makes the fit resumable.
     """
     from forecaster.architectures import build_model
-    from forecaster.training import fit, seed_everything
-
     from forecaster.strategies import output_steps, rollout
+    from forecaster.training import fit, seed_everything
 
     t, m = cfg.training, cfg.model
     horizon = prep.split.horizon

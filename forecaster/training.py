@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -105,15 +106,15 @@ def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[lis
 
 
 def fit(
-    model: "keras.Model",
-    train: "tf.data.Dataset",
-    val: "tf.data.Dataset",
+    model: keras.Model,
+    train: tf.data.Dataset,
+    val: tf.data.Dataset,
     *,
     epochs: int,
     patience: int,
     progress: Callable[[str], None] | None = None,
     callbacks: Sequence[Any] = (),
-    checkpoint: "Checkpoint | None" = None,
+    checkpoint: Checkpoint | None = None,
 ) -> FitResult:
     """Train ``model`` and leave it holding the weights of its best validation epoch.
 

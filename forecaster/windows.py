@@ -15,8 +15,9 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ PARTS = ("train", "val", "test")
 
 
 def _rows(spec: float, n: int) -> int:
-    return int(round(spec * n)) if spec < 1 else int(spec)
+    return round(spec * n) if spec < 1 else int(spec)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Scaler:
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
 
-    def fit(self, values: np.ndarray) -> "Scaler":
+    def fit(self, values: np.ndarray) -> Scaler:
         """Learn mean and standard deviation per column (a constant column gets scale 1)."""
         from sklearn.preprocessing import StandardScaler
 
@@ -142,7 +143,7 @@ class Scaler:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, raw: Any, source: str = "scaler.json") -> "Scaler":
+    def from_dict(cls, raw: Any, source: str = "scaler.json") -> Scaler:
         try:
             if raw["kind"] != "standard":
                 raise ValueError(f"unknown scaler kind {raw['kind']!r}")
@@ -167,7 +168,7 @@ def make_dataset(
     batch_size: int,
     shuffle: bool = False,
     seed: int | None = None,
-) -> "tf.data.Dataset":
+) -> tf.data.Dataset:
     """Stream ``(inputs, targets)`` batches without materialising the windows.
 
     The series is held once as a tensor; each batch gathers its windows from it by index, so

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FAST
 from forecaster import backtest, config, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, DataError, ExitCode
+
+from conftest import FAST
 
 
 def test_fold_splits_expand_and_tile_the_test_part():

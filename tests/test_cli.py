@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import FAST, ROOT, make_frame
 from forecaster.cli import main
 from forecaster.errors import ExitCode
+
+from conftest import FAST, ROOT, make_frame
 
 
 @pytest.fixture(scope="module")

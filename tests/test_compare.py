@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from conftest import FAST
 from forecaster import compare, config, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, ExitCode
+
+from conftest import FAST
 
 
 def rows(**mase: tuple[float, float | None]) -> list[dict]:

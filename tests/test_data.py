@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_frame
 from forecaster.cli import main
 from forecaster.data import load_series
 from forecaster.errors import DataError, ExitCode
+
+from conftest import make_frame
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -103,10 +103,9 @@ def test_nan_loss_fails_and_saves_nothing(tmp_path, series_csv):
 
 def test_interrupt_during_save_leaves_nothing(tmp_path):
     final = tmp_path / "runs" / "r1"
-    with pytest.raises(KeyboardInterrupt):
-        with staged_run(final) as tmp:
-            (tmp / "model.keras").write_text("partial")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), staged_run(final) as tmp:
+        (tmp / "model.keras").write_text("partial")
+        raise KeyboardInterrupt
     assert not final.exists() and list((tmp_path / "runs").iterdir()) == []
 
 

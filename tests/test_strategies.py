@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FAST
 from forecaster import config, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, ExitCode
 from forecaster.export import load_cell
 from forecaster.predict import forecast, load_for_predict
 from forecaster.strategies import rollout
+
+from conftest import FAST
 
 
 def test_rollout_feeds_predictions_back():

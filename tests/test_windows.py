@@ -70,7 +70,7 @@ def test_windows_are_aligned():
 
 def test_shuffled_training_windows_are_a_permutation():
     values = np.arange(50, dtype=np.float32)[:, None]
-    starts = range(0, 40)
+    starts = range(40)
     ds = make_dataset(values, starts, lookback=5, horizon=2, batch_size=8, shuffle=True, seed=3)
     first = np.concatenate([x.numpy()[:, 0, 0] for x, _ in ds])
     assert sorted(first.tolist()) == list(range(40)) and first.tolist() != list(range(40))

@@ -13,8 +13,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import forecaster
 from forecaster.errors import ConfigError, ExitCode, ForecasterError
@@ -504,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("forecast: interrupted; nothing was saved")
         return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the one boundary for unexpected failures
+    except Exception as exc:  # the one boundary for unexpected failures
         if debug:
             traceback.print_exc()
         _err(f"forecast: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)")

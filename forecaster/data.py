@@ -105,7 +105,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path}: file is empty; expected a header row and data rows") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text CSV file (cannot decode as UTF-8)") from None
-    except Exception as exc:
+    except Exception as exc:  # parsers raise many types; all mean "unreadable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DataError(f"{path}: cannot read as {kind}: {first}") from None
     if df.empty:

@@ -370,6 +370,7 @@ def _score_champion(cell_dir: Path, prep: Any, metric: str, batch_size: int) -> 
 
     from forecaster import metrics
     from forecaster.export import load_cell
+    from forecaster.strategies import predict_windows
 
     loaded = load_cell(cell_dir)
     first = prep.split.first_targets("test")
@@ -378,7 +379,13 @@ def _score_champion(cell_dir: Path, prep: Any, metric: str, batch_size: int) -> 
     values = prep.series.frame[loaded.scaler.columns].to_numpy(dtype=np.float64)[: prep.split.n]
     scaled = loaded.scaler.transform(values)
     x = np.stack([scaled[t - loaded.lookback : t] for t in first])
-    y_pred = loaded.scaler.inverse_target(loaded.model.predict(x, batch_size=batch_size, verbose=0))
+    strategy = str(loaded.manifest["window"].get("strategy", "direct"))
+    horizon = prep.split.horizon
+    chunks = [
+        predict_windows(lambda w: loaded.model(w, training=False), x[i : i + batch_size], strategy=strategy, horizon=horizon)
+        for i in range(0, len(x), batch_size)
+    ]
+    y_pred = loaded.scaler.inverse_target(np.concatenate(chunks))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", metrics.MetricWarning)
         scores = metrics.score(prep.test_targets, y_pred, insample=prep.insample, season=prep.season)

@@ -120,6 +120,11 @@ class Heartbeat:
                     "unix": now}
             atomic_write_text(self.path, json.dumps(body, default=str) + "\n")
 
+    def touch(self) -> None:
+        """Note that work progressed (called between training batches); written by the next beat."""
+        with self._lock:
+            self.fields["progress_unix"] = time.time()
+
     def start(self) -> Heartbeat:
         def run() -> None:
             while not self._done.wait(self.every):
@@ -146,8 +151,13 @@ def check_health(path: Path, *, stale_after: float, now: float | None = None) ->
     Returns:
         A one-line summary when healthy.
 
+    The heartbeat thread keeps beating while the main thread trains, so a retrain also records
+    when it last finished a batch (``progress_unix``): a retrain stuck for longer than
+    ``stale_after`` is unhealthy too.
+
     Raises:
-        HealthError: the heartbeat is missing, unreadable, stopped or older than ``stale_after``.
+        HealthError: the heartbeat is missing, unreadable, stopped or older than ``stale_after``,
+            or the running retrain made no progress for ``stale_after`` seconds.
     """
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
@@ -160,6 +170,14 @@ def check_health(path: Path, *, stale_after: float, now: float | None = None) ->
     state = body.get("state", "?")
     if state == "stopped":
         raise HealthError(f"{path}: the scheduler stopped at {body.get('time')}")
+    progress = body.get("progress_unix")
+    if state == "retraining" and isinstance(progress, (int, float)):
+        idle = (time.time() if now is None else now) - progress
+        if idle > stale_after:
+            raise HealthError(
+                f"{path}: the running retrain has finished no batch for {idle:.0f}s (limit {stale_after:.0f}s); "
+                "it is stuck"
+            )
     if age > stale_after:
         raise HealthError(
             f"{path}: heartbeat is {age:.0f}s old (limit {stale_after:.0f}s, state {state}); "
@@ -233,10 +251,15 @@ def run_schedule(
             if now < due:  # the heartbeat thread beats meanwhile; a set stop event ends the wait at once
                 sleep(min(cfg.schedule.heartbeat_every, (due - now).total_seconds()))
                 continue
-            hb.beat(state="retraining", next_run=None, retrain_started=now.isoformat())
+            hb.beat(state="retraining", next_run=None, retrain_started=now.isoformat(), progress_unix=time.time())
+
+            def should_stop() -> bool:
+                hb.touch()  # polled between batches: a hung retrain stops touching, health notices
+                return stop.is_set()
+
             say(f"retrain started ({cfg.schedule.cron})")
             try:
-                decision = retrain_fn(cfg, progress=progress, should_stop=stop.is_set)
+                decision = retrain_fn(cfg, progress=progress, should_stop=should_stop)
                 outcome = f"{decision.outcome}: {decision.reason}"
             except Stopped:
                 say("stopped during a retrain; its checkpoint is kept for the next one")

@@ -141,6 +141,17 @@ def test_promote_rollback_and_their_errors(tmp_path, gated, capsys):
     assert events[-3:] == ["promote", "rollback", "rollback"]
 
 
+def test_champion_rescored_on_unchanged_data_matches_its_saved_score_and_a_tie_is_kept(tmp_path):
+    data = write(tmp_path, 300)
+    assert retrain(cfg_for(tmp_path, data)).outcome == "promoted"
+    saved = json.loads((Registry(tmp_path / "models", "sales").version_dir(1) / "gru" / "metrics.json").read_text())
+    # same data, seed and settings: an equal model; a margin of 0.1 % keeps float noise from deciding
+    again = retrain(cfg_for(tmp_path, data, **{"schedule.min_new_rows": 0, "schedule.margin": 0.001}))
+    assert again.champion_score == pytest.approx(saved["test"]["mase"], rel=1e-5)
+    assert again.challenger_score == pytest.approx(again.champion_score, rel=1e-5)
+    assert again.outcome == "kept" and again.champion_after == 1
+
+
 def test_truncated_model_is_reported_never_served_and_rollback_skips_it(tmp_path, gated, capsys):
     import shutil
 

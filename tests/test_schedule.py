@@ -36,10 +36,10 @@ class FakeClock:
         return False
 
 
-def sched_cfg(tmp_path: Path, cron: str = "0 3 * * *") -> config.RunConfig:
+def sched_cfg(tmp_path: Path, cron: str = "0 3 * * *", every: float = 60.0) -> config.RunConfig:
     return config.resolve(overrides={
         "output.name": "sales", "output.models_dir": str(tmp_path / "models"), "schedule.cron": cron,
-        "schedule.heartbeat": str(tmp_path / "hb.json"), "schedule.heartbeat_every": 60.0,
+        "schedule.heartbeat": str(tmp_path / "hb.json"), "schedule.heartbeat_every": every,
     })
 
 
@@ -163,6 +163,38 @@ def test_health_fresh_stale_missing(tmp_path, capsys):
     assert main(["health", "--heartbeat", str(path)]) == ExitCode.UNHEALTHY
     err = capsys.readouterr().err.strip()
     assert "unreadable heartbeat" in err and len(err.splitlines()) == 1
+
+
+def test_health_fails_when_a_retrain_is_stuck_though_the_thread_beats(tmp_path):
+    path = tmp_path / "hb.json"
+    hb = Heartbeat(path, every=60)
+    hb.beat(state="retraining", progress_unix=time.time())
+    assert check_health(path, stale_after=300).startswith("healthy: heartbeat 0s old, retraining")
+    hb.touch()
+    hb.beat()
+    stamp = json.loads(path.read_text())["progress_unix"]
+    with pytest.raises(HealthError, match="finished no batch for 301s"):
+        check_health(path, stale_after=300, now=stamp + 301)
+    hb.beat(state="idle")  # progress is only judged while retraining
+    assert check_health(path, stale_after=300, now=stamp + 200)
+
+
+def test_scheduled_retrain_touches_progress_between_batches(tmp_path):
+    seen: list[float] = []
+
+    def progress_on_disk() -> float:
+        return json.loads((tmp_path / "hb.json").read_text())["progress_unix"]
+
+    def fake_retrain(cfg, *, progress, should_stop):
+        seen.append(progress_on_disk())  # written when the retrain started
+        time.sleep(0.1)
+        assert should_stop() is False  # what the training callback calls after every batch
+        time.sleep(0.3)  # the heartbeat thread (every 0.05 s) writes the touch
+        seen.append(progress_on_disk())
+        return SimpleNamespace(outcome="kept", reason="fake")
+
+    run_schedule(sched_cfg(tmp_path, every=0.05), stop=threading.Event(), retrain_fn=fake_retrain, max_runs=1)
+    assert seen[1] - seen[0] >= 0.1
 
 
 def test_health_and_models_list_never_import_tensorflow(tmp_path):

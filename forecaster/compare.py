@@ -163,12 +163,32 @@ def _add_backtest_columns(rows: list[dict[str, Any]], results: dict[str, list[An
             row["backtest_mase"], row["backtest_mase_std"] = first.get(row["name"], {}).get("mase"), None
 
 
-def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase") -> str:
+def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats: int) -> str:
+    """One comparison sentence: the lower of two cells, and whether the gap beats the seed spread."""
+    best, second = sorted((a, b), key=lambda r: r[key])
+
+    def fmt(r: dict[str, Any]) -> str:
+        std = r.get(f"{key}_std")
+        return f"{r['name'].upper()} {r[key]:.3f}" + (f" ± {std:.3f}" if std else "")
+
+    gap = second[key] - best[key]
+    noise = max(best.get(f"{key}_std") or 0.0, second.get(f"{key}_std") or 0.0)
+    head = f"{label} {fmt(best)} vs {fmt(second)}"
+    if repeats < 2:
+        return (f"{head}: {best['name'].upper()} scored lower, but with one seed the gap cannot be "
+                "told from seed-to-seed noise; rerun with --repeats 3.")
+    if gap > noise:
+        return f"{head}: {best['name'].upper()} is better (gap {gap:.3f} > spread {noise:.3f})."
+    return f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f})."
+
+
+def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None) -> str:
     """Plain-language answer: which network wins, by how much, and whether that is beyond noise.
 
     A winner is declared only when the best cell's mean ``key`` (MASE, or backtest MASE) beats
     the runner-up's by more than the larger of their seed-to-seed standard deviations (which
-    needs ``repeats >= 2``).
+    needs ``repeats >= 2``). LSTM vs GRU is always answered when both ran; cells whose best epoch
+    is the last one allowed are named (they were still improving).
     """
     models = [r for r in rows if r["kind"] == "model" and r.get(key) is not None]
     base = {r["name"]: r for r in rows if r["kind"] == "baseline"}
@@ -176,34 +196,25 @@ def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase") 
     if not models:
         return f"No model produced a {label} (the training series has no seasonal variation)."
     models = sorted(models, key=lambda r: r[key])
-
-    def fmt(r: dict[str, Any]) -> str:
-        std = r.get(f"{key}_std")
-        spread = f" ± {std:.3f}" if std else ""
-        return f"{r['name'].upper()} {r[key]:.3f}{spread}"
-
-    lines = []
     best = models[0]
+    lines = []
     if len(models) > 1:
-        second = models[1]
-        gap = second[key] - best[key]
-        noise = max(best.get(f"{key}_std") or 0.0, second.get(f"{key}_std") or 0.0)
-        head = f"{label} {fmt(best)} vs {fmt(second)}"
-        if repeats < 2:
-            lines.append(f"{head}: {best['name'].upper()} scored lower, but with one seed the gap cannot be "
-                         "told from seed-to-seed noise; rerun with --repeats 3.")
-        elif gap > noise:
-            lines.append(f"{head}: {best['name'].upper()} is better (gap {gap:.3f} > spread {noise:.3f}).")
-        else:
-            lines.append(f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f}).")
+        lines.append(_pair(best, models[1], key=key, label=label, repeats=repeats))
     else:
-        lines.append(f"{label} {fmt(best)}.")
+        lines.append(f"{label} {best['name'].upper()} {best[key]:.3f}.")
+    named = {r["name"]: r for r in models}
+    if "lstm" in named and "gru" in named and {best["name"], models[1]["name"]} != {"lstm", "gru"}:
+        lines.append("LSTM vs GRU: " + _pair(named["lstm"], named["gru"], key=key, label=label, repeats=repeats))
     snaive = base.get("seasonal_naive", {}).get(key)
     if snaive is not None:
         if best[key] < snaive:
             lines.append(f"It beats seasonal naive ({label} {snaive:.3f}) by {100 * (1 - best[key] / snaive):.0f}%.")
         else:
             lines.append(f"No network beats seasonal naive ({label} {snaive:.3f}): use the baseline for this series.")
+    if epochs_cap:
+        capped = [r["name"].upper() for r in models if (r.get("best_epoch") or 0) >= epochs_cap - 0.5]
+        if capped:
+            lines.append(f"{', '.join(capped)} still improved at the {epochs_cap}-epoch cap: rerun with more --epochs.")
     return " ".join(lines)
 
 
@@ -277,7 +288,7 @@ def compare(
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
         key = "backtest_mase"
         rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
-    text = verdict(rows, repeats=repeats, key=key)
+    text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs)
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     sp = prep.split

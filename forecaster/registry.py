@@ -266,13 +266,19 @@ class Registry:
 
     # -- ledger and lock ------------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
-        """Append one JSON line to the ledger (one ``write`` of a whole line, then fsync)."""
+        """Append one JSON line to the ledger (one ``write`` of a whole line, then fsync).
+
+        A last line torn by a crash is terminated first, so it cannot swallow this record.
+        """
         from forecaster.export import json_ready
 
         self.root.mkdir(parents=True, exist_ok=True)
         line = json.dumps(json_ready(record), sort_keys=False) + "\n"
-        fd = os.open(self.ledger_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.ledger_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # end a line torn by a crash so this record stays whole
             os.write(fd, line.encode("utf-8"))
             os.fsync(fd)
         finally:

@@ -296,3 +296,22 @@ def test_config_errors_name_the_key(tmp_path, capsys):
     cfg_file.write_text("schedule:\n  cronn: '* * * * *'\n")
     assert main(["retrain", "--config", str(cfg_file)]) == ExitCode.USAGE
     assert "unknown key 'schedule.cronn'; did you mean 'schedule.cron'?" in capsys.readouterr().err
+
+
+def test_ledger_appends_whole_lines_and_skips_a_torn_one(tmp_path):
+    reg = Registry(tmp_path / "models", "sales")
+    reg.log({"event": "retrain", "outcome": "kept", "challenger_score": math.nan})
+    with reg.ledger_path.open("a") as fh:
+        fh.write('{"event": "retrain", "outc')  # a crash in the middle of a write
+    reg.log({"event": "promote", "version": 2})
+    lines = reg.ledger_path.read_text().splitlines()
+    assert json.loads(lines[0])["challenger_score"] is None  # NaN stored as null: valid JSON
+    assert [r["event"] for r in reg.ledger()] == ["retrain", "promote"]  # the torn line is skipped
+    assert len(lines) == 3 and lines[1] == '{"event": "retrain", "outc'
+
+
+def test_versions_ignore_hidden_and_non_numeric_folders(tmp_path):
+    reg = Registry(tmp_path / "models", "sales")
+    for name in ("1", "3", ".tmp-2-abcd", "notes", "10"):
+        (reg.versions_dir / name).mkdir(parents=True)
+    assert reg.versions() == [1, 3, 10] and reg.next_version() == 11

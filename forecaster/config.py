@@ -319,7 +319,7 @@ def load(path: str | Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping of sections (data, window, model, training, output)")
+        raise ConfigError(f"{p}: expected a mapping of sections ({', '.join(_SECTION_TYPES)})")
     flat: dict[str, Any] = {}
     for section, body in raw.items():
         if section not in _SECTION_TYPES:

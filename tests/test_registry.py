@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from forecaster import config
 from forecaster.cli import main
@@ -315,3 +316,29 @@ def test_versions_ignore_hidden_and_non_numeric_folders(tmp_path):
     for name in ("1", "3", ".tmp-2-abcd", "notes", "10"):
         (reg.versions_dir / name).mkdir(parents=True)
     assert reg.versions() == [1, 3, 10] and reg.next_version() == 11
+
+
+def test_retrain_cli_takes_every_train_flag_and_reports_the_decision(tmp_path, capsys):
+    from conftest import FAST
+
+    data = write(tmp_path, 300)
+    argv = ["retrain", "--data", str(data), "--target", "y", "--cell", "gru", "--name", "sales",
+            "--models-dir", str(tmp_path / "models"), "--covariates", "x", "--seed", "3", "--patience", "1", *FAST]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("promoted: no champion yet") and out[2] == "champion: version 1"
+    assert out[1] == f"version 1: {tmp_path / 'models' / 'sales' / 'versions' / '1'}"
+    saved = config.from_dict(yaml.safe_load(
+        (tmp_path / "models" / "sales" / "versions" / "1" / "config.yaml").read_text()))
+    assert saved.data.covariates == ("x",) and saved.training.seed == 3 and saved.model.units == (8,)
+
+
+def test_shipped_schedule_config_is_valid():
+    from forecaster.schedule import parse_cron
+
+    from conftest import ROOT
+
+    cfg = config.resolve(ROOT / "configs" / "schedule.yaml")
+    parse_cron(cfg.schedule.cron)
+    assert cfg.schedule.metric == "mase" and cfg.output.name == "seattle-temps"
+    assert (ROOT / cfg.data.path).is_file()

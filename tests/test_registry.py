@@ -342,3 +342,16 @@ def test_shipped_schedule_config_is_valid():
     parse_cron(cfg.schedule.cron)
     assert cfg.schedule.metric == "mase" and cfg.output.name == "seattle-temps"
     assert (ROOT / cfg.data.path).is_file()
+
+
+def test_retrain_and_schedule_accept_every_train_flag():
+    from forecaster.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices
+
+    def flags(name: str) -> set[str]:
+        return {s for a in sub[name]._actions for s in a.option_strings}
+
+    assert flags("train") <= flags("retrain") and flags("train") <= flags("schedule")
+    assert {"--metric", "--margin", "--min-new-rows", "--keep"} <= flags("retrain")
+    assert "--cron" in flags("schedule")

@@ -139,13 +139,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.export import atomic_write_text, load_cell, resolve_cell_dir
+    from forecaster.export import atomic_write_text, resolve_cell_dir
     from forecaster.predict import forecast, load_for_predict, to_json
+    from forecaster.serving import ONNX_FILE, load_for_serving
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
     cell_dir = resolve_cell_dir(args.model, args.models_dir)
-    loaded = load_cell(cell_dir)
+    if not (cell_dir / ONNX_FILE).is_file():
+        _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
+    loaded = load_for_serving(cell_dir)
     series = load_for_predict(loaded, args.data)
     frame = forecast(loaded, series, args.horizon)
     if args.format == "json":

@@ -36,6 +36,8 @@ from forecaster.windows import Scaler
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+    from forecaster.serving import OnnxModel
+
 __all__ = [
     "FORMAT",
     "atomic_write_text",
@@ -53,6 +55,7 @@ __all__ = [
 #: Version tag of the run-directory format written by this code.
 FORMAT = "forecaster-run/1"
 _CELL_FILES = ("model.keras", "scaler.json")
+_OPTIONAL_CELL_FILES = ("model.onnx",)  # hashed when present; runs saved before ONNX export lack it
 
 
 def json_ready(value: Any) -> Any:
@@ -161,9 +164,14 @@ class LoadedCell:
     """A trained cell ready to predict: the network, its scaler and its manifest."""
 
     path: Path
-    model: keras.Model
+    model: keras.Model | OnnxModel  # both take (batch, lookback, features) -> (batch, outputs)
     scaler: Scaler
     manifest: dict[str, Any]
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` (ONNX Runtime, no TensorFlow) or ``"keras"``."""
+        return "keras" if type(self.model).__name__ != "OnnxModel" else "onnx"
 
     @property
     def lookback(self) -> int:
@@ -186,7 +194,8 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
         str(data["target"]), list(data["covariates"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{cell_dir}/manifest.json: incomplete manifest (missing {exc})") from None
-    for name in _CELL_FILES:
+    optional = [n for n in _OPTIONAL_CELL_FILES if (cell_dir / n).exists()]
+    for name in (*_CELL_FILES, *optional):
         path = cell_dir / name
         if not path.is_file():
             raise ArtifactError(f"{path}: missing from the saved run; retrain or pick another run")

@@ -234,10 +234,25 @@ def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     return buf.getvalue()
 
 
+def _write_onnx(cell_dir: Path, model: Any) -> None:
+    """``model.onnx`` beside ``model.keras`` for TensorFlow-free predict (see :mod:`forecaster.serving`).
+
+    A failed export costs the fast predict path, not the run: predict falls back to Keras.
+    """
+    from forecaster.serving import ONNX_FILE, export_onnx
+
+    try:
+        export_onnx(model, cell_dir / ONNX_FILE)
+    except Exception as exc:
+        warnings.warn(f"{cell_dir.name}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
+                      "predict will use Keras", RuntimeWarning, stacklevel=2)
+
+
 def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
     s, sp = prep.series, prep.split
     cell_dir.mkdir()
     c.model.save(cell_dir / "model.keras")
+    _write_onnx(cell_dir, c.model)
     (cell_dir / "scaler.json").write_text(prep.scaler.to_json(), encoding="utf-8")
     cell_metrics = {
         "cell": c.cell,

@@ -21,10 +21,11 @@ import pandas as pd
 
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ConfigError, DataError
-from forecaster.export import LoadedCell, load_cell, resolve_cell_dir
+from forecaster.export import LoadedCell, resolve_cell_dir
+from forecaster.serving import load_for_serving
 from forecaster.strategies import predict_windows
 
-__all__ = ["load_for_predict", "forecast", "predict_from_dir", "to_json"]
+__all__ = ["load_for_predict", "forecast", "forecast_windows", "predict_from_dir", "to_json"]
 
 
 def load_for_predict(loaded: LoadedCell, data: str | Path | None = None) -> SeriesFrame:
@@ -60,19 +61,45 @@ def forecast(loaded: LoadedCell, series: SeriesFrame, horizon: int | None = None
             f"{series.path}: {len(series.frame)} rows are fewer than the model's lookback of {loaded.lookback}"
         )
     values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
-    window = loaded.scaler.transform(values)[None, ...]
-    strategy = loaded.manifest["window"].get("strategy", "direct")
-    scaled = predict_windows(lambda x: loaded.model(x, training=False), window, strategy=strategy, horizon=h)
-    yhat = loaded.scaler.inverse_target(scaled[0])
+    yhat = forecast_windows(loaded, values[None, ...], h)[0]
     index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
+
+
+def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:
+    """Forecast a batch of windows in one inference call, in the original units.
+
+    This is the batched core of :func:`forecast`: many series (or many forecast origins) are
+    stacked into one ``(batch, lookback, features)`` array and go through the network together.
+
+    Args:
+        loaded: a cell from :func:`~forecaster.serving.load_for_serving` or
+            :func:`~forecaster.export.load_cell`.
+        windows: ``(batch, lookback, features)`` unscaled values, columns ``[target, *covariates]``.
+        horizon: steps per window (default: the trained horizon).
+
+    Returns:
+        ``(batch, horizon)`` float64 forecasts.
+
+    Example:
+        >>> forecast_windows(loaded, np.stack([w1, w2]), 24).shape  # doctest: +SKIP
+        (2, 24)
+    """
+    h = loaded.horizon if horizon is None else horizon
+    x = np.asarray(windows, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1] != loaded.lookback:
+        raise DataError(f"windows: expected shape (batch, {loaded.lookback}, features), got {x.shape}")
+    scaled_in = loaded.scaler.transform(x)  # per-column statistics broadcast over (batch, lookback)
+    strategy = loaded.manifest["window"].get("strategy", "direct")
+    scaled = predict_windows(lambda w: loaded.model(w, training=False), scaled_in, strategy=strategy, horizon=h)
+    return loaded.scaler.inverse_target(np.asarray(scaled))
 
 
 def predict_from_dir(
     model: str | Path, *, data: str | Path | None = None, horizon: int | None = None, models_dir: str | Path = "models"
 ) -> pd.DataFrame:
-    """Resolve ``--model``, load it safely, and forecast (see :func:`forecast`)."""
-    loaded = load_cell(resolve_cell_dir(model, models_dir))
+    """Resolve ``--model``, load it safely (ONNX Runtime when exported), and forecast (see :func:`forecast`)."""
+    loaded = load_for_serving(resolve_cell_dir(model, models_dir))
     return forecast(loaded, load_for_predict(loaded, data), horizon)
 
 

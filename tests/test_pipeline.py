@@ -40,7 +40,7 @@ def test_run_directory_layout(trained):
     assert {p.name for p in run.iterdir()} == {"config.yaml", "leaderboard.json", "leaderboard.csv", "lstm"}
     cell = run / "lstm"
     assert {p.name for p in cell.iterdir()} == {
-        "model.keras", "scaler.json", "metrics.json", "history.csv", "forecast.csv", "manifest.json"
+        "model.keras", "model.onnx", "scaler.json", "metrics.json", "history.csv", "forecast.csv", "manifest.json"
     }
     manifest = json.loads((cell / "manifest.json").read_text())
     assert manifest["window"]["lookback"] == 12 and manifest["data"]["rows"] == 240

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean bench
 
 install: $(STAMP)
 
@@ -22,6 +22,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Performance targets (issue 5): one table of target, measured, reference, ratio, pass/fail.
+# Takes ~10 minutes on 2 CPU cores; `make bench BENCH_FLAGS=--quick` for a shorter run.
+bench: install
+	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
 lint: install
 	$(BIN)/ruff check forecaster tests bench

@@ -124,9 +124,11 @@ def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from forecaster import config, pipeline
+    from forecaster import config
 
     cfg = config.resolve(args.config, _overrides(args))
+    from forecaster import pipeline  # pandas and friends: only once the config is valid (fast errors)
+
     _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if args.quiet else _err
     t0 = time.perf_counter()

@@ -42,3 +42,41 @@ def test_gru_has_fewer_parameters_than_lstm():
 def test_unknown_cell_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="unknown cell 'tcn'; expected one of lstm, gru, mlp"):
         build_model(cell="tcn", lookback=5, n_features=1, horizon=2)
+
+
+@pytest.mark.parametrize("cell", RECURRENT_CELLS)
+def test_built_and_reloaded_recurrent_layers_are_cudnn_eligible(cell, tmp_path):
+    """Keras' own cuDNN argument check (the GPU itself aside) passes for every built layer."""
+    import importlib
+
+    import keras
+
+    rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")  # the module, not its rnn() function
+
+    model = build_model(cell=cell, lookback=6, n_features=2, horizon=3, units=(4, 3), dropout=0.1)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", compile=False, safe_mode=True)
+    for m in (model, reloaded):
+        layers = [layer for layer in m.layers if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU))]
+        assert len(layers) == 2
+        for layer in layers:
+            c = layer.cell
+            args = {"activation": c.activation, "recurrent_activation": c.recurrent_activation,
+                    "unroll": layer.unroll, "use_bias": c.use_bias}
+            if cell == "gru":
+                assert rnn._do_gru_arguments_support_cudnn(reset_after=c.reset_after, **args)
+            else:
+                assert rnn._do_lstm_arguments_support_cudnn(**args)
+            assert layer.use_cudnn in ("auto", True) and c.recurrent_dropout == 0
+
+
+@pytest.mark.parametrize("cell", available_cells())
+def test_residual_models_are_level_equivariant(cell):
+    """Shifting the target channel by c shifts every forecast step by c (covariates untouched)."""
+    model = build_model(cell=cell, lookback=6, n_features=2, horizon=3, units=(5,))
+    x = np.random.default_rng(2).normal(size=(4, 6, 2)).astype("float32")
+    shifted = x.copy()
+    shifted[:, :, 0] += 5.0
+    np.testing.assert_allclose(np.asarray(model(shifted)), np.asarray(model(x)) + 5.0, atol=1e-4)
+    plain = build_model(cell=cell, lookback=6, n_features=2, horizon=3, units=(5,), residual=False)
+    assert not np.allclose(np.asarray(plain(shifted)), np.asarray(plain(x)) + 5.0, atol=1e-3)

@@ -74,3 +74,16 @@ def test_shuffled_training_windows_are_a_permutation():
     ds = make_dataset(values, starts, lookback=5, horizon=2, batch_size=8, shuffle=True, seed=3)
     first = np.concatenate([x.numpy()[:, 0, 0] for x, _ in ds])
     assert sorted(first.tolist()) == list(range(40)) and first.tolist() != list(range(40))
+
+
+def test_shuffle_is_a_new_permutation_each_epoch_and_reproducible():
+    values = np.arange(50, dtype=np.float32)[:, None]
+
+    def epochs(seed: int) -> list[list[float]]:
+        ds = make_dataset(values, range(40), lookback=5, horizon=2, batch_size=8, shuffle=True, seed=seed)
+        return [np.concatenate([x.numpy()[:, 0, 0] for x, _ in ds]).tolist() for _ in range(3)]
+
+    first = epochs(3)
+    assert all(sorted(e) == list(range(40)) for e in first)
+    assert first[0] != first[1] != first[2]  # reshuffled every epoch (no all-windows buffer)
+    assert epochs(3) == first and epochs(4) != first

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["register_cell", "available_cells", "build_model", "RECURRENT_CELLS"]
+__all__ = ["register_cell", "available_cells", "build_model", "custom_objects", "RECURRENT_CELLS"]
 
 # name -> body(x, units, dropout) -> tensor; each body builds its layers on the functional graph.
 _CELLS: dict[str, Callable[..., Any]] = {}
@@ -83,6 +83,40 @@ def _mlp(x: Any, *, units: Sequence[int], dropout: float) -> Any:
     return x
 
 
+_LAYERS: dict[str, Any] = {}
+
+
+def custom_objects() -> dict[str, Any]:
+    """The package's own Keras layers, registered so ``load_model(..., safe_mode=True)`` finds them."""
+    if not _LAYERS:
+        import keras
+
+        @keras.saving.register_keras_serializable(package="forecaster")
+        class CenterOnLast(keras.layers.Layer):
+            """Subtract each window's last target value from its target channel (level-free inputs)."""
+
+            def call(self, x: Any) -> Any:
+                last = x[:, -1:, :1]
+                return keras.ops.concatenate([x[:, :, :1] - last, x[:, :, 1:]], axis=-1)
+
+        @keras.saving.register_keras_serializable(package="forecaster")
+        class RepeatLast(keras.layers.Layer):
+            """Each window's last target value, repeated ``steps`` times: the naive forecast."""
+
+            def __init__(self, steps: int, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.steps = steps
+
+            def call(self, x: Any) -> Any:
+                return keras.ops.repeat(x[:, -1:, 0], self.steps, axis=1)
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "steps": self.steps}
+
+        _LAYERS.update({"CenterOnLast": CenterOnLast, "RepeatLast": RepeatLast})
+    return dict(_LAYERS)
+
+
 def build_model(
     *,
     cell: str,
@@ -92,6 +126,7 @@ def build_model(
     units: Sequence[int] = (64,),
     dropout: float = 0.0,
     learning_rate: float = 1e-3,
+    residual: bool = True,
 ) -> keras.Model:
     """Build and compile a forecasting network.
 
@@ -103,6 +138,10 @@ def build_model(
         units: units per stacked layer, e.g. ``(64, 32)``.
         dropout: dropout rate between layers (not recurrent dropout).
         learning_rate: Adam's learning rate.
+        residual: centre each window's target channel on its last value and add that value back
+            to the outputs, so the network learns the change from the naive forecast. Makes the
+            model level-equivariant (``f(x + c) = f(x) + c`` in the target), which keeps trending
+            series, whose test values leave the training range, forecastable.
 
     Returns:
         A compiled ``keras.Model`` (Adam, MSE loss) mapping ``(batch, lookback, n_features)``
@@ -118,8 +157,12 @@ def build_model(
     import keras
 
     inputs = keras.Input(shape=(lookback, n_features), name="window")
-    x = _CELLS[cell](inputs, units=tuple(units), dropout=dropout)
+    layers = custom_objects()
+    x = layers["CenterOnLast"](name="center_on_last")(inputs) if residual else inputs
+    x = _CELLS[cell](x, units=tuple(units), dropout=dropout)
     outputs = keras.layers.Dense(horizon, name="forecast")(x)
+    if residual:
+        outputs = keras.layers.Add(name="plus_last")([outputs, layers["RepeatLast"](horizon, name="last")(inputs)])
     model = keras.Model(inputs, outputs, name=f"{cell}_forecaster")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     return model

@@ -53,6 +53,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training")
     g.add_argument("--units", metavar="N[,N...]", help="units per stacked layer, e.g. 64 or 64,32 (default 64)")
     g.add_argument("--dropout", type=float, metavar="F", help="dropout between layers (default 0)")
+    g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                   help="centre inputs on the last value and predict the change from it (default on)")
     g.add_argument("--strategy", choices=("direct", "recursive"),
                    help="direct: all horizon steps at once (default); recursive: one step fed back")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
@@ -88,6 +90,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.units": units,
         "model.dropout": args.dropout,
         "model.strategy": getattr(args, "strategy", None),
+        "model.residual": getattr(args, "residual", None),
         "training.epochs": args.epochs,
         "training.batch_size": args.batch_size,
         "training.patience": args.patience,

@@ -79,6 +79,7 @@ class ModelConfig:
     units: tuple[int, ...] = (64,)
     dropout: float = 0.0
     strategy: Strategy = "direct"  # direct: all horizon steps at once; recursive: one step, fed back
+    residual: bool = True  # inputs centred on the last value; the network predicts the change from it
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ FLAG_FOR_KEY = {
     "model.units": "--units",
     "model.dropout": "--dropout",
     "model.strategy": "--strategy",
+    "model.residual": "--residual/--no-residual",
     "training.epochs": "--epochs",
     "training.batch_size": "--batch-size",
     "training.patience": "--patience",

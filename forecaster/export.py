@@ -223,7 +223,11 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
         )
     scaler = Scaler.from_dict(read_json(path / "scaler.json", "scaler"), source=str(path / "scaler.json"))
     try:
-        model = keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
+        from forecaster.architectures import custom_objects
+
+        model = keras.saving.load_model(
+            path / "model.keras", custom_objects=custom_objects(), compile=False, safe_mode=True
+        )
     except Exception as exc:  # Keras raises many types for a bad file
         raise ArtifactError(f"{path / 'model.keras'}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
     return LoadedCell(path=path, model=model, scaler=scaler, manifest=manifest)

@@ -183,6 +183,7 @@ def train_cell(
     model = build_model(
         cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1],
         horizon=output_steps(m.strategy, horizon), units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
+        residual=m.residual,
     )
     train, val = (prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
                   prep.dataset("val", batch_size=t.batch_size))

@@ -400,7 +400,12 @@ def _score_champion(cell_dir: Path, prep: Any, metric: str, batch_size: int) -> 
 
 
 def _checkpoint_key(cfg: RunConfig, data_sha256: str) -> str:
+    """What a checkpoint must have been made with to be resumed: same data and settings.
+
+    The epoch cap is left out: raising or lowering it does not invalidate the epochs already run.
+    """
     body = {k: v for k, v in to_dict(cfg).items() if k in ("data", "window", "model", "training")}
+    body["training"] = {k: v for k, v in body["training"].items() if k != "epochs"}
     return hashlib.sha256(json.dumps([body, data_sha256], sort_keys=True).encode()).hexdigest()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,16 +19,16 @@ from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.predict import forecast, load_for_predict
 from forecaster.registry import Registry, retrain
 
-from conftest import ROOT, make_frame
+from conftest import make_frame
 
 
 def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
-    """A config whose retrain trains long enough to be interrupted (many epochs, no early stop)."""
+    """A config whose retrain never ends by itself within a test (10000 epochs, no early stop)."""
     return {
         "data": {"path": str(data), "target": "y"},
         "window": {"lookback": 12, "horizon": 4},
         "model": {"cell": "gru", "units": [4]},
-        "training": {"epochs": 60, "patience": 60, "batch_size": 32},
+        "training": {"epochs": 10000, "patience": 10000, "batch_size": 32},
         "output": {"name": "sales", "models_dir": str(tmp / "models")},
         "schedule": {"heartbeat": str(tmp / "hb.json"), "heartbeat_every": 1, **schedule},
     }
@@ -37,6 +36,10 @@ def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
 
 def forecast_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "forecaster", *args]
+
+
+def start(argv: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -62,16 +65,19 @@ def test_sigterm_during_a_scheduled_retrain_exits_0_within_seconds(tmp_path):
     make_frame(300).to_csv(data, index=False)
     cfg_file = tmp_path / "schedule.yaml"
     cfg_file.write_text(yaml.safe_dump(slow_config(tmp_path, data, cron="0 3 * * *")))
-    proc = subprocess.Popen(forecast_cmd("schedule", "--config", str(cfg_file), "--quiet"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = start(forecast_cmd("schedule", "--config", str(cfg_file), "--quiet"), tmp_path)
     reg = Registry(tmp_path / "models", "sales")
     ck = reg.checkpoint_dir / "gru"
-    wait_for(lambda: epochs_done(ck) >= 2, proc)  # the catch-up retrain is training
-    assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - t0
+    try:
+        wait_for(lambda: epochs_done(ck) >= 2, proc)  # the catch-up retrain is training
+        assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == 0, err
     assert elapsed < 5, f"took {elapsed:.1f}s to stop"
     assert "received SIGTERM" in err and "stopped during a retrain" in err and "Traceback" not in err
@@ -92,18 +98,17 @@ def test_sigkill_during_retrain_keeps_the_champion_and_the_next_retrain_resumes(
 
     cfg_file = tmp_path / "retrain.yaml"
     cfg_file.write_text(yaml.safe_dump({**base, "data": {"path": str(second), "target": "y"}}))
-    proc = subprocess.Popen(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = start(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"), tmp_path)
     ck = Checkpoint(reg.checkpoint_dir / "gru")
-    wait_for(lambda: epochs_done(ck.directory) >= 3, proc)
-
-    # a second retrain while the first holds the lock: skipped, with a message, nothing trained
     cfg = config.resolve(cfg_file)
-    busy = retrain(cfg)
-    assert busy.outcome == "skipped" and busy.exit_code == ExitCode.BUSY and "is running" in busy.reason
-
-    proc.kill()  # SIGKILL: no handler, no cleanup
-    proc.communicate(timeout=30)
+    try:
+        wait_for(lambda: epochs_done(ck.directory) >= 3, proc)
+        # a second retrain while the first holds the lock: skipped, with a message, nothing trained
+        busy = retrain(cfg)
+        assert busy.outcome == "skipped" and busy.exit_code == ExitCode.BUSY and "is running" in busy.reason
+    finally:
+        proc.kill()  # SIGKILL: no handler, no cleanup
+        proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
     # the champion is untouched and still served
@@ -116,11 +121,12 @@ def test_sigkill_during_retrain_keeps_the_champion_and_the_next_retrain_resumes(
     assert done >= 3
     saved_rows = json.loads((ck.directory / "state.json").read_text())["rows"]
     lines: list[str] = []
-    decision = retrain(cfg, progress=lines.append)  # the lock died with the process
+    # the lock died with the process; a lower epoch cap (2 more) keeps the checkpoint and the test short
+    decision = retrain(config.resolve(cfg_file, {"training.epochs": done + 2}), progress=lines.append)
     assert decision.version == 2 and decision.outcome in ("promoted", "kept")
     assert f"  resuming from the checkpoint after epoch {done}" in lines
     history = pd.read_csv(reg.version_dir(2) / "gru" / "history.csv")
-    assert list(history["epoch"]) == list(range(1, len(history) + 1)) and len(history) > done
+    assert list(history["epoch"]) == list(range(1, done + 3))
     assert history["loss"].iloc[:done].tolist() == [r["loss"] for r in saved_rows]  # resumed, not redone
     assert not reg.checkpoint_dir.exists()
 
@@ -130,13 +136,15 @@ def test_retrain_command_sigterm_is_a_clean_interrupt(tmp_path):
     make_frame(300).to_csv(data, index=False)
     cfg_file = tmp_path / "retrain.yaml"
     cfg_file.write_text(yaml.safe_dump(slow_config(tmp_path, data)))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = start(forecast_cmd("retrain", "--config", str(cfg_file), "--quiet"), tmp_path)
     reg = Registry(tmp_path / "models", "sales")
-    wait_for(lambda: epochs_done(reg.checkpoint_dir / "gru") >= 1, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        wait_for(lambda: epochs_done(reg.checkpoint_dir / "gru") >= 1, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == ExitCode.INTERRUPTED
     assert err.strip().splitlines()[-1] == (
         "forecast: retrain stopped; nothing was added to versions/ and the next retrain resumes from its checkpoint")

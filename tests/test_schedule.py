@@ -142,7 +142,9 @@ def test_heartbeat_thread_keeps_beating(tmp_path):
     hb = Heartbeat(tmp_path / "hb.json", every=0.05).start()
     try:
         first = json.loads((tmp_path / "hb.json").read_text())["unix"]
-        time.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while json.loads((tmp_path / "hb.json").read_text())["unix"] == first and time.monotonic() < deadline:
+            time.sleep(0.02)
         later = json.loads((tmp_path / "hb.json").read_text())
         assert later["unix"] > first and later["state"] == "starting"
     finally:
@@ -189,7 +191,9 @@ def test_scheduled_retrain_touches_progress_between_batches(tmp_path):
         seen.append(progress_on_disk())  # written when the retrain started
         time.sleep(0.1)
         assert should_stop() is False  # what the training callback calls after every batch
-        time.sleep(0.3)  # the heartbeat thread (every 0.05 s) writes the touch
+        deadline = time.monotonic() + 5
+        while progress_on_disk() == seen[0] and time.monotonic() < deadline:
+            time.sleep(0.02)  # the heartbeat thread (every 0.05 s) writes the touch
         seen.append(progress_on_disk())
         return SimpleNamespace(outcome="kept", reason="fake")
 

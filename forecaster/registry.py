@@ -399,6 +399,14 @@ def _score_champion(cell_dir: Path, prep: Any, metric: str, batch_size: int) -> 
     return float(value) if value is not None else None
 
 
+def _trained_sha256(cell_dir: Path) -> str | None:
+    """The data file hash recorded in a freshly saved cell's manifest."""
+    try:
+        return str(read_json(cell_dir / "manifest.json", "run manifest")["data"]["sha256"])
+    except (ArtifactError, KeyError, TypeError):
+        return None
+
+
 def _checkpoint_key(cfg: RunConfig, data_sha256: str) -> str:
     """What a checkpoint must have been made with to be resumed: same data and settings.
 
@@ -502,23 +510,32 @@ def retrain(
         if not math.isfinite(cell.fit.best_val_loss):
             challenger = math.nan
         champion_score: float | None = None
-        note = ""
-        if champ_info is not None and champ_info.ok and champ_info.cell_dir is not None:
+
+        def judge(score: float | None) -> tuple[bool, str]:
+            return gate(challenger, score, metric=sc.metric, margin=sc.margin, champion_version=champion)
+
+        if _trained_sha256(best_cell(result.run_dir)) != series.sha256:
+            promote, reason = False, (f"{series.path} changed while the challenger trained; it was not compared "
+                                      "with the champion on the same holdout (the next retrain will)")
+        elif champ_info is not None and champ_info.ok and champ_info.cell_dir is not None:
             try:
                 champion_score = _score_champion(champ_info.cell_dir, prep, sc.metric, cfg.training.batch_size)
-            except (ArtifactError, DataError) as exc:
-                note = f"; champion could not be re-scored ({exc})"
+                promote, reason = judge(champion_score)
+            except ArtifactError as exc:  # hashes fine but Keras cannot load it: it cannot be served either
                 champion_score = math.nan
-        elif champ_info is not None:
-            champion_score = math.nan  # corrupt champion: any valid challenger replaces it
-        promote, reason = gate(challenger, champion_score, metric=sc.metric, margin=sc.margin,
-                               champion_version=champion)
+                promote, reason = judge(champion_score)
+                reason += f"; champion could not be loaded ({exc})"
+            except DataError as exc:  # a servable champion that cannot be compared stays
+                promote, reason = False, f"champion could not be re-scored on the new holdout ({exc}); kept"
+        else:  # no champion yet, or a corrupt one that any valid challenger replaces
+            champion_score = math.nan if champ_info is not None else None
+            promote, reason = judge(champion_score)
         if promote:
             reg._promote(version)
         pruned = reg.prune(sc.keep)
         extra = f"; pruned versions {pruned}" if pruned else ""
         return record(Decision(
-            "promoted" if promote else "kept", reason + note + extra, version=version,
+            "promoted" if promote else "kept", reason + extra, version=version,
             champion_before=champion, champion_after=version if promote else champion, metric=sc.metric,
             challenger_score=challenger, champion_score=champion_score, margin=sc.margin, data=data,
         ))

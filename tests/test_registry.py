@@ -355,3 +355,21 @@ def test_retrain_and_schedule_accept_every_train_flag():
     assert flags("train") <= flags("retrain") and flags("train") <= flags("schedule")
     assert {"--metric", "--margin", "--min-new-rows", "--keep"} <= flags("retrain")
     assert "--cron" in flags("schedule")
+
+
+def test_data_changing_during_the_retrain_keeps_the_champion(tmp_path, monkeypatch):
+    from forecaster import pipeline
+
+    data = write(tmp_path, 300, name="live.csv")
+    assert retrain(cfg_for(tmp_path, data)).outcome == "promoted"
+    make_frame(330).to_csv(data, index=False)
+    real_train = pipeline.train
+
+    def train_while_rows_arrive(*args, **kwargs):
+        make_frame(340).to_csv(data, index=False)  # the feeder appends while we train
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "train", train_while_rows_arrive)
+    d = retrain(cfg_for(tmp_path, data))
+    assert d.outcome == "kept" and d.version == 2 and d.champion_after == 1
+    assert "changed while the challenger trained" in d.reason and d.champion_score is None

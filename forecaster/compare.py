@@ -36,7 +36,7 @@ METRICS = ("mae", "rmse", "smape", "mase")
 
 COMPARE_COLUMNS = (
     "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
-    "train_windows_per_s", "latency_single_ms", "batch_windows_per_s",
+    "train_windows_per_s", "inference_backend", "latency_single_ms", "batch_windows_per_s",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
     "mape", "backtest_mase", "backtest_mase_std",
 )
@@ -44,14 +44,12 @@ COMPARE_COLUMNS = (
 
 @dataclass
 class Trial:
-    """One cell trained with one seed, with its timings."""
+    """One cell trained with one seed, with its training throughput."""
 
     cell: str
     seed: int
     result: pipeline.CellResult
     train_windows_per_s: float
-    latency_single_ms: float
-    batch_windows_per_s: float
 
     @property
     def name(self) -> str:
@@ -71,7 +69,10 @@ class CompareResult:
 
 
 def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strategy: str) -> tuple[float, float]:
-    """Warm single-window latency (median ms) and batch throughput (test windows/s), full horizon."""
+    """Warm single-window latency (median ms) and batch throughput (test windows/s), full horizon.
+
+    ``model`` is what ``forecast predict`` serves: an ONNX Runtime session (or the Keras model).
+    """
     from forecaster.strategies import predict_windows
 
     sp = prep.split
@@ -100,12 +101,23 @@ def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strat
 def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, progress: Progress | None) -> Trial:
     """Train one cell with ``cfg``'s seed and strategy, and time it."""
     result = pipeline.train_cell(prep, cfg, cell, progress=progress)
-    single_ms, batch_wps = _timed_inference(result.model, prep, cfg.training.batch_size, result.strategy)
     return Trial(
         cell=cell, seed=cfg.training.seed, result=result,
         train_windows_per_s=n_train * result.fit.epochs_run / result.fit.seconds,
-        latency_single_ms=single_ms, batch_windows_per_s=batch_wps,
     )
+
+
+def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: pipeline.Prepared, batch_size: int) -> None:
+    """Inference latency of each saved cell, loaded the way ``forecast predict`` loads it."""
+    from forecaster.serving import load_for_serving
+
+    for row in rows:
+        if row["kind"] != "model":
+            continue
+        loaded = load_for_serving(run_dir / row["name"])
+        strategy = loaded.manifest["window"].get("strategy", "direct")
+        single, batch = _timed_inference(loaded.model, prep, batch_size, strategy)
+        row.update(inference_backend=loaded.backend, latency_single_ms=single, batch_windows_per_s=batch)
 
 
 def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -134,8 +146,6 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
             "train_seconds": float(np.mean([f.seconds for f in fits])),
             "seconds_per_epoch": float(np.mean([f.seconds / f.epochs_run for f in fits])),
             "train_windows_per_s": float(np.mean([t.train_windows_per_s for t in group])),
-            "latency_single_ms": float(np.mean([t.latency_single_ms for t in group])),
-            "batch_windows_per_s": float(np.mean([t.batch_windows_per_s for t in group])),
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
         }
         for m in METRICS:
@@ -308,6 +318,7 @@ def compare(
     final = run_dir or pipeline.default_run_dir(cfg, "compare")
 
     def write_report(tmp: Path) -> None:
+        _time_saved_cells(tmp, rows, prep, cfg.training.batch_size)
         if backtests:
             from forecaster.export import atomic_write_text, json_ready
 

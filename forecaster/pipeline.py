@@ -350,17 +350,19 @@ def save_run(
     board_extra: dict[str, Any] | None = None,
     extra: Callable[[Path], None] | None = None,
 ) -> None:
-    """Write a complete run directory atomically: config, leaderboard, one folder per cell.
+    """Write a complete run directory atomically: config, one folder per cell, leaderboard.
 
-    ``extra(tmp_dir)`` may add files (a report, plots) before the directory is renamed into place.
+    ``extra(tmp_dir)`` runs after the cell folders are written and before the leaderboard, so it
+    may measure the saved cells (updating ``rows``) and add files (a report, plots); the directory
+    is renamed into place only after all of it.
     """
     with staged_run(final) as tmp:
         atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
         for c in results:
             _write_cell(tmp / c.name, prep, cfg, c, base)
+        if extra is not None:
+            extra(tmp)
         board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), **(board_extra or {}),
                  "rows": rows}
         atomic_write_text(tmp / "leaderboard.json", json.dumps(json_ready(board), indent=2))
         atomic_write_text(tmp / "leaderboard.csv", _csv(rows, columns))
-        if extra is not None:
-            extra(tmp)

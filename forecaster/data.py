@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from forecaster.errors import DataError
 __all__ = ["SeriesFrame", "load_series", "file_sha256", "MISSING_POLICIES"]
 
 MISSING_POLICIES = ("error", "interpolate", "ffill")
-_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_YEAR_NAMES = {"year", "yr", "years"}
 _MAX_LISTED = 8
 
 
@@ -91,14 +94,20 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path}: data file not found")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, expected a .csv or .parquet file")
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}'; expected .csv or .parquet")
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = len(suffixes) >= 2 and suffixes[-1] in _COMPRESSED
+    kind = _READERS.get(suffixes[-2] if compressed else path.suffix.lower())
+    if kind is None or (compressed and kind != "csv"):
+        raise DataError(
+            f"{path}: unsupported file type '{''.join(path.suffixes[-2:] if compressed else [path.suffix])}'; "
+            "expected .csv (also .tsv, or compressed as .csv.gz/.bz2/.zip/.xz) or .parquet"
+        )
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty; expected a header row and data rows")
     try:
         if kind == "csv":
-            df = pd.read_csv(path, sep=_sniff_delimiter(path))
+            tab = suffixes[-2 if compressed else -1] == ".tsv"
+            df = pd.read_csv(path, sep="\t" if tab else "," if compressed else _sniff_delimiter(path))
         else:
             df = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -147,7 +156,7 @@ def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
     candidates = []
     for col in df.columns:
         s = df[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
+        if pd.api.types.is_datetime64_any_dtype(s) or (col.strip().lower() in _YEAR_NAMES and _are_years(s)):
             candidates.append(col)
         elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
             sample = s.dropna().astype(str).head(50)
@@ -176,13 +185,25 @@ def _check_column(df: pd.DataFrame, col: str, option: str, path: Path) -> None:
         )
 
 
+def _are_years(s: pd.Series) -> bool:
+    """Whole numbers from 1000 to 2999: calendar years (``1700, 1701, ...``)."""
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return False
+    values = s.dropna().to_numpy(dtype=float)
+    return bool(values.size) and bool(np.all((values == np.round(values)) & (values >= 1000) & (values < 3000)))
+
+
 def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.DatetimeIndex:
     if pd.api.types.is_datetime64_any_dtype(raw):
         times = raw
+    elif _are_years(raw):
+        times = pd.to_datetime(raw.astype("Int64").astype("string"), format="%Y", errors="coerce")
     else:
         text = raw.astype("string")
         try:
-            times = pd.to_datetime(text, errors="raise")
+            with warnings.catch_warnings():  # "could not infer format": the element-wise fallback is fine
+                warnings.simplefilter("ignore", UserWarning)
+                times = pd.to_datetime(text, errors="raise")
         except (ValueError, TypeError, OverflowError) as exc:
             # Offsets that change (daylight saving) are one instant each: put them on UTC.
             utc = "timezone" in str(exc).lower() or "offset" in str(exc).lower()

@@ -44,7 +44,7 @@ def test_header_only(capsys, write_csv):
 
 
 def test_unsupported_extension(capsys, write_csv):
-    expect_data_error(capsys, write_csv("date,y\n", name="s.xlsx"), "unsupported file type '.xlsx'", "expected .csv or .parquet")
+    expect_data_error(capsys, write_csv("date,y\n", name="s.xlsx"), "unsupported file type '.xlsx'", "expected .csv", "or .parquet")
 
 
 def test_unreadable_parquet(capsys, write_csv):
@@ -218,3 +218,20 @@ def test_stacked_series_get_a_series_id_hint(capsys, write_csv):
 
 def test_single_row(capsys, write_csv):
     expect_data_error(capsys, write_csv("date,y\n2024-01-01,1\n"), "1 row(s) are too few to infer a frequency")
+
+
+def test_year_numbers_are_a_time_column(write_csv):
+    frame = pd.DataFrame({"Year": np.arange(1900, 1960), "value": np.arange(60.0)})
+    s = load_series(write_csv(frame))
+    assert s.time_col == "Year" and s.freq == "YS-JAN" and s.frame.index[0] == pd.Timestamp("1900-01-01")
+
+
+def test_compressed_and_tab_separated_files(tmp_path):
+    frame = make_frame(n=30)
+    frame.to_csv(tmp_path / "s.csv.gz", index=False)
+    frame.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    for name in ("s.csv.gz", "s.tsv"):
+        assert load_series(tmp_path / name, target="y").frame.shape == (30, 1)
+    (tmp_path / "s.parquet.gz").write_bytes(b"x")
+    with pytest.raises(DataError, match="unsupported file type '.parquet.gz'"):
+        load_series(tmp_path / "s.parquet.gz", target="y")

@@ -124,12 +124,20 @@ def ours(prep, cfg) -> dict[str, float]:
     return {"wps": len(prep.split.starts("train")) / steady, "mase": float(c.scores["mase"]), "epochs": len(secs)}
 
 
-def sweep_point(prep, *, batch: int, jit: bool, epochs: int = 3) -> tuple[float, bool]:
-    """Steady windows/s of our pipeline at one (batch size, jit_compile) setting, and whether jit was kept."""
+def sweep_point(prep, *, batch: int, jit: bool, epochs: int = 3, deterministic: bool = True) -> tuple[float, bool]:
+    """Steady windows/s of our pipeline at one (batch size, jit_compile) setting, and whether jit was kept.
+
+    ``deterministic=False`` skips ``enable_op_determinism`` (Keras refuses XLA while it is on).
+    """
+    import keras
+
     from forecaster.architectures import build_model
     from forecaster.training import seed_everything
 
-    seed_everything(42)
+    if deterministic:
+        seed_everything(42)
+    else:
+        keras.utils.set_random_seed(42)
     model = build_model(cell="lstm", lookback=LOOKBACK, n_features=1, horizon=HORIZON, units=(UNITS,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns when it refuses jit_compile; we report it instead
@@ -151,8 +159,11 @@ def config():
     })
 
 
-def threads_child(intra: int, inter: int) -> None:
-    """Fresh process: set TensorFlow's thread pools, then time the default setting."""
+def threads_child(intra: int, inter: int, jit: bool | None) -> None:
+    """Fresh process: set TensorFlow's thread pools (0: TensorFlow's choice), then time the default batch.
+
+    ``jit`` None: deterministic, as forecaster trains; True/False: without op determinism.
+    """
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -160,13 +171,24 @@ def threads_child(intra: int, inter: int) -> None:
     from forecaster import pipeline
 
     cfg = config()
-    print(json.dumps({"wps": sweep_point(pipeline.prepare(cfg), batch=cfg.training.batch_size, jit=False)[0]}))
+    wps, kept = sweep_point(pipeline.prepare(cfg), batch=cfg.training.batch_size, jit=bool(jit),
+                            deterministic=jit is None)
+    print(json.dumps({"wps": wps, "jit_kept": kept}))
+
+
+def run_child(intra: int, inter: int, jit: bool | None = None) -> dict:
+    """Run :func:`threads_child` in a fresh process."""
+    out = subprocess.run([sys.executable, __file__, "--threads-child", str(intra), str(inter), str(jit)],
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        return {"wps": 0.0, "jit_kept": False}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     if "--threads-child" in sys.argv:
         i = sys.argv.index("--threads-child")
-        threads_child(int(sys.argv[i + 1]), int(sys.argv[i + 2]))
+        threads_child(int(sys.argv[i + 1]), int(sys.argv[i + 2]), {"None": None, "True": True, "False": False}[sys.argv[i + 3]])
         return
     from forecaster._runtime import import_tensorflow_quietly
 
@@ -186,13 +208,14 @@ def main() -> None:
     for batch in (64, 256, 1024) if not QUICK else (256, 1024):
         sweep[batch] = sweep_point(prep, batch=batch, jit=False)[0]
         print(f"  batch {batch:>4}: {sweep[batch]:8.0f} windows/s", file=sys.stderr)
-    jit_wps, jit_kept = sweep_point(prep, batch=default_batch, jit=True)
-    print(f"  batch {default_batch} jit_compile=True: {jit_wps:8.0f} windows/s (kept by Keras: {jit_kept})", file=sys.stderr)
+    _, jit_kept_det = sweep_point(prep, batch=default_batch, jit=True, epochs=1)
+    jit_on, jit_off = run_child(0, 0, True), run_child(0, 0, False)
+    jit_wps, jit_kept = jit_on["wps"], jit_on["jit_kept"]
+    print(f"  jit_compile=True kept with op determinism: {jit_kept_det}; without: {jit_kept}, "
+          f"{jit_wps:.0f} vs {jit_off['wps']:.0f} windows/s", file=sys.stderr)
     threads = {}
-    for intra, inter in ((1, 1), (2, 1), (2, 2)) if not QUICK else ((1, 1), (2, 2)):
-        out = subprocess.run([sys.executable, __file__, "--threads-child", str(intra), str(inter)],
-                             capture_output=True, text=True, timeout=600)
-        threads[(intra, inter)] = json.loads(out.stdout.strip().splitlines()[-1])["wps"] if out.returncode == 0 else 0.0
+    for intra, inter in ((1, 1), (2, 1), (0, 0)) if not QUICK else ((1, 1), (0, 0)):
+        threads[(intra, inter)] = run_child(intra, inter)["wps"]
         print(f"  intra {intra} inter {inter}: {threads[(intra, inter)]:8.0f} windows/s", file=sys.stderr)
 
     blog = blog_recipe(prep, cfg.training.epochs, cfg.training.patience)
@@ -213,9 +236,10 @@ def main() -> None:
         info("  matmul peak 2048x2048 f32", f"{peak:.0f} GFLOP/s"),
         info("  fastest batch (3-epoch sweep)", f"{best_batch}: {best_wps:.0f}/s",
              f"default {default_batch}: {default_wps:.0f}/s", f"{best_wps / default_wps:.2f}"),
-        info("  jit_compile=True", "refused by Keras (fused LSTM)" if not jit_kept else f"{jit_wps:.0f}/s",
-             f"{default_wps:.0f}/s", f"{jit_wps / default_wps:.2f}"),
-        info("  threads intra,inter (windows/s)", ", ".join(f"{a},{b}: {v:.0f}" for (a, b), v in threads.items())),
+        info("  jit_compile=True (no op determinism)", f"{jit_wps:.0f}/s" + ("" if jit_kept else " (refused)"),
+             f"jit off {jit_off['wps']:.0f}/s", f"{jit_wps / jit_off['wps']:.2f}" if jit_off["wps"] else "-"),
+        info("  jit_compile=True with op determinism", "refused by Keras" if not jit_kept_det else "kept"),
+        info("  threads intra,inter (0: TF default)", ", ".join(f"{a},{b}: {v:.0f}" for (a, b), v in threads.items())),
     ]
     del tf
     emit(rows)

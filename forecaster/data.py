@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -106,21 +107,63 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path}: file is empty; expected a header row and data rows")
     try:
         if kind == "csv":
-            tab = suffixes[-2 if compressed else -1] == ".tsv"
-            df = pd.read_csv(path, sep="\t" if tab else "," if compressed else _sniff_delimiter(path))
+            df = _read_csv(path, tab=suffixes[-2 if compressed else -1] == ".tsv", compressed=compressed)
         else:
             df = pd.read_parquet(path)
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty; expected a header row and data rows") from None
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text CSV file (cannot decode as UTF-8)") from None
+        raise DataError(f"{path}: not a text CSV file (cannot decode it as UTF-8 or Windows-1252)") from None
     except Exception as exc:  # parsers raise many types; all mean "unreadable"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise DataError(f"{path}: cannot read as {kind}: {first}") from None
     if df.empty:
         raise DataError(f"{path}: has no data rows; expected a header row and data rows")
     df.columns = [str(c) for c in df.columns]
+    _check_header(df.columns, path)
     return df, kind
+
+
+def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
+    """Read a CSV: delimiter sniffed, decimal commas with ``;``, UTF-8 else Windows-1252."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    if not compressed and b"\x00" in head:
+        raise DataError(f"{path}: not a text CSV file (it contains NUL bytes)")
+    sep = "\t" if tab else "," if compressed else _sniff_delimiter(path)
+    text = head.decode("utf-8", errors="ignore")
+    decimal = "," if sep == ";" and re.search(r"(^|;)-?\d+,\d+(;|\r?$)", text, re.MULTILINE) else "."
+    options = {"sep": sep, "decimal": decimal}
+    try:
+        names = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0].tolist()
+        df = pd.read_csv(path, **options)
+    except UnicodeDecodeError:
+        names = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="cp1252", **options).iloc[0].tolist()
+        df = pd.read_csv(path, encoding="cp1252", **options)
+    seen: set[str] = set()
+    for name in map(str, names):
+        if name in seen:
+            raise DataError(f"{path}: line 1: duplicate column name '{name}'; every column needs its own name")
+        seen.add(name)
+    return df
+
+
+def _check_header(columns: Sequence[str], path: Path) -> None:
+    """A header row whose names are numbers or timestamps is a data row: the file has no header."""
+    looks_like_data = []
+    for name in columns:
+        text = name.strip()
+        if re.fullmatch(r"[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?", text) and not re.fullmatch(r"\d{4}", text):
+            looks_like_data.append(name)
+        elif re.search(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", text) and pd.notna(pd.to_datetime(text, errors="coerce")):
+            looks_like_data.append(name)
+    if looks_like_data:
+        raise DataError(
+            f"{path}: line 1 looks like data, not a header (column names {_listing(looks_like_data)}); "
+            "add a header row naming the columns, e.g. date,value"
+        )
 
 
 def _sniff_delimiter(path: Path) -> str:
@@ -160,7 +203,7 @@ def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
             candidates.append(col)
         elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
             sample = s.dropna().astype(str).head(50)
-            if sample.empty or sample.str.fullmatch(r"[-+]?\d+(\.\d*)?").all():
+            if sample.empty or sample.str.fullmatch(r"[-+]?[\d,]+([.,]\d*)?").all():
                 continue  # plain numbers are values, not timestamps
             parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)  # utc: offsets may vary
             if parsed.notna().mean() >= 0.8:  # a few bad cells are reported by row later
@@ -230,9 +273,12 @@ def _to_numeric(raw: pd.Series, col: str, option: str, path: Path, at: _Locator)
     bad = np.flatnonzero((values.isna() & raw.notna()).to_numpy())
     if bad.size:
         pos = int(bad[0])
+        value = str(raw.iloc[pos])
+        hint = "; it looks like thousands separators: remove them" if re.fullmatch(
+            r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", value.strip()) else ""
         raise DataError(
-            f"{path}: column '{col}' ({option}): {at(pos)} value {str(raw.iloc[pos])!r} is not a number "
-            f"({bad.size} non-numeric in all); expected numeric values"
+            f"{path}: column '{col}' ({option}): {at(pos)} value {value!r} is not a number "
+            f"({bad.size} non-numeric in all); expected numeric values{hint}"
         )
     values = values.astype("float64")
     inf = np.flatnonzero(np.isinf(values.to_numpy()))
@@ -332,10 +378,12 @@ def load_series(
     for cov in covariates:
         _check_column(df, cov, "--covariates", p)
     if target is None:
+        others = [c for c in df.columns if c != time_col and c not in covariates]
         numeric = [
-            c for c in df.columns
-            if c != time_col and c not in covariates and pd.api.types.is_numeric_dtype(df[c])
+            c for c in others if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
         ]
+        if len(others) == 1:  # the only value column: a bad cell in it is reported by row below
+            numeric = others
         if len(numeric) != 1:
             options = numeric or [c for c in df.columns if c != time_col]
             raise DataError(f"{p}: name the column to forecast with --target (data.target); candidates: {_listing(options)}")

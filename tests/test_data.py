@@ -235,3 +235,35 @@ def test_compressed_and_tab_separated_files(tmp_path):
     (tmp_path / "s.parquet.gz").write_bytes(b"x")
     with pytest.raises(DataError, match="unsupported file type '.parquet.gz'"):
         load_series(tmp_path / "s.parquet.gz", target="y")
+
+
+def test_file_without_header_is_refused(capsys, write_csv):
+    path = write_csv(make_frame()[["date", "y"]].to_csv(index=False, header=False))
+    expect_data_error(capsys, path, "line 1 looks like data, not a header", "add a header row")
+
+
+def test_duplicate_column_names(capsys, write_csv):
+    frame = make_frame()
+    text = "date,y,y\n" + "".join(f"{d},{v},{v}\n" for d, v in zip(frame["date"], frame["y"]))
+    expect_data_error(capsys, write_csv(text), "line 1: duplicate column name 'y'", extra=("--target", "y"))
+
+
+def test_single_value_column_reports_its_bad_cell(capsys, write_csv):
+    frame = make_frame()[["date", "y"]].astype({"y": object})
+    frame.loc[5, "y"] = "1,234.5"
+    expect_data_error(capsys, write_csv(frame), "column 'y' (--target): line 7 value '1,234.5' is not a number",
+                      "thousands separators")
+
+
+def test_semicolon_file_with_decimal_commas_and_windows_1252(tmp_path):
+    frame = make_frame(n=30)[["date", "y"]]
+    text = "date;température\n" + "".join(f"{d};{v:.2f}\n".replace(".", ",") for d, v in zip(frame["date"], frame["y"]))
+    (tmp_path / "eu.csv").write_bytes(text.encode("cp1252"))
+    s = load_series(tmp_path / "eu.csv")
+    assert s.target == "température" and s.frame.iloc[0, 0] == pytest.approx(round(frame["y"][0], 2))
+
+
+def test_boolean_columns_are_not_target_candidates(write_csv):
+    frame = make_frame()[["date", "y"]]
+    frame["holiday"] = False
+    assert load_series(write_csv(frame)).target == "y"

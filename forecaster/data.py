@@ -150,15 +150,16 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
     return df
 
 
+def _is_value(text: str) -> bool:
+    """A number (a 4-digit year excepted: wide files name columns by year) or a date."""
+    if re.fullmatch(r"[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?", text):
+        return not re.fullmatch(r"\d{4}", text)
+    return bool(re.search(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", text)) and pd.notna(pd.to_datetime(text, errors="coerce"))
+
+
 def _check_header(columns: Sequence[str], path: Path) -> None:
     """A header row whose names are numbers or timestamps is a data row: the file has no header."""
-    looks_like_data = []
-    for name in columns:
-        text = name.strip()
-        if re.fullmatch(r"[-+]?(\d+([.,]\d*)?|\.\d+)([eE][-+]?\d+)?", text) and not re.fullmatch(r"\d{4}", text):
-            looks_like_data.append(name)
-        elif re.search(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", text) and pd.notna(pd.to_datetime(text, errors="coerce")):
-            looks_like_data.append(name)
+    looks_like_data = [name for name in columns if _is_value(name.strip())]
     if looks_like_data:
         raise DataError(
             f"{path}: line 1 looks like data, not a header (column names {_listing(looks_like_data)}); "

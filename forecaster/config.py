@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -178,7 +179,8 @@ def _type_name(tp: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
     if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}s"
+        item = typing.get_args(tp)[0]
+        return "a list of " + {int: "integers", str: "strings"}.get(item, _type_name(item))
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _type_name(args[0]) + " or null"
@@ -195,8 +197,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
-        if isinstance(value, str):
+        if isinstance(value, str):  # "64,32" as on the command line
             value = [v.strip() for v in value.split(",") if v.strip()]
+            if item_tp is int and all(re.fullmatch(r"[-+]?\d+", v) for v in value):
+                value = [int(v) for v in value]
+        elif isinstance(value, int) and not isinstance(value, bool) and item_tp is int:
+            value = [value]  # units: 64 means one layer of 64
         if not isinstance(value, (list, tuple)):
             raise bad
         return tuple(_coerce(v, item_tp, where) for v in value)
@@ -279,6 +285,9 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
     if m.strategy == "recursive" and cfg.data.covariates:
         fail("model.strategy", "'direct' when covariates are used (recursive forecasting would need their "
              "future values)", m.strategy)
+    name = cfg.output.name
+    if name is not None and (name in (".", "..") or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)):
+        fail("output.name", "a plain name (letters, digits, '.', '_', '-'; no path separators)", name)
     if cfg.data.target is not None and cfg.data.target in cfg.data.covariates:
         fail("data.covariates", f"columns other than the target '{cfg.data.target}'", list(cfg.data.covariates))
 

@@ -83,3 +83,20 @@ def test_cli_config_errors_exit_2(capsys, tmp_path):
     assert err == "forecast: error: forecast train: argument --lookback: invalid int value: 'abc' (see forecast train --help)"
     assert main(["train", "--cell", "rnn"]) == ExitCode.USAGE
     assert "invalid choice: 'rnn' (choose from 'lstm', 'gru', 'mlp')" in capsys.readouterr().err
+
+
+def test_units_accepts_the_flag_spellings_in_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  units: 8\n")
+    assert config.resolve(path).model.units == (8,)
+    path.write_text("model:\n  units: '64,32'\n")
+    assert config.resolve(path).model.units == (64, 32)
+    path.write_text("model:\n  units: [a]\n")
+    with pytest.raises(ConfigError, match="model.units: expected an integer, got 'a'"):
+        config.resolve(path)
+
+
+@pytest.mark.parametrize("name", ["../../evil", "a/b", "..", ".hidden"])
+def test_model_name_cannot_leave_the_models_dir(name):
+    with pytest.raises(ConfigError, match="--name \\(output.name\\): expected a plain name"):
+        config.resolve(overrides={"output.name": name})

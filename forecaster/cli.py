@@ -154,7 +154,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not (cell_dir / ONNX_FILE).is_file():
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_for_serving(cell_dir)
-    series = load_for_predict(loaded, args.data)
+    series = load_for_predict(loaded, args.data, missing=args.missing)
     frame = forecast(loaded, series, args.horizon)
     if args.format == "json":
         text = to_json(frame, model=str(cell_dir), target=series.target, freq=series.freq)
@@ -425,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (at most the trained horizon)")
     p.add_argument("--output", metavar="PATH", help="write here (default: stdout)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
+    p.add_argument("--missing", choices=("error", "interpolate", "ffill"),
+                   help="missing values/timestamps in --data: reject, or fill (default: as the model was trained)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.set_defaults(func=cmd_predict)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data import SeriesFrame, load_series
-from forecaster.errors import ConfigError, DataError
+from forecaster.errors import ArtifactError, ConfigError, DataError
 from forecaster.export import LoadedCell, resolve_cell_dir
 from forecaster.serving import load_for_serving
 from forecaster.strategies import predict_windows
@@ -28,20 +28,33 @@ from forecaster.strategies import predict_windows
 __all__ = ["load_for_predict", "forecast", "forecast_windows", "predict_from_dir", "to_json"]
 
 
-def load_for_predict(loaded: LoadedCell, data: str | Path | None = None) -> SeriesFrame:
-    """Load ``data`` (default: the series the cell was trained on) with the cell's settings."""
+def load_for_predict(loaded: LoadedCell, data: str | Path | None = None, *, missing: str | None = None) -> SeriesFrame:
+    """Load ``data`` (default: the series the cell was trained on) with the cell's settings.
+
+    Args:
+        loaded: the cell.
+        data: the series to forecast from.
+        missing: override the missing-value policy the cell was trained with.
+
+    Raises:
+        DataError: also when the file's own frequency differs from the model's.
+    """
     d = loaded.manifest["data"]
+    freq = loaded.manifest["window"]["freq"]
     path = Path(data) if data is not None else Path(d["path"])
     if data is None and not path.exists():
         raise DataError(f"{path}: the training data file is gone; pass the series with --data")
-    series = load_series(
-        path,
-        target=d["target"],
-        time_col=d.get("time_col"),
-        covariates=d["covariates"],
-        missing=d.get("missing", "error"),
-        freq=loaded.manifest["window"]["freq"],
-    )
+    options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
+               "missing": missing or d.get("missing", "error")}
+    try:  # the file's own frequency first, so a daily file given to an hourly model says so
+        series = load_series(path, **options)
+    except DataError as exc:
+        if "frequency" not in str(exc) and "missing from the" not in str(exc):
+            raise
+        series = load_series(path, **options, freq=freq)
+    if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(freq):
+        raise DataError(f"{path}: the data's frequency is {series.freq!r}, the model's is {freq!r}; "
+                        "forecast with a model trained on this frequency")
     return series
 
 
@@ -91,7 +104,14 @@ def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | Non
         raise DataError(f"windows: expected shape (batch, {loaded.lookback}, features), got {x.shape}")
     scaled_in = loaded.scaler.transform(x)  # per-column statistics broadcast over (batch, lookback)
     strategy = loaded.manifest["window"].get("strategy", "direct")
-    scaled = predict_windows(lambda w: loaded.model(w, training=False), scaled_in, strategy=strategy, horizon=h)
+    try:
+        scaled = predict_windows(lambda w: loaded.model(w, training=False), scaled_in, strategy=strategy, horizon=h)
+    except Exception as exc:  # the runtime rejected the window: manifest and network disagree
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        raise ArtifactError(
+            f"{loaded.path}: the saved network rejects a window of shape {tuple(scaled_in.shape)} described by "
+            f"manifest.json ({first}); the run is inconsistent: retrain or pick another run"
+        ) from None
     return loaded.scaler.inverse_target(np.asarray(scaled))
 
 

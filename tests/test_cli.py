@@ -137,3 +137,28 @@ def test_subprocess_train_then_predict(tmp_path, series_csv):
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert bad.returncode == ExitCode.ARTIFACT and "Traceback" not in bad.stderr
+
+
+def test_predict_refuses_another_frequency_and_fills_on_request(model_dir, write_csv, capsys):
+    daily = write_csv(make_frame(n=60, freq="D"), name="daily.csv")
+    assert main(["predict", "--model", str(model_dir), "--data", str(daily)]) == ExitCode.DATA
+    assert "the data's frequency is 'D', the model's is 'h'" in capsys.readouterr().err
+    holey = write_csv(make_frame(n=60).drop(index=[30]), name="holey.csv")
+    assert main(["predict", "--model", str(model_dir), "--data", str(holey)]) == ExitCode.DATA
+    assert "--missing interpolate|ffill" in capsys.readouterr().err
+    assert main(["predict", "--model", str(model_dir), "--data", str(holey), "--missing", "interpolate"]) == 0
+
+
+def test_manifest_that_disagrees_with_the_network_is_an_artifact_error(model_dir, tmp_path, capsys):
+    import shutil
+
+    from forecaster.export import resolve_cell_dir
+
+    copy = tmp_path / "edited"
+    shutil.copytree(resolve_cell_dir(model_dir), copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["window"]["lookback"] = 5
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["predict", "--model", str(copy)]) == ExitCode.ARTIFACT
+    err = capsys.readouterr().err.strip()
+    assert "the saved network rejects a window of shape (1, 5, 1)" in err and len(err.splitlines()) == 1

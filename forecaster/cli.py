@@ -120,7 +120,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
     """A plain table of models and baselines."""
     cols = [("name", "model"), ("params", "params"), ("epochs_run", "epochs"), ("best_epoch", "best"),
-            ("train_seconds", "train s"), ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"),
+            ("train_seconds", "train s"), ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"), ("mape", "MAPE%"),
             ("mase", "MASE"), ("mase_vs_seasonal_naive", "vs snaive")]
     body = [[_fmt(r.get(k), 1 if k == "train_seconds" else 3) for k, _ in cols] for r in rows]
     _print_table([h for _, h in cols], body)
@@ -136,6 +136,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress: Callable[[str], None] | None = None if args.quiet else _err
     t0 = time.perf_counter()
     result = pipeline.train(cfg, progress=progress)
+    for warning in result.warnings:
+        _err(f"forecast: warning: {warning}")
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.leaderboard)
     for c in result.cells:
@@ -196,6 +198,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                    "conditions": result.conditions, "leaderboard": result.rows}
         print(json.dumps(json_ready(payload), indent=2))
         return ExitCode.OK
+    for warning in result.warnings:
+        _err(f"forecast: warning: {warning}")
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     _print_table(*table_rows(result.rows))
     print(f"\nverdict: {result.verdict}")

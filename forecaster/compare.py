@@ -66,6 +66,7 @@ class CompareResult:
     verdict: str
     conditions: dict[str, Any]
     trials: list[Trial] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strategy: str) -> tuple[float, float]:
@@ -332,4 +333,5 @@ def compare(
         final, prep, cfg, [t.result for t in kept], base, rows, columns=COMPARE_COLUMNS,
         board_extra={"verdict": text, "conditions": conditions}, extra=write_report,
     )
-    return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials)
+    return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
+                         warnings=pipeline.run_warnings([t.result for t in trials], base))

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import warnings
@@ -93,6 +94,7 @@ class RunResult:
     leaderboard: list[dict[str, Any]]
     cells: list[CellResult] = field(default_factory=list)
     season: int = 1
+    warnings: list[str] = field(default_factory=list)  # undefined metrics etc., for the user to see
 
 
 def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:
@@ -269,7 +271,9 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
     }
     (cell_dir / "metrics.json").write_text(json.dumps(json_ready(cell_metrics), indent=2), encoding="utf-8")
     c.fit.history.to_csv(cell_dir / "history.csv", index=False)
-    c.forecast.to_csv(cell_dir / "forecast.csv", index=False)
+    c.forecast.assign(timestamp=c.forecast["timestamp"].map(lambda ts: ts.isoformat())).to_csv(
+        cell_dir / "forecast.csv", index=False
+    )
     write_cell_manifest(
         cell_dir,
         cell=c.cell,
@@ -280,6 +284,13 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
               "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
               "first": str(s.frame.index[0]), "last": str(s.frame.index[-1]), "n_filled": s.n_filled},
     )
+
+
+def run_warnings(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[str]:
+    """Every distinct metric warning of a run (undefined MAPE or MASE...), baselines included."""
+    found = [w for scores in base.values() for w in scores.get("warnings", [])]
+    found += [w for c in cells for w in c.scores.get("warnings", [])]
+    return list(dict.fromkeys(found))
 
 
 def describe(prep: Prepared) -> str:
@@ -335,7 +346,8 @@ def train(
 
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
     save_run(final, prep, cfg, results, base, rows)
-    return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season)
+    return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season,
+                     warnings=run_warnings(results, base))
 
 
 def save_run(
@@ -356,8 +368,11 @@ def save_run(
     may measure the saved cells (updating ``rows``) and add files (a report, plots); the directory
     is renamed into place only after all of it.
     """
+    resolved = dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, target=prep.series.target, time_col=prep.series.time_col)
+    )
     with staged_run(final) as tmp:
-        atomic_write_text(tmp / "config.yaml", dump_yaml(cfg))
+        atomic_write_text(tmp / "config.yaml", dump_yaml(resolved))
         for c in results:
             _write_cell(tmp / c.name, prep, cfg, c, base)
         if extra is not None:

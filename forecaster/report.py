@@ -40,7 +40,8 @@ def _cell(row: dict[str, Any], key: str, digits: int) -> str:
     if value is None:
         return "-"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = f"{value:,.{digits}f}"
+        whole = digits <= 1 and float(value).is_integer()  # 30 epochs, not 30.0
+        text = f"{value:,.0f}" if whole else f"{value:,.{digits}f}"
         std = row.get(f"{key}_std")
         return f"{text} ± {std:.{digits}f}" if std else text
     return str(value)

@@ -116,11 +116,19 @@ class Scaler:
 
     def fit(self, values: np.ndarray) -> Scaler:
         """Learn mean and standard deviation per column (a constant column gets scale 1)."""
+        import warnings
+
         from sklearn.preprocessing import StandardScaler
 
-        sk = StandardScaler().fit(np.asarray(values, dtype=np.float64))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow is reported below, as one line
+            sk = StandardScaler().fit(np.asarray(values, dtype=np.float64))
         self.mean_ = np.asarray(sk.mean_, dtype=np.float64)
         self.scale_ = np.asarray(sk.scale_, dtype=np.float64)
+        bad = [c for c, m, s in zip(self.columns, self.mean_, self.scale_) if not (np.isfinite(m) and np.isfinite(s))]
+        if bad:
+            raise DataError(f"column(s) {', '.join(bad)}: values too large to standardise (float64 overflow); "
+                            "rescale them (e.g. divide by a power of ten)")
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:

@@ -162,3 +162,21 @@ def test_manifest_that_disagrees_with_the_network_is_an_artifact_error(model_dir
     assert main(["predict", "--model", str(copy)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err.strip()
     assert "the saved network rejects a window of shape (1, 5, 1)" in err and len(err.splitlines()) == 1
+
+
+def test_undefined_metrics_are_warned_about(tmp_path, write_csv, capsys):
+    frame = make_frame()
+    frame.loc[::12, "y"] = 0.0  # zeros make MAPE undefined
+    path = write_csv(frame[["date", "y"]], name="zeros.csv")
+    assert main(["train", "--data", str(path), "--models-dir", str(tmp_path / "m"), *FAST]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "forecast: warning: MAPE is undefined" in captured.err  # shown even with --quiet
+    assert "MAPE%" in captured.out
+
+
+def test_values_too_large_to_scale(tmp_path, write_csv, capsys):
+    frame = make_frame()[["date", "y"]]
+    frame["y"] *= 1e306
+    assert main(["train", "--data", str(write_csv(frame)), "--models-dir", str(tmp_path / "m"), *FAST]) == ExitCode.DATA
+    err = capsys.readouterr().err.strip()
+    assert "column(s) y: values too large to standardise" in err and len(err.splitlines()) == 1

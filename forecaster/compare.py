@@ -193,13 +193,16 @@ def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats
     return f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f})."
 
 
-def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None) -> str:
+def verdict(
+    rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None, patience: int = 0
+) -> str:
     """Plain-language answer: which network wins, by how much, and whether that is beyond noise.
 
     A winner is declared only when the best cell's mean ``key`` (MASE, or backtest MASE) beats
     the runner-up's by more than the larger of their seed-to-seed standard deviations (which
-    needs ``repeats >= 2``). LSTM vs GRU is always answered when both ran; cells whose best epoch
-    is the last one allowed are named (they were still improving).
+    needs ``repeats >= 2``). LSTM vs GRU is always answered when both ran; cells that used every
+    epoch with their best one inside the last ``patience`` epochs are named: early stopping never
+    got to decide, they were still improving.
     """
     models = [r for r in rows if r["kind"] == "model" and r.get(key) is not None]
     base = {r["name"]: r for r in rows if r["kind"] == "baseline"}
@@ -223,7 +226,10 @@ def verdict(rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", 
         else:
             lines.append(f"No network beats seasonal naive ({label} {snaive:.3f}): use the baseline for this series.")
     if epochs_cap:
-        capped = [r["name"].upper() for r in models if (r.get("best_epoch") or 0) >= epochs_cap - 0.5]
+        capped = [
+            r["name"].upper() for r in models
+            if (r.get("epochs_run") or 0) >= epochs_cap - 0.5 and (r.get("best_epoch") or 0) > epochs_cap - max(patience, 1)
+        ]
         if capped:
             lines.append(f"{', '.join(capped)} still improved at the {epochs_cap}-epoch cap: rerun with more --epochs.")
     return " ".join(lines)
@@ -299,7 +305,7 @@ def compare(
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
         key = "backtest_mase"
         rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
-    text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs)
+    text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     sp = prep.split

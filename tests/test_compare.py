@@ -32,8 +32,9 @@ def test_verdict_declares_a_winner_only_beyond_the_spread():
 
 def test_verdict_always_answers_lstm_vs_gru_and_flags_the_epoch_cap():
     board = rows(mlp=(0.70, 0.01), lstm=(0.85, 0.04), gru=(0.82, 0.01))
-    board[1]["best_epoch"] = 30.0  # lstm's best epoch is the last one allowed
-    text = compare.verdict(board, repeats=3, epochs_cap=30)
+    board[1].update(epochs_run=30.0, best_epoch=28.0)  # lstm used every epoch, best within the patience
+    board[2].update(epochs_run=30.0, best_epoch=20.0)  # gru used them all too, but had stopped improving
+    text = compare.verdict(board, repeats=3, epochs_cap=30, patience=5)
     assert text.startswith("MASE MLP 0.700 ± 0.010 vs GRU 0.820 ± 0.010: MLP is better")
     assert "LSTM vs GRU: MASE GRU 0.820 ± 0.010 vs LSTM 0.850 ± 0.040: no clear difference" in text
     assert text.endswith("LSTM still improved at the 30-epoch cap: rerun with more --epochs.")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster import config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,6 +48,18 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def series_csv(write_csv: Callable[..., Path]) -> Path:
     return write_csv(make_frame())
+
+
+def small_cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
+    """A tiny, fast run config on ``data`` (target ``y``), saving under ``models``."""
+    from forecaster import config
+
+    overrides: dict[str, object] = {
+        "data.path": str(data), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
+        "model.units": [8], "training.epochs": 2, "training.batch_size": 32, "output.models_dir": str(models),
+    }
+    overrides.update(extra)
+    return config.resolve(overrides=overrides)
 
 
 #: Small, fast training flags used by every test that trains.

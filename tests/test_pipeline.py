@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import config, pipeline
+from forecaster import pipeline
 from forecaster.errors import ArtifactError, ExitCode, TrainingError
 from forecaster.export import load_cell, resolve_cell_dir, staged_run
 from forecaster.predict import forecast, load_for_predict
 
-
-def small_cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
-    overrides = {
-        "data.path": str(data), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
-        "model.units": [8], "training.epochs": 2, "training.batch_size": 32, "output.models_dir": str(models),
-    }
-    overrides.update(extra)
-    return config.resolve(overrides=overrides)
+from conftest import small_cfg
 
 
 @pytest.fixture(scope="module")

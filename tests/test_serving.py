@@ -17,19 +17,13 @@ from forecaster.errors import ArtifactError, DataError, ExitCode
 from forecaster.predict import forecast, forecast_windows, load_for_predict
 from forecaster.serving import load_for_serving
 
-from conftest import ROOT, make_frame
+from conftest import ROOT, make_frame, small_cfg
 
 CELLS = ["lstm", "gru", "mlp"]
 
 
 def _cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
-    overrides = {
-        "data.path": str(data), "data.target": "y", "data.covariates": ["x"], "window.lookback": 12,
-        "window.horizon": 4, "model.units": [8], "training.epochs": 2, "training.batch_size": 32,
-        "output.models_dir": str(models),
-    }
-    overrides.update(extra)
-    return config.resolve(overrides=overrides)
+    return small_cfg(data, models, **{"data.covariates": ["x"], **extra})
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,25 @@
-"""Training throughput: forecaster's tf.data pipeline against the common "blog recipe".
+"""Training throughput: forecaster's training path against the common "blog recipe".
 
 Both train the same network size (one LSTM layer of 50 units -> Dense(horizon)) on the same
-scaled series (the shipped hourly Seattle temperatures, lookback 48, horizon 24), the same
-train/val/test windows, the same epoch cap and early-stopping rule (forecaster's defaults: 50
-epochs, patience 5, best weights restored), in this one process:
+scaled series (the shipped hourly Seattle temperatures, lookback 48, horizon 24) and the same
+train/validation windows, in this one process:
 
 - blog recipe: windows copied in a Python loop into numpy arrays, ``activation='relu'`` (which
-  loses the fused LSTM kernel), batch 32, ``model.fit`` on the arrays;
-- forecaster: ``pipeline.train_cell`` (windows gathered per batch from one tensor by
-  ``tf.data``, default tanh LSTM, our default batch size).
+  loses the fused LSTM kernel), batch 32, Keras' default compile, ``model.fit`` on the arrays;
+- forecaster: what ``pipeline.train_cell`` runs: windows gathered per batch from one tensor by
+  ``tf.data``, the residual LSTM, our default batch size, ``training.prepare_to_train`` (XLA on
+  CPU when ``use_jit`` says so, several batches per call).
 
-Throughput is steady-state windows/s (median epoch after the first, which pays for tracing;
-epoch time includes the validation pass for both). Test MASE is in the original units.
-Also measured here: the float32 2048x2048 matmul peak (GFLOP/s) and the share of it training
-reaches, and a sweep of CPU settings (batch size, ``jit_compile``; intra/inter-op threads in
-fresh processes) from which the defaults were chosen.
+Throughput is windows/s of whole epochs (training plus the validation pass, as ``fit`` runs
+them). This machine is shared and its speed drifts +-30 % over minutes, so every contender is
+timed in the same rounds: one epoch of each, in turn, for several rounds, median epoch per
+contender. Ratios between contenders are therefore measured under the same conditions.
+
+Test MASE comes from full trainings (forecaster's epoch cap and early-stopping rule, best
+weights restored) in the original units. Also measured: the float32 2048x2048 matmul peak
+(GFLOP/s, best of runs before and after) and the share of it training reaches; the CPU settings
+behind the defaults (batch size, ``jit_compile``, batches per call, the GRU with and without
+XLA) in the same interleaved rounds; intra/inter-op thread pools in fresh processes.
 
 Usage: ``python bench/train_throughput.py [--quick] [--json PATH]``
 """
@@ -26,7 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -60,36 +65,25 @@ def matmul_peak() -> float:
     return 2 * n**3 / best / 1e9
 
 
-class EpochTimer:
-    def __init__(self) -> None:
-        import keras
-
-        outer = self
-
-        class CB(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                outer.t0 = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                outer.seconds.append(time.perf_counter() - outer.t0)
-
-        self.seconds: list[float] = []
-        self.callback = CB()
-
-    def steady(self) -> float:
-        """Median epoch time after the first (tracing) epoch."""
-        return statistics.median(self.seconds[1:] if len(self.seconds) > 1 else self.seconds)
-
-
-def blog_recipe(prep, epochs: int, patience: int) -> dict[str, float]:
-    """The recipe from countless blog posts, kept here as the reference (not in the package)."""
+def epoch_timer(out: list[float]):
+    """A Keras callback appending each epoch's wall time (training + validation) to ``out``."""
     import keras
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            out.append(time.perf_counter() - self.t0)
+
+    return Timer()
+
+
+def blog_windows(prep):
+    """The blog recipe's arrays: windows copied in a Python loop."""
     import numpy as np
 
-    from forecaster import metrics
-
     sp, values = prep.split, prep.scaled[:, 0]
-    t0 = time.perf_counter()
 
     def windows(part: str):
         xs, ys = [], []
@@ -98,54 +92,75 @@ def blog_recipe(prep, epochs: int, patience: int) -> dict[str, float]:
             ys.append(values[s + LOOKBACK : s + LOOKBACK + HORIZON])
         return np.array(xs)[..., None], np.array(ys)
 
-    (x, y), (xv, yv), (xt, _) = windows("train"), windows("val"), windows("test")
-    build_s = time.perf_counter() - t0
-    keras.utils.set_random_seed(42)
+    return windows("train"), windows("val"), windows("test")
+
+
+def blog_model():
+    """The blog recipe's network: relu LSTM(50) -> Dense(horizon), Adam, MSE, default compile."""
+    import keras
+
     model = keras.Sequential([keras.Input((LOOKBACK, 1)), keras.layers.LSTM(UNITS, activation="relu"),
                               keras.layers.Dense(HORIZON)])
     model.compile(optimizer="adam", loss="mse")
-    timer = EpochTimer()
+    return model
+
+
+def our_model(prep, cfg, cell: str = "lstm", *, jit: bool | None = None, spe: int | None = None):
+    """forecaster's network and compile settings, exactly as ``pipeline.train_cell`` makes them."""
+    from forecaster import training
+    from forecaster.architectures import build_model
+
+    training.seed_everything(cfg.training.seed)
+    model = build_model(cell=cell, lookback=LOOKBACK, n_features=1, horizon=HORIZON, units=(UNITS,),
+                        learning_rate=cfg.training.learning_rate, base=prep.residual_base(HORIZON))
+    use = training.use_jit(cfg.training.jit_compile, len(prep.split.starts("train"))) if jit is None else jit
+    training.prepare_to_train(model, jit_compile=use)
+    if spe is not None:
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=use, steps_per_execution=spe)
+    return model
+
+
+def interleaved(contenders: dict[str, Callable[[list[float]], None]], rounds: int) -> dict[str, float]:
+    """Median epoch seconds of each contender, timed one epoch each in turn for ``rounds`` rounds.
+
+    Each contender is first run once untimed (tracing, XLA compilation).
+    """
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for name, run in contenders.items():
+        t0 = time.perf_counter()
+        run([])
+        print(f"  warm-up {name}: {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            run(times[name])
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def blog_full(prep, data, epochs: int, patience: int) -> dict[str, float]:
+    """The blog recipe trained to its end (same cap and stopping rule as ours)."""
+    import keras
+
+    from forecaster import metrics
+
+    (x, y), (xv, yv), (xt, _) = data
+    keras.utils.set_random_seed(42)
+    model = blog_model()
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    secs: list[float] = []
     model.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv), verbose=0,
-              callbacks=[timer.callback, stop])
+              callbacks=[epoch_timer(secs), stop])
     pred = prep.scaler.inverse_target(model.predict(xt, batch_size=256, verbose=0))
     mase = metrics.mase(prep.test_targets, pred, insample=prep.insample, season=prep.season)
-    return {"wps": len(x) / timer.steady(), "mase": float(mase), "build_s": build_s, "epochs": len(timer.seconds),
-            "array_bytes": x.nbytes + y.nbytes + xv.nbytes + yv.nbytes + xt.nbytes}
+    return {"mase": float(mase), "epochs": len(secs), "seconds": sum(secs)}
 
 
-def ours(prep, cfg) -> dict[str, float]:
-    """forecaster's own training path, default settings."""
+def ours_full(prep, cfg) -> dict[str, float]:
+    """forecaster's own training path, default settings, to its end."""
     from forecaster import pipeline
 
     c = pipeline.train_cell(prep, cfg, "lstm")
-    secs = c.fit.history["seconds"].tolist()
-    steady = statistics.median(secs[1:] if len(secs) > 1 else secs)
-    return {"wps": len(prep.split.starts("train")) / steady, "mase": float(c.scores["mase"]), "epochs": len(secs)}
-
-
-def sweep_point(prep, *, batch: int, jit: bool, epochs: int = 3, deterministic: bool = True) -> tuple[float, bool]:
-    """Steady windows/s of our pipeline at one (batch size, jit_compile) setting, and whether jit was kept.
-
-    ``deterministic=False`` skips ``enable_op_determinism`` (Keras refuses XLA while it is on).
-    """
-    import keras
-
-    from forecaster.architectures import build_model
-    from forecaster.training import seed_everything
-
-    if deterministic:
-        seed_everything(42)
-    else:
-        keras.utils.set_random_seed(42)
-    model = build_model(cell="lstm", lookback=LOOKBACK, n_features=1, horizon=HORIZON, units=(UNITS,))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras warns when it refuses jit_compile; we report it instead
-        model.compile(optimizer=model.optimizer, loss="mse", jit_compile=jit)
-    timer = EpochTimer()
-    train = prep.dataset("train", batch_size=batch, shuffle=True, seed=42)
-    model.fit(train, epochs=epochs, verbose=0, callbacks=[timer.callback])
-    return len(prep.split.starts("train")) / timer.steady(), bool(model.jit_compile)
+    return {"mase": float(c.scores["mase"]), "epochs": c.fit.epochs_run, "seconds": c.fit.seconds,
+            "base": c.base.name if c.base is not None else "none"}
 
 
 def config():
@@ -159,11 +174,8 @@ def config():
     })
 
 
-def threads_child(intra: int, inter: int, jit: bool | None) -> None:
-    """Fresh process: set TensorFlow's thread pools (0: TensorFlow's choice), then time the default batch.
-
-    ``jit`` None: deterministic, as forecaster trains; True/False: without op determinism.
-    """
+def threads_child(intra: int, inter: int) -> None:
+    """Fresh process: set TensorFlow's thread pools (0: TensorFlow's choice), time 3 epochs at the defaults."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -171,77 +183,108 @@ def threads_child(intra: int, inter: int, jit: bool | None) -> None:
     from forecaster import pipeline
 
     cfg = config()
-    wps, kept = sweep_point(pipeline.prepare(cfg), batch=cfg.training.batch_size, jit=bool(jit),
-                            deterministic=jit is None)
-    print(json.dumps({"wps": wps, "jit_kept": kept}))
+    prep = pipeline.prepare(cfg)
+    model = our_model(prep, cfg)
+    train = prep.dataset("train", batch_size=cfg.training.batch_size, shuffle=True, seed=42)
+    secs: list[float] = []
+    model.fit(train, epochs=4, verbose=0, callbacks=[epoch_timer(secs)])
+    print(json.dumps({"wps": len(prep.split.starts("train")) / statistics.median(secs[1:])}))
 
 
-def run_child(intra: int, inter: int, jit: bool | None = None) -> dict:
-    """Run :func:`threads_child` in a fresh process."""
-    out = subprocess.run([sys.executable, __file__, "--threads-child", str(intra), str(inter), str(jit)],
+def run_child(intra: int, inter: int) -> float:
+    """Windows/s of :func:`threads_child` in a fresh process (0 if it failed)."""
+    out = subprocess.run([sys.executable, __file__, "--threads-child", str(intra), str(inter)],
                          capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
-        return {"wps": 0.0, "jit_kept": False}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return 0.0
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["wps"])
 
 
 def main() -> None:
     if "--threads-child" in sys.argv:
         i = sys.argv.index("--threads-child")
-        threads_child(int(sys.argv[i + 1]), int(sys.argv[i + 2]), {"None": None, "True": True, "False": False}[sys.argv[i + 3]])
+        threads_child(int(sys.argv[i + 1]), int(sys.argv[i + 2]))
         return
     from forecaster._runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    import tensorflow as tf
-
-    from forecaster import pipeline
+    from forecaster import pipeline, training
 
     cfg = config()
-    default_batch = cfg.training.batch_size
+    batch = cfg.training.batch_size
     prep = pipeline.prepare(cfg)
-    peak = matmul_peak()
+    n_train = len(prep.split.starts("train"))
+    jit_default = training.use_jit(cfg.training.jit_compile, n_train)
+    peak_before = matmul_peak()
+    data = blog_windows(prep)
+    (x, y), (xv, yv), _ = data
+
+    def blog_epochs() -> Callable[[list[float]], None]:
+        import keras
+
+        keras.utils.set_random_seed(42)
+        model = blog_model()
+        return lambda out: model.fit(x, y, batch_size=32, epochs=1, validation_data=(xv, yv), verbose=0,
+                                     callbacks=[epoch_timer(out)])
+
+    def our_epochs(cell: str = "lstm", batch_size: int = batch, **kw) -> Callable[[list[float]], None]:
+        model = our_model(prep, cfg, cell, **kw)
+        train = prep.dataset("train", batch_size=batch_size, shuffle=True, seed=42)
+        val = prep.dataset("val", batch_size=batch_size)
+        return lambda out: model.fit(train, validation_data=val, epochs=1, verbose=0, callbacks=[epoch_timer(out)])
+
+    contenders = {
+        "blog": blog_epochs(),
+        "ours": our_epochs(),
+        f"ours, jit_compile={not jit_default}": our_epochs(jit=not jit_default),
+        "ours, 1 batch per call": our_epochs(spe=1),
+        "ours, batch 1024": our_epochs(batch_size=1024),
+        "gru": our_epochs("gru"),
+        f"gru, jit_compile={not jit_default}": our_epochs("gru", jit=not jit_default),
+    }
+    secs = interleaved(contenders, rounds=3 if QUICK else 7)
+    wps = {name: n_train / s for name, s in secs.items()}
+    for name, v in wps.items():
+        print(f"  {name:28s} {v:8.0f} windows/s", file=sys.stderr)
+    peak = max(peak_before, matmul_peak())
     print(f"matmul peak: {peak:.0f} GFLOP/s", file=sys.stderr)
 
-    # CPU settings sweep (3 epochs each, steady state)
-    sweep = {}
-    for batch in (64, 256, 1024) if not QUICK else (256, 1024):
-        sweep[batch] = sweep_point(prep, batch=batch, jit=False)[0]
-        print(f"  batch {batch:>4}: {sweep[batch]:8.0f} windows/s", file=sys.stderr)
-    _, jit_kept_det = sweep_point(prep, batch=default_batch, jit=True, epochs=1)
-    jit_on, jit_off = run_child(0, 0, True), run_child(0, 0, False)
-    jit_wps, jit_kept = jit_on["wps"], jit_on["jit_kept"]
-    print(f"  jit_compile=True kept with op determinism: {jit_kept_det}; without: {jit_kept}, "
-          f"{jit_wps:.0f} vs {jit_off['wps']:.0f} windows/s", file=sys.stderr)
     threads = {}
     for intra, inter in ((1, 1), (2, 1), (0, 0)) if not QUICK else ((1, 1), (0, 0)):
-        threads[(intra, inter)] = run_child(intra, inter)["wps"]
+        threads[(intra, inter)] = run_child(intra, inter)
         print(f"  intra {intra} inter {inter}: {threads[(intra, inter)]:8.0f} windows/s", file=sys.stderr)
 
-    blog = blog_recipe(prep, cfg.training.epochs, cfg.training.patience)
-    print(f"blog recipe: {blog}", file=sys.stderr)
-    mine = ours(prep, cfg)
-    print(f"forecaster: {mine}", file=sys.stderr)
+    blog = blog_full(prep, data, cfg.training.epochs, cfg.training.patience)
+    print(f"blog recipe, full training: {blog}", file=sys.stderr)
+    mine = ours_full(prep, cfg)
+    print(f"forecaster, full training: {mine}", file=sys.stderr)
 
     flops = lstm_flops_per_window(LOOKBACK, UNITS, 1, HORIZON)
-    best_batch = max(sweep, key=sweep.__getitem__)
-    best_wps = max(sweep.values())
-    share = best_wps * flops / 1e9 / peak
-    default_wps = sweep[default_batch]
+    share = wps["ours"] * flops / 1e9 / peak
+    best_share = max(wps["ours"], wps["ours, batch 1024"]) * flops / 1e9 / peak
+    no_jit = f"ours, jit_compile={not jit_default}"
+    gru_no_jit = f"gru, jit_compile={not jit_default}"
     rows = [
-        row("train: windows/s vs blog recipe", mine["wps"] / blog["wps"], 4.0, "x", better="higher"),
-        info("  forecaster / blog windows/s", f"{mine['wps']:.0f} / {blog['wps']:.0f}"),
+        row("train: windows/s vs blog recipe", wps["ours"] / wps["blog"], 4.0, "x", better="higher"),
+        info("  forecaster / blog windows/s (epoch incl. validation)", f"{wps['ours']:.0f} / {wps['blog']:.0f}",
+             f"batch {batch} / 32"),
         row("train: test MASE (ours <= blog)", mine["mase"], blog["mase"], "", better="lower", digits=3),
-        row("train: share of matmul peak (best setting)", 100 * share, 20.0, "%", better="higher", digits=1),
-        info("  matmul peak 2048x2048 f32", f"{peak:.0f} GFLOP/s"),
-        info("  fastest batch (3-epoch sweep)", f"{best_batch}: {best_wps:.0f}/s",
-             f"default {default_batch}: {default_wps:.0f}/s", f"{best_wps / default_wps:.2f}"),
-        info("  jit_compile=True (no op determinism)", f"{jit_wps:.0f}/s" + ("" if jit_kept else " (refused)"),
-             f"jit off {jit_off['wps']:.0f}/s", f"{jit_wps / jit_off['wps']:.2f}" if jit_off["wps"] else "-"),
-        info("  jit_compile=True with op determinism", "refused by Keras" if not jit_kept_det else "kept"),
-        info("  threads intra,inter (0: TF default)", ", ".join(f"{a},{b}: {v:.0f}" for (a, b), v in threads.items())),
+        info("  full trainings: epochs, seconds", f"ours {mine['epochs']}, {mine['seconds']:.0f} s",
+             f"blog {blog['epochs']}, {blog['seconds']:.0f} s", f"{blog['seconds'] / mine['seconds']:.1f}x sooner"),
+        row("train: share of matmul peak (defaults)", 100 * share, 20.0, "%", better="higher", digits=1),
+        info("  same, best setting measured", f"{100 * best_share:.1f} %", f"peak {peak:.0f} GFLOP/s f32 matmul"),
+        info(f"  jit_compile (default {'on' if jit_default else 'off'} here)",
+             f"lstm {wps['ours']:.0f}/s, gru {wps['gru']:.0f}/s",
+             f"{'off' if jit_default else 'on'}: {wps[no_jit]:.0f}/s, {wps[gru_no_jit]:.0f}/s",
+             f"{wps['ours'] / wps[no_jit]:.2f}, {wps['gru'] / wps[gru_no_jit]:.2f}"),
+        info(f"  {training.STEPS_PER_EXECUTION} batches per call (default)", f"{wps['ours']:.0f}/s",
+             f"1 per call: {wps['ours, 1 batch per call']:.0f}/s",
+             f"{wps['ours'] / wps['ours, 1 batch per call']:.2f}"),
+        info(f"  batch {batch} (default)", f"{wps['ours']:.0f}/s", f"1024: {wps['ours, batch 1024']:.0f}/s",
+             f"{wps['ours'] / wps['ours, batch 1024']:.2f}"),
+        info("  threads intra,inter (0: TF default; fresh processes)",
+             ", ".join(f"{a},{b}: {v:.0f}" for (a, b), v in threads.items())),
     ]
-    del tf
     emit(rows)
 
 

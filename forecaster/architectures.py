@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+    from forecaster.baselines import ResidualBase
+
 __all__ = ["register_cell", "available_cells", "build_model", "custom_objects", "RECURRENT_CELLS"]
 
 # name -> body(x, units, dropout) -> tensor; each body builds its layers on the functional graph.
@@ -113,7 +115,22 @@ def custom_objects() -> dict[str, Any]:
             def get_config(self) -> dict[str, Any]:
                 return {**super().get_config(), "steps": self.steps}
 
-        _LAYERS.update({"CenterOnLast": CenterOnLast, "RepeatLast": RepeatLast})
+        @keras.saving.register_keras_serializable(package="forecaster")
+        class SeasonalNaive(keras.layers.Layer):
+            """Each window's seasonal-naive forecast: its last ``season`` target values, repeated."""
+
+            def __init__(self, steps: int, season: int, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.steps, self.season = steps, season
+
+            def call(self, x: Any) -> Any:
+                cycle = x[:, -self.season :, 0]
+                return keras.ops.tile(cycle, (1, -(-self.steps // self.season)))[:, : self.steps]
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "steps": self.steps, "season": self.season}
+
+        _LAYERS.update({"CenterOnLast": CenterOnLast, "RepeatLast": RepeatLast, "SeasonalNaive": SeasonalNaive})
     return dict(_LAYERS)
 
 
@@ -127,6 +144,7 @@ def build_model(
     dropout: float = 0.0,
     learning_rate: float = 1e-3,
     residual: bool = True,
+    base: ResidualBase | None = None,
 ) -> keras.Model:
     """Build and compile a forecasting network.
 
@@ -138,10 +156,14 @@ def build_model(
         units: units per stacked layer, e.g. ``(64, 32)``.
         dropout: dropout rate between layers (not recurrent dropout).
         learning_rate: Adam's learning rate.
-        residual: centre each window's target channel on its last value and add that value back
-            to the outputs, so the network learns the change from the naive forecast. Makes the
-            model level-equivariant (``f(x + c) = f(x) + c`` in the target), which keeps trending
-            series, whose test values leave the training range, forecastable.
+        residual: centre each window's target channel on its last value and add a baseline
+            forecast (``base``) to the outputs, so the network learns a correction to it. Makes
+            the model level-equivariant (``f(x + c) = f(x) + c`` in the target), which keeps
+            trending series, whose test values leave the training range, forecastable. The
+            network's output is multiplied by the baseline's training error, so it starts close
+            to the baseline and Adam's steps match the size of the correction left to learn.
+        base: which baseline and how large its error is (see
+            :func:`forecaster.baselines.residual_base`); ``None``: naive, scale 1.
 
     Returns:
         A compiled ``keras.Model`` (Adam, MSE loss) mapping ``(batch, lookback, n_features)``
@@ -156,13 +178,22 @@ def build_model(
         raise ConfigError(f"--cell (model.cell): unknown cell {cell!r}; expected one of {', '.join(_CELLS)}")
     import keras
 
+    from forecaster.baselines import ResidualBase
+
     inputs = keras.Input(shape=(lookback, n_features), name="window")
     layers = custom_objects()
     x = layers["CenterOnLast"](name="center_on_last")(inputs) if residual else inputs
     x = _CELLS[cell](x, units=tuple(units), dropout=dropout)
     outputs = keras.layers.Dense(horizon, name="forecast")(x)
     if residual:
-        outputs = keras.layers.Add(name="plus_last")([outputs, layers["RepeatLast"](horizon, name="last")(inputs)])
+        base = base or ResidualBase("naive", None, 1.0)
+        if base.season:
+            baseline = layers["SeasonalNaive"](horizon, base.season, name="seasonal_naive")(inputs)
+        else:
+            baseline = layers["RepeatLast"](horizon, name="last")(inputs)
+        if base.scale != 1.0:  # corrections in units of the baseline's error: Adam's steps fit them
+            outputs = keras.layers.Rescaling(base.scale, name="correction_scale")(outputs)
+        outputs = keras.layers.Add(name="plus_baseline")([outputs, baseline])
     model = keras.Model(inputs, outputs, name=f"{cell}_forecaster")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     return model

@@ -92,6 +92,7 @@ class TrainConfig:
     patience: int = 5
     learning_rate: float = 1e-3
     seed: int = 42
+    jit_compile: bool | None = None  # XLA; None: on for CPU-only training of >= 2,048 windows (measured)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ FLAG_FOR_KEY = {
     "training.patience": "--patience",
     "training.learning_rate": "--learning-rate",
     "training.seed": "--seed",
+    "training.jit_compile": "--jit/--no-jit",
     "output.name": "--name",
     "output.models_dir": "--models-dir",
     "schedule.cron": "--cron",
@@ -211,7 +213,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if value is None:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, where)
+        try:
+            return _coerce(value, inner, where)
+        except ConfigError:
+            raise bad from None
     if tp is bool:
         if not isinstance(value, bool):
             raise bad

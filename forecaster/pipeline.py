@@ -54,6 +54,13 @@ class Prepared:
     y: np.ndarray  # target in original units
     test_targets: np.ndarray  # (n_test_windows, horizon) original units
 
+    def residual_base(self, steps: int) -> baselines.ResidualBase:
+        """The baseline a residual network corrects, chosen on the training windows only."""
+        sp = self.split
+        return baselines.residual_base(
+            self.scaled[: sp.train_end, 0], sp.first_targets("train"), steps, season=self.season, lookback=sp.lookback
+        )
+
     @property
     def insample(self) -> np.ndarray:
         """The training part of the target (scales MASE)."""
@@ -79,6 +86,7 @@ class CellResult:
     forecast: pd.DataFrame
     test_pred: np.ndarray | None = None  # (n_test_windows, horizon), original units
     strategy: str = "direct"
+    base: Any = None  # baselines.ResidualBase the network corrects; None without the residual design
 
     @property
     def name(self) -> str:
@@ -177,21 +185,24 @@ def train_cell(
     """
     from forecaster.architectures import build_model
     from forecaster.strategies import output_steps, rollout
-    from forecaster.training import fit, seed_everything
+    from forecaster.training import fit, seed_everything, use_jit
 
     t, m = cfg.training, cfg.model
     horizon = prep.split.horizon
+    base = prep.residual_base(output_steps(m.strategy, horizon)) if m.residual else None
     seed_everything(t.seed)
     model = build_model(
         cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1],
         horizon=output_steps(m.strategy, horizon), units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
-        residual=m.residual,
+        residual=m.residual, base=base,
     )
     train, val = (prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
                   prep.dataset("val", batch_size=t.batch_size))
     if m.strategy == "recursive":  # same windows, first target step only
         train, val = (d.map(lambda x, y: (x, y[:, :1])) for d in (train, val))
-    result = fit(model, train, val, epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint)
+    jit = use_jit(t.jit_compile, len(prep.split.starts("train")))
+    result = fit(model, train, val, epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint,
+                 jit_compile=jit)
     test = prep.dataset("test", batch_size=t.batch_size)
     if m.strategy == "recursive":
         scaled_pred = np.concatenate(
@@ -203,7 +214,7 @@ def train_cell(
     return CellResult(
         cell=cell, model=model, params=int(model.count_params()), fit=result,
         scores=_score(prep, test_pred), forecast=_forecast_frame(prep, model, m.strategy), test_pred=test_pred,
-        strategy=m.strategy,
+        strategy=m.strategy, base=base,
     )
 
 
@@ -262,6 +273,7 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
         "test": c.scores,
         "baselines": base,
         "season": prep.season,
+        "residual_base": c.base.name if c.base is not None else None,
         "n_test_windows": int(prep.test_targets.shape[0]),
         "params": c.params,
         "epochs_run": c.fit.epochs_run,

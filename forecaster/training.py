@@ -28,7 +28,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from forecaster.checkpoint import Checkpoint
 
-__all__ = ["FitResult", "fit", "seed_everything"]
+__all__ = [
+    "FitResult", "fit", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
+    "STEPS_PER_EXECUTION", "JIT_MIN_WINDOWS",
+]
+
+#: Batches run per call into TensorFlow (one Python round trip and one round of batch callbacks
+#: per call instead of per batch): +9-11 % windows/s for LSTM and GRU at batch 256 on 2 CPU
+#: cores (bench/train_throughput.py). Stop requests and the NaN check are seen every 8 batches.
+STEPS_PER_EXECUTION = 8
+
+#: XLA (``jit_compile``) fuses each recurrent step's element-wise ops: 1.3-1.5x windows/s on CPU
+#: (bench/train_throughput.py), for a compile of about 2 s per model. Below this many training
+#: windows an epoch lasts well under a second and the compile does not pay back.
+JIT_MIN_WINDOWS = 2048
 
 
 @dataclass(frozen=True)
@@ -54,13 +67,39 @@ class FitResult:
         return float(self.history["val_loss"].iloc[self.best_epoch - 1])
 
 
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU (imports TensorFlow)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow ops deterministic."""
+    """Seed Python, NumPy and TensorFlow so that the same seed gives the same model.
+
+    TensorFlow's CPU kernels (and XLA on CPU) are deterministic as they are; on a GPU, op
+    determinism is switched on too. It is not switched on for the CPU because Keras then refuses
+    ``jit_compile``, the largest CPU speed-up measured (see :data:`JIT_MIN_WINDOWS`);
+    ``tests/test_pipeline.py`` checks that a seed reproduces the losses exactly.
+    """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if gpu_available():
+        tf.config.experimental.enable_op_determinism()
+
+
+def use_jit(setting: bool | None, n_windows: int) -> bool:
+    """Resolve ``training.jit_compile``: an explicit ``True``/``False`` wins; ``None`` (auto) is
+    on for CPU-only training of at least :data:`JIT_MIN_WINDOWS` windows.
+
+    On a GPU the recurrent layers already run fused cuDNN kernels, and op determinism (on there)
+    makes Keras refuse XLA anyway.
+    """
+    if setting is not None:
+        return setting
+    return n_windows >= JIT_MIN_WINDOWS and not gpu_available()
 
 
 def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[list[Any], Any]:
@@ -105,6 +144,18 @@ def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[lis
     return [recorder], recorder
 
 
+def prepare_to_train(model: keras.Model, *, jit_compile: bool) -> None:
+    """Recompile ``model`` (same optimizer and loss) for fast training: XLA or not, and
+    :data:`STEPS_PER_EXECUTION` batches per call. The saved model is unaffected (loading does
+    not compile)."""
+    import warnings
+
+    with warnings.catch_warnings():  # Keras warns, and runs without XLA, when op determinism is on
+        warnings.simplefilter("ignore", UserWarning)
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=jit_compile,
+                      steps_per_execution=STEPS_PER_EXECUTION)
+
+
 def fit(
     model: keras.Model,
     train: tf.data.Dataset,
@@ -115,6 +166,7 @@ def fit(
     progress: Callable[[str], None] | None = None,
     callbacks: Sequence[Any] = (),
     checkpoint: Checkpoint | None = None,
+    jit_compile: bool = False,
 ) -> FitResult:
     """Train ``model`` and leave it holding the weights of its best validation epoch.
 
@@ -127,6 +179,7 @@ def fit(
         callbacks: extra Keras callbacks (checkpointing, for instance).
         checkpoint: resume from / save to this checkpoint after every epoch, early-stopping
             state and history included (see :mod:`forecaster.checkpoint`).
+        jit_compile: XLA-compile the train and validation steps (see :func:`use_jit`).
 
     Raises:
         TrainingError: the loss or validation loss became NaN/inf (the model is not usable).
@@ -134,6 +187,7 @@ def fit(
     """
     import keras
 
+    prepare_to_train(model, jit_compile=jit_compile)
     own, recorder = _callbacks(epochs, progress)
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     t0 = time.perf_counter()

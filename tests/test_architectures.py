@@ -80,3 +80,19 @@ def test_residual_models_are_level_equivariant(cell):
     np.testing.assert_allclose(np.asarray(model(shifted)), np.asarray(model(x)) + 5.0, atol=1e-4)
     plain = build_model(cell=cell, lookback=6, n_features=2, horizon=3, units=(5,), residual=False)
     assert not np.allclose(np.asarray(plain(shifted)), np.asarray(plain(x)) + 5.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("cell", available_cells())
+def test_seasonal_base_is_level_equivariant_and_scaled(cell):
+    """With a seasonal base the forecast is seasonal naive plus ``scale`` x the network's output."""
+    from forecaster.baselines import ResidualBase
+
+    x = np.random.default_rng(3).normal(size=(4, 8, 1)).astype("float32")
+    tiny = build_model(cell=cell, lookback=8, n_features=1, horizon=7, units=(5,),
+                       base=ResidualBase("seasonal_naive", 3, 1e-7))
+    snaive = np.concatenate([x[:, -3:, 0]] * 3, axis=1)[:, :7]  # steps 1..7 copy the last cycle
+    np.testing.assert_allclose(np.asarray(tiny(x)), snaive, atol=1e-5)
+    model = build_model(cell=cell, lookback=8, n_features=1, horizon=7, units=(5,),
+                        base=ResidualBase("seasonal_naive", 3, 0.5))
+    assert np.abs(np.asarray(model(x)) - snaive).max() > 1e-3  # the correction is not silenced
+    np.testing.assert_allclose(np.asarray(model(x + 5.0)), np.asarray(model(x)) + 5.0, atol=1e-4)

@@ -153,3 +153,18 @@ def test_export_that_dies_mid_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="killed"):
         export_onnx(Dies(), tmp_path / "model.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seasonal_residual_base_exports_and_agrees(tmp_path, series_csv):
+    """A daily-cycle series with the cycle inside the lookback: the network corrects seasonal naive,
+    and the saved model (tile past one season: horizon 30 > season 24) agrees between ONNX and Keras."""
+    cfg = small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru", "window.lookback": 24,
+                                                        "window.horizon": 30})
+    result = pipeline.train(cfg)
+    cell_dir = result.run_dir / "gru"
+    assert json.loads((cell_dir / "metrics.json").read_text())["residual_base"] == "seasonal_naive"
+    onnx, keras_ = load_for_serving(cell_dir), load_for_serving(cell_dir, backend="keras")
+    assert (onnx.backend, keras_.backend) == ("onnx", "keras")
+    series = load_for_predict(onnx)
+    a, b = forecast(onnx, series)["yhat"].to_numpy(), forecast(keras_, series)["yhat"].to_numpy()
+    assert a.shape == (30,) and np.abs(a - b).max() < 1e-5

@@ -63,7 +63,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=float, metavar="F", help="Adam learning rate (default 0.001)")
     g.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
     g.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                   help="XLA-compile training (default: on for CPU-only training of >= 2048 windows)")
+                   help="XLA-compile training (default: on for a GRU trained on a CPU with >= 2048 windows)")
     g = p.add_argument_group("output")
     g.add_argument("--name", metavar="NAME", help="model name under the models dir (default: the data file's stem)")
     g.add_argument("--models-dir", metavar="DIR", help="where runs are saved (default models/)")

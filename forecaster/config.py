@@ -92,7 +92,7 @@ class TrainConfig:
     patience: int = 5
     learning_rate: float = 1e-3
     seed: int = 42
-    jit_compile: bool | None = None  # XLA; None: on for CPU-only training of >= 2,048 windows (measured)
+    jit_compile: bool | None = None  # XLA; None: on for GRU training on a CPU with >= 2,048 windows (measured)
 
 
 @dataclass(frozen=True)

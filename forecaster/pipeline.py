@@ -200,7 +200,7 @@ def train_cell(
                   prep.dataset("val", batch_size=t.batch_size))
     if m.strategy == "recursive":  # same windows, first target step only
         train, val = (d.map(lambda x, y: (x, y[:, :1])) for d in (train, val))
-    jit = use_jit(t.jit_compile, len(prep.split.starts("train")))
+    jit = use_jit(t.jit_compile, len(prep.split.starts("train")), cell)
     result = fit(model, train, val, epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint,
                  jit_compile=jit)
     test = prep.dataset("test", batch_size=t.batch_size)

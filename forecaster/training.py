@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FitResult", "fit", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
-    "STEPS_PER_EXECUTION", "JIT_MIN_WINDOWS",
+    "STEPS_PER_EXECUTION", "JIT_MIN_WINDOWS", "JIT_CELLS",
 ]
 
 #: Batches run per call into TensorFlow (one Python round trip and one round of batch callbacks
@@ -38,10 +38,12 @@ __all__ = [
 #: cores (bench/train_throughput.py). Stop requests and the NaN check are seen every 8 batches.
 STEPS_PER_EXECUTION = 8
 
-#: XLA (``jit_compile``) fuses each recurrent step's element-wise ops: 1.3-1.5x windows/s on CPU
-#: (bench/train_throughput.py), for a compile of about 2 s per model. Below this many training
-#: windows an epoch lasts well under a second and the compile does not pay back.
+#: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
+#: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.45x windows/s, LSTM 0.94-1.06x,
+#: MLP 1.01-1.06x, for a compile of about 2 s per model. Auto turns it on only where it paid:
+#: the cells in :data:`JIT_CELLS`, with at least this many training windows.
 JIT_MIN_WINDOWS = 2048
+JIT_CELLS = ("gru",)
 
 
 @dataclass(frozen=True)
@@ -90,16 +92,17 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def use_jit(setting: bool | None, n_windows: int) -> bool:
+def use_jit(setting: bool | None, n_windows: int, cell: str) -> bool:
     """Resolve ``training.jit_compile``: an explicit ``True``/``False`` wins; ``None`` (auto) is
-    on for CPU-only training of at least :data:`JIT_MIN_WINDOWS` windows.
+    on for a cell in :data:`JIT_CELLS` trained on a CPU with at least :data:`JIT_MIN_WINDOWS`
+    windows.
 
     On a GPU the recurrent layers already run fused cuDNN kernels, and op determinism (on there)
     makes Keras refuse XLA anyway.
     """
     if setting is not None:
         return setting
-    return n_windows >= JIT_MIN_WINDOWS and not gpu_available()
+    return cell in JIT_CELLS and n_windows >= JIT_MIN_WINDOWS and not gpu_available()
 
 
 def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[list[Any], Any]:

@@ -12,9 +12,10 @@ from forecaster.errors import ConfigError
 
 
 def test_use_jit_explicit_setting_wins_and_auto_needs_enough_windows():
-    assert training.use_jit(True, 10) is True and training.use_jit(False, 10**6) is False
-    assert training.use_jit(None, training.JIT_MIN_WINDOWS - 1) is False
-    assert training.use_jit(None, training.JIT_MIN_WINDOWS) is (not training.gpu_available())
+    assert training.use_jit(True, 10, "lstm") is True and training.use_jit(False, 10**6, "gru") is False
+    assert training.use_jit(None, training.JIT_MIN_WINDOWS - 1, "gru") is False
+    assert training.use_jit(None, training.JIT_MIN_WINDOWS, "gru") is (not training.gpu_available())
+    assert training.use_jit(None, 10**6, "lstm") is False  # measured: no gain for the LSTM
 
 
 def test_jit_compile_config_and_flag(tmp_path):

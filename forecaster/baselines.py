@@ -81,8 +81,10 @@ def residual_base(
         >>> b.name, b.season, b.scale
         ('seasonal_naive', 3, 1.0)
     """
+    from forecaster.windows import target_windows
+
     y = np.asarray(y, dtype=np.float64)
-    targets = y[np.asarray(first_targets)[:, None] + np.arange(horizon)[None, :]]
+    targets = target_windows(y, np.asarray(first_targets), horizon)
 
     def rms(pred: np.ndarray) -> float:
         return float(np.sqrt(np.mean((targets - pred) ** 2)))

@@ -86,7 +86,7 @@ class CellResult:
     forecast: pd.DataFrame
     test_pred: np.ndarray | None = None  # (n_test_windows, horizon), original units
     strategy: str = "direct"
-    base: Any = None  # baselines.ResidualBase the network corrects; None without the residual design
+    base: baselines.ResidualBase | None = None  # what the network corrects; None without the residual design
 
     @property
     def name(self) -> str:
@@ -189,11 +189,12 @@ def train_cell(
 
     t, m = cfg.training, cfg.model
     horizon = prep.split.horizon
-    base = prep.residual_base(output_steps(m.strategy, horizon)) if m.residual else None
+    steps = output_steps(m.strategy, horizon)
+    base = prep.residual_base(steps) if m.residual else None
     seed_everything(t.seed)
     model = build_model(
         cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1],
-        horizon=output_steps(m.strategy, horizon), units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
+        horizon=steps, units=m.units, dropout=m.dropout, learning_rate=t.learning_rate,
         residual=m.residual, base=base,
     )
     train, val = (prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),

@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 #: Batches run per call into TensorFlow (one Python round trip and one round of batch callbacks
-#: per call instead of per batch): +9-11 % windows/s for LSTM and GRU at batch 256 on 2 CPU
-#: cores (bench/train_throughput.py). Stop requests and the NaN check are seen every 8 batches.
+#: per call instead of per batch): 0.95-1.12x windows/s for the LSTM at batch 256 on 2 CPU
+#: cores across runs (bench/train_throughput.py), kept for the smaller models where Python
+#: overhead dominates. Stop requests and the NaN check are seen every 8 batches.
 STEPS_PER_EXECUTION = 8
 
 #: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
@@ -81,7 +82,7 @@ def seed_everything(seed: int) -> None:
 
     TensorFlow's CPU kernels (and XLA on CPU) are deterministic as they are; on a GPU, op
     determinism is switched on too. It is not switched on for the CPU because Keras then refuses
-    ``jit_compile``, the largest CPU speed-up measured (see :data:`JIT_MIN_WINDOWS`);
+    ``jit_compile``, the largest CPU speed-up measured for the GRU (see :data:`JIT_CELLS`);
     ``tests/test_pipeline.py`` checks that a seed reproduces the losses exactly.
     """
     import keras

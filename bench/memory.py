@@ -42,7 +42,7 @@ def child(rows: int, cell: str, units: int, batch: int) -> None:
 
     import_tensorflow_quietly()
     from forecaster.architectures import build_model
-    from forecaster.training import fit, seed_everything, use_jit
+    from forecaster.training import fit, seed_everything, shard_count, use_jit
     from forecaster.windows import Scaler, make_dataset, split
 
     rng = np.random.default_rng(0)
@@ -58,7 +58,9 @@ def child(rows: int, cell: str, units: int, batch: int) -> None:
                          shuffle=True, seed=42)
     val = make_dataset(scaled, sp.starts("val"), lookback=LOOKBACK, horizon=HORIZON, batch_size=batch)
     t0 = time.perf_counter()
-    result = fit(model, train, val, epochs=1, patience=1, jit_compile=use_jit(None, len(sp.starts("train")), cell))
+    jit = use_jit(None, len(sp.starts("train")), cell)
+    result = fit(model, train, val, epochs=1, patience=1, jit_compile=jit,
+                 shards=shard_count(cell, batch, jit_compile=jit))
     print(json.dumps({"seconds": time.perf_counter() - t0, "train_windows": len(sp.starts("train")),
                       "val_windows": len(sp.starts("val")), "test_windows": len(sp.starts("test")),
                       "loss": float(result.history["loss"].iloc[0])}))

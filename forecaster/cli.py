@@ -58,7 +58,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strategy", choices=("direct", "recursive"),
                    help="direct: all horizon steps at once (default); recursive: one step fed back")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
-    g.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default 256)")
+    g.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default 512)")
     g.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 5)")
     g.add_argument("--learning-rate", type=float, metavar="F", help="Adam learning rate (default 0.001)")
     g.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")

@@ -88,7 +88,7 @@ class TrainConfig:
     """How to train: optimiser, stopping rule, seed."""
 
     epochs: int = 50
-    batch_size: int = 256
+    batch_size: int = 512  # windows per batch; on a CPU split into one shard per core (training.shard_count)
     patience: int = 5
     learning_rate: float = 1e-3
     seed: int = 42

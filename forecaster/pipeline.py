@@ -185,7 +185,7 @@ def train_cell(
     """
     from forecaster.architectures import build_model
     from forecaster.strategies import output_steps, rollout
-    from forecaster.training import fit, seed_everything, use_jit
+    from forecaster.training import fit, seed_everything, shard_count, use_jit
 
     t, m = cfg.training, cfg.model
     horizon = prep.split.horizon
@@ -203,7 +203,7 @@ def train_cell(
         train, val = (d.map(lambda x, y: (x, y[:, :1])) for d in (train, val))
     jit = use_jit(t.jit_compile, len(prep.split.starts("train")), cell)
     result = fit(model, train, val, epochs=t.epochs, patience=t.patience, progress=progress, checkpoint=checkpoint,
-                 jit_compile=jit)
+                 jit_compile=jit, shards=shard_count(cell, t.batch_size, jit_compile=jit))
     test = prep.dataset("test", batch_size=t.batch_size)
     if m.strategy == "recursive":
         scaled_pred = np.concatenate(

@@ -1,6 +1,8 @@
-"""Training settings: when XLA is used, and that it keeps same seed -> same losses."""
+"""Training settings: when XLA and batch shards are used, and that neither changes what is learned."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,3 +46,46 @@ def test_same_seed_same_losses_with_and_without_xla(jit):
     (a, kept), (b, _) = _losses(jit), _losses(jit)
     assert kept is jit and np.isfinite(a).all()
     assert a == b
+
+
+def test_shard_count_rules(monkeypatch):
+    monkeypatch.setattr(training, "gpu_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_cores", lambda: 4)
+    assert training.shard_count("lstm", 512) == 4 and training.shard_count("gru", 512) == 4
+    assert training.shard_count("lstm", 128) == 128 // training.MIN_SHARD_WINDOWS  # never below the minimum shard
+    assert training.shard_count("lstm", 32) == 1
+    assert training.shard_count("mlp", 512) == 1
+    assert training.shard_count("gru", 512, jit_compile=True) == 1  # XLA ran the shards one after the other
+    monkeypatch.setattr(training, "cpu_cores", lambda: 1)
+    assert training.shard_count("lstm", 512) == 1
+    monkeypatch.setattr(training, "cpu_cores", lambda: 8)
+    monkeypatch.setattr(training, "gpu_available", lambda: True)
+    assert training.shard_count("lstm", 512) == 1  # one cuDNN kernel per batch
+
+
+def _train(shards: int, cell: str) -> tuple[dict[str, list[float]], list[np.ndarray], Any]:
+    import tensorflow as tf
+
+    training.seed_everything(3)
+    model = build_model(cell=cell, lookback=10, n_features=2, horizon=3, units=(8,))
+    training.prepare_to_train(model, jit_compile=False, shards=shards)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 10, 2)).astype("float32")
+    y = rng.normal(size=(300, 3)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(128)  # 128, 128 and a last batch of 44
+    history = model.fit(ds, validation_data=ds, epochs=3, verbose=0).history
+    return history, model.get_weights(), model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sharded_batches_train_the_same_model(cell):
+    """Shards change how a batch is run, not what is learned: same losses, same weights."""
+    plain, w_plain, _ = _train(1, cell)
+    for shards in (2, 3):
+        history, weights, model = _train(shards, cell)
+        assert model.steps_per_execution == 1  # shards run in parallel only outside Keras' multi-step loop
+        np.testing.assert_allclose(history["loss"], plain["loss"], rtol=1e-5)
+        np.testing.assert_allclose(history["val_loss"], plain["val_loss"], rtol=1e-5)
+        for a, b in zip(weights, w_plain):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    assert plain["loss"][-1] < plain["loss"][0]  # it did train

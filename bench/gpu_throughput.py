@@ -36,7 +36,7 @@ def main() -> None:
         return
     import train_throughput as tt
 
-    from forecaster import pipeline
+    from forecaster import pipeline, training
 
     cfg = tt.config()
     prep = pipeline.prepare(cfg)
@@ -49,8 +49,8 @@ def main() -> None:
         model = tt.our_model(prep, cfg, batch_size=batch)  # on a GPU: no shards, no XLA (cuDNN kernels)
         train = prep.dataset("train", batch_size=batch, shuffle=True, seed=42)
         val = prep.dataset("val", batch_size=batch)
-        return lambda out, epochs: model.fit(train, validation_data=val, epochs=epochs, verbose=0,
-                                             callbacks=[tt.epoch_timer(out)])
+        inputs = training.fit_inputs(train, val)
+        return lambda out, epochs: model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[tt.epoch_timer(out)])
 
     default = cfg.training.batch_size
     contenders: dict[str, tt.Contender] = {

@@ -30,15 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.checkpoint import Checkpoint
 
 __all__ = [
-    "FitResult", "fit", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
-    "STEPS_PER_EXECUTION", "JIT_MIN_WINDOWS", "JIT_CELLS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores",
+    "FitResult", "fit", "fit_inputs", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
+    "JIT_MIN_WINDOWS", "JIT_CELLS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores",
 ]
-
-#: Batches run per call into TensorFlow (one Python round trip and one round of batch callbacks
-#: per call instead of per batch): 0.95-1.12x windows/s for the LSTM at batch 256 on 2 CPU
-#: cores across runs (bench/train_throughput.py), kept for the smaller models where Python
-#: overhead dominates. Stop requests and the NaN check are seen every 8 batches.
-STEPS_PER_EXECUTION = 8
 
 #: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
 #: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.45x windows/s, LSTM 0.94-1.06x,
@@ -225,18 +219,38 @@ def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[lis
 
 
 def prepare_to_train(model: keras.Model, *, jit_compile: bool, shards: int = 1) -> None:
-    """Recompile ``model`` (same optimizer and loss) for fast training: XLA or not, each batch
-    in ``shards`` parallel parts (see :func:`shard_count`), and, unsharded,
-    :data:`STEPS_PER_EXECUTION` batches per call (Keras runs those in a loop inside which the
-    shards no longer ran in parallel). The saved model is unaffected (loading does not compile)."""
+    """Recompile ``model`` (same optimizer and loss) for fast training: XLA or not, and each
+    batch in ``shards`` parallel parts (see :func:`shard_count`). One batch per call into
+    TensorFlow: Keras' multi-batch loop (``steps_per_execution``) ran shards one after the other,
+    gained at most 1.12x otherwise, and would run past the end of an epoch on the repeated
+    datasets :func:`fit` uses. The saved model is unaffected (loading does not compile)."""
     import warnings
 
     if shards > 1:
         _shard_steps(model, shards)
     with warnings.catch_warnings():  # Keras warns, and runs without XLA, when op determinism is on
         warnings.simplefilter("ignore", UserWarning)
-        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=jit_compile,
-                      steps_per_execution=1 if shards > 1 else STEPS_PER_EXECUTION)
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=jit_compile, steps_per_execution=1)
+
+
+def _batches(ds: tf.data.Dataset) -> int | None:
+    """The number of batches in a finite dataset whose size TensorFlow knows, else ``None``."""
+    n = int(ds.cardinality())
+    return n if n > 0 else None
+
+
+def fit_inputs(train: tf.data.Dataset, val: tf.data.Dataset) -> dict[str, Any]:
+    """``model.fit`` keyword arguments for these datasets, read through one iterator per fit.
+
+    Datasets of known size are repeated and cut into epochs by step counts (each epoch is still
+    exactly one pass). Keras otherwise makes a new iterator every epoch, and about half of those
+    stalled the epoch's first batch by 0.2-0.7 s here, against 0.3 s epochs at the defaults.
+    """
+    steps, val_steps = _batches(train), _batches(val)
+    return {
+        "x": train.repeat() if steps else train, "steps_per_epoch": steps,
+        "validation_data": val.repeat() if val_steps else val, "validation_steps": val_steps,
+    }
 
 
 def fit(
@@ -277,7 +291,7 @@ def fit(
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     t0 = time.perf_counter()
     model.fit(
-        train, validation_data=val, epochs=epochs, verbose=0, shuffle=False,  # the dataset shuffles itself
+        **fit_inputs(train, val), epochs=epochs, verbose=0, shuffle=False,  # the dataset shuffles itself
         callbacks=[*own, stopper, *(checkpoint.callbacks(stopper, recorder) if checkpoint else ()), *callbacks],
     )
     seconds = time.perf_counter() - t0

@@ -217,7 +217,10 @@ def make_dataset(
         s = batch_starts[:, None]
         return tf.gather(series, s + in_offsets), tf.gather(target, s + out_offsets)
 
-    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    # Known size (the shuffled path's ``unbatch`` hides it): training.fit repeats datasets of known
+    # size and cuts them into epochs by step count.
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-len(starts) // batch_size)))
 
 
 def target_windows(y: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.ndarray:

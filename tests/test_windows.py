@@ -87,3 +87,20 @@ def test_shuffle_is_a_new_permutation_each_epoch_and_reproducible():
     assert all(sorted(e) == list(range(40)) for e in first)
     assert first[0] != first[1] != first[2]  # reshuffled every epoch (no all-windows buffer)
     assert epochs(3) == first and epochs(4) != first
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_datasets_know_their_size_and_repeat_one_epoch_per_pass(shuffle):
+    """training.fit repeats datasets of known size and cuts epochs by step count (one iterator)."""
+    values = np.arange(60, dtype=np.float32)[:, None]
+
+    def passes(seed: int) -> list[list[float]]:
+        ds = make_dataset(values, range(41), lookback=5, horizon=2, batch_size=8, shuffle=shuffle, seed=seed)
+        assert int(ds.cardinality()) == 6  # 5 full batches and one of 1
+        it = iter(ds.repeat())
+        return [np.concatenate([next(it)[0].numpy()[:, 0, 0] for _ in range(6)]).tolist() for _ in range(3)]
+
+    first = passes(3)
+    assert all(sorted(p) == list(range(41)) for p in first)  # each pass is exactly one epoch
+    assert (first[0] != first[1] != first[2]) if shuffle else (first[0] == first[1] == list(range(41)))
+    assert passes(3) == first

@@ -15,7 +15,9 @@ them), in steady state: each timing is a ``fit`` of 3 epochs whose first epoch (
 which a real training pays once) is dropped. This machine is shared and its speed drifts +-30 %
 over minutes, so every contender is timed in the same rounds, in turn, median epoch per
 contender; ratios between contenders are therefore measured under the same conditions. The
-ratio from each contender's fastest epoch is printed beside it.
+ratio from each contender's fastest epoch is printed beside it. The target ratio is measured in
+a fresh process holding only the blog recipe and forecaster's defaults (8 rounds); the sweep of
+settings (9 contenders in one process, where every contender ran slower and noisier) follows it.
 
 Test MASE comes from full trainings (forecaster's epoch cap and early-stopping rule, best
 weights restored) in the original units. Also measured: the float32 2048x2048 matmul peak
@@ -211,11 +213,59 @@ def run_child(intra: int, inter: int) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["wps"])
 
 
+def pair_child() -> None:
+    """Fresh process holding only the blog recipe and forecaster's defaults, timed interleaved."""
+    from forecaster._runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from forecaster import pipeline
+
+    cfg = config()
+    prep = pipeline.prepare(cfg)
+    make = contender_factory(prep, cfg)
+    times = interleaved({"blog": make("blog"), "ours": make("ours")}, rounds=3 if QUICK else 8)
+    print(json.dumps(times))
+
+
+def contender_factory(prep, cfg) -> Callable[..., Contender]:
+    """``make("blog")`` or ``make("ours", cell=..., batch_size=..., one_iterator=..., jit=..., shards=...)``."""
+    from forecaster import training
+
+    (x, y), (xv, yv), _ = blog_windows(prep)
+
+    def make(kind: str, cell: str = "lstm", batch_size: int | None = None, one_iterator: bool = True,
+             **kw) -> Contender:
+        if kind == "blog":
+            import keras
+
+            keras.utils.set_random_seed(42)
+            blog = blog_model()
+            return lambda out, epochs: blog.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv),
+                                                verbose=0, callbacks=[epoch_timer(out)])
+        batch_size = batch_size or cfg.training.batch_size
+        model = our_model(prep, cfg, cell, batch_size=batch_size, **kw)
+        train = prep.dataset("train", batch_size=batch_size, shuffle=True, seed=42)
+        val = prep.dataset("val", batch_size=batch_size)
+        inputs = training.fit_inputs(train, val) if one_iterator else {"x": train, "validation_data": val}
+        return lambda out, epochs: model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[epoch_timer(out)])
+
+    return make
+
+
 def main() -> None:
     if "--threads-child" in sys.argv:
         i = sys.argv.index("--threads-child")
         threads_child(int(sys.argv[i + 1]), int(sys.argv[i + 2]))
         return
+    if "--pair-child" in sys.argv:
+        pair_child()
+        return
+    pair = subprocess.run([sys.executable, __file__, "--pair-child", *(["--quick"] if QUICK else [])],
+                          capture_output=True, text=True, timeout=1200)
+    if pair.returncode != 0:
+        print(pair.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"train_throughput: the blog-vs-forecaster child failed with exit code {pair.returncode}")
+    pair_times: dict[str, list[float]] = json.loads(pair.stdout.strip().splitlines()[-1])
     from forecaster._runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -230,38 +280,25 @@ def main() -> None:
     shards = training.shard_count("lstm", batch, jit_compile=jit_lstm)
     peak_before = matmul_peak()
     data = blog_windows(prep)
-    (x, y), (xv, yv), _ = data
-
-    def blog_epochs() -> Contender:
-        import keras
-
-        keras.utils.set_random_seed(42)
-        model = blog_model()
-        return lambda out, epochs: model.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv), verbose=0,
-                                             callbacks=[epoch_timer(out)])
-
-    def our_epochs(cell: str = "lstm", batch_size: int = batch, one_iterator: bool = True, **kw) -> Contender:
-        model = our_model(prep, cfg, cell, batch_size=batch_size, **kw)
-        train = prep.dataset("train", batch_size=batch_size, shuffle=True, seed=42)
-        val = prep.dataset("val", batch_size=batch_size)
-        inputs = training.fit_inputs(train, val) if one_iterator else {"x": train, "validation_data": val}
-        return lambda out, epochs: model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[epoch_timer(out)])
-
+    make = contender_factory(prep, cfg)
     other_batch = 256 if batch != 256 else 512
     contenders = {
-        "blog": blog_epochs(),
-        "ours": our_epochs(),
-        "ours, unsharded": our_epochs(shards=1),
-        "ours, new iterator per epoch": our_epochs(one_iterator=False),
-        f"ours, batch {other_batch}": our_epochs(batch_size=other_batch),
-        "ours, batch 1024": our_epochs(batch_size=1024),
-        f"ours, jit_compile={not jit_lstm}": our_epochs(jit=not jit_lstm),
-        "gru": our_epochs("gru"),
-        f"gru, jit_compile={not jit_gru}": our_epochs("gru", jit=not jit_gru),
+        "blog": make("blog"),
+        "ours": make("ours"),
+        "ours, unsharded": make("ours", shards=1),
+        "ours, new iterator per epoch": make("ours", one_iterator=False),
+        f"ours, batch {other_batch}": make("ours", batch_size=other_batch),
+        "ours, batch 1024": make("ours", batch_size=1024),
+        f"ours, jit_compile={not jit_lstm}": make("ours", jit=not jit_lstm),
+        "gru": make("ours", "gru"),
+        f"gru, jit_compile={not jit_gru}": make("ours", "gru", jit=not jit_gru),
     }
     times = interleaved(contenders, rounds=2 if QUICK else 5)
     wps = {name: n_train / statistics.median(t) for name, t in times.items()}
     fastest = {name: n_train / min(t) for name, t in times.items()}
+    pair_wps = {name: n_train / statistics.median(t) for name, t in pair_times.items()}
+    pair_fastest = {name: n_train / min(t) for name, t in pair_times.items()}
+    print(f"  pair child: blog {pair_wps['blog']:.0f}/s, ours {pair_wps['ours']:.0f}/s", file=sys.stderr)
     for name, v in wps.items():
         print(f"  {name:28s} {v:8.0f} windows/s (fastest epoch {fastest[name]:.0f})", file=sys.stderr)
     peak = max(peak_before, matmul_peak())
@@ -278,7 +315,7 @@ def main() -> None:
     print(f"forecaster, full training: {mine}", file=sys.stderr)
 
     flops = lstm_flops_per_window(LOOKBACK, UNITS, 1, HORIZON)
-    share = wps["ours"] * flops / 1e9 / peak
+    share = pair_wps["ours"] * flops / 1e9 / peak
     best_name = max((n for n in wps if n.startswith("ours")), key=wps.get)
     no_jit, gru_no_jit = f"ours, jit_compile={not jit_lstm}", f"gru, jit_compile={not jit_gru}"
 
@@ -286,16 +323,18 @@ def main() -> None:
         return f"{wps[a] / wps[b]:.2f}"
 
     rows = [
-        row("train: windows/s vs blog recipe", wps["ours"] / wps["blog"], 4.0, "x", better="higher"),
-        info("  same, from each one's fastest epoch", f"{fastest['ours'] / fastest['blog']:.2f} x",
-             f"{fastest['ours']:.0f} / {fastest['blog']:.0f}"),
-        info("  forecaster / blog windows/s (epoch incl. validation)", f"{wps['ours']:.0f} / {wps['blog']:.0f}",
-             f"batch {batch} / 32"),
+        row("train: windows/s vs blog recipe", pair_wps["ours"] / pair_wps["blog"], 4.0, "x", better="higher"),
+        info("  same, from each one's fastest epoch", f"{pair_fastest['ours'] / pair_fastest['blog']:.2f} x",
+             f"{pair_fastest['ours']:.0f} / {pair_fastest['blog']:.0f}"),
+        info("  forecaster / blog windows/s (epoch incl. validation)",
+             f"{pair_wps['ours']:.0f} / {pair_wps['blog']:.0f}", f"batch {batch} / 32"),
+        info("  same ratio in the 9-contender sweep below", f"{wps['ours'] / wps['blog']:.2f} x",
+             f"{wps['ours']:.0f} / {wps['blog']:.0f}"),
         row("train: test MASE (ours <= blog)", mine["mase"], blog["mase"], "", better="lower", digits=3),
         info("  full trainings: epochs, seconds", f"ours {mine['epochs']}, {mine['seconds']:.0f} s",
              f"blog {blog['epochs']}, {blog['seconds']:.0f} s", f"{blog['seconds'] / mine['seconds']:.1f}x sooner"),
         row("train: share of matmul peak (defaults)", 100 * share, 20.0, "%", better="higher", digits=1),
-        info("  same, from the defaults' fastest epoch", f"{100 * fastest['ours'] * flops / 1e9 / peak:.1f} %"),
+        info("  same, from the defaults' fastest epoch", f"{100 * pair_fastest['ours'] * flops / 1e9 / peak:.1f} %"),
         info("  same, best setting measured", f"{100 * wps[best_name] * flops / 1e9 / peak:.1f} %",
              f"{best_name}; peak {peak:.0f} GFLOP/s f32 matmul"),
         info(f"  lstm: {shards} shards per batch (default) vs unsharded",

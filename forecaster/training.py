@@ -31,12 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FitResult", "fit", "fit_inputs", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
-    "JIT_MIN_WINDOWS", "JIT_CELLS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores",
+    "JIT_MIN_WINDOWS", "JIT_CELLS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
 ]
 
 #: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
-#: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.45x windows/s, LSTM 0.94-1.06x,
-#: MLP 1.01-1.06x, for a compile of about 2 s per model. Auto turns it on only where it paid:
+#: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.59x windows/s (one noisy run
+#: 0.75x), LSTM 0.76-1.06x, MLP 1.01-1.06x, for a compile of about 2 s per model. Auto turns it on only where it paid:
 #: the cells in :data:`JIT_CELLS`, with at least this many training windows.
 JIT_MIN_WINDOWS = 2048
 JIT_CELLS = ("gru",)
@@ -108,12 +108,30 @@ def use_jit(setting: bool | None, n_windows: int, cell: str) -> bool:
     return cell in JIT_CELLS and n_windows >= JIT_MIN_WINDOWS and not gpu_available()
 
 
-def cpu_cores() -> int:
-    """CPU cores this process may run on."""
+def quota_cores(cpu_max: str) -> int | None:
+    """Whole cores allowed by a cgroup v2 ``cpu.max`` line (``"200000 100000"`` -> 2), ``None`` if unlimited."""
+    fields = cpu_max.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
     try:
-        return len(os.sched_getaffinity(0))
+        return max(1, math.ceil(int(fields[0]) / int(fields[1])))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on: its CPU affinity, capped by a container's CPU quota
+    (``docker run --cpus 2`` on a 32-core host is 2)."""
+    try:
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota = quota_cores(f.read())
+    except OSError:
+        quota = None
+    return min(n, quota) if quota else n
 
 
 def shard_count(cell: str, batch_size: int, *, jit_compile: bool = False) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,13 @@ def test_shard_count_rules(monkeypatch):
     monkeypatch.setattr(training, "cpu_cores", lambda: 8)
     monkeypatch.setattr(training, "gpu_available", lambda: True)
     assert training.shard_count("lstm", 512) == 1  # one cuDNN kernel per batch
+
+
+def test_container_cpu_quota_caps_the_cores():
+    assert training.quota_cores("200000 100000\n") == 2 and training.quota_cores("150000 100000") == 2
+    assert training.quota_cores("50000 100000") == 1
+    assert training.quota_cores("max 100000") is None and training.quota_cores("") is None
+    assert 1 <= training.cpu_cores() <= (os.cpu_count() or 1)
 
 
 def _train(shards: int, cell: str) -> tuple[dict[str, list[float]], list[np.ndarray]]:

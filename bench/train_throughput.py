@@ -227,11 +227,12 @@ def pair_child() -> None:
     print(json.dumps(times))
 
 
-def contender_factory(prep, cfg) -> Callable[..., Contender]:
-    """``make("blog")`` or ``make("ours", cell=..., batch_size=..., one_iterator=..., jit=..., shards=...)``."""
+def contender_factory(prep, cfg, data=None) -> Callable[..., Contender]:
+    """``make("blog")`` or ``make("ours", cell=..., batch_size=..., one_iterator=..., jit=..., shards=...)``;
+    ``data`` is :func:`blog_windows` of ``prep`` when the caller already has it."""
     from forecaster import training
 
-    (x, y), (xv, yv), _ = blog_windows(prep)
+    (x, y), (xv, yv), _ = data if data is not None else blog_windows(prep)
 
     def make(kind: str, cell: str = "lstm", batch_size: int | None = None, one_iterator: bool = True,
              **kw) -> Contender:
@@ -280,7 +281,7 @@ def main() -> None:
     shards = training.shard_count("lstm", batch, jit_compile=jit_lstm)
     peak_before = matmul_peak()
     data = blog_windows(prep)
-    make = contender_factory(prep, cfg)
+    make = contender_factory(prep, cfg, data)
     other_batch = 256 if batch != 256 else 512
     contenders = {
         "blog": make("blog"),

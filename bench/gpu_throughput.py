@@ -49,8 +49,8 @@ def main() -> None:
         model = tt.our_model(prep, cfg, batch_size=batch)  # on a GPU: no shards, no XLA (cuDNN kernels)
         train = prep.dataset("train", batch_size=batch, shuffle=True, seed=42)
         val = prep.dataset("val", batch_size=batch)
-        inputs = training.fit_inputs(train, val)
-        return lambda out, epochs: model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[tt.epoch_timer(out)])
+        inputs = training.fit_inputs(model, train, val)
+        return lambda out, epochs: tt.fit_timed(model, inputs, out, epochs)
 
     default = cfg.training.batch_size
     contenders: dict[str, tt.Contender] = {

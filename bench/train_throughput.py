@@ -129,6 +129,13 @@ def our_model(prep, cfg, cell: str = "lstm", *, batch_size: int | None = None, j
 Contender = Callable[[list[float], int], None]  # run(epoch_seconds_out, epochs)
 
 
+def fit_timed(model, inputs: dict, out: list[float], epochs: int) -> None:
+    """``model.fit(**inputs)`` appending each epoch's seconds, validation included, to ``out``."""
+    inputs = dict(inputs)
+    first = inputs.pop("callbacks", ())  # fit_inputs' validation callback: before the timer
+    model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[*first, epoch_timer(out)])
+
+
 def interleaved(contenders: dict[str, Contender], rounds: int, epochs: int = 3) -> dict[str, list[float]]:
     """Steady-state epoch seconds of each contender, timed in turn for ``rounds`` rounds.
 
@@ -199,8 +206,8 @@ def threads_child(intra: int, inter: int) -> None:
     model = our_model(prep, cfg)
     train = prep.dataset("train", batch_size=cfg.training.batch_size, shuffle=True, seed=42)
     secs: list[float] = []
-    model.fit(**training.fit_inputs(train, prep.dataset("val", batch_size=cfg.training.batch_size)), epochs=6,
-              verbose=0, callbacks=[epoch_timer(secs)])
+    fit_timed(model, training.fit_inputs(model, train, prep.dataset("val", batch_size=cfg.training.batch_size)),
+              secs, 6)
     print(json.dumps({"wps": len(prep.split.starts("train")) / statistics.median(secs[1:])}))
 
 
@@ -247,8 +254,8 @@ def contender_factory(prep, cfg, data=None) -> Callable[..., Contender]:
         model = our_model(prep, cfg, cell, batch_size=batch_size, **kw)
         train = prep.dataset("train", batch_size=batch_size, shuffle=True, seed=42)
         val = prep.dataset("val", batch_size=batch_size)
-        inputs = training.fit_inputs(train, val) if one_iterator else {"x": train, "validation_data": val}
-        return lambda out, epochs: model.fit(**inputs, epochs=epochs, verbose=0, callbacks=[epoch_timer(out)])
+        inputs = training.fit_inputs(model, train, val) if one_iterator else {"x": train, "validation_data": val}
+        return lambda out, epochs: fit_timed(model, inputs, out, epochs)
 
     return make
 

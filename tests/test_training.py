@@ -95,3 +95,31 @@ def test_sharded_batches_train_the_same_model(cell):
             np.testing.assert_allclose(a, b, atol=1e-5)
     assert plain["loss"][-1] < plain["loss"][0]  # it did train
     assert _train(2, cell)[0] == _train(2, cell)[0]  # and a sharded run is as reproducible as any other
+
+
+@pytest.mark.parametrize("val_size_known", [True, False])
+def test_fit_validates_every_epoch_as_keras_does(val_size_known):
+    """``fit`` validates through one iterator in a callback, not Keras' ``validation_data``; the
+    losses it records are Keras' own, epoch by epoch, for a validation set of known size or not."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 10, 1)).astype("float32"), rng.normal(size=(300, 3)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((x[:200], y[:200])).batch(64)
+    val = tf.data.Dataset.from_tensor_slices((x[200:], y[200:])).batch(48)  # 48, 48 and a last batch of 4
+    if not val_size_known:
+        val = val.filter(lambda a, b: True)
+    assert (int(val.cardinality()) > 0) is val_size_known
+
+    def model():
+        training.seed_everything(4)
+        m = build_model(cell="lstm", lookback=10, n_features=1, horizon=3, units=(6,))
+        training.prepare_to_train(m, jit_compile=False, shards=2)
+        return m
+
+    keras_history = model().fit(train, validation_data=val, epochs=3, verbose=0).history
+    ours = model()
+    result = training.fit(ours, train, val, epochs=3, patience=10, shards=2)
+    np.testing.assert_allclose(result.history["loss"], keras_history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(result.history["val_loss"], keras_history["val_loss"], rtol=1e-6)
+    assert result.best_val_loss == pytest.approx(ours.evaluate(val, verbose=0), rel=1e-6)  # best weights restored

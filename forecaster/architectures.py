@@ -177,16 +177,21 @@ def build_model(
 
         raise ConfigError(f"--cell (model.cell): unknown cell {cell!r}; expected one of {', '.join(_CELLS)}")
     import keras
+    import numpy as np
 
     from forecaster.baselines import ResidualBase
 
     inputs = keras.Input(shape=(lookback, n_features), name="window")
     layers = custom_objects()
     x = layers["CenterOnLast"](name="center_on_last")(inputs) if residual else inputs
+    centred = x
     x = _CELLS[cell](x, units=tuple(units), dropout=dropout)
     outputs = keras.layers.Dense(horizon, name="forecast")(x)
     if residual:
         base = base or ResidualBase("naive", None, 1.0)
+        if base.linear is not None:  # a linear correction, started at its least-squares fit (set below)
+            flat = keras.layers.Flatten(name="window_flat")(centred)
+            outputs = keras.layers.Add(name="plus_linear")([outputs, keras.layers.Dense(horizon, name="linear")(flat)])
         if base.season:
             baseline = layers["SeasonalNaive"](horizon, base.season, name="seasonal_naive")(inputs)
         else:
@@ -195,5 +200,7 @@ def build_model(
             outputs = keras.layers.Rescaling(base.scale, name="correction_scale")(outputs)
         outputs = keras.layers.Add(name="plus_baseline")([outputs, baseline])
     model = keras.Model(inputs, outputs, name=f"{cell}_forecaster")
+    if residual and base is not None and base.linear is not None:
+        model.get_layer("linear").set_weights([np.asarray(w, dtype="float32") for w in base.linear])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     return model

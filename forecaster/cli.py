@@ -55,6 +55,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout", type=float, metavar="F", help="dropout between layers (default 0)")
     g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                    help="centre inputs on the last value and predict the change from it (default on)")
+    g.add_argument("--linear", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --residual: add a linear correction started at its least-squares fit (default on)")
     g.add_argument("--strategy", choices=("direct", "recursive"),
                    help="direct: all horizon steps at once (default); recursive: one step fed back")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
@@ -93,6 +95,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.dropout": args.dropout,
         "model.strategy": getattr(args, "strategy", None),
         "model.residual": getattr(args, "residual", None),
+        "model.linear": getattr(args, "linear", None),
         "training.epochs": args.epochs,
         "training.batch_size": args.batch_size,
         "training.patience": args.patience,

@@ -81,6 +81,7 @@ class ModelConfig:
     dropout: float = 0.0
     strategy: Strategy = "direct"  # direct: all horizon steps at once; recursive: one step, fed back
     residual: bool = True  # inputs centred on the last value; the network predicts the change from it
+    linear: bool = True  # with residual: a linear correction too, started at its least-squares fit
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ FLAG_FOR_KEY = {
     "model.dropout": "--dropout",
     "model.strategy": "--strategy",
     "model.residual": "--residual/--no-residual",
+    "model.linear": "--linear/--no-linear",
     "training.epochs": "--epochs",
     "training.batch_size": "--batch-size",
     "training.patience": "--patience",

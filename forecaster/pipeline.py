@@ -54,12 +54,15 @@ class Prepared:
     y: np.ndarray  # target in original units
     test_targets: np.ndarray  # (n_test_windows, horizon) original units
 
-    def residual_base(self, steps: int) -> baselines.ResidualBase:
-        """The baseline a residual network corrects, chosen on the training windows only."""
+    def residual_base(self, steps: int, *, linear: bool = True) -> baselines.ResidualBase:
+        """The baseline a residual network corrects, chosen on the training windows only, with the
+        least-squares start of its linear correction when ``linear``."""
         sp = self.split
-        return baselines.residual_base(
-            self.scaled[: sp.train_end, 0], sp.first_targets("train"), steps, season=self.season, lookback=sp.lookback
-        )
+        train, first = self.scaled[: sp.train_end], sp.first_targets("train")
+        base = baselines.residual_base(train[:, 0], first, steps, season=self.season, lookback=sp.lookback)
+        if not linear:
+            return base
+        return dataclasses.replace(base, linear=baselines.linear_correction(train, first, steps, base, lookback=sp.lookback))
 
     @property
     def insample(self) -> np.ndarray:
@@ -190,7 +193,7 @@ def train_cell(
     t, m = cfg.training, cfg.model
     horizon = prep.split.horizon
     steps = output_steps(m.strategy, horizon)
-    base = prep.residual_base(steps) if m.residual else None
+    base = prep.residual_base(steps, linear=m.linear) if m.residual else None
     seed_everything(t.seed)
     model = build_model(
         cell=cell, lookback=prep.split.lookback, n_features=prep.scaled.shape[1],
@@ -275,6 +278,7 @@ def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, b
         "baselines": base,
         "season": prep.season,
         "residual_base": c.base.name if c.base is not None else None,
+        "linear_correction": c.base is not None and c.base.linear is not None,
         "n_test_windows": int(prep.test_targets.shape[0]),
         "params": c.params,
         "epochs_run": c.fit.epochs_run,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,37 @@ def test_seasonal_base_is_level_equivariant_and_scaled(cell):
                         base=ResidualBase("seasonal_naive", 3, 0.5))
     assert np.abs(np.asarray(model(x)) - snaive).max() > 1e-3  # the correction is not silenced
     np.testing.assert_allclose(np.asarray(model(x + 5.0)), np.asarray(model(x)) + 5.0, atol=1e-4)
+
+
+def _drifting_cycle(n: int = 600) -> np.ndarray:
+    """A daily cycle on a drift whose direction turns: seasonal naive misses each day's drift."""
+    t = np.arange(n, dtype=np.float64)
+    return np.sin(2 * np.pi * t / 24) + 0.002 * t - 1e-5 * (t - 300) ** 2
+
+
+def test_linear_correction_is_the_least_squares_start_the_model_holds():
+    from forecaster.baselines import linear_correction, residual_base, seasonal_naive
+
+    y = _drifting_cycle()
+    lookback, steps = 48, 12
+    first = np.arange(lookback, len(y) - steps + 1)
+    base = residual_base(y, first, steps, season=24, lookback=lookback)
+    kernel, bias = linear_correction(y[:, None], first, steps, base, lookback=lookback)
+    assert kernel.shape == (lookback, steps) and bias.shape == (steps,)
+
+    x = np.stack([y[f - lookback : f] for f in first])[..., None].astype("float32")
+    truth = np.stack([y[f : f + steps] for f in first])
+    seasonal = seasonal_naive(y, first, steps, season=24)
+    corrected = seasonal + base.scale * ((x[:, :, 0] - x[:, -1:, 0]) @ kernel + bias)
+    assert base.name == "seasonal_naive"
+    assert np.abs(truth - corrected).mean() < 0.05 * np.abs(truth - seasonal).mean()
+
+    # the network starts there: with its recurrent head silenced it forecasts exactly that
+    with_fit = dataclasses.replace(base, linear=(kernel, bias))
+    model = build_model(cell="lstm", lookback=lookback, n_features=1, horizon=steps, units=(4,), base=with_fit)
+    np.testing.assert_allclose(model.get_layer("linear").get_weights()[0], kernel)
+    head = model.get_layer("forecast")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    np.testing.assert_allclose(model.predict(x, verbose=0), corrected, atol=1e-4)
+    plain = build_model(cell="lstm", lookback=lookback, n_features=1, horizon=steps, units=(4,), base=base)
+    assert "linear" not in [layer.name for layer in plain.layers]  # no fit given: no linear part

@@ -41,6 +41,8 @@ def test_run_directory_layout(trained):
     metrics = json.loads((cell / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"naive", "seasonal_naive"} and metrics["season"] == 24
     assert len(metrics["test"]["per_step_mae"]) == 4
+    assert metrics["residual_base"] == "naive" and metrics["linear_correction"] is True  # lookback 12 < season 24
+    assert "linear" in [layer.name for layer in load_cell(cell).model.layers]  # saved and loaded in safe mode
     assert not list(run.parent.glob(".tmp-*"))
     names = [r["name"] for r in trained.leaderboard]
     assert names == ["lstm", "naive", "seasonal_naive"]
@@ -113,3 +115,10 @@ def test_corrupt_model_is_reported_not_loaded(trained, tmp_path):
     (copy / "manifest.json").write_text("{not json")
     with pytest.raises(ArtifactError, match="manifest.json: run manifest is corrupt"):
         load_cell(copy)
+
+
+def test_no_linear_trains_without_the_linear_part(tmp_path, series_csv):
+    run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}))
+    metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
+    assert metrics["linear_correction"] is False
+    assert "linear" not in [layer.name for layer in load_cell(run.run_dir / "lstm").model.layers]

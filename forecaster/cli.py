@@ -56,7 +56,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
                    help="centre inputs on the last value and predict the change from it (default on)")
     g.add_argument("--linear", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --residual: add a linear correction started at its least-squares fit (default on)")
+                   help="with --residual: add a linear path started at its least-squares fit (default: "
+                        "train with and without it, keep the lower validation loss)")
     g.add_argument("--strategy", choices=("direct", "recursive"),
                    help="direct: all horizon steps at once (default); recursive: one step fed back")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")

@@ -81,7 +81,7 @@ class ModelConfig:
     dropout: float = 0.0
     strategy: Strategy = "direct"  # direct: all horizon steps at once; recursive: one step, fed back
     residual: bool = True  # inputs centred on the last value; the network predicts the change from it
-    linear: bool = True  # with residual: a linear correction too, started at its least-squares fit
+    linear: bool | None = None  # with residual: a linear path started at its least-squares fit; None: with and without, lower val loss wins
 
 
 @dataclass(frozen=True)

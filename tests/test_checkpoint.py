@@ -89,3 +89,17 @@ def test_half_written_checkpoint_is_discarded(tmp_path):
     lines: list[str] = []
     result = fit(_model(0.01), train, val, epochs=3, patience=10, checkpoint=Checkpoint(ck_dir, progress=lines.append))
     assert list(result.history["epoch"]) == [1, 2, 3] and lines == []
+
+
+def test_both_ways_of_a_cell_keep_their_own_checkpoint(tmp_path, series_csv):
+    """model.linear null fits a cell with and without the linear path: one checkpoint for each,
+    so a resumed run resumes each fit from its own epochs."""
+    from conftest import small_cfg
+
+    from forecaster import pipeline
+
+    cfg = small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 2, "training.patience": 10})
+    result = pipeline.train_cell(pipeline.prepare(cfg), cfg, "gru", checkpoint=Checkpoint(tmp_path / "ck"))
+    assert set(result.linear_choice) == {"linear", "plain"}
+    assert Checkpoint(tmp_path / "ck" / "linear").completed_epochs() == 2
+    assert Checkpoint(tmp_path / "ck" / "plain").completed_epochs() == 2

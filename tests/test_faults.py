@@ -27,7 +27,7 @@ def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
     return {
         "data": {"path": str(data), "target": "y"},
         "window": {"lookback": 12, "horizon": 4},
-        "model": {"cell": "gru", "units": [4]},
+        "model": {"cell": "gru", "units": [4], "linear": True},  # one fit per cell: the checkpoint under test
         "training": {"epochs": 10000, "patience": 10000, "batch_size": 32},
         "output": {"name": "sales", "models_dir": str(tmp / "models")},
         "schedule": {"heartbeat": str(tmp / "hb.json"), "heartbeat_every": 1, **schedule},

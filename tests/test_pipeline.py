@@ -41,8 +41,13 @@ def test_run_directory_layout(trained):
     metrics = json.loads((cell / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"naive", "seasonal_naive"} and metrics["season"] == 24
     assert len(metrics["test"]["per_step_mae"]) == 4
-    assert metrics["residual_base"] == "naive" and metrics["linear_correction"] is True  # lookback 12 < season 24
-    assert "linear" in [layer.name for layer in load_cell(cell).model.layers]  # saved and loaded in safe mode
+    assert metrics["residual_base"] == "naive"  # lookback 12 < season 24
+    # model.linear null: fitted with and without the linear path, the lower validation loss kept
+    choice = metrics["linear_choice_val_loss"]
+    assert set(choice) == {"linear", "plain"}
+    assert metrics["linear_correction"] is (choice["linear"] < choice["plain"])
+    layers = [layer.name for layer in load_cell(cell).model.layers]  # saved and loaded in safe mode
+    assert ("linear" in layers) is metrics["linear_correction"]
     assert not list(run.parent.glob(".tmp-*"))
     names = [r["name"] for r in trained.leaderboard]
     assert names == ["lstm", "naive", "seasonal_naive"]
@@ -120,5 +125,12 @@ def test_corrupt_model_is_reported_not_loaded(trained, tmp_path):
 def test_no_linear_trains_without_the_linear_part(tmp_path, series_csv):
     run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}))
     metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
-    assert metrics["linear_correction"] is False
+    assert metrics["linear_correction"] is False and metrics["linear_choice_val_loss"] is None
     assert "linear" not in [layer.name for layer in load_cell(run.run_dir / "lstm").model.layers]
+
+
+def test_linear_true_keeps_the_linear_path(tmp_path, series_csv):
+    run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": True}))
+    metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
+    assert metrics["linear_correction"] is True and metrics["linear_choice_val_loss"] is None
+    assert "linear" in [layer.name for layer in load_cell(run.run_dir / "lstm").model.layers]

@@ -178,7 +178,7 @@ def ours_full(prep, cfg) -> dict[str, float]:
     from forecaster import pipeline
 
     c = pipeline.train_cell(prep, cfg, "lstm")
-    return {"mase": float(c.scores["mase"]), "epochs": c.fit.epochs_run, "seconds": c.fit.seconds,
+    return {"mase": float(c.scores["mase"]), "epochs": c.fit.epochs_run, "seconds": c.train_seconds,
             "base": c.base.name if c.base is not None else "none"}
 
 

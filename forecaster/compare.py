@@ -104,7 +104,7 @@ def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, pro
     result = pipeline.train_cell(prep, cfg, cell, progress=progress)
     return Trial(
         cell=cell, seed=cfg.training.seed, result=result,
-        train_windows_per_s=n_train * result.fit.epochs_run / result.fit.seconds,
+        train_windows_per_s=n_train * result.epochs_total / result.train_seconds,  # every fit of the cell
     )
 
 
@@ -144,8 +144,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
             "seeds": ",".join(str(t.seed) for t in group),
             "epochs_run": float(np.mean([f.epochs_run for f in fits])),
             "best_epoch": float(np.mean([f.best_epoch for f in fits])),
-            "train_seconds": float(np.mean([f.seconds for f in fits])),
-            "seconds_per_epoch": float(np.mean([f.seconds / f.epochs_run for f in fits])),
+            "train_seconds": float(np.mean([t.result.train_seconds for t in group])),
+            "seconds_per_epoch": float(np.mean([t.result.train_seconds / t.result.epochs_total for t in group])),
             "train_windows_per_s": float(np.mean([t.train_windows_per_s for t in group])),
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
         }

@@ -46,6 +46,7 @@ def test_run_directory_layout(trained):
     choice = metrics["linear_choice_val_loss"]
     assert set(choice) == {"linear", "plain"}
     assert metrics["linear_correction"] is (choice["linear"] < choice["plain"])
+    assert metrics["epochs_total"] > metrics["epochs_run"]  # training time and epochs count both fits
     layers = [layer.name for layer in load_cell(cell).model.layers]  # saved and loaded in safe mode
     assert ("linear" in layers) is metrics["linear_correction"]
     assert not list(run.parent.glob(".tmp-*"))
@@ -133,4 +134,5 @@ def test_linear_true_keeps_the_linear_path(tmp_path, series_csv):
     run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": True}))
     metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
     assert metrics["linear_correction"] is True and metrics["linear_choice_val_loss"] is None
+    assert metrics["epochs_total"] == metrics["epochs_run"] == 1
     assert "linear" in [layer.name for layer in load_cell(run.run_dir / "lstm").model.layers]

@@ -103,9 +103,11 @@ def residual_base(
     return chosen
 
 
-#: Windows sampled (evenly over the training part) to fit :func:`linear_correction`: a
-#: least-squares fit of ``lookback * n_features + 1`` coefficients needs far fewer.
+#: Windows sampled (evenly over the training part) to fit :func:`linear_correction`, at most: a
+#: least-squares fit of ``lookback * n_features + 1`` coefficients needs far fewer. Wide windows
+#: get fewer (at most :data:`LINEAR_MAX_VALUES` input values, 40 MB, but 4 per coefficient).
 LINEAR_MAX_WINDOWS = 50_000
+LINEAR_MAX_VALUES = 5_000_000
 
 
 def linear_correction(
@@ -135,8 +137,10 @@ def linear_correction(
     """
     values = np.asarray(values, dtype=np.float64)
     first = np.asarray(first_targets)
-    if len(first) > LINEAR_MAX_WINDOWS:
-        first = first[np.linspace(0, len(first) - 1, LINEAR_MAX_WINDOWS).round().astype(int)]
+    width = lookback * values.shape[1]
+    most = min(LINEAR_MAX_WINDOWS, max(4 * width, LINEAR_MAX_VALUES // width))
+    if len(first) > most:
+        first = first[np.linspace(0, len(first) - 1, most).round().astype(int)]
     y = values[:, 0]
     x = values[first[:, None] + np.arange(-lookback, 0)[None, :]]  # (n, lookback, n_features)
     x[:, :, 0] -= y[first - 1][:, None]

@@ -106,7 +106,8 @@ def _drifting_cycle(n: int = 600) -> np.ndarray:
     return np.sin(2 * np.pi * t / 24) + 0.002 * t - 1e-5 * (t - 300) ** 2
 
 
-def test_linear_correction_is_the_least_squares_start_the_model_holds():
+def test_linear_correction_is_the_least_squares_start_the_model_holds(monkeypatch):
+    from forecaster import baselines
     from forecaster.baselines import linear_correction, residual_base, seasonal_naive
 
     y = _drifting_cycle()
@@ -122,6 +123,11 @@ def test_linear_correction_is_the_least_squares_start_the_model_holds():
     corrected = seasonal + base.scale * ((x[:, :, 0] - x[:, -1:, 0]) @ kernel + bias)
     assert base.name == "seasonal_naive"
     assert np.abs(truth - corrected).mean() < 0.05 * np.abs(truth - seasonal).mean()
+    # long series: the fit samples windows evenly (here 4 per coefficient) and still finds it
+    monkeypatch.setattr(baselines, "LINEAR_MAX_WINDOWS", 4 * lookback)
+    k_sampled, b_sampled = linear_correction(y[:, None], first, steps, base, lookback=lookback)
+    sampled = seasonal + base.scale * ((x[:, :, 0] - x[:, -1:, 0]) @ k_sampled + b_sampled)
+    assert np.abs(truth - sampled).mean() < 0.05 * np.abs(truth - seasonal).mean()
 
     # the network starts there: with its recurrent head silenced it forecasts exactly that
     with_fit = dataclasses.replace(base, linear=(kernel, bias))

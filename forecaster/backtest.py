@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from forecaster import pipeline
+from forecaster import network, pipeline, scoring
 from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError, DataError
 from forecaster.windows import Split, _rows
@@ -129,7 +129,7 @@ def backtest(
         cfg: the configuration (data, windows, training) of the runs to evaluate.
         cell: the cell to refit per fold.
         folds: number of folds.
-        loaded: a saved cell (:class:`forecaster.export.LoadedCell`): score it on every fold
+        loaded: a saved cell (:class:`forecaster.artifacts.cell.LoadedCell`): score it on every fold
             without refitting (its own scaler is used).
         series: an already loaded series (default: load ``cfg.data``).
         progress: receives one line per fold.
@@ -141,8 +141,8 @@ def backtest(
         len(series.frame), folds=folds, lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test,
         source=series.path,
     )
-    strategy = loaded.manifest["window"].get("strategy", "direct") if loaded is not None else cfg.model.strategy
-    name = cell if strategy == "direct" else f"{cell}-{strategy}"
+    strategy = loaded.strategy if loaded is not None else cfg.model.strategy
+    name = network.leaderboard_name(cell, strategy)
     result = BacktestResult(cell=name, refit=loaded is None)
     started = time.perf_counter()
     for k, sp in enumerate(splits, start=1):
@@ -152,7 +152,7 @@ def backtest(
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
         scores = pipeline.baseline_scores(prep)
         if loaded is None:
-            trained = pipeline.train_cell(prep, cfg, cell, progress=progress)
+            trained = network.train_cell(prep, cfg, cell, progress=progress)
             model_scores = trained.scores
         else:
             model_scores = _score_fixed(prep, loaded)
@@ -174,25 +174,13 @@ def _model_test_start(loaded: Any) -> Any:
 
 def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
     """Score a saved model on a fold's test windows with the model's own scaler."""
-    from forecaster.windows import make_dataset
-
     sp = prep.split
     if (loaded.lookback, loaded.horizon) != (sp.lookback, sp.horizon):
         raise ConfigError(
             f"the saved model uses lookback {loaded.lookback} / horizon {loaded.horizon}, "
             f"the backtest {sp.lookback} / {sp.horizon}"
         )
-    values = prep.series.frame[prep.series.columns].to_numpy(dtype=np.float64)[: sp.n]
-    ds = make_dataset(loaded.scaler.transform(values), sp.starts("test"), lookback=sp.lookback,
-                      horizon=sp.horizon, batch_size=256)
-    from forecaster.strategies import predict_windows
-
-    strategy = loaded.manifest["window"].get("strategy", "direct")
-    pred = np.concatenate([
-        predict_windows(lambda w: loaded.model(w, training=False), x.numpy(), strategy=strategy, horizon=sp.horizon)
-        for x, _ in ds
-    ])
-    return pipeline._score(prep, loaded.scaler.inverse_target(pred))
+    return scoring.score_model(loaded, prep)
 
 
 def with_seed(cfg: RunConfig, seed: int) -> RunConfig:

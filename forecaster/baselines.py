@@ -16,10 +16,19 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["naive", "seasonal_naive", "residual_base", "linear_correction", "ResidualBase", "BASELINES"]
+from forecaster.contract import Capabilities
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.prepared import Prepared
+
+__all__ = [
+    "naive", "seasonal_naive", "residual_base", "linear_correction", "ResidualBase", "BASELINES",
+    "Naive", "SeasonalNaive", "default_baselines",
+]
 
 
 def naive(y: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.ndarray:
@@ -38,8 +47,45 @@ def seasonal_naive(y: np.ndarray, first_targets: np.ndarray, horizon: int, *, se
     return np.asarray(y, dtype=np.float64)[rows]
 
 
+class Naive:
+    """The last observed value, repeated: the model contract's simplest member."""
+
+    name = "naive"
+    kind = "baseline"
+    capabilities = Capabilities()
+
+    def fit(self, prep: Prepared) -> Naive:
+        return self
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        return naive(np.asarray(values)[:, 0], origins, horizon)
+
+
+class SeasonalNaive:
+    """The last observed season, repeated; the period comes from the prepared run (``fit``)."""
+
+    name = "seasonal_naive"
+    kind = "baseline"
+    capabilities = Capabilities()
+
+    def __init__(self, season: int | None = None) -> None:
+        self.season = season
+
+    def fit(self, prep: Prepared) -> SeasonalNaive:
+        self.season_ = self.season or prep.season
+        return self
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        return seasonal_naive(np.asarray(values)[:, 0], origins, horizon, season=self.season_)
+
+
+def default_baselines() -> list[Naive | SeasonalNaive]:
+    """The baselines scored in every run (fresh, unfitted instances)."""
+    return [Naive(), SeasonalNaive()]
+
+
 #: Baselines scored in every run, by name.
-BASELINES = ("naive", "seasonal_naive")
+BASELINES = tuple(b.name for b in default_baselines())
 
 
 @dataclass(frozen=True)

@@ -153,9 +153,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.export import atomic_write_text, resolve_cell_dir
+    from forecaster.artifacts.cell import load_for_serving
+    from forecaster.artifacts.io import atomic_write_text
+    from forecaster.artifacts.layout import ONNX_FILE
+    from forecaster.artifacts.run import resolve_cell_dir
     from forecaster.predict import forecast, load_for_predict, to_json
-    from forecaster.serving import ONNX_FILE, load_for_serving
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
@@ -189,7 +191,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
     from forecaster import compare, config
-    from forecaster.export import json_ready
+    from forecaster.artifacts.io import json_ready
     from forecaster.report import table_rows
 
     cfg = config.resolve(args.config, _overrides(args))
@@ -221,7 +223,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     from forecaster import config, pipeline
     from forecaster.backtest import FOLD_METRICS, backtest
-    from forecaster.export import atomic_write_text, check_cell, json_ready, load_cell, resolve_cell_dir
+    from forecaster.artifacts.cell import check_cell, load_cell
+    from forecaster.artifacts.io import atomic_write_text, json_ready
+    from forecaster.artifacts.run import resolve_cell_dir
 
     cell_dir = resolve_cell_dir(args.model, args.models_dir)
     manifest = check_cell(cell_dir)
@@ -327,9 +331,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
              "from its checkpoint")
         return ExitCode.INTERRUPTED
     line = f"{decision.outcome}: {decision.reason}"
-    if decision.exit_code != ExitCode.OK:
+    if decision.error is not None:  # busy, bad data, diverged: the error's own exit code
         _err(f"forecast: {line}")
-        return int(decision.exit_code)
+        return int(decision.error.exit_code)
     print(line)
     if decision.version is not None:
         print(f"version {decision.version}: {registry.Registry(cfg.output.models_dir, cfg.model_name).version_dir(decision.version)}")
@@ -354,7 +358,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     import json
 
-    from forecaster.export import json_ready
+    from forecaster.artifacts.io import json_ready
     from forecaster.registry import Registry
 
     reg = Registry(args.models_dir, args.name)

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from forecaster import pipeline
+from forecaster import network, pipeline
 from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError
 
@@ -101,7 +101,7 @@ def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strat
 
 def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, progress: Progress | None) -> Trial:
     """Train one cell with ``cfg``'s seed and strategy, and time it."""
-    result = pipeline.train_cell(prep, cfg, cell, progress=progress)
+    result = network.train_cell(prep, cfg, cell, progress=progress)
     return Trial(
         cell=cell, seed=cfg.training.seed, result=result,
         train_windows_per_s=n_train * result.epochs_total / result.train_seconds,  # every fit of the cell
@@ -110,14 +110,13 @@ def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, pro
 
 def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: pipeline.Prepared, batch_size: int) -> None:
     """Inference latency of each saved cell, loaded the way ``forecast predict`` loads it."""
-    from forecaster.serving import load_for_serving
+    from forecaster.artifacts.cell import load_for_serving
 
     for row in rows:
         if row["kind"] != "model":
             continue
         loaded = load_for_serving(run_dir / row["name"])
-        strategy = loaded.manifest["window"].get("strategy", "direct")
-        single, batch = _timed_inference(loaded.model, prep, batch_size, strategy)
+        single, batch = _timed_inference(loaded.model, prep, batch_size, loaded.strategy)
         row.update(inference_backend=loaded.backend, latency_single_ms=single, batch_windows_per_s=batch)
 
 
@@ -327,7 +326,7 @@ def compare(
     def write_report(tmp: Path) -> None:
         _time_saved_cells(tmp, rows, prep, cfg.training.batch_size)
         if backtests:
-            from forecaster.export import atomic_write_text, json_ready
+            from forecaster.artifacts.io import atomic_write_text, json_ready
 
             atomic_write_text(tmp / "backtest.json", json.dumps(json_ready(backtests), indent=2))
         if report:

@@ -19,11 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecaster.artifacts.cell import LoadedCell, load_for_serving
+from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
-from forecaster.export import LoadedCell, resolve_cell_dir
-from forecaster.serving import load_for_serving
-from forecaster.strategies import predict_windows
 
 __all__ = ["load_for_predict", "forecast", "forecast_windows", "predict_from_dir", "to_json"]
 
@@ -86,8 +85,8 @@ def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | Non
     stacked into one ``(batch, lookback, features)`` array and go through the network together.
 
     Args:
-        loaded: a cell from :func:`~forecaster.serving.load_for_serving` or
-            :func:`~forecaster.export.load_cell`.
+        loaded: a cell from :func:`~forecaster.artifacts.cell.load_for_serving` or
+            :func:`~forecaster.artifacts.cell.load_cell`.
         windows: ``(batch, lookback, features)`` unscaled values, columns ``[target, *covariates]``.
         horizon: steps per window (default: the trained horizon).
 
@@ -102,17 +101,14 @@ def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | Non
     x = np.asarray(windows, dtype=np.float64)
     if x.ndim != 3 or x.shape[1] != loaded.lookback:
         raise DataError(f"windows: expected shape (batch, {loaded.lookback}, features), got {x.shape}")
-    scaled_in = loaded.scaler.transform(x)  # per-column statistics broadcast over (batch, lookback)
-    strategy = loaded.manifest["window"].get("strategy", "direct")
     try:
-        scaled = predict_windows(lambda w: loaded.model(w, training=False), scaled_in, strategy=strategy, horizon=h)
+        return loaded.forecaster.predict_windows(x, h)
     except Exception as exc:  # the runtime rejected the window: manifest and network disagree
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
         raise ArtifactError(
-            f"{loaded.path}: the saved network rejects a window of shape {tuple(scaled_in.shape)} described by "
+            f"{loaded.path}: the saved network rejects a window of shape {tuple(x.shape)} described by "
             f"manifest.json ({first}); the run is inconsistent: retrain or pick another run"
         ) from None
-    return loaded.scaler.inverse_target(np.asarray(scaled))
 
 
 def predict_from_dir(

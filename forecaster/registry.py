@@ -34,16 +34,17 @@ import json
 import math
 import os
 import shutil
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from forecaster.artifacts.cell import check_cell
+from forecaster.artifacts.io import read_json
+from forecaster.artifacts.run import best_cell, read_pointer, write_pointer
 from forecaster.config import RunConfig, to_dict
-from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, TrainingError
-from forecaster.export import atomic_write_text, best_cell, check_cell, read_json
+from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, ForecasterError, TrainingError
 
 __all__ = [
     "Registry",
@@ -104,12 +105,19 @@ class Decision:
     champion_score: float | None = None
     margin: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
-    exit_code: int = ExitCode.OK
+    #: the typed error behind a ``skipped``/``failed`` outcome (busy, data, training); the CLI
+    #: maps it to an exit code like any other error (``None``: nothing went wrong).
+    error: ForecasterError | None = field(default=None, compare=False)
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code the CLI gives this outcome (that of :attr:`error`, else 0)."""
+        return int(self.error.exit_code) if self.error is not None else int(ExitCode.OK)
 
     def to_record(self) -> dict[str, Any]:
-        """The ledger line (without ``exit_code``)."""
+        """The ledger line (without ``error``)."""
         record = {"time": _now(), "event": "retrain", **asdict(self)}
-        record.pop("exit_code")
+        record.pop("error")
         return record
 
 
@@ -172,12 +180,7 @@ class Registry:
     # -- champion -------------------------------------------------------------------------
     def pointer(self) -> dict[str, Any]:
         """The champion pointer (``{}`` when there is none)."""
-        if not self.champion_path.exists():
-            return {}
-        raw = read_json(self.champion_path, "champion pointer")
-        if not isinstance(raw, dict) or "path" not in raw:
-            raise ArtifactError(f"{self.champion_path}: expected a JSON object with a 'path' key")
-        return raw
+        return read_pointer(self.champion_path)
 
     def champion(self) -> int | None:
         """The champion's version number (``None``: no champion, or a pointer to a plain run)."""
@@ -191,7 +194,7 @@ class Registry:
             "previous": previous,
             "promoted_at": _now(),
         }
-        atomic_write_text(self.champion_path, json.dumps(pointer, indent=2) + "\n")
+        write_pointer(self.champion_path, pointer)
 
     def _promote(self, version: int) -> None:
         current = self.champion()
@@ -270,7 +273,7 @@ class Registry:
 
         A last line torn by a crash is terminated first, so it cannot swallow this record.
         """
-        from forecaster.export import json_ready
+        from forecaster.artifacts.io import json_ready
 
         self.root.mkdir(parents=True, exist_ok=True)
         line = json.dumps(json_ready(record), sort_keys=False) + "\n"
@@ -370,41 +373,16 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     return None
 
 
-def _score_champion(cell_dir: Path, prep: Any, metric: str, batch_size: int) -> float | None:
-    """The champion's ``metric`` on the challenger's test windows (same targets, same scaling)."""
-    import numpy as np
-
-    from forecaster import metrics
-    from forecaster.export import load_cell
-    from forecaster.strategies import predict_windows
+def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
+    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scale)."""
+    from forecaster import scoring
+    from forecaster.artifacts.cell import load_cell
 
     loaded = load_cell(cell_dir)
-    first = prep.split.first_targets("test")
-    if loaded.lookback > int(first.min()):
+    if loaded.lookback > int(prep.origins("test").min()):
         raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of the new data")
-    values = prep.series.frame[loaded.scaler.columns].to_numpy(dtype=np.float64)[: prep.split.n]
-    scaled = loaded.scaler.transform(values)
-    x = np.stack([scaled[t - loaded.lookback : t] for t in first])
-    strategy = str(loaded.manifest["window"].get("strategy", "direct"))
-    horizon = prep.split.horizon
-    chunks = [
-        predict_windows(lambda w: loaded.model(w, training=False), x[i : i + batch_size], strategy=strategy, horizon=horizon)
-        for i in range(0, len(x), batch_size)
-    ]
-    y_pred = loaded.scaler.inverse_target(np.concatenate(chunks))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", metrics.MetricWarning)
-        scores = metrics.score(prep.test_targets, y_pred, insample=prep.insample, season=prep.season)
-    value = scores.get(metric)
+    value = scoring.score_model(loaded, prep).get(metric)
     return float(value) if value is not None else None
-
-
-def _trained_sha256(cell_dir: Path) -> str | None:
-    """The data file hash recorded in a freshly saved cell's manifest."""
-    try:
-        return str(read_json(cell_dir / "manifest.json", "run manifest")["data"]["sha256"])
-    except (ArtifactError, KeyError, TypeError):
-        return None
 
 
 def _checkpoint_key(cfg: RunConfig, data_sha256: str) -> str:
@@ -415,6 +393,121 @@ def _checkpoint_key(cfg: RunConfig, data_sha256: str) -> str:
     body = {k: v for k, v in to_dict(cfg).items() if k in ("data", "window", "model", "training")}
     body["training"] = {k: v for k, v in body["training"].items() if k != "epochs"}
     return hashlib.sha256(json.dumps([body, data_sha256], sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class _Retrain:
+    """The state one retrain carries from step to step (inside the lock)."""
+
+    cfg: RunConfig
+    reg: Registry
+    say: Callable[[str], None]
+    progress: Callable[[str], None] | None
+    should_stop: Callable[[], bool]
+    base: dict[str, Any]
+    champion: int | None = None
+    champ_info: VersionInfo | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def decide(self, outcome: Outcome, reason: str, error: ForecasterError | None = None, **extra: Any) -> Decision:
+        return Decision(outcome, reason, data=self.data, error=error, **{**self.base, **extra})
+
+    def open(self) -> None:
+        """Clean a killed save's leftovers and look at the champion."""
+        leftovers = self.reg.clean_temporary()
+        if leftovers:
+            self.say(f"removed unfinished leftovers from {self.reg.versions_dir}: {', '.join(leftovers)}")
+        self.champion = self.reg.champion()
+        self.champ_info = self.reg.inspect(self.champion) if self.champion is not None else None
+        if self.champ_info is not None and not self.champ_info.ok:
+            self.say(f"champion version {self.champion} is unusable and will not be served: {self.champ_info.error}")
+        self.base.update(champion_before=self.champion, champion_after=self.champion)
+
+    def checkpoint(self, sha256: str) -> Any:
+        """The retrain's checkpoint, discarded first when made with other data or settings."""
+        from forecaster.checkpoint import Checkpoint
+
+        reg = self.reg
+        key, key_file = _checkpoint_key(self.cfg, sha256), reg.checkpoint_dir / "key.json"
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            if json.loads(key_file.read_text(encoding="utf-8"))["key"] != key:
+                self.say("discarding a checkpoint made with other data or settings")
+                shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
+        from forecaster.artifacts.io import atomic_write_text
+
+        atomic_write_text(key_file, json.dumps({"key": key, "data": self.data}))
+        return Checkpoint(reg.checkpoint_dir, should_stop=self.should_stop, progress=self.say)
+
+    def judge(self, challenger: float | None, prep: Any) -> tuple[bool, str, float | None]:
+        """Re-score the champion on the challenger's holdout and apply the gate."""
+        sc, info = self.cfg.schedule, self.champ_info
+
+        def gated(score: float | None) -> tuple[bool, str]:
+            return gate(challenger, score, metric=sc.metric, margin=sc.margin, champion_version=self.champion)
+
+        if info is None or not info.ok or info.cell_dir is None:  # none yet, or a corrupt one any valid one replaces
+            score = math.nan if info is not None else None
+            return (*gated(score), score)
+        try:
+            score = _champion_score(info.cell_dir, prep, sc.metric)
+            return (*gated(score), score)
+        except ArtifactError as exc:  # hashes fine but Keras cannot load it: it cannot be served either
+            promote, reason = gated(math.nan)
+            return promote, f"{reason}; champion could not be loaded ({exc})", math.nan
+        except DataError as exc:  # a servable champion that cannot be compared stays
+            return False, f"champion could not be re-scored on the new holdout ({exc}); kept", None
+
+
+def _retrain_locked(run: _Retrain) -> Decision:
+    """The steps of one retrain, lock held: data, checks, challenger, gate, promotion, retention."""
+    from forecaster import pipeline
+    from forecaster.checkpoint import Stopped
+
+    cfg, reg, sc = run.cfg, run.reg, run.cfg.schedule
+    run.open()
+    try:  # the data is read once: checks, challenger and champion all see this snapshot
+        series = pipeline.load(cfg)
+    except DataError as exc:
+        return run.decide("skipped", f"data checks failed: {exc}", exc)
+    run.data = {"path": series.path, "sha256": series.sha256, "rows": len(series.frame),
+                "last": str(series.frame.index[-1])}
+    if run.champ_info is not None and run.champ_info.ok:
+        reason = check_new_data(series, run.champ_info.manifest, min_new_rows=sc.min_new_rows,
+                                horizon=cfg.window.horizon)
+        if reason is not None:
+            return run.decide("skipped", f"data checks: {reason}")
+
+    checkpoint = run.checkpoint(series.sha256)
+    version = reg.next_version()
+    run.say(f"training challenger version {version} of {reg.root.name}")
+    try:
+        prep = pipeline.prepare(cfg, series)
+        result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
+                                checkpoint=checkpoint)
+    except TrainingError as exc:
+        shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
+        return run.decide("failed", f"challenger invalid, not saved: {exc}", exc)
+    except DataError as exc:
+        shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
+        return run.decide("skipped", f"data checks failed: {exc}", exc)
+    except Stopped as exc:
+        reg.log(run.decide("stopped", f"{exc}; the next retrain resumes from the checkpoint").to_record())
+        raise
+    shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
+
+    cell = result.cells[0]
+    score = cell.scores.get(sc.metric)
+    challenger = float(score) if score is not None else None
+    if not math.isfinite(cell.fit.best_val_loss):
+        challenger = math.nan
+    promote, reason, champion_score = run.judge(challenger, prep)
+    if promote:
+        reg._promote(version)
+    pruned = reg.prune(sc.keep)
+    extra = f"; pruned versions {pruned}" if pruned else ""
+    return run.decide("promoted" if promote else "kept", reason + extra, version=version,
+                      champion_after=version if promote else run.champion,
+                      challenger_score=challenger, champion_score=champion_score)
 
 
 def retrain(
@@ -433,111 +526,24 @@ def retrain(
 
     Returns:
         The decision (also appended to the ledger). Busy, data-check and training failures are
-        decisions too (``skipped`` / ``failed``), so a scheduler never crash-loops on them.
+        decisions too (``skipped`` / ``failed``, with the typed error the CLI maps to an exit
+        code), so a scheduler never crash-loops on them.
 
     Raises:
         checkpoint.Stopped: ``should_stop`` became true (the ledger records it).
     """
-    from forecaster import pipeline
-    from forecaster.checkpoint import Checkpoint, Stopped
-
-    say = progress or (lambda _msg: None)
-    sc = cfg.schedule
     reg = Registry(cfg.output.models_dir, cfg.model_name)
-    base: dict[str, Any] = {"metric": sc.metric, "margin": sc.margin}
-
-    def record(decision: Decision) -> Decision:
-        reg.log(decision.to_record())
-        return decision
-
+    run = _Retrain(cfg, reg, progress or (lambda _msg: None), progress, should_stop or (lambda: False),
+                   base={"metric": cfg.schedule.metric, "margin": cfg.schedule.margin})
     try:
-        held = reg.lock()
-        held.__enter__()
+        lock = reg.lock()
+        lock.__enter__()
     except BusyError as exc:
-        return record(Decision("skipped", str(exc), exit_code=ExitCode.BUSY, **base))
-    try:
-        leftovers = reg.clean_temporary()
-        if leftovers:
-            say(f"removed unfinished leftovers from {reg.versions_dir}: {', '.join(leftovers)}")
-        champion = reg.champion()
-        champ_info = reg.inspect(champion) if champion is not None else None
-        if champ_info is not None and not champ_info.ok:
-            say(f"champion version {champion} is unusable and will not be served: {champ_info.error}")
-        base["champion_before"] = champion
-        base["champion_after"] = champion
+        decision = run.decide("skipped", str(exc), exc)
+    else:
         try:
-            series = pipeline.load(cfg)
-        except DataError as exc:
-            return record(Decision("skipped", f"data checks failed: {exc}", exit_code=ExitCode.DATA, **base))
-        data = {"path": series.path, "sha256": series.sha256, "rows": len(series.frame),
-                "last": str(series.frame.index[-1])}
-        if champ_info is not None and champ_info.ok:
-            reason = check_new_data(series, champ_info.manifest, min_new_rows=sc.min_new_rows,
-                                    horizon=cfg.window.horizon)
-            if reason is not None:
-                return record(Decision("skipped", f"data checks: {reason}", data=data, **base))
-
-        key = _checkpoint_key(cfg, series.sha256)
-        key_file = reg.checkpoint_dir / "key.json"
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            if json.loads(key_file.read_text(encoding="utf-8"))["key"] != key:
-                say("discarding a checkpoint made with other data or settings")
-                shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
-        atomic_write_text(key_file, json.dumps({"key": key, "data": data}))
-        checkpoint = Checkpoint(reg.checkpoint_dir, should_stop=should_stop or (lambda: False), progress=say)
-
-        version = reg.next_version()
-        say(f"training challenger version {version} of {reg.root.name}")
-        try:
-            prep = pipeline.prepare(cfg, series)
-            result = pipeline.train(cfg, progress=progress, run_dir=reg.version_dir(version), checkpoint=checkpoint)
-        except TrainingError as exc:
-            shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
-            return record(Decision("failed", f"challenger invalid, not saved: {exc}", data=data,
-                                   exit_code=ExitCode.TRAINING, **base))
-        except DataError as exc:
-            shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
-            return record(Decision("skipped", f"data checks failed: {exc}", data=data, exit_code=ExitCode.DATA,
-                                   **base))
-        except Stopped as exc:
-            record(Decision("stopped", f"{exc}; the next retrain resumes from the checkpoint", data=data, **base))
-            raise
-        shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
-
-        cell = result.cells[0]
-        challenger = cell.scores.get(sc.metric)
-        challenger = float(challenger) if challenger is not None else None
-        if not math.isfinite(cell.fit.best_val_loss):
-            challenger = math.nan
-        champion_score: float | None = None
-
-        def judge(score: float | None) -> tuple[bool, str]:
-            return gate(challenger, score, metric=sc.metric, margin=sc.margin, champion_version=champion)
-
-        if _trained_sha256(best_cell(result.run_dir)) != series.sha256:
-            promote, reason = False, (f"{series.path} changed while the challenger trained; it was not compared "
-                                      "with the champion on the same holdout (the next retrain will)")
-        elif champ_info is not None and champ_info.ok and champ_info.cell_dir is not None:
-            try:
-                champion_score = _score_champion(champ_info.cell_dir, prep, sc.metric, cfg.training.batch_size)
-                promote, reason = judge(champion_score)
-            except ArtifactError as exc:  # hashes fine but Keras cannot load it: it cannot be served either
-                champion_score = math.nan
-                promote, reason = judge(champion_score)
-                reason += f"; champion could not be loaded ({exc})"
-            except DataError as exc:  # a servable champion that cannot be compared stays
-                promote, reason = False, f"champion could not be re-scored on the new holdout ({exc}); kept"
-        else:  # no champion yet, or a corrupt one that any valid challenger replaces
-            champion_score = math.nan if champ_info is not None else None
-            promote, reason = judge(champion_score)
-        if promote:
-            reg._promote(version)
-        pruned = reg.prune(sc.keep)
-        extra = f"; pruned versions {pruned}" if pruned else ""
-        return record(Decision(
-            "promoted" if promote else "kept", reason + extra, version=version,
-            champion_before=champion, champion_after=version if promote else champion, metric=sc.metric,
-            challenger_score=challenger, champion_score=champion_score, margin=sc.margin, data=data,
-        ))
-    finally:
-        held.__exit__(None, None, None)
+            decision = _retrain_locked(run)
+        finally:
+            lock.__exit__(None, None, None)
+    reg.log(decision.to_record())
+    return decision

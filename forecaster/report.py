@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from forecaster import baselines
-from forecaster.export import atomic_write_text
+from forecaster.artifacts.io import atomic_write_text
 
 __all__ = ["write_report", "PLOTS"]
 

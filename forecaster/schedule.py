@@ -30,7 +30,7 @@ from typing import Any
 
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, HealthError
-from forecaster.export import atomic_write_text
+from forecaster.artifacts.io import atomic_write_text
 
 __all__ = [
     "parse_cron",

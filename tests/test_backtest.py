@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forecaster import backtest, config, pipeline
+from forecaster import backtest, config, network, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, DataError, ExitCode
 
@@ -29,7 +29,7 @@ def test_fold_splits_expand_and_tile_the_test_part():
 
 def test_folds_never_train_on_data_after_their_cutoff(tmp_path, series_csv, monkeypatch):
     seen = []
-    real = pipeline.train_cell
+    real = network.train_cell
 
     def spy(prep, cfg, cell, **kwargs):
         sp = prep.split
@@ -42,7 +42,7 @@ def test_folds_never_train_on_data_after_their_cutoff(tmp_path, series_csv, monk
         np.testing.assert_allclose(prep.scaler.mean_, raw.mean(axis=0))  # scaler from before the cut-off
         return real(prep, cfg, cell, **kwargs)
 
-    monkeypatch.setattr(pipeline, "train_cell", spy)
+    monkeypatch.setattr(network, "train_cell", spy)
     cfg = config.resolve(overrides={
         "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
         "window.test": 0.3, "model.units": [4], "training.epochs": 1,

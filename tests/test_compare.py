@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from forecaster import compare, config, pipeline
+from forecaster import compare, config, network, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, ExitCode
 
@@ -42,13 +42,13 @@ def test_verdict_always_answers_lstm_vs_gru_and_flags_the_epoch_cap():
 
 def test_every_cell_gets_the_same_windows_scaler_and_seeds(tmp_path, series_csv, monkeypatch):
     seen = []
-    real = pipeline.train_cell
+    real = network.train_cell
 
     def spy(prep, cfg, cell, **kwargs):
         seen.append((cell, cfg.training.seed, id(prep), prep.split, prep.scaler.mean_.tolist(), cfg.training.epochs))
         return real(prep, cfg, cell, **kwargs)
 
-    monkeypatch.setattr(pipeline, "train_cell", spy)
+    monkeypatch.setattr(network, "train_cell", spy)
     cfg = config.resolve(overrides={
         "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
         "model.units": [4], "training.epochs": 1, "output.models_dir": str(tmp_path / "m"),

@@ -357,12 +357,15 @@ def test_retrain_and_schedule_accept_every_train_flag():
     assert "--cron" in flags("schedule")
 
 
-def test_data_changing_during_the_retrain_keeps_the_champion(tmp_path, monkeypatch):
+def test_data_changing_during_the_retrain_is_read_once(tmp_path, monkeypatch):
+    """The file is read once: challenger, champion re-score and manifest all use that snapshot."""
     from forecaster import pipeline
+    from forecaster.data import file_sha256
 
     data = write(tmp_path, 300, name="live.csv")
     assert retrain(cfg_for(tmp_path, data)).outcome == "promoted"
     make_frame(330).to_csv(data, index=False)
+    snapshot = file_sha256(data)
     real_train = pipeline.train
 
     def train_while_rows_arrive(*args, **kwargs):
@@ -371,5 +374,7 @@ def test_data_changing_during_the_retrain_keeps_the_champion(tmp_path, monkeypat
 
     monkeypatch.setattr(pipeline, "train", train_while_rows_arrive)
     d = retrain(cfg_for(tmp_path, data))
-    assert d.outcome == "kept" and d.version == 2 and d.champion_after == 1
-    assert "changed while the challenger trained" in d.reason and d.champion_score is None
+    assert d.outcome in ("promoted", "kept") and d.version == 2 and d.champion_score is not None
+    assert d.data["rows"] == 330 and d.data["sha256"] == snapshot
+    info = Registry(tmp_path / "models", "sales").inspect(2)
+    assert info.manifest["data"]["rows"] == 330 and info.manifest["data"]["sha256"] == snapshot

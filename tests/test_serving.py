@@ -127,12 +127,12 @@ def test_corrupt_onnx_is_reported_not_served(run, tmp_path, capsys):
 
 
 def test_failed_export_keeps_the_run_and_predict_uses_keras(tmp_path, monkeypatch):
-    import forecaster.serving
+    import forecaster.artifacts.runtime
 
     def broken(model, path):
         raise RuntimeError("unsupported op")
 
-    monkeypatch.setattr(forecaster.serving, "export_onnx", broken)
+    monkeypatch.setattr(forecaster.artifacts.runtime, "export_onnx", broken)
     data = tmp_path / "series.csv"
     make_frame().to_csv(data, index=False)
     with pytest.warns(RuntimeWarning, match="ONNX export failed .*unsupported op.*predict will use Keras"):

@@ -1,0 +1,264 @@
+"""A saved cell folder: written with a hashed manifest, checked and loaded (never unpickled).
+
+Each cell's ``manifest.json`` records the window spec, the data file's hash and row count,
+library versions and a SHA-256 of every file, so a truncated or swapped file is reported
+instead of served. A loaded cell (:class:`LoadedCell`) is a model of the leaderboard contract
+(:class:`forecaster.contract.Model`): it forecasts at origins with its own scaler and strategy.
+
+Example:
+    >>> loaded = load_for_serving("models/seattle-temps/runs/<id>/lstm")  # doctest: +SKIP
+    >>> loaded.backend, loaded.strategy, loaded.predict(values, origins, 24).shape  # doctest: +SKIP
+    ('onnx', 'direct', (1291, 24))
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forecaster.artifacts import layout, runtime
+from forecaster.artifacts.io import atomic_path, atomic_write_text, json_ready, read_json
+from forecaster.contract import Capabilities
+from forecaster.errors import ArtifactError
+from forecaster.inference import KerasRuntime, NetworkForecaster, Predictor
+from forecaster.windows import Scaler
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from forecaster.prepared import Prepared
+
+__all__ = [
+    "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "library_versions", "check_cell",
+    "load_cell", "load_for_serving",
+]
+
+#: ``auto``: ONNX when ``model.onnx`` exists, else Keras.
+BACKENDS = ("auto", "onnx", "keras")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in every manifest."""
+    import keras
+    import numpy
+    import pandas
+    import tensorflow
+
+    import forecaster
+
+    return {
+        "forecaster": forecaster.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def _sha256(path: Path) -> str:
+    from forecaster.data import file_sha256
+
+    return file_sha256(path)
+
+
+def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], data: dict[str, Any]) -> None:
+    """Write ``manifest.json`` last, with hashes of the files already in ``cell_dir``."""
+    manifest = {
+        "format": layout.FORMAT,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cell": cell,
+        "window": window,
+        "data": data,
+        "libraries": library_versions(),
+        "files": {p.name: _sha256(p) for p in sorted(cell_dir.iterdir()) if p.is_file()},
+    }
+    atomic_write_text(cell_dir / layout.MANIFEST, json.dumps(json_ready(manifest), indent=2))
+
+
+def _write_onnx(cell_dir: Path, model: Any) -> None:
+    """``model.onnx`` beside ``model.keras``; a failed export costs the fast predict path, not the run."""
+    try:
+        runtime.export_onnx(model, cell_dir / layout.ONNX_FILE)
+    except Exception as exc:
+        warnings.warn(f"{cell_dir.name}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
+                      "predict will use Keras", RuntimeWarning, stacklevel=2)
+
+
+def write_cell(
+    cell_dir: Path,
+    *,
+    cell: str,
+    model: Any,
+    scaler: Scaler,
+    metrics: dict[str, Any],
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    window: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    """Write one trained network's folder: model (Keras + ONNX), scaler, metrics, history, forecast, manifest.
+
+    Args:
+        cell_dir: the folder to create (inside a staged run).
+        cell: the cell name recorded in the manifest.
+        model: the trained Keras model.
+        scaler: its scaler.
+        metrics: ``metrics.json``'s content.
+        history: per-epoch losses.
+        forecast: ``timestamp, yhat`` after the end of the series.
+        window, data: the manifest's ``window`` (lookback, horizon, freq, season, strategy, split)
+            and ``data`` (path, hash, columns...) records.
+    """
+    cell_dir.mkdir()
+    with atomic_path(cell_dir / layout.KERAS_FILE, suffix=".keras") as tmp:
+        model.save(tmp)
+    _write_onnx(cell_dir, model)
+    atomic_write_text(cell_dir / layout.SCALER_FILE, scaler.to_json())
+    atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
+    atomic_write_text(cell_dir / layout.HISTORY_FILE, history.to_csv(index=False))
+    stamped = forecast.assign(timestamp=forecast["timestamp"].map(lambda ts: ts.isoformat()))
+    atomic_write_text(cell_dir / layout.FORECAST_FILE, stamped.to_csv(index=False))
+    write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
+
+
+@dataclass(frozen=True)
+class LoadedCell:
+    """A trained cell ready to predict: its runtime, scaler and manifest.
+
+    ``model`` is the runtime (:class:`~forecaster.inference.Predictor`): ONNX Runtime, or the
+    Keras model in safe mode (whose attributes, e.g. ``layers``, it passes through).
+    """
+
+    path: Path
+    model: Predictor
+    scaler: Scaler
+    manifest: dict[str, Any]
+
+    kind = "model"
+    capabilities = Capabilities(uses_covariates=True, network=True, saves=True)
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` (ONNX Runtime, no TensorFlow) or ``"keras"``."""
+        return self.model.backend
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def lookback(self) -> int:
+        return int(self.manifest["window"]["lookback"])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.manifest["window"]["horizon"])
+
+    @property
+    def strategy(self) -> str:
+        """``direct`` or ``recursive``: how the network produces its horizon."""
+        return str(self.manifest["window"].get("strategy", "direct"))
+
+    @property
+    def forecaster(self) -> NetworkForecaster:
+        return NetworkForecaster(self.model, self.scaler, self.lookback, self.strategy)
+
+    def fit(self, prep: Prepared) -> LoadedCell:
+        """A saved cell is already fitted: it is scored as it is (with its own scaler)."""
+        return self
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """Forecast at origins (the model contract); ``values`` in the original units."""
+        return self.forecaster.predict(values, origins, horizon)
+
+
+def check_cell(cell_dir: Path) -> dict[str, Any]:
+    """Validate a cell folder's manifest and file hashes without loading the model."""
+    manifest = read_json(cell_dir / layout.MANIFEST, "run manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ArtifactError(f"{cell_dir}: unsupported run format {found!r}; this version reads {layout.FORMAT!r}")
+    try:
+        window, data, files = manifest["window"], manifest["data"], manifest["files"]
+        int(window["lookback"]), int(window["horizon"]), str(window["freq"])
+        str(data["target"]), list(data["covariates"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: incomplete manifest (missing {exc})") from None
+    optional = [n for n in layout.OPTIONAL_CELL_FILES if (cell_dir / n).exists()]
+    for name in (*layout.REQUIRED_CELL_FILES, *optional):
+        path = cell_dir / name
+        if not path.is_file():
+            raise ArtifactError(f"{path}: missing from the saved run; retrain or pick another run")
+        if files.get(name) != _sha256(path):
+            raise ArtifactError(
+                f"{path}: corrupt (checksum differs from {layout.MANIFEST}); retrain or pick another run"
+            )
+    return manifest
+
+
+def _scaler(path: Path) -> Scaler:
+    source = path / layout.SCALER_FILE
+    return Scaler.from_dict(read_json(source, "scaler"), source=str(source))
+
+
+def load_cell(cell_dir: str | Path) -> LoadedCell:
+    """Load a trained cell with Keras ``safe_mode=True`` after checking its manifest.
+
+    Raises:
+        ArtifactError: the folder is not a complete, intact run of a compatible version.
+    """
+    path = Path(cell_dir)
+    manifest = check_cell(path)
+    saved_keras = str(manifest.get("libraries", {}).get("keras", "?"))
+    import keras
+
+    if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
+        raise ArtifactError(
+            f"{path}: saved with Keras {saved_keras}, this is Keras {keras.__version__}; retrain the model"
+        )
+    scaler = _scaler(path)
+    try:
+        from forecaster.architectures import custom_objects
+
+        model = keras.saving.load_model(
+            path / layout.KERAS_FILE, custom_objects=custom_objects(), compile=False, safe_mode=True
+        )
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise ArtifactError(f"{path / layout.KERAS_FILE}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
+    return LoadedCell(path=path, model=KerasRuntime(model), scaler=scaler, manifest=manifest)
+
+
+def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: int | None = None) -> LoadedCell:
+    """Load a cell to predict with: ONNX Runtime when ``model.onnx`` is there, else Keras.
+
+    The manifest and the SHA-256 of ``model.keras``, ``scaler.json`` and (when present)
+    ``model.onnx`` are checked first, as :func:`load_cell` does.
+
+    Args:
+        cell_dir: a cell folder (see :func:`~forecaster.artifacts.run.resolve_cell_dir`).
+        backend: ``auto`` (ONNX if present, else Keras), ``onnx`` (required) or ``keras``.
+        threads: ONNX Runtime intra-op threads (``None``: its default).
+
+    Raises:
+        ArtifactError: the folder is incomplete or corrupt, or ``backend="onnx"`` and there is
+            no ``model.onnx``.
+    """
+    if backend not in BACKENDS:
+        raise ArtifactError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    path = Path(cell_dir)
+    onnx_path = path / layout.ONNX_FILE
+    if backend == "keras" or (backend == "auto" and not onnx_path.is_file()):
+        return load_cell(path)
+    if not onnx_path.is_file():
+        raise ArtifactError(f"{onnx_path}: missing; this run has no ONNX export (serve it with the Keras backend)")
+    manifest = check_cell(path)  # also verifies model.onnx's hash
+    return LoadedCell(path=path, model=runtime.OnnxRuntime(onnx_path, threads=threads), scaler=_scaler(path),
+                      manifest=manifest)

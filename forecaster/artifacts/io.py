@@ -1,0 +1,118 @@
+"""Atomic writes and checked JSON reads: every file of a saved run goes through here.
+
+Files are written to a temporary name beside the target and renamed into place (``os.replace``),
+so a reader never sees half a file; a run directory is staged under a hidden name and renamed
+only when complete. Permissions follow the process umask (0644 files, 0755 folders under the
+usual 022), as a plain ``open`` would: ``mkstemp``/``mkdtemp`` alone would make them 0600/0700
+and unreadable to a serving container running as another user.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> atomic_write_text(d / "a.json", '{"x": 1}')
+    >>> read_json(d / "a.json", "example")
+    {'x': 1}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from forecaster.errors import ArtifactError
+
+__all__ = ["json_ready", "atomic_write_text", "atomic_path", "read_json", "staged_run", "new_run_id", "umask_mode"]
+
+
+def json_ready(value: Any) -> Any:
+    """Replace NaN/inf floats by ``None`` (JSON has no NaN) recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def umask_mode(base: int) -> int:
+    """``base`` (0o666 for files, 0o777 for folders) less the process umask."""
+    current = os.umask(0)
+    os.umask(current)
+    return base & ~current
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    For writers that take a file name (Keras' ``save``, which wants a ``.keras`` ``suffix``;
+    the ONNX export).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, umask_mode(0o666))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder, fsync, and ``os.replace``."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Read a JSON artifact; a missing or malformed file is an :class:`ArtifactError`."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: {what} not found") from None
+    except PermissionError:
+        raise ArtifactError(f"{path}: {what} is not readable by uid {os.getuid()} (permission denied); "
+                            "fix the file's permissions or run as its owner") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{path}: {what} is corrupt ({exc.__class__.__name__}: {exc})") from None
+
+
+def new_run_id(label: str) -> str:
+    """A sortable, unique run id: ``YYYYmmdd-HHMMSS-<label>-<4 hex>`` (UTC)."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(2)}"
+
+
+@contextlib.contextmanager
+def staged_run(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes ``final`` only if the block succeeds.
+
+    On any exception (Ctrl-C included) the temporary directory is removed and ``final`` is
+    never created.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        raise ArtifactError(f"{final}: already exists; refusing to overwrite a saved run")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, umask_mode(0o777))
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

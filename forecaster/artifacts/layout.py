@@ -1,0 +1,38 @@
+"""The file names of the saved-run format, spelled once.
+
+Layout::
+
+    <models_dir>/<name>/runs/<run-id>/        (or versions/<N>/ under the registry)
+        config.yaml  leaderboard.json  leaderboard.csv  [report.html report.md plots/ backtest.json]
+        <cell>/model.keras  model.onnx  scaler.json  metrics.json  history.csv  forecast.csv  manifest.json
+    <models_dir>/<name>/champion.json        which run/cell serves by default
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
+    "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
+    "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES",
+]
+
+#: Version tag of the run-directory format written by this code.
+FORMAT = "forecaster-run/1"
+
+MANIFEST = "manifest.json"
+KERAS_FILE = "model.keras"
+ONNX_FILE = "model.onnx"
+SCALER_FILE = "scaler.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+FORECAST_FILE = "forecast.csv"
+CONFIG_FILE = "config.yaml"
+LEADERBOARD_JSON = "leaderboard.json"
+LEADERBOARD_CSV = "leaderboard.csv"
+CHAMPION_FILE = "champion.json"
+RUNS_DIR = "runs"
+
+#: Hashed and required in every cell folder.
+REQUIRED_CELL_FILES = (KERAS_FILE, SCALER_FILE)
+#: Hashed when present (runs saved before ONNX export, or whose export failed, lack it).
+OPTIONAL_CELL_FILES = (ONNX_FILE,)

@@ -1,0 +1,146 @@
+"""Run folders and the champion pointer: store a run, find the cell that ``--model`` means.
+
+A run directory is complete or absent (:func:`store_run` stages it under a hidden name). The
+champion pointer (``champion.json``) is read and written here only; every path read from it
+must stay inside the model's folder.
+
+Example:
+    >>> resolve_cell_dir("seattle-temps", "models")  # doctest: +SKIP
+    PosixPath('models/seattle-temps/versions/3/gru')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from forecaster.artifacts import layout
+from forecaster.artifacts.io import atomic_write_text, json_ready, read_json, staged_run
+from forecaster.errors import ArtifactError
+
+__all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_cell_dir", "read_pointer", "write_pointer",
+           "list_runs", "inside"]
+
+
+def leaderboard_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """The leaderboard rows as CSV text with the given columns (others dropped)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def store_run(
+    final: Path,
+    *,
+    config_yaml: str,
+    write_cells: Callable[[Path], None],
+    board: dict[str, Any],
+    columns: Sequence[str],
+    extra: Callable[[Path], None] | None = None,
+) -> None:
+    """Write a complete run directory atomically: config, cell folders, extras, leaderboard.
+
+    ``write_cells(tmp)`` writes the cell folders; ``extra(tmp)`` runs after them and before the
+    leaderboard, so it may measure the saved cells (updating ``board["rows"]``) and add files (a
+    report, plots). The directory is renamed into place only after all of it.
+    """
+    with staged_run(final) as tmp:
+        atomic_write_text(tmp / layout.CONFIG_FILE, config_yaml)
+        write_cells(tmp)
+        if extra is not None:
+            extra(tmp)
+        atomic_write_text(tmp / layout.LEADERBOARD_JSON, json.dumps(json_ready(board), indent=2))
+        atomic_write_text(tmp / layout.LEADERBOARD_CSV, leaderboard_csv(board["rows"], columns))
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path`` resolves to ``root`` or below it (symlinks and ``..`` followed)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def list_runs(model_dir: Path) -> list[Path]:
+    """A model's run folders, oldest first (hidden temporary folders ignored)."""
+    runs = model_dir / layout.RUNS_DIR
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def best_cell(run_dir: Path) -> Path:
+    """The cell folder of a run with the lowest test MASE (then MAE) in its leaderboard."""
+    board = read_json(run_dir / layout.LEADERBOARD_JSON, "leaderboard")
+    try:
+        rows = [r for r in board["rows"] if r.get("kind") == "model"]
+    except (KeyError, TypeError, AttributeError):
+        raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: unexpected content") from None
+    if not rows:
+        raise ArtifactError(f"{run_dir}: the run holds no trained model")
+
+    def key(row: dict[str, Any]) -> tuple[float, float]:
+        mase = row.get("mase")
+        return (math.inf if mase is None else float(mase), float(row.get("mae") or math.inf))
+
+    cell = run_dir / str(min(rows, key=key)["name"])
+    if not inside(run_dir, cell):
+        raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: names a cell outside the run folder")
+    return cell
+
+
+def read_pointer(path: Path) -> dict[str, Any]:
+    """The champion pointer at ``path`` (``{}`` when there is none), checked.
+
+    Raises:
+        ArtifactError: unreadable, not an object with a relative ``path`` inside the model folder.
+    """
+    if not path.exists():
+        return {}
+    raw = read_json(path, "champion pointer")
+    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+        raise ArtifactError(f"{path}: expected a JSON object with a 'path' key")
+    if Path(raw["path"]).is_absolute() or not inside(path.parent, path.parent / raw["path"]):
+        raise ArtifactError(f"{path}: 'path' {raw['path']!r} leaves the model folder {path.parent}; "
+                            "a champion must be a version or run inside it")
+    return raw
+
+
+def write_pointer(path: Path, pointer: dict[str, Any]) -> None:
+    """Replace the champion pointer atomically."""
+    atomic_write_text(path, json.dumps(pointer, indent=2) + "\n")
+
+
+def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Path:
+    """Turn ``--model`` into a cell folder.
+
+    Accepts a cell folder (has ``manifest.json``), a run folder (its best cell), or a model
+    name's folder (its ``champion.json`` when present, otherwise the newest run's best cell);
+    a bare name is also looked up under ``models_dir``.
+    """
+    path = Path(model)
+    if not path.exists() and not path.is_absolute() and (Path(models_dir) / path).exists():
+        path = Path(models_dir) / path
+    if not path.is_dir():
+        raise ArtifactError(f"--model {model}: no such model folder (looked in . and {models_dir}/)")
+    if (path / layout.MANIFEST).exists():
+        return path
+    if (path / layout.LEADERBOARD_JSON).exists():
+        return best_cell(path)
+    champion = path / layout.CHAMPION_FILE
+    if champion.exists():
+        target = path / str(read_pointer(champion)["path"])
+        if not target.is_dir():
+            raise ArtifactError(f"{champion}: points to {target}, which does not exist")
+        return target if (target / layout.MANIFEST).exists() else best_cell(target)
+    runs = list_runs(path)
+    if not runs:
+        raise ArtifactError(f"--model {model}: no trained run found (expected {path}/{layout.RUNS_DIR}/<run-id>/)")
+    return best_cell(runs[-1])

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "naive", "seasonal_naive", "residual_base", "linear_correction", "ResidualBase", "BASELINES",
-    "Naive", "SeasonalNaive", "default_baselines",
+    "Naive", "SeasonalNaive", "Linear", "default_baselines",
 ]
 
 
@@ -77,6 +77,44 @@ class SeasonalNaive:
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return seasonal_naive(np.asarray(values)[:, 0], origins, horizon, season=self.season_)
+
+
+class Linear:
+    """The least-squares linear model the residual networks start from, alone (no network).
+
+    On the training windows only: the better of naive and seasonal naive (:func:`residual_base`)
+    plus a ridge least-squares map from the centred window (target minus its last value,
+    covariates as they are) to what that baseline misses (:func:`linear_correction`). A network
+    that does not beat this row adds nothing its linear start did not already do.
+    """
+
+    name = "linear"
+    kind = "baseline"
+    capabilities = Capabilities(uses_covariates=True)
+
+    def fit(self, prep: Prepared) -> Linear:
+        sp, h = prep.split, prep.split.horizon
+        self.lookback_, self.scaler_ = sp.lookback, prep.scaler
+        base = prep.residual_base(h, linear=True)
+        assert base.linear is not None
+        self.base_, (self.kernel_, self.bias_) = base, base.linear
+        return self
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        from forecaster.inference import origin_windows
+
+        x = self.scaler_.transform(origin_windows(np.asarray(values, dtype=np.float64), origins, self.lookback_))
+        x = x.astype(np.float64)
+        last = x[:, -1, 0].copy()
+        k = np.arange(horizon)
+        if self.base_.season:
+            lag = self.base_.season * ((k // self.base_.season) + 1)
+            forecast = x[:, self.lookback_ + k - lag, 0]
+        else:
+            forecast = np.repeat(last[:, None], horizon, axis=1)
+        x[:, :, 0] -= last[:, None]
+        correction = x.reshape(len(x), -1) @ self.kernel_.astype(np.float64) + self.bias_.astype(np.float64)
+        return self.scaler_.inverse_target(forecast + self.base_.scale * correction[:, :horizon])
 
 
 def default_baselines() -> list[Naive | SeasonalNaive]:

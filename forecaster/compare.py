@@ -127,9 +127,31 @@ def _mean_std(values: Sequence[float | None]) -> tuple[float | None, float | Non
     return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
 
 
-def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def still_improving(val_loss: Sequence[float], *, cap: int, patience: int, rel: float = 0.005) -> bool:
+    """Whether a fit that used every epoch up to ``cap`` was still improving when it was cut.
+
+    Read from the validation curve: the best loss of the last ``max(patience, 1)`` epochs beats
+    the best before them by more than ``rel`` (0.5 %). A best epoch that falls late by a hair
+    does not count, and neither does a fit that stopped early.
+
+    Example:
+        >>> still_improving([1.0, 0.8, 0.6, 0.5, 0.4], cap=5, patience=2)
+        True
+        >>> still_improving([1.0, 0.5, 0.5, 0.5, 0.4999], cap=5, patience=2)
+        False
+    """
+    losses = [v for v in val_loss if v is not None]
+    window = max(patience, 1)
+    if len(losses) < cap or len(losses) <= window:
+        return False
+    before, last = min(losses[:-window]), min(losses[-window:])
+    return last < before * (1 - rel) if before > 0 else last < before
+
+
+def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epochs_cap: int | None = None,
+              patience: int = 0) -> list[dict[str, Any]]:
     """Leaderboard rows: one per cell (mean ± std over seeds) and one per baseline; best MASE first."""
-    ref = base["seasonal_naive"]
+    ref = base.get("seasonal_naive", {})
     by_cell: dict[str, list[Trial]] = {}
     for t in trials:
         by_cell.setdefault(t.name, []).append(t)
@@ -147,6 +169,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
             "seconds_per_epoch": float(np.mean([t.result.train_seconds / t.result.epochs_total for t in group])),
             "train_windows_per_s": float(np.mean([t.train_windows_per_s for t in group])),
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
+            "still_improving": any(still_improving(f.history["val_loss"].tolist(), cap=epochs_cap, patience=patience)
+                                   for f in fits) if epochs_cap else False,
         }
         for m in METRICS:
             mean, std = _mean_std([t.result.scores.get(m) for t in group])
@@ -154,7 +178,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]]) -> list[
             row[f"{m}_vs_seasonal_naive"] = mean / ref[m] if (mean is not None and ref.get(m)) else None
         rows.append(row)
     for name, scores in base.items():
-        row = {"name": name, "kind": "baseline", "mape": scores.get("mape")}
+        row = {"name": name, "kind": "baseline", "mape": scores.get("mape"), "error": scores.get("error"),
+               "fit_seconds": scores.get("fit_seconds"), "predict_seconds": scores.get("predict_seconds")}
         for m in METRICS:
             row[m], row[f"{m}_std"] = scores.get(m), None
             row[f"{m}_vs_seasonal_naive"] = scores[m] / ref[m] if (scores.get(m) is not None and ref.get(m)) else None
@@ -173,61 +198,105 @@ def _add_backtest_columns(rows: list[dict[str, Any]], results: dict[str, list[An
             row["backtest_mase"], row["backtest_mase_std"] = first.get(row["name"], {}).get("mase"), None
 
 
+def _label(row: dict[str, Any]) -> str:
+    """How a row is named in the verdict: networks in capitals, baselines in words."""
+    return str(row["name"]).replace("_", " ") if row.get("kind") == "baseline" else str(row["name"]).upper()
+
+
+def _equal(a: float, b: float) -> bool:
+    """Equal at the precision the verdict prints (three decimals)."""
+    return f"{a:.3f}" == f"{b:.3f}"
+
+
 def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats: int) -> str:
-    """One comparison sentence: the lower of two cells, and whether the gap beats the seed spread."""
+    """One comparison sentence: the lower of two rows, equal when they print the same, and
+    whether the gap beats the seed spread."""
     best, second = sorted((a, b), key=lambda r: r[key])
 
     def fmt(r: dict[str, Any]) -> str:
         std = r.get(f"{key}_std")
-        return f"{r['name'].upper()} {r[key]:.3f}" + (f" ± {std:.3f}" if std else "")
+        return f"{_label(r)} {r[key]:.3f}" + (f" ± {std:.3f}" if std else "")
 
     gap = second[key] - best[key]
     noise = max(best.get(f"{key}_std") or 0.0, second.get(f"{key}_std") or 0.0)
     head = f"{label} {fmt(best)} vs {fmt(second)}"
+    if _equal(best[key], second[key]):
+        return f"{head}: equal at this precision."
     if repeats < 2:
-        return (f"{head}: {best['name'].upper()} scored lower, but with one seed the gap cannot be "
+        return (f"{head}: {_label(best)} scored lower, but with one seed the gap cannot be "
                 "told from seed-to-seed noise; rerun with --repeats 3.")
     if gap > noise:
-        return f"{head}: {best['name'].upper()} is better (gap {gap:.3f} > spread {noise:.3f})."
+        return f"{head}: {_label(best)} is better (gap {gap:.3f} > spread {noise:.3f})."
     return f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f})."
+
+
+def _versus(net: dict[str, Any], other: dict[str, Any], *, key: str) -> str:
+    """``beats X (0.9) by 4%`` / ``equals X`` / ``loses to X (0.9) by 4%``."""
+    a, b = net[key], other[key]
+    if _equal(a, b):
+        return f"equals {_label(other)} ({b:.3f})"
+    word = "beats" if a < b else "loses to"
+    return f"{word} {_label(other)} ({b:.3f}) by {100 * abs(1 - a / b):.0f}%" if b else f"{word} {_label(other)}"
 
 
 def verdict(
     rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None, patience: int = 0
 ) -> str:
-    """Plain-language answer: which network wins, by how much, and whether that is beyond noise.
+    """Plain-language answer: what to use for this series, which network wins, and by how much.
 
-    A winner is declared only when the best cell's mean ``key`` (MASE, or backtest MASE) beats
-    the runner-up's by more than the larger of their seed-to-seed standard deviations (which
-    needs ``repeats >= 2``). LSTM vs GRU is always answered when both ran; cells that used every
-    epoch with their best one inside the last ``patience`` epochs are named: early stopping never
-    got to decide, they were still improving.
+    - A winner among networks is declared only when the best cell's mean ``key`` (MASE, or
+      backtest MASE) beats the runner-up's by more than the larger of their seed-to-seed standard
+      deviations (which needs ``repeats >= 2``); two values equal at the printed precision are
+      "equal". LSTM vs GRU is always answered when both ran.
+    - Whether recurrence (the better of LSTM and GRU) beats the linear model and the MLP.
+    - The best network against the *best* baseline row (naive, seasonal naive, linear,
+      statistical models), and the best row overall: what to use. A MASE of 1 or more is never
+      called a win (the in-sample seasonal naive does as well).
+    - Cells still improving at the epoch cap (read from the validation curve, ``still_improving``
+      in the rows; rows without it fall back to a best epoch within the last ``patience``).
     """
-    models = [r for r in rows if r["kind"] == "model" and r.get(key) is not None]
-    base = {r["name"]: r for r in rows if r["kind"] == "baseline"}
+    scored = [r for r in rows if r.get(key) is not None and not r.get("error")]
+    models = sorted((r for r in scored if r["kind"] == "model"), key=lambda r: r[key])
+    baselines = sorted((r for r in scored if r["kind"] == "baseline"), key=lambda r: r[key])
     label = "backtest MASE" if key.startswith("backtest") else "MASE"
     if not models:
         return f"No model produced a {label} (the training series has no seasonal variation)."
-    models = sorted(models, key=lambda r: r[key])
     best = models[0]
     lines = []
     if len(models) > 1:
         lines.append(_pair(best, models[1], key=key, label=label, repeats=repeats))
     else:
-        lines.append(f"{label} {best['name'].upper()} {best[key]:.3f}.")
+        lines.append(f"{label} {_label(best)} {best[key]:.3f}.")
     named = {r["name"]: r for r in models}
     if "lstm" in named and "gru" in named and {best["name"], models[1]["name"]} != {"lstm", "gru"}:
         lines.append("LSTM vs GRU: " + _pair(named["lstm"], named["gru"], key=key, label=label, repeats=repeats))
-    snaive = base.get("seasonal_naive", {}).get(key)
-    if snaive is not None:
-        if best[key] < snaive:
-            lines.append(f"It beats seasonal naive ({label} {snaive:.3f}) by {100 * (1 - best[key] / snaive):.0f}%.")
+    recurrent = [named[c] for c in ("lstm", "gru") if c in named]
+    others = [r for r in [named.get("mlp"), next((b for b in baselines if b["name"] == "linear"), None)] if r]
+    if recurrent and others:
+        rec = min(recurrent, key=lambda r: r[key])
+        lines.append(f"Recurrence ({_label(rec)} {rec[key]:.3f}) "
+                     + "; ".join(_versus(rec, o, key=key) for o in others) + ".")
+    if baselines:
+        top = baselines[0]
+        if best[key] >= 1.0 and top[key] >= 1.0 and best[key] < top[key]:
+            lines.append(f"The best network beats every baseline ({_label(top)} {label} {top[key]:.3f}) "
+                         f"but its {label} {best[key]:.3f} is not below 1: no better than repeating last season "
+                         "in-sample; not a win.")
+        elif best[key] < top[key] and not _equal(best[key], top[key]):
+            lines.append(f"It beats {_label(top)} ({label} {top[key]:.3f}) by "
+                         f"{100 * (1 - best[key] / top[key]):.0f}%, the best baseline: use {_label(best)}.")
+        elif _equal(best[key], top[key]):
+            lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}, equal at this precision): "
+                         f"use the simpler {_label(top)} for this series.")
         else:
-            lines.append(f"No network beats seasonal naive ({label} {snaive:.3f}): use the baseline for this series.")
+            lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
+                         f"{_label(best)} {best[key]:.3f} is {100 * (best[key] / top[key] - 1):.0f}% worse): "
+                         "use the baseline for this series.")
     if epochs_cap:
         capped = [
             r["name"].upper() for r in models
-            if (r.get("epochs_run") or 0) >= epochs_cap - 0.5 and (r.get("best_epoch") or 0) > epochs_cap - max(patience, 1)
+            if (r["still_improving"] if "still_improving" in r else
+                (r.get("epochs_run") or 0) >= epochs_cap - 0.5 and (r.get("best_epoch") or 0) > epochs_cap - max(patience, 1))
         ]
         if capped:
             lines.append(f"{', '.join(capped)} still improved at the {epochs_cap}-epoch cap: rerun with more --epochs.")
@@ -291,7 +360,7 @@ def compare(
                     model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy)),
                 )
                 trials.append(_trial(prep, run_cfg, cell, n_train, progress))
-    rows = aggregate(trials, base)
+    rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
     key = "mase"
     backtests: dict[str, Any] = {}
     if backtest:

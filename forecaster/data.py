@@ -247,10 +247,14 @@ def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.Datet
         try:
             with warnings.catch_warnings():  # "could not infer format": the element-wise fallback is fine
                 warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", FutureWarning)  # pandas 2: mixed offsets give objects
                 times = pd.to_datetime(text, errors="raise")
+            if not pd.api.types.is_datetime64_any_dtype(times):  # pandas 2: changing offsets, one instant each
+                times = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         except (ValueError, TypeError, OverflowError) as exc:
             # Offsets that change (daylight saving) are one instant each: put them on UTC.
-            utc = "timezone" in str(exc).lower() or "offset" in str(exc).lower()
+            # (pandas 3 says "timezone"/"offset"; pandas 2 says "Tz-aware ... unless utc=True")
+            utc = any(word in str(exc).lower() for word in ("timezone", "offset", "tz-aware", "utc=true"))
             try:
                 times = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc)
             except (ValueError, TypeError, OverflowError) as again:

@@ -81,6 +81,7 @@ class NetworkModel:
 
         t, m, progress, checkpoint = self.cfg.training, self.cfg.model, self.progress, self.checkpoint
         steps = output_steps(m.strategy, prep.split.horizon)
+        seed_everything(t.seed)  # before the datasets: their shuffle seeds derive from the global seed too
         train, val = (prep.dataset("train", batch_size=t.batch_size, shuffle=True, seed=t.seed),
                       prep.dataset("val", batch_size=t.batch_size))
         if m.strategy == "recursive":  # same windows, first target step only

@@ -31,15 +31,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FitResult", "fit", "fit_inputs", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
-    "JIT_MIN_WINDOWS", "JIT_CELLS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
+    "JIT_MIN_WINDOWS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
 ]
 
 #: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
 #: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.59x windows/s (one noisy run
 #: 0.75x), LSTM 0.76-1.06x, MLP 1.01-1.06x, for a compile of about 2 s per model. Auto turns it on only where it paid:
-#: the cells in :data:`JIT_CELLS`, with at least this many training windows.
+#: the cells registered with ``jit_auto`` (:func:`forecaster.architectures.cell_traits`), with at
+#: least this many training windows.
 JIT_MIN_WINDOWS = 2048
-JIT_CELLS = ("gru",)
 
 #: A recurrent layer runs its time steps one after another, each a handful of small ops, so one
 #: batch keeps about one CPU core busy. Splitting the batch into shards, one per core, gives
@@ -84,7 +84,7 @@ def seed_everything(seed: int) -> None:
 
     TensorFlow's CPU kernels (and XLA on CPU) are deterministic as they are; on a GPU, op
     determinism is switched on too. It is not switched on for the CPU because Keras then refuses
-    ``jit_compile``, the largest CPU speed-up measured for the GRU (see :data:`JIT_CELLS`);
+    ``jit_compile``, the largest CPU speed-up measured for the GRU (see :func:`use_jit`);
     ``tests/test_pipeline.py`` checks that a seed reproduces the losses exactly.
     """
     import keras
@@ -97,7 +97,7 @@ def seed_everything(seed: int) -> None:
 
 def use_jit(setting: bool | None, n_windows: int, cell: str) -> bool:
     """Resolve ``training.jit_compile``: an explicit ``True``/``False`` wins; ``None`` (auto) is
-    on for a cell in :data:`JIT_CELLS` trained on a CPU with at least :data:`JIT_MIN_WINDOWS`
+    on for a cell registered with ``jit_auto`` trained on a CPU with at least :data:`JIT_MIN_WINDOWS`
     windows.
 
     On a GPU the recurrent layers already run fused cuDNN kernels, and op determinism (on there)
@@ -105,7 +105,9 @@ def use_jit(setting: bool | None, n_windows: int, cell: str) -> bool:
     """
     if setting is not None:
         return setting
-    return cell in JIT_CELLS and n_windows >= JIT_MIN_WINDOWS and not gpu_available()
+    from forecaster.architectures import cell_traits
+
+    return cell_traits(cell).jit_auto and n_windows >= JIT_MIN_WINDOWS and not gpu_available()
 
 
 def quota_cores(cpu_max: str) -> int | None:
@@ -142,9 +144,9 @@ def shard_count(cell: str, batch_size: int, *, jit_compile: bool = False) -> int
     matmuls already use every core) and under XLA (measured: XLA's CPU runtime ran the shards
     one after the other, 0.7-0.9x; the GRU gains more from XLA than from shards).
     """
-    from forecaster.architectures import RECURRENT_CELLS
+    from forecaster.architectures import cell_traits
 
-    if jit_compile or cell not in RECURRENT_CELLS or gpu_available():
+    if jit_compile or not cell_traits(cell).recurrent or gpu_available():
         return 1
     return max(1, min(cpu_cores(), batch_size // MIN_SHARD_WINDOWS))
 

@@ -230,13 +230,19 @@ def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats
     return f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f})."
 
 
+def _pct(fraction: float) -> str:
+    """A relative gap in percent: one decimal below 10 %, so 0.4 % does not print as 0 %."""
+    pct = 100 * abs(fraction)
+    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+
+
 def _versus(net: dict[str, Any], other: dict[str, Any], *, key: str) -> str:
     """``beats X (0.9) by 4%`` / ``equals X`` / ``loses to X (0.9) by 4%``."""
     a, b = net[key], other[key]
     if _equal(a, b):
         return f"equals {_label(other)} ({b:.3f})"
     word = "beats" if a < b else "loses to"
-    return f"{word} {_label(other)} ({b:.3f}) by {100 * abs(1 - a / b):.0f}%" if b else f"{word} {_label(other)}"
+    return f"{word} {_label(other)} ({b:.3f}) by {_pct(1 - a / b)}" if b else f"{word} {_label(other)}"
 
 
 def verdict(
@@ -284,13 +290,13 @@ def verdict(
                          "in-sample; not a win.")
         elif best[key] < top[key] and not _equal(best[key], top[key]):
             lines.append(f"It beats {_label(top)} ({label} {top[key]:.3f}) by "
-                         f"{100 * (1 - best[key] / top[key]):.0f}%, the best baseline: use {_label(best)}.")
+                         f"{_pct(1 - best[key] / top[key])}, the best baseline: use {_label(best)}.")
         elif _equal(best[key], top[key]):
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}, equal at this precision): "
                          f"use the simpler {_label(top)} for this series.")
         else:
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
-                         f"{_label(best)} {best[key]:.3f} is {100 * (best[key] / top[key] - 1):.0f}% worse): "
+                         f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
                          "use the baseline for this series.")
     if epochs_cap:
         capped = [

@@ -103,3 +103,48 @@ def test_compare_with_backtest_ranks_by_backtest_mase(tmp_path, series_csv, caps
     assert "backtest MASE" in payload["verdict"]
     saved = json.loads((__import__("pathlib").Path(payload["run_dir"]) / "backtest.json").read_text())
     assert set(saved) == {"gru", "mlp"} and len(saved["gru"][0]["folds"]) == 2
+
+
+def board(**rows_: tuple[str, float]) -> list[dict]:
+    return [{"name": n, "kind": k, "mase": m, "mase_std": None} for n, (k, m) in rows_.items()]
+
+
+def test_verdict_equal_at_the_shown_precision_is_equal():
+    text = compare.verdict(board(lstm=("model", 0.50931), gru=("model", 0.50928), seasonal_naive=("baseline", 1.2)),
+                           repeats=1)
+    assert text.startswith("MASE GRU 0.509 vs LSTM 0.509: equal at this precision.")
+    assert "scored lower" not in text
+
+
+def test_verdict_names_the_best_baseline_and_what_to_use():
+    rows_ = board(lstm=("model", 0.51), gru=("model", 0.52), mlp=("model", 0.512),
+                  linear=("baseline", 0.509), ets=("baseline", 0.60), seasonal_naive=("baseline", 1.2))
+    text = compare.verdict(rows_, repeats=1)
+    assert "Recurrence (LSTM 0.510) loses to MLP (0.512)" not in text  # 0.510 < 0.512: it beats it
+    assert "Recurrence (LSTM 0.510) beats MLP (0.512) by 0.4%; loses to linear (0.509) by 0.2%." in text
+    assert ("No network beats linear (MASE 0.509; the best network LSTM 0.510 is 0.2% worse): "
+            "use the baseline for this series.") in text
+    won = compare.verdict(board(gru=("model", 0.45), ets=("baseline", 0.5), naive=("baseline", 2.0)), repeats=1)
+    assert won.endswith("It beats ets (MASE 0.500) by 10.0%, the best baseline: use GRU.")
+
+
+def test_verdict_never_calls_mase_above_one_a_win():
+    text = compare.verdict(board(gru=("model", 1.10), seasonal_naive=("baseline", 1.3), naive=("baseline", 1.5)),
+                           repeats=1)
+    assert "is not below 1" in text and "not a win" in text and "It beats" not in text
+
+
+def test_a_failed_baseline_row_is_left_out_of_the_verdict():
+    rows_ = board(gru=("model", 0.8), arima=("baseline", 0.1)) + [{"name": "seasonal_naive", "kind": "baseline",
+                                                                  "mase": 1.0, "mase_std": None}]
+    rows_[1]["error"] = "arima failed: too short"
+    assert "beats seasonal naive (MASE 1.000) by 20%" in compare.verdict(rows_, repeats=1)
+
+
+def test_still_improving_reads_the_validation_curve():
+    assert compare.still_improving([1.0, 0.8, 0.6, 0.5, 0.4], cap=5, patience=2)
+    assert not compare.still_improving([1.0, 0.5, 0.5, 0.5, 0.49999], cap=5, patience=2)  # best late by a hair
+    assert not compare.still_improving([1.0, 0.8, 0.6], cap=5, patience=2)  # stopped before the cap
+    text = compare.verdict([{"name": "gru", "kind": "model", "mase": 0.5, "epochs_run": 30.0, "best_epoch": 30.0,
+                             "still_improving": False}], repeats=1, epochs_cap=30, patience=5)
+    assert "still improved" not in text

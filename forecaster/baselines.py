@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecaster.contract import Capabilities
+from forecaster.contract import Capabilities, Kind
 
 if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.contract import Model
     from forecaster.prepared import Prepared
 
 __all__ = [
@@ -51,7 +52,7 @@ class Naive:
     """The last observed value, repeated: the model contract's simplest member."""
 
     name = "naive"
-    kind = "baseline"
+    kind: Kind = "baseline"
     capabilities = Capabilities()
 
     def fit(self, prep: Prepared) -> Naive:
@@ -65,7 +66,7 @@ class SeasonalNaive:
     """The last observed season, repeated; the period comes from the prepared run (``fit``)."""
 
     name = "seasonal_naive"
-    kind = "baseline"
+    kind: Kind = "baseline"
     capabilities = Capabilities()
 
     def __init__(self, season: int | None = None) -> None:
@@ -89,7 +90,7 @@ class Linear:
     """
 
     name = "linear"
-    kind = "baseline"
+    kind: Kind = "baseline"
     capabilities = Capabilities(uses_covariates=True)
 
     def fit(self, prep: Prepared) -> Linear:
@@ -101,7 +102,7 @@ class Linear:
         return self
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        from forecaster.inference import origin_windows
+        from forecaster.windows import origin_windows
 
         x = self.scaler_.transform(origin_windows(np.asarray(values, dtype=np.float64), origins, self.lookback_))
         x = x.astype(np.float64)
@@ -117,7 +118,7 @@ class Linear:
         return self.scaler_.inverse_target(forecast + self.base_.scale * correction[:, :horizon])
 
 
-def default_baselines() -> list[Naive | SeasonalNaive]:
+def default_baselines() -> list[Model]:
     """The baselines scored in every run (fresh, unfitted instances)."""
     return [Naive(), SeasonalNaive()]
 

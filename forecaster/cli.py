@@ -18,94 +18,84 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import forecaster
+from forecaster import config
 from forecaster.errors import ConfigError, ExitCode, ForecasterError
 
 __all__ = ["main", "build_parser"]
 
+_PROG = "forecast"
+#: ``--help`` sections of the flags every training command takes; ``registry``: retrain, schedule.
+_RUN_GROUPS = ("data", "windows", "model and training", "output")
+_REGISTRY_GROUP = "registry"
+
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad flag as a :class:`ConfigError` (one line, exit 2)."""
+    """argparse that reports a bad flag as a :class:`ConfigError` (one line, exit 2).
+
+    Abbreviations are off: ``--look`` is not taken for ``--lookback``, so a script's shortened
+    flag cannot change meaning (or break) when a longer flag with the same prefix is added.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{self.prog}: {message} (see {self.prog} --help)")
+        # main() prints "forecast: error: ..." already: name only a subcommand ("forecast train: ...")
+        where = "" if self.prog == _PROG else f"{self.prog}: "
+        raise ConfigError(f"{where}{message} (see {self.prog} --help)")
 
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _add_run_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that trains (train; later compare, retrain)."""
-    g = p.add_argument_group("data")
-    g.add_argument("--config", metavar="FILE", help="YAML config; its values are defaults that flags override")
-    g.add_argument("--data", metavar="PATH", help="CSV or Parquet file (default: the shipped sample series)")
-    g.add_argument("--target", metavar="COL", help="column to forecast (default: the only numeric column)")
-    g.add_argument("--time-col", metavar="COL", help="timestamp column (default: the only datetime-like column)")
-    g.add_argument("--covariates", metavar="COLS", help="extra input columns, comma-separated")
-    g.add_argument("--missing", choices=("error", "interpolate", "ffill"),
-                   help="missing values/timestamps inside the series: reject (default) or fill")
-    g = p.add_argument_group("windows")
-    g.add_argument("--lookback", type=int, metavar="N", help="input steps per window (default 48)")
-    g.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (default 24)")
-    g.add_argument("--val", type=float, metavar="F", help="validation part: fraction or rows (default 0.15)")
-    g.add_argument("--test", type=float, metavar="F", help="test part: fraction or rows (default 0.15)")
-    g.add_argument("--season", type=int, metavar="N", help="seasonal period for MASE/seasonal naive (default: from freq)")
-    g = p.add_argument_group("model and training")
-    g.add_argument("--units", metavar="N[,N...]", help="units per stacked layer, e.g. 64 or 64,32 (default 64)")
-    g.add_argument("--dropout", type=float, metavar="F", help="dropout between layers (default 0)")
-    g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
-                   help="centre inputs on the last value and predict the change from it (default on)")
-    g.add_argument("--linear", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --residual: add a linear path started at its least-squares fit (default: "
-                        "train with and without it, keep the lower validation loss)")
-    g.add_argument("--strategy", choices=("direct", "recursive"),
-                   help="direct: all horizon steps at once (default); recursive: one step fed back")
-    g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 50)")
-    g.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default 512)")
-    g.add_argument("--patience", type=int, metavar="N", help="early-stopping patience in epochs (default 5)")
-    g.add_argument("--learning-rate", type=float, metavar="F", help="Adam learning rate (default 0.001)")
-    g.add_argument("--seed", type=int, metavar="N", help="random seed (default 42)")
-    g.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                   help="XLA-compile training (default: on for a GRU trained on a CPU with >= 2048 windows)")
-    g = p.add_argument_group("output")
-    g.add_argument("--name", metavar="NAME", help="model name under the models dir (default: the data file's stem)")
-    g.add_argument("--models-dir", metavar="DIR", help="where runs are saved (default models/)")
-    g.add_argument("--quiet", action="store_true", help="no progress lines")
+def _add_settings(groups: dict[str, Any], *, skip: Sequence[str] = ()) -> None:
+    """Add the flag of every :data:`config.SETTINGS` entry whose ``group`` is in ``groups``.
+
+    Type, choices and the default in the help text come from the config dataclasses; booleans
+    become ``--x/--no-x``. Every flag defaults to ``None`` ("not given": the config file or the
+    dataclass default applies).
+    """
+    for s in config.SETTINGS:
+        if s.group not in groups or s.key in skip:
+            continue
+        kwargs: dict[str, Any] = {"dest": s.dest, "help": s.help_text().replace("%", "%%")}
+        if s.is_bool:
+            kwargs.update(action=argparse.BooleanOptionalAction, default=None)
+        elif s.choices is not None:
+            kwargs["choices"] = s.choices
+        else:  # a tuple (units, covariates) stays a "64,32" string here: see _flag_value
+            kwargs.update(type=s.value_type if s.value_type in (int, float) else None, metavar=s.metavar)
+        groups[s.group].add_argument(s.flag, **kwargs)
+
+
+def _flag_value(s: config.Setting, args: argparse.Namespace) -> Any:
+    """The parsed value of ``s``'s flag (``None``: not given); ``--units 64,32`` -> ``[64, 32]``."""
+    raw = getattr(args, s.dest, None)
+    if raw is None or s.value_type != tuple[int, ...]:
+        return raw
+    try:
+        return [int(u) for u in raw.split(",") if u.strip()]
+    except ValueError:
+        raise ConfigError(f"{s.flag}: expected integers like 64 or 64,32, got {raw!r}") from None
+
+
+def _add_run_flags(p: argparse.ArgumentParser, *, cell: bool = True) -> None:
+    """Flags shared by every command that trains (train, compare, retrain, schedule).
+
+    ``cell=False`` leaves out ``--cell`` (compare takes ``--cells``).
+    """
+    groups = {name: p.add_argument_group(name) for name in _RUN_GROUPS}
+    groups["data"].add_argument("--config", metavar="FILE",
+                                help="YAML config; its values are defaults that flags override")
+    _add_settings(groups, skip=() if cell else ("model.cell",))
+    groups["output"].add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    units = None
-    if args.units is not None:
-        try:
-            units = [int(u) for u in args.units.split(",") if u.strip()]
-        except ValueError:
-            raise ConfigError(f"--units: expected integers like 64 or 64,32, got {args.units!r}") from None
-    return {
-        "data.path": args.data,
-        "data.target": args.target,
-        "data.time_col": args.time_col,
-        "data.covariates": args.covariates,
-        "data.missing": args.missing,
-        "window.lookback": args.lookback,
-        "window.horizon": args.horizon,
-        "window.val": args.val,
-        "window.test": args.test,
-        "window.season": args.season,
-        "model.cell": getattr(args, "cell", None),
-        "model.units": units,
-        "model.dropout": args.dropout,
-        "model.strategy": getattr(args, "strategy", None),
-        "model.residual": getattr(args, "residual", None),
-        "model.linear": getattr(args, "linear", None),
-        "training.epochs": args.epochs,
-        "training.batch_size": args.batch_size,
-        "training.patience": args.patience,
-        "training.learning_rate": args.learning_rate,
-        "training.seed": args.seed,
-        "training.jit_compile": args.jit,
-        "output.name": args.name,
-        "output.models_dir": args.models_dir,
-    }
+    """Dotted config overrides from the run flags on ``args`` (``None``: flag not given)."""
+    return {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group in _RUN_GROUPS}
 
 
 def _load_tensorflow(args: argparse.Namespace) -> None:
@@ -222,10 +212,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     import yaml
 
     from forecaster import config, pipeline
-    from forecaster.backtest import FOLD_METRICS, backtest
     from forecaster.artifacts.cell import check_cell, load_cell
     from forecaster.artifacts.io import atomic_write_text, json_ready
     from forecaster.artifacts.run import resolve_cell_dir
+    from forecaster.backtest import FOLD_METRICS, backtest
 
     cell_dir = resolve_cell_dir(args.model, args.models_dir)
     manifest = check_cell(cell_dir)
@@ -268,29 +258,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _add_schedule_flags(p: argparse.ArgumentParser, *, cron: bool = False) -> None:
     """Gate and retention flags shared by retrain and schedule (config section ``schedule``)."""
-    g = p.add_argument_group("registry")
-    if cron:
-        g.add_argument("--cron", metavar="EXPR",
-                       help="when to retrain, UTC: 'min hour day month weekday' or 6 fields with seconds first")
-    g.add_argument("--metric", choices=("mase", "mae", "rmse", "smape"),
-                   help="score compared on the newest holdout (default mase)")
-    g.add_argument("--margin", type=float, metavar="F",
-                   help="fraction by which the challenger must beat the champion (default 0)")
-    g.add_argument("--min-new-rows", type=int, metavar="N",
-                   help="rows after the champion's last timestamp needed to retrain (default 1)")
-    g.add_argument("--keep", type=int, metavar="N", help="versions to keep, champion always kept (default 0: all)")
+    _add_settings({_REGISTRY_GROUP: p.add_argument_group(_REGISTRY_GROUP)},
+                  skip=() if cron else ("schedule.cron",))
 
 
 def _registry_config(args: argparse.Namespace) -> Any:
-    from forecaster import config
-
-    extra = {
-        "schedule.cron": getattr(args, "cron", None),
-        "schedule.metric": args.metric,
-        "schedule.margin": args.margin,
-        "schedule.min_new_rows": args.min_new_rows,
-        "schedule.keep": args.keep,
-    }
+    extra = {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group == _REGISTRY_GROUP}
     return config.resolve(args.config, {**_overrides(args), **extra})
 
 
@@ -418,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser = _Parser(
-        prog="forecast",
+        prog=_PROG,
         description="Train, compare and serve LSTM/GRU forecasters on your time series.",
         parents=[common],
         epilog="exit codes: " + ", ".join(f"{c.value} {c.name.lower()}" for c in ExitCode),
@@ -429,7 +402,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train one cell and save a run (model, metrics, forecast)")
     from forecaster.architectures import available_cells
 
-    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
     _add_run_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -440,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, metavar="N", help="steps to forecast (at most the trained horizon)")
     p.add_argument("--output", metavar="PATH", help="write here (default: stdout)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
-    p.add_argument("--missing", choices=("error", "interpolate", "ffill"),
+    p.add_argument("--missing", choices=config.setting("data.missing").choices,
                    help="missing values/timestamps in --data: reject, or fill (default: as the model was trained)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.set_defaults(func=cmd_predict)
@@ -455,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run a K-fold rolling-origin backtest per cell and seed, and rank by its MASE")
     p.add_argument("--strategies", metavar="A,B",
                    help="horizon strategies to compare: direct, recursive or direct,recursive (default: --strategy)")
-    _add_run_flags(p)
+    _add_run_flags(p, cell=False)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("backtest", parents=[common],
@@ -473,13 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     # [compare commands: compare, backtest]
     p = sub.add_parser("retrain", parents=[common],
                        help="train a challenger version, promote it if it beats the champion (registry)")
-    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
     _add_run_flags(p)
     _add_schedule_flags(p)
     p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("schedule", parents=[common], help="run retrain on a cron schedule until SIGTERM/SIGINT")
-    p.add_argument("--cell", choices=available_cells(), help="network cell (default lstm)")
     _add_run_flags(p)
     _add_schedule_flags(p, cron=True)
     p.set_defaults(func=cmd_schedule)

@@ -3,7 +3,9 @@
 YAML files give defaults, command-line flags override them, and the result is a frozen
 :class:`RunConfig` passed to the library. Validation is strict: an unknown key is an error
 (with a "did you mean"), a wrong type or out-of-range value names the key, where it came from,
-what was received and what was expected.
+what was received and what was expected. Every flag that sets a key is declared once, in
+:data:`SETTINGS`: the CLI's options, :data:`FLAG_FOR_KEY` and the simple range checks are
+generated from it, with types, choices and defaults read from the dataclasses below.
 
 Example:
     >>> cfg = resolve(overrides={"window.lookback": 96})
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +36,10 @@ __all__ = [
     "OutputConfig",
     "ScheduleConfig",
     "RunConfig",
+    "Setting",
+    "SETTINGS",
+    "FLAG_FOR_KEY",
+    "setting",
     "DEFAULT_DATA",
     "load",
     "resolve",
@@ -81,7 +88,8 @@ class ModelConfig:
     dropout: float = 0.0
     strategy: Strategy = "direct"  # direct: all horizon steps at once; recursive: one step, fed back
     residual: bool = True  # inputs centred on the last value; the network predicts the change from it
-    linear: bool | None = None  # with residual: a linear path started at its least-squares fit; None: with and without, lower val loss wins
+    # with residual: a linear path started at its least-squares fit; None: with and without, lower val loss wins
+    linear: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -135,39 +143,6 @@ class RunConfig:
         return self.output.name or Path(self.data.path).stem
 
 
-# Flags that map onto config keys: used to name the flag in error messages.
-FLAG_FOR_KEY = {
-    "data.path": "--data",
-    "data.target": "--target",
-    "data.time_col": "--time-col",
-    "data.covariates": "--covariates",
-    "data.missing": "--missing",
-    "window.lookback": "--lookback",
-    "window.horizon": "--horizon",
-    "window.val": "--val",
-    "window.test": "--test",
-    "window.season": "--season",
-    "model.cell": "--cell",
-    "model.units": "--units",
-    "model.dropout": "--dropout",
-    "model.strategy": "--strategy",
-    "model.residual": "--residual/--no-residual",
-    "model.linear": "--linear/--no-linear",
-    "training.epochs": "--epochs",
-    "training.batch_size": "--batch-size",
-    "training.patience": "--patience",
-    "training.learning_rate": "--learning-rate",
-    "training.seed": "--seed",
-    "training.jit_compile": "--jit/--no-jit",
-    "output.name": "--name",
-    "output.models_dir": "--models-dir",
-    "schedule.cron": "--cron",
-    "schedule.metric": "--metric",
-    "schedule.margin": "--margin",
-    "schedule.min_new_rows": "--min-new-rows",
-    "schedule.keep": "--keep",
-}
-
 _SECTION_TYPES = {
     "data": DataConfig,
     "window": WindowConfig,
@@ -176,6 +151,217 @@ _SECTION_TYPES = {
     "output": OutputConfig,
     "schedule": ScheduleConfig,
 }
+
+
+@functools.cache
+def _hints(section_type: type) -> dict[str, Any]:
+    return typing.get_type_hints(section_type)
+
+
+def _cells() -> tuple[str, ...]:
+    from forecaster.architectures import available_cells  # light: no TensorFlow import
+
+    return available_cells()
+
+
+def _show(value: Any) -> str:
+    """A default as ``--help`` shows it: ``on``/``off``, ``0.001``, ``64,32``, ``'0 3 * * *'``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "none"
+    if isinstance(value, str) and " " in value:
+        return f"'{value}'"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key with a command-line flag: the only place that flag is declared.
+
+    The flag's value type, choices and default are read from the key's annotation and default
+    in the config dataclasses, so ``--help``, parsing and validation cannot drift from them. The
+    CLI builds its options from :data:`SETTINGS`; :data:`FLAG_FOR_KEY` and the simple range
+    checks of :func:`resolve` come from the same records.
+
+    Attributes:
+        key: the dotted config key, e.g. ``"window.lookback"``.
+        flag: the option, e.g. ``"--lookback"``; a boolean key also gets ``--no-<name>``.
+        help: what the flag does; ``(default: ...)`` is appended from the dataclass default.
+        group: the ``--help`` section. ``"registry"`` flags belong to retrain and schedule only.
+        metavar: the value's placeholder in ``--help`` (unused for choices and booleans).
+        none_means: what a ``None`` default means, shown as the default in ``--help``.
+        at_least: the smallest allowed value (``at_least <= value``), if any.
+        above: an exclusive lower bound (``above < value``), if any.
+        below: an exclusive upper bound (``value < below``), if any.
+        expected: the "expected ..." text of a range error, where the generated one reads badly.
+        choices_from: the names of an open registry (cells), for a key that is not a ``Literal``.
+
+    Example:
+        >>> s = setting("window.lookback")
+        >>> s.flag, s.default, s.help_text()
+        ('--lookback', 48, 'input steps per window (default: 48)')
+        >>> s.expected_text(), s.in_range(0)
+        ('an integer >= 1', False)
+        >>> setting("model.strategy").choices
+        ('direct', 'recursive')
+        >>> setting("training.jit_compile").spelled
+        '--jit/--no-jit'
+    """
+
+    key: str
+    flag: str
+    help: str
+    group: str
+    metavar: str | None = None
+    none_means: str | None = None
+    at_least: float | None = None
+    above: float | None = None
+    below: float | None = None
+    expected: str | None = None
+    choices_from: Callable[[], tuple[str, ...]] | None = None
+
+    @property
+    def dest(self) -> str:
+        """The ``argparse`` attribute: ``--time-col`` -> ``time_col``."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def annotation(self) -> Any:
+        """The key's type annotation in its config dataclass (e.g. ``int | None``)."""
+        section, _, name = self.key.partition(".")
+        return _hints(_SECTION_TYPES[section])[name]
+
+    @property
+    def value_type(self) -> Any:
+        """The annotation without ``None``: ``int | None`` -> ``int``."""
+        tp = self.annotation
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return tp
+
+    @property
+    def default(self) -> Any:
+        """The dataclass default (what an unset flag and an absent YAML key give)."""
+        section, _, name = self.key.partition(".")
+        return getattr(_SECTION_TYPES[section](), name)
+
+    @property
+    def is_bool(self) -> bool:
+        """A ``--x/--no-x`` switch."""
+        return self.value_type is bool
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The allowed values: the ``Literal``'s, the registry's, or ``None`` (open)."""
+        if self.choices_from is not None:
+            return self.choices_from()
+        if typing.get_origin(self.value_type) is Literal:
+            return typing.get_args(self.value_type)
+        return None
+
+    @property
+    def spelled(self) -> str:
+        """The flag as error messages name it: ``--lookback``, ``--residual/--no-residual``."""
+        return f"{self.flag}/--no-{self.flag.removeprefix('--')}" if self.is_bool else self.flag
+
+    def help_text(self) -> str:
+        """``help`` with the real default: the dataclass's, or ``none_means`` for ``None``."""
+        default = self.default
+        shown = (self.none_means or "none") if default is None else _show(default)
+        return f"{self.help} (default: {shown})"
+
+    def in_range(self, value: Any) -> bool:
+        """Whether ``value`` (already of the key's type) lies in the declared bounds (NaN never does)."""
+        if value is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+            return True
+        return ((self.at_least is None or value >= self.at_least)
+                and (self.above is None or value > self.above)
+                and (self.below is None or value < self.below))
+
+    def expected_text(self) -> str | None:
+        """What a range error says was expected (``"an integer >= 1"``); ``None`` if unbounded."""
+        if self.expected is not None:
+            return self.expected
+        if self.at_least is None and self.above is None and self.below is None:
+            return None
+        noun = "an integer" if self.value_type is int else "a number"
+        if self.at_least is not None and self.below is not None:
+            return f"{noun} in [{self.at_least:g}, {self.below:g})"
+        parts = [f"{op} {bound:g}" for op, bound in ((">=", self.at_least), (">", self.above), ("<", self.below))
+                 if bound is not None]
+        return f"{noun} " + " and ".join(parts)
+
+
+_DATA, _WIN, _MODEL, _OUT, _REG = "data", "windows", "model and training", "output", "registry"
+
+#: Every flag that sets a config key, in ``--help`` order within each group.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data.path", "--data", "CSV or Parquet file", _DATA, "PATH"),
+    Setting("data.target", "--target", "column to forecast", _DATA, "COL", none_means="the only numeric column"),
+    Setting("data.time_col", "--time-col", "timestamp column", _DATA, "COL",
+            none_means="the only datetime-like column"),
+    Setting("data.covariates", "--covariates", "extra input columns, comma-separated", _DATA, "COLS"),
+    Setting("data.missing", "--missing", "missing values/timestamps inside the series: reject (error) or fill",
+            _DATA),
+    Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1),
+    Setting("window.horizon", "--horizon", "steps to forecast", _WIN, "N", at_least=1),
+    Setting("window.val", "--val", "validation part: a fraction or a number of rows", _WIN, "F"),
+    Setting("window.test", "--test", "test part: a fraction or a number of rows", _WIN, "F"),
+    Setting("window.season", "--season", "seasonal period for MASE and seasonal naive", _WIN, "N",
+            none_means="from the frequency", at_least=1, expected="an integer >= 1 or null (inferred)"),
+    Setting("model.cell", "--cell", "network cell", _MODEL, choices_from=_cells),
+    Setting("model.units", "--units", "units per stacked layer, e.g. 64 or 64,32", _MODEL, "N[,N...]"),
+    Setting("model.dropout", "--dropout", "dropout between layers", _MODEL, "F", at_least=0, below=1),
+    Setting("model.strategy", "--strategy", "direct: all horizon steps at once; recursive: one step fed back",
+            _MODEL),
+    Setting("model.residual", "--residual", "centre inputs on the last value and predict the change from it",
+            _MODEL),
+    Setting("model.linear", "--linear", "with --residual: add a linear path started at its least-squares fit",
+            _MODEL, none_means="train with and without it, keep the lower validation loss"),
+    Setting("training.epochs", "--epochs", "maximum epochs", _MODEL, "N", at_least=1),
+    Setting("training.batch_size", "--batch-size", "windows per batch", _MODEL, "N", at_least=1),
+    Setting("training.patience", "--patience", "early-stopping patience in epochs", _MODEL, "N", at_least=0),
+    Setting("training.learning_rate", "--learning-rate", "Adam learning rate", _MODEL, "F", above=0),
+    Setting("training.seed", "--seed", "random seed", _MODEL, "N", at_least=0),
+    Setting("training.jit_compile", "--jit", "XLA-compile training", _MODEL,
+            none_means="on for a GRU trained on a CPU with >= 2048 windows"),
+    Setting("output.name", "--name", "model name under the models dir", _OUT, "NAME",
+            none_means="the data file's stem"),
+    Setting("output.models_dir", "--models-dir", "where runs are saved", _OUT, "DIR"),
+    Setting("schedule.cron", "--cron", "when to retrain, UTC: 'min hour day month weekday' or 6 fields with "
+            "seconds first", _REG, "EXPR"),
+    Setting("schedule.metric", "--metric", "score compared on the newest holdout", _REG),
+    Setting("schedule.margin", "--margin", "fraction by which the challenger must beat the champion", _REG, "F",
+            at_least=0, below=1, expected="a fraction in [0, 1)"),
+    Setting("schedule.min_new_rows", "--min-new-rows", "rows after the champion's last timestamp needed to "
+            "retrain", _REG, "N", at_least=0),
+    Setting("schedule.keep", "--keep", "versions to keep, the champion always kept; 0 keeps all", _REG, "N",
+            at_least=0),
+)
+
+_SETTING_FOR_KEY = {s.key: s for s in SETTINGS}
+
+#: Config key -> the flag that sets it, as error messages name it (from :data:`SETTINGS`).
+FLAG_FOR_KEY = {s.key: s.spelled for s in SETTINGS}
+
+
+def setting(key: str) -> Setting:
+    """The :class:`Setting` of a dotted config key.
+
+    Raises:
+        KeyError: no flag sets ``key``.
+
+    Example:
+        >>> setting("training.epochs").flag
+        '--epochs'
+    """
+    try:
+        return _SETTING_FOR_KEY[key]
+    except KeyError:
+        raise KeyError(f"no flag sets config key {key!r}; flagged keys: {', '.join(_SETTING_FOR_KEY)}") from None
 
 
 def _type_name(tp: Any) -> str:
@@ -250,45 +436,26 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
     def fail(key: str, expected: str, got: Any) -> None:
         raise ConfigError(f"{where.get(key, key)}: expected {expected}, got {got!r}")
 
-    w, m, t = cfg.window, cfg.model, cfg.training
-    for key, value in (
-        ("window.lookback", w.lookback),
-        ("window.horizon", w.horizon),
-        ("training.epochs", t.epochs),
-        ("training.batch_size", t.batch_size),
-    ):
-        if value < 1:
-            fail(key, "an integer >= 1", value)
-    if t.patience < 0:
-        fail("training.patience", "an integer >= 0", t.patience)
-    if t.seed < 0:
-        fail("training.seed", "an integer >= 0", t.seed)
+    for s in SETTINGS:  # the declared bounds and registry choices
+        section, _, field_name = s.key.partition(".")
+        value = getattr(getattr(cfg, section), field_name)
+        if s.choices_from is not None and value is not None and value not in s.choices_from():
+            fail(s.key, "one of " + ", ".join(s.choices_from()), value)
+        expected = s.expected_text()
+        if expected is not None and not s.in_range(value):
+            fail(s.key, expected, value)
+    w, m = cfg.window, cfg.model
     for key, frac in (("window.val", w.val), ("window.test", w.test)):
         if not (0 < frac < 1 or (frac >= 1 and float(frac).is_integer())):
             fail(key, "a fraction between 0 and 1 or a whole number of rows", frac)
     if w.val < 1 and w.test < 1 and w.val + w.test >= 1:
         fail("window.test", f"val + test < 1 (val is {w.val})", w.test)
-    if w.season is not None and w.season < 1:
-        fail("window.season", "an integer >= 1 or null (inferred)", w.season)
     if not m.units or any(u < 1 for u in m.units):
         fail("model.units", "a non-empty list of integers >= 1, e.g. [64] or 64,32", list(m.units))
-    if not 0 <= m.dropout < 1:
-        fail("model.dropout", "a number in [0, 1)", m.dropout)
-    if not t.learning_rate > 0:
-        fail("training.learning_rate", "a number > 0", t.learning_rate)
-    from forecaster.architectures import available_cells  # light: no TensorFlow import
-
     sc = cfg.schedule
-    if sc.margin < 0 or sc.margin >= 1:
-        fail("schedule.margin", "a fraction in [0, 1)", sc.margin)
-    for key, value in (("schedule.min_new_rows", sc.min_new_rows), ("schedule.keep", sc.keep)):
-        if value < 0:
-            fail(key, "an integer >= 0", value)
     for key, secs in (("schedule.heartbeat_every", sc.heartbeat_every), ("schedule.stale_after", sc.stale_after)):
         if not secs > 0:
             fail(key, "a number of seconds > 0", secs)
-    if m.cell not in available_cells():
-        fail("model.cell", "one of " + ", ".join(available_cells()), m.cell)
     if m.strategy == "recursive" and cfg.data.covariates:
         fail("model.strategy", "'direct' when covariates are used (recursive forecasting would need their "
              "future values)", m.strategy)

@@ -62,9 +62,14 @@ class Model(Protocol):
     units, target in column 0), as ``(len(origins), horizon)`` float64.
     """
 
-    name: str
-    kind: Kind
-    capabilities: Capabilities
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def fit(self, prep: Prepared) -> Model: ...
 

@@ -9,7 +9,7 @@ origins: the one path used by train, compare, backtest, the retrain gate and pre
 
 Example:
     >>> import numpy as np
-    >>> from forecaster.windows import Scaler
+    >>> from forecaster.windows import Scaler, origin_windows
     >>> class LastValue:                      # a "network": repeat the last scaled value
     ...     backend = "toy"
     ...     def __call__(self, x, training=False):
@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from forecaster.strategies import predict_windows
-from forecaster.windows import Scaler
+from forecaster.windows import Scaler, origin_windows
 
 __all__ = ["Predictor", "KerasRuntime", "NetworkForecaster", "PREDICT_BATCH", "origin_windows"]
 
@@ -62,19 +62,6 @@ class KerasRuntime:
 
     def __getattr__(self, name: str) -> Any:  # the Keras model's own attributes (layers, output_shape...)
         return getattr(self.__dict__["model"], name)
-
-
-def origin_windows(values: np.ndarray, origins: np.ndarray, lookback: int) -> np.ndarray:
-    """``values[t - lookback : t]`` for every origin ``t``, as ``(len(origins), lookback, features)``.
-
-    Raises:
-        ValueError: an origin has fewer than ``lookback`` rows before it.
-    """
-    origins = np.asarray(origins, dtype=np.int64)
-    if origins.size and origins.min() < lookback:
-        raise ValueError(f"origin {int(origins.min())} has fewer than {lookback} rows (the lookback) before it")
-    view = np.lib.stride_tricks.sliding_window_view(np.asarray(values), lookback, axis=0)  # (n-l+1, f, l)
-    return np.swapaxes(view[origins - lookback], 1, 2)
 
 
 @dataclass(frozen=True)

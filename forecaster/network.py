@@ -25,7 +25,7 @@ import pandas as pd
 
 from forecaster import baselines, scoring
 from forecaster.config import RunConfig
-from forecaster.contract import Capabilities
+from forecaster.contract import Capabilities, Kind
 from forecaster.errors import TrainingError
 from forecaster.inference import KerasRuntime, NetworkForecaster
 from forecaster.prepared import Prepared, future_index
@@ -56,7 +56,7 @@ class NetworkModel:
     ``forecaster_`` (the inference path).
     """
 
-    kind = "model"
+    kind: Kind = "model"
 
     def __init__(self, cell: str, cfg: RunConfig, *, progress: Progress | None = None, checkpoint: Any = None,
                  callbacks: Sequence[Any] = ()) -> None:
@@ -113,7 +113,8 @@ class NetworkModel:
                 if linear is variants[-1] and not fits:  # every variant diverged
                     raise
         self.model_, self.base_, self.fit_ = min(fits, key=lambda f: f[2].best_val_loss)
-        self.linear_choice_ = ({("linear" if f[1].linear is not None else "plain"): f[2].best_val_loss for f in fits}
+        self.linear_choice_ = ({("linear" if f[1] is not None and f[1].linear is not None else "plain"): f[2].best_val_loss
+                                for f in fits}
                                if len(variants) > 1 else None)
         self.train_seconds_ = sum(f[2].seconds for f in fits)
         self.epochs_total_ = sum(f[2].epochs_run for f in fits)

@@ -28,9 +28,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from forecaster.artifacts.io import atomic_write_text
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, HealthError
-from forecaster.artifacts.io import atomic_write_text
 
 __all__ = [
     "parse_cron",

@@ -26,7 +26,7 @@ from forecaster.errors import ArtifactError, DataError
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
-__all__ = ["Split", "split", "Scaler", "make_dataset", "target_windows", "PARTS"]
+__all__ = ["Split", "split", "Scaler", "make_dataset", "target_windows", "origin_windows", "PARTS"]
 
 PARTS = ("train", "val", "test")
 
@@ -227,3 +227,16 @@ def target_windows(y: np.ndarray, first_targets: np.ndarray, horizon: int) -> np
     """The ``horizon`` target values after each window, ``(n_windows, horizon)`` (a strided view)."""
     view = np.lib.stride_tricks.sliding_window_view(np.asarray(y), horizon)
     return view[first_targets]
+
+
+def origin_windows(values: np.ndarray, origins: np.ndarray, lookback: int) -> np.ndarray:
+    """``values[t - lookback : t]`` for every origin ``t``, as ``(len(origins), lookback, features)``.
+
+    Raises:
+        ValueError: an origin has fewer than ``lookback`` rows before it.
+    """
+    origins = np.asarray(origins, dtype=np.int64)
+    if origins.size and origins.min() < lookback:
+        raise ValueError(f"origin {int(origins.min())} has fewer than {lookback} rows (the lookback) before it")
+    view = np.lib.stride_tricks.sliding_window_view(np.asarray(values), lookback, axis=0)  # (n-l+1, f, l)
+    return np.swapaxes(view[origins - lookback], 1, 2)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forecaster import backtest, config, network, pipeline
+from forecaster import backtest, config, network
 from forecaster.cli import main
 from forecaster.errors import ConfigError, DataError, ExitCode
 

@@ -94,9 +94,9 @@ def test_half_written_checkpoint_is_discarded(tmp_path):
 def test_both_ways_of_a_cell_keep_their_own_checkpoint(tmp_path, series_csv):
     """model.linear null fits a cell with and without the linear path: one checkpoint for each,
     so a resumed run resumes each fit from its own epochs."""
-    from conftest import small_cfg
-
     from forecaster import pipeline
+
+    from conftest import small_cfg
 
     cfg = small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 2, "training.patience": 10})
     result = pipeline.train_cell(pipeline.prepare(cfg), cfg, "gru", checkpoint=Checkpoint(tmp_path / "ck"))

@@ -116,6 +116,7 @@ def test_help_lists_commands(capsys):
     assert "train" in out and "predict" in out
 
 
+@pytest.mark.slow
 def test_subprocess_train_then_predict(tmp_path, series_csv):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     models = tmp_path / "models"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from forecaster import compare, config, network, pipeline
+from forecaster import compare, config, network
 from forecaster.cli import main
 from forecaster.errors import ConfigError, ExitCode
 

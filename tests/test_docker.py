@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT, make_frame
@@ -83,6 +84,7 @@ def test_compose_file_mounts_the_volumes():
     assert svc["command"] == exec_form("CMD")
 
 
+@pytest.mark.slow
 def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
     """Run what the container runs (minus tini), from a copy of /app, with a fast schedule."""
     (tmp_path / "configs").mkdir()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from forecaster import config
@@ -19,19 +20,19 @@ from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.predict import forecast, load_for_predict
 from forecaster.registry import Registry, retrain
 
-from conftest import make_frame
+from conftest import make_frame, small_cfg
+
+pytestmark = pytest.mark.slow  # real processes, signals and 10,000-epoch retrains
 
 
 def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
-    """A config whose retrain never ends by itself within a test (10000 epochs, no early stop)."""
-    return {
-        "data": {"path": str(data), "target": "y"},
-        "window": {"lookback": 12, "horizon": 4},
-        "model": {"cell": "gru", "units": [4], "linear": True},  # one fit per cell: the checkpoint under test
-        "training": {"epochs": 10000, "patience": 10000, "batch_size": 32},
-        "output": {"name": "sales", "models_dir": str(tmp / "models")},
-        "schedule": {"heartbeat": str(tmp / "hb.json"), "heartbeat_every": 1, **schedule},
-    }
+    """A config whose retrain never ends by itself within a test (10000 epochs, no early stop), as YAML sections."""
+    return config.to_dict(small_cfg(data, tmp / "models", **{
+        "model.cell": "gru", "model.units": [4], "model.linear": True,  # one fit per cell: the checkpoint under test
+        "training.epochs": 10000, "training.patience": 10000, "output.name": "sales",
+        "schedule.heartbeat": str(tmp / "hb.json"), "schedule.heartbeat_every": 1,
+        **{f"schedule.{key}": value for key, value in schedule.items()},
+    }))
 
 
 def forecast_cmd(*args: str) -> list[str]:
@@ -125,7 +126,7 @@ def test_sigkill_during_retrain_keeps_the_champion_and_the_next_retrain_resumes(
     decision = retrain(config.resolve(cfg_file, {"training.epochs": done + 2}), progress=lines.append)
     assert decision.version == 2 and decision.outcome in ("promoted", "kept")
     assert f"  resuming from the checkpoint after epoch {done}" in lines
-    history = pd.read_csv(reg.version_dir(2) / "gru" / "history.csv")
+    history = pd.read_csv(reg.version_dir(2) / "gru" / "history.csv", float_precision="round_trip")
     assert list(history["epoch"]) == list(range(1, done + 3))
     assert history["loss"].iloc[:done].tolist() == [r["loss"] for r in saved_rows]  # resumed, not redone
     assert not reg.checkpoint_dir.exists()

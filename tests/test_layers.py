@@ -39,32 +39,38 @@ def _short(module: str) -> str:
     return module if module == "forecaster" else module.removeprefix("forecaster.")
 
 
+def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
+    """The ``forecaster`` modules a parsed file imports (``TYPE_CHECKING`` blocks left out)."""
+    found: set[str] = set()
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            test = node.test
+            if getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING":
+                for child in node.orelse:
+                    self.visit(child)
+                return
+            self.generic_visit(node)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "forecaster")
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if node.level == 0 and node.module and node.module.split(".")[0] == "forecaster":
+                for a in node.names:  # `from forecaster import pipeline` imports a module
+                    full = f"{node.module}.{a.name}"
+                    found.add(full if full in modules else node.module)
+
+    Visitor().visit(tree)
+    return found
+
+
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """Module -> the package modules it imports (short names: ``artifacts.io``, ``pipeline``)."""
     modules = {_name(p, package): p for p in package.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
-        found: set[str] = set()
-
-        class Visitor(ast.NodeVisitor):
-            def visit_If(self, node: ast.If) -> None:
-                test = node.test
-                if getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING":
-                    for child in node.orelse:
-                        self.visit(child)
-                    return
-                self.generic_visit(node)
-
-            def visit_Import(self, node: ast.Import) -> None:
-                found.update(a.name for a in node.names if a.name.split(".")[0] == "forecaster")
-
-            def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-                if node.level == 0 and node.module and node.module.split(".")[0] == "forecaster":
-                    for a in node.names:  # `from forecaster import pipeline` imports a module
-                        full = f"{node.module}.{a.name}"
-                        found.add(full if full in modules else node.module)
-
-        Visitor().visit(ast.parse(path.read_text(encoding="utf-8")))
+        found = _imports(ast.parse(path.read_text(encoding="utf-8")), set(modules))
         graph[_short(module)] = {_short(m) for m in found} - {_short(module)}
     return graph
 

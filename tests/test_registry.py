@@ -15,17 +15,13 @@ from forecaster.errors import ArtifactError, ExitCode
 from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.registry import Registry, check_new_data, gate, retrain
 
-from conftest import make_frame
-
-FAST_CFG = {
-    "data.target": "y", "window.lookback": 12, "window.horizon": 4, "model.cell": "gru", "model.units": [4],
-    "training.epochs": 2, "training.batch_size": 32, "output.name": "sales",
-}
+from conftest import make_frame, small_cfg
 
 
 def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
-    return config.resolve(overrides={**FAST_CFG, "data.path": str(data), "output.models_dir": str(root / "models"),
-                                     **extra})
+    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``."""
+    return small_cfg(data, root / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "sales",
+                                               **extra})
 
 
 def write(root: Path, n: int, name: str | None = None, **kw: object) -> Path:

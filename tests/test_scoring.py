@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import small_cfg
 
 from forecaster import baselines, metrics, network, pipeline, scoring
 from forecaster.artifacts.cell import load_cell, load_for_serving
 from forecaster.contract import Capabilities, Model
 from forecaster.prepared import prepare
+
+from conftest import small_cfg
 
 
 @pytest.fixture(scope="module")

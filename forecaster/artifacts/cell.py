@@ -25,7 +25,7 @@ import numpy as np
 
 from forecaster.artifacts import layout, runtime
 from forecaster.artifacts.io import atomic_path, atomic_write_text, json_ready, read_json
-from forecaster.contract import Capabilities
+from forecaster.contract import Capabilities, Kind
 from forecaster.errors import ArtifactError
 from forecaster.inference import KerasRuntime, NetworkForecaster, Predictor
 from forecaster.windows import Scaler
@@ -142,7 +142,7 @@ class LoadedCell:
     scaler: Scaler
     manifest: dict[str, Any]
 
-    kind = "model"
+    kind: Kind = "model"
     capabilities = Capabilities(uses_covariates=True, network=True, saves=True)
 
     @property

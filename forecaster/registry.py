@@ -347,8 +347,17 @@ def gate(challenger: float | None, champion: float | None, *, metric: str, margi
     return False, f"{metric} {challenger:.4f} does not beat {threshold:.4f} {detail}"
 
 
-def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, horizon: int) -> str | None:
+def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, horizon: int,
+                   seen: dict[str, Any] | None = None) -> str | None:
     """Compare new data with what the champion was trained on.
+
+    Args:
+        series: the data now.
+        manifest: the champion's manifest (schema, frequency, horizon, and what it has seen).
+        min_new_rows: rows needed after the last timestamp already trained on.
+        horizon: the configured horizon.
+        seen: the manifest of a newer version trained since (a kept challenger): its data counts
+            as seen too, so data already trained on once is not retrained on every run.
 
     Returns:
         ``None`` when a retrain may go ahead, else the reason to skip it.
@@ -363,13 +372,16 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
         return f"frequency {series.freq!r} differs from the champion's {window.get('freq')!r}"
     if int(window.get("horizon", horizon)) != horizon:
         return f"horizon {horizon} differs from the champion's {window.get('horizon')}; scores would not compare"
-    try:
-        last = pd.Timestamp(data["last"])
-    except (KeyError, ValueError, TypeError):
+    lasts = []
+    for who, m in (("the champion's", manifest), ("the newest version's", seen or {})):
+        with contextlib.suppress(KeyError, ValueError, TypeError, AttributeError):
+            lasts.append((pd.Timestamp(m["data"]["last"]), who))
+    if not lasts:
         return None
+    last, who = max(lasts, key=lambda lw: lw[0])
     new_rows = int((series.frame.index > last).sum())
     if new_rows < min_new_rows:
-        return f"{new_rows} new rows after the champion's last timestamp {last}; need at least {min_new_rows}"
+        return f"{new_rows} new rows after {who} last timestamp {last}; need at least {min_new_rows}"
     return None
 
 
@@ -472,8 +484,9 @@ def _retrain_locked(run: _Retrain) -> Decision:
     run.data = {"path": series.path, "sha256": series.sha256, "rows": len(series.frame),
                 "last": str(series.frame.index[-1])}
     if run.champ_info is not None and run.champ_info.ok:
+        newest = reg.inspect(reg.versions()[-1]) if reg.versions() else None
         reason = check_new_data(series, run.champ_info.manifest, min_new_rows=sc.min_new_rows,
-                                horizon=cfg.window.horizon)
+                                horizon=cfg.window.horizon, seen=newest.manifest if newest and newest.ok else None)
         if reason is not None:
             return run.decide("skipped", f"data checks: {reason}")
 

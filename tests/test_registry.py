@@ -374,3 +374,18 @@ def test_data_changing_during_the_retrain_is_read_once(tmp_path, monkeypatch):
     assert d.data["rows"] == 330 and d.data["sha256"] == snapshot
     info = Registry(tmp_path / "models", "sales").inspect(2)
     assert info.manifest["data"]["rows"] == 330 and info.manifest["data"]["sha256"] == snapshot
+
+
+def test_a_kept_challengers_data_counts_as_seen(tmp_path):
+    """After a kept challenger, the same data is not retrained on again (a version a day otherwise)."""
+    reg = Registry(tmp_path / "models", "sales")
+    assert retrain(cfg_for(tmp_path, write(tmp_path, 300, name="a.csv"))).outcome == "promoted"
+    grown = write(tmp_path, 340, name="a.csv")
+    strict = {"schedule.margin": 0.99}  # the challenger would have to be 100x better: kept
+    kept = retrain(cfg_for(tmp_path, grown, **strict))
+    assert kept.outcome == "kept" and reg.versions() == [1, 2] and reg.champion() == 1
+    again = retrain(cfg_for(tmp_path, grown, **strict))
+    assert again.outcome == "skipped" and "0 new rows after the newest version's last timestamp" in again.reason
+    assert reg.versions() == [1, 2]
+    more = retrain(cfg_for(tmp_path, write(tmp_path, 360, name="a.csv"), **{"schedule.min_new_rows": 10}))
+    assert more.outcome in ("promoted", "kept") and reg.versions() == [1, 2, 3]  # 20 new rows: it trains

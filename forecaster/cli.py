@@ -316,13 +316,17 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    from forecaster.schedule import heartbeat_path, parse_cron, run_schedule
+    import contextlib
+
+    from forecaster.schedule import Heartbeat, heartbeat_path, parse_cron, run_schedule
 
     cfg = _registry_config(args)
     parse_cron(cfg.schedule.cron)  # a bad expression fails now, not at the first fire
     stop = _graceful_stop(_log)
     _log(f"scheduling retrains of {cfg.model_name} on '{cfg.schedule.cron}' (UTC); "
          f"heartbeat {heartbeat_path(cfg)} every {cfg.schedule.heartbeat_every:g}s")
+    with contextlib.suppress(OSError):  # before the slow import: a restart never shows the old "stopped"
+        Heartbeat(heartbeat_path(cfg), cfg.schedule.heartbeat_every).beat(state="starting")
     _load_tensorflow(args)
     run_schedule(cfg, stop=stop, log=_log, progress=None if args.quiet else _err)
     return ExitCode.OK

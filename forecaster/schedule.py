@@ -168,6 +168,8 @@ def check_health(path: Path, *, stale_after: float, now: float | None = None) ->
         raise HealthError(f"{path}: unreadable heartbeat ({exc.__class__.__name__}: {exc})") from None
     age = (time.time() if now is None else now) - stamp
     state = body.get("state", "?")
+    if state == "blocked":
+        raise HealthError(f"{path}: the scheduler cannot retrain: {body.get('error')}")
     if state == "stopped":
         raise HealthError(f"{path}: the scheduler stopped at {body.get('time')}")
     progress = body.get("progress_unix")
@@ -185,6 +187,26 @@ def check_health(path: Path, *, stale_after: float, now: float | None = None) ->
         )
     nxt = body.get("next_run")
     return f"healthy: heartbeat {age:.0f}s old, {state}" + (f", next retrain {nxt}" if nxt else "")
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why this process cannot write into ``folder`` (created if missing), or ``None`` when it can.
+
+    The message names the folder, the uid and the fix: a container's models volume owned by
+    another user is the usual cause.
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        uid = os.getuid()
+        return (f"{folder}: not writable by uid {uid} ({exc.strerror or exc.__class__.__name__}); make the models "
+                f"folder writable for it (e.g. `chown -R {uid} <host folder>` for a mounted volume) or run as its "
+                "owner (`docker run --user`)")
+    return None
 
 
 def _read_last_run(path: Path) -> datetime | None:
@@ -205,7 +227,11 @@ def run_schedule(
     retrain_fn: Callable[..., Any] | None = None,
     max_runs: int | None = None,
 ) -> int:
-    """Retrain on ``cfg.schedule.cron`` until ``stop`` is set; returns the number of retrains.
+    """Retrain on ``cfg.schedule.cron`` until ``stop`` is set; returns the number of fires handled.
+
+    A models folder this process cannot write does not end the loop (under a restart policy that
+    would be a crash loop): the fire is skipped with one clear line, the heartbeat's state is
+    ``blocked`` (``forecast health`` fails with the reason) and the next fire tries again.
 
     The time of the last retrain is kept in ``<models_dir>/<name>/schedule.json``; at start, if
     a fire time passed since then (or there was none), one catch-up retrain runs at once.
@@ -251,6 +277,18 @@ def run_schedule(
             if now < due:  # the heartbeat thread beats meanwhile; a set stop event ends the wait at once
                 sleep(min(cfg.schedule.heartbeat_every, (due - now).total_seconds()))
                 continue
+            blocked = unwritable(reg.root)
+            if blocked is not None:  # stay up, unhealthy, and retry at the next fire: no crash loop
+                if hb.fields.get("error") != blocked:
+                    say(f"error: {blocked}")
+                due = next_fire(trigger, clock())
+                hb.beat(state="blocked", error=blocked, next_run=due.isoformat())
+                if max_runs is not None:
+                    runs += 1
+                    if runs >= max_runs:
+                        break
+                continue
+            hb.fields.pop("error", None)
             hb.beat(state="retraining", next_run=None, retrain_started=now.isoformat(), progress_unix=time.time())
 
             def should_stop() -> bool:
@@ -268,7 +306,10 @@ def run_schedule(
                 outcome = f"error: {exc.__class__.__name__}: {exc}"
             say(f"retrain finished: {outcome}")
             runs += 1
-            atomic_write_text(state_path, json.dumps({"last_run": now.isoformat(), "outcome": outcome}) + "\n")
+            try:
+                atomic_write_text(state_path, json.dumps({"last_run": now.isoformat(), "outcome": outcome}) + "\n")
+            except OSError as exc:  # the retrain's outcome is in the ledger; the loop goes on
+                say(f"error: cannot record the last run in {state_path} ({exc.strerror or exc})")
             due = next_fire(trigger, clock())
             hb.beat(state="idle", next_run=due.isoformat(), last_run=now.isoformat(), last_outcome=outcome)
             say(f"next retrain at {due.isoformat()}")

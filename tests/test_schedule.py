@@ -213,3 +213,40 @@ def test_health_and_models_list_never_import_tensorflow(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_unwritable_models_folder_blocks_without_a_crash_loop(tmp_path, capsys):
+    (tmp_path / "models").write_text("a file where the models folder should be")  # mkdir fails as for any uid
+    clock, lines, calls = FakeClock(datetime(2026, 1, 1, 10, 0, tzinfo=UTC)), [], []
+    n = run_schedule(sched_cfg(tmp_path), stop=threading.Event(), clock=clock, wait=clock.wait, log=lines.append,
+                     retrain_fn=lambda *a, **k: calls.append(1), max_runs=2)
+    assert n == 2 and calls == []  # two fires handled, no retrain attempted, no exception
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and "models/sales: not writable by uid" in errors[0] and "chown -R" in errors[0]
+    assert "not writable by uid" in json.loads((tmp_path / "hb.json").read_text())["error"]
+    blocked = tmp_path / "blocked.json"  # what health reads while such a loop runs
+    blocked.write_text(json.dumps({"state": "blocked", "unix": time.time(), "error": errors[0][7:]}))
+    with pytest.raises(HealthError, match="cannot retrain: .*not writable by uid"):
+        check_health(blocked, stale_after=300)
+
+
+def test_schedule_writes_a_starting_heartbeat_before_the_slow_import(tmp_path, monkeypatch):
+    import forecaster.cli as cli
+    import forecaster.schedule as schedule
+
+    hb = tmp_path / "hb.json"
+    hb.write_text(json.dumps({"state": "stopped", "unix": time.time(), "time": "earlier"}))
+    seen = []
+    monkeypatch.setattr(cli, "_load_tensorflow", lambda args: seen.append(json.loads(hb.read_text())["state"]))
+    monkeypatch.setattr(schedule, "run_schedule", lambda cfg, **kw: 0)
+    assert main(["schedule", "--models-dir", str(tmp_path / "m"), "--name", "sales"]
+                + ["--config", str(_write_cfg(tmp_path, hb))]) == 0
+    assert seen == ["starting"]
+
+
+def _write_cfg(tmp_path: Path, hb: Path) -> Path:
+    import yaml
+
+    path = tmp_path / "sched.yaml"
+    path.write_text(yaml.safe_dump({"schedule": {"heartbeat": str(hb)}}))
+    return path

@@ -36,9 +36,9 @@ def test_saved_files_and_run_folders_follow_the_umask(tmp_path, umask_022):
 
 
 def test_saved_cells_are_readable_by_other_users(tmp_path, umask_022):
-    from conftest import make_frame, small_cfg
-
     from forecaster import pipeline
+
+    from conftest import make_frame, small_cfg
 
     data = tmp_path / "s.csv"
     make_frame().to_csv(data, index=False)

@@ -150,7 +150,7 @@ def backtest(
         cutoff = str(series.frame.index[sp.val_end])
         say(f"fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
-        scores = pipeline.baseline_scores(prep)
+        scores = pipeline.baseline_scores(prep, cfg=cfg)  # refit per fold, like the networks
         if loaded is None:
             trained = network.train_cell(prep, cfg, cell, progress=progress)
             model_scores = trained.scores

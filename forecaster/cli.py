@@ -117,10 +117,20 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
     """A plain table of models and baselines."""
     cols = [("name", "model"), ("params", "params"), ("epochs_run", "epochs"), ("best_epoch", "best"),
-            ("train_seconds", "train s"), ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"), ("mape", "MAPE%"),
+            ("train_seconds", "train s"), ("fit_seconds", "fit s"), ("predict_seconds", "predict s"),
+            ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"), ("mape", "MAPE%"),
             ("mase", "MASE"), ("mase_vs_seasonal_naive", "vs snaive")]
-    body = [[_fmt(r.get(k), 1 if k == "train_seconds" else 3) for k, _ in cols] for r in rows]
+    body = [[_fmt(r.get(k), 1 if k == "train_seconds" else 2 if k.endswith("_seconds") else 3) for k, _ in cols]
+            for r in rows]
     _print_table([h for _, h in cols], body)
+    print_failed(rows)
+
+
+def print_failed(rows: Sequence[dict[str, Any]]) -> None:
+    """One line per leaderboard row that has no scores, with its reason."""
+    for r in rows:
+        if r.get("error"):
+            print(f"  {r['name']}: no scores ({r['error']})")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -201,6 +211,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _err(f"forecast: warning: {warning}")
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     _print_table(*table_rows(result.rows))
+    print_failed(result.rows)
     print(f"\nverdict: {result.verdict}")
     print(f"report: {result.run_dir / 'report.html'} (and report.md, plots/)")
     return ExitCode.OK

@@ -38,7 +38,7 @@ COMPARE_COLUMNS = (
     "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
     "train_windows_per_s", "inference_backend", "latency_single_ms", "batch_windows_per_s",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
-    "mape", "backtest_mase", "backtest_mase_std",
+    "mape", "backtest_mase", "backtest_mase_std", "fit_seconds", "predict_seconds", "error",
 )
 
 
@@ -351,7 +351,7 @@ def compare(
     started = time.perf_counter()
     prep = pipeline.prepare(cfg)
     say(pipeline.describe(prep))
-    base = pipeline.baseline_scores(prep)
+    base = pipeline.baseline_scores(prep, cfg=cfg, progress=progress)
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(prep.split.starts("train"))
     trials: list[Trial] = []

@@ -51,6 +51,9 @@ __all__ = [
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
 Strategy = Literal["direct", "recursive"]
+#: Rows every leaderboard can hold beside the networks (see :mod:`forecaster.lineup`).
+BaselineName = Literal["naive", "seasonal_naive", "linear", "ets", "theta", "arima", "mstl"]
+DEFAULT_BASELINES: tuple[BaselineName, ...] = ("naive", "seasonal_naive", "linear", "ets", "theta")
 
 #: The shipped sample series: the embedded default when no data file is given.
 DEFAULT_DATA = "data/seattle_temps_2010.csv"
@@ -90,6 +93,8 @@ class ModelConfig:
     residual: bool = True  # inputs centred on the last value; the network predicts the change from it
     # with residual: a linear path started at its least-squares fit; None: with and without, lower val loss wins
     linear: bool | None = None
+    # rows scored beside the networks on the same windows; arima and mstl are slow (opt-in)
+    baselines: tuple[BaselineName, ...] = DEFAULT_BASELINES
 
 
 @dataclass(frozen=True)
@@ -321,6 +326,8 @@ SETTINGS: tuple[Setting, ...] = (
             _MODEL),
     Setting("model.linear", "--linear", "with --residual: add a linear path started at its least-squares fit",
             _MODEL, none_means="train with and without it, keep the lower validation loss"),
+    Setting("model.baselines", "--baselines", "rows scored beside the networks, comma-separated, from "
+            + ", ".join(typing.get_args(BaselineName)) + " (arima and mstl are slow: opt-in)", _MODEL, "A,B"),
     Setting("training.epochs", "--epochs", "maximum epochs", _MODEL, "N", at_least=1),
     Setting("training.batch_size", "--batch-size", "windows per batch", _MODEL, "N", at_least=1),
     Setting("training.patience", "--patience", "early-stopping patience in epochs", _MODEL, "N", at_least=0),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecaster import baselines, network, scoring
+from forecaster import baselines, lineup, network, scoring
 from forecaster.artifacts import layout
 from forecaster.artifacts.cell import write_cell
 from forecaster.artifacts.io import new_run_id
@@ -41,7 +41,7 @@ Progress = Callable[[str], None]
 
 LEADERBOARD_COLUMNS = (
     "name", "kind", "params", "epochs_run", "best_epoch", "train_seconds",
-    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive",
+    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive", "fit_seconds", "predict_seconds", "error",
 )
 
 
@@ -61,28 +61,49 @@ def _score(prep: Prepared, y_pred: np.ndarray) -> dict[str, Any]:
     return scoring.score(prep, y_pred)
 
 
-def baseline_scores(prep: Prepared, models: Sequence[Model] | None = None) -> dict[str, dict[str, Any]]:
-    """Each baseline's scores on the test windows, by name (default: naive and seasonal naive).
+def baseline_scores(
+    prep: Prepared, models: Sequence[Model] | None = None, *, cfg: RunConfig | None = None,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each baseline's scores on the test windows, by name.
+
+    Args:
+        prep: the prepared split (every baseline is fitted on it, never on its test rows).
+        models: the models to score; default: ``cfg.model.baselines`` (see :mod:`forecaster.lineup`),
+            or naive and seasonal naive without a config.
+        cfg: the run's config.
+        progress: receives one line per slow baseline asked for, and per failed one.
 
     A baseline that fails to fit or forecast gets a row with its reason (``scores["error"]``).
     """
-    chosen = list(models) if models is not None else baselines.default_baselines()
-    return {s.name: s.scores for s in scoring.fit_and_score(chosen, prep)}
+    if models is None:
+        models = lineup.make_baselines(cfg.model.baselines) if cfg is not None else baselines.default_baselines()
+        if progress is not None and cfg is not None:
+            for note in lineup.slow_notes(cfg.model.baselines):
+                progress(f"baseline {note}")
+    scored = scoring.fit_and_score(list(models), prep)
+    if progress is not None:
+        for s in scored:
+            if s.error is not None:
+                progress(f"baseline {s.scores['error']} (a row without scores)")
+    return {s.name: s.scores for s in scored}
 
 
 def _row(name: str, kind: str, scores: dict[str, Any], reference: dict[str, Any], **extra: Any) -> dict[str, Any]:
     ref = reference.get("mase")
     mase = scores.get("mase")
-    row = {"name": name, "kind": kind, "params": None, "epochs_run": None, "best_epoch": None, "train_seconds": None}
+    row = {"name": name, "kind": kind, "params": None, "epochs_run": None, "best_epoch": None, "train_seconds": None,
+           "fit_seconds": scores.get("fit_seconds"), "predict_seconds": scores.get("predict_seconds")}
     row.update(extra)
-    row.update({k: scores.get(k) for k in ("mae", "rmse", "smape", "mape", "mase")})
+    row.update({k: scores.get(k) for k in scoring.METRIC_KEYS})
     row["mase_vs_seasonal_naive"] = (mase / ref) if (mase is not None and ref) else None
+    row["error"] = scores.get("error")
     return row
 
 
 def leaderboard(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per cell and baseline, models first."""
-    ref = base["seasonal_naive"]
+    ref = base.get("seasonal_naive", {})
     rows = [
         _row(c.name, "model", c.scores, ref, params=c.params, epochs_run=c.fit.epochs_run,
              best_epoch=c.fit.best_epoch, train_seconds=round(c.train_seconds, 3))
@@ -177,7 +198,7 @@ def train(
     say = progress or (lambda _msg: None)
     prep = prep if prep is not None else prepare(cfg)
     say(describe(prep))
-    base = baseline_scores(prep)
+    base = baseline_scores(prep, cfg=cfg, progress=progress)
     results = []
     for cell in cells:
         say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")

@@ -27,7 +27,8 @@ __all__ = ["write_report", "PLOTS"]
 PLOTS = ("loss.png", "test_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
 _TABLE = (
     ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
-    ("train_seconds", "train s", 1), ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
+    ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
+    ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
     ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
     ("batch_windows_per_s", "batch win/s", 0),
     ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mase", "MASE", 3),

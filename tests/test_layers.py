@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("windows", "data", "baselines", "architectures", "config"),
     ("inference", "prepared", "artifacts.io", "training"),
     ("artifacts.runtime", "artifacts.run", "artifacts.cell", "artifacts", "checkpoint", "scoring"),
-    ("network", "statistical", "export", "serving", "predict"),
+    ("network", "statistical", "lineup", "export", "serving", "predict"),
     ("pipeline",),
     ("backtest", "report"),
     ("compare", "registry"),

@@ -156,17 +156,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.cell import load_for_serving
     from forecaster.artifacts.io import atomic_write_text
     from forecaster.artifacts.layout import ONNX_FILE
-    from forecaster.artifacts.run import resolve_cell_dir
+    from forecaster.artifacts.run import lost_to_baseline, resolve_model
     from forecaster.predict import forecast, load_for_predict, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
-    cell_dir = resolve_cell_dir(args.model, args.models_dir)
+    cell_dir, why = resolve_model(args.model, args.models_dir)
     if not (cell_dir / ONNX_FILE).is_file():
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_for_serving(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)
     frame = forecast(loaded, series, args.horizon)
+    _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
+    lost = lost_to_baseline(cell_dir)
+    if lost is not None:
+        _err(f"forecast: warning: {cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
+             f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better")
     if args.format == "json":
         text = to_json(frame, model=str(cell_dir), target=series.target, freq=series.freq)
     else:

@@ -181,3 +181,25 @@ def test_values_too_large_to_scale(tmp_path, write_csv, capsys):
     assert main(["train", "--data", str(write_csv(frame)), "--models-dir", str(tmp_path / "m"), *FAST]) == ExitCode.DATA
     err = capsys.readouterr().err.strip()
     assert "column(s) y: values too large to standardise" in err and len(err.splitlines()) == 1
+
+
+def test_predict_says_what_it_serves_and_warns_when_a_baseline_beat_it(model_dir, capsys):
+    import json
+
+    run = next((model_dir / "runs").iterdir())
+    assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert f"forecast: serving {run / 'gru'}: the newest run's best network (no champion.json)" in err
+    board_path = run / "leaderboard.json"
+    saved = board_path.read_text()
+    board = json.loads(saved)
+    gru = next(r for r in board["rows"] if r["name"] == "gru")
+    board["rows"].append({"name": "ets", "kind": "baseline", "mase": gru["mase"] / 2, "error": None})
+    board_path.write_text(json.dumps(board))
+    try:
+        assert main(["predict", "--model", str(run)]) == ExitCode.OK
+        err = capsys.readouterr().err
+        assert "the best network of the run given" in err
+        assert f"gru lost to the ets baseline on its own test windows (MASE {gru['mase']:.3f} vs" in err
+    finally:
+        board_path.write_text(saved)

@@ -23,8 +23,8 @@ from forecaster.artifacts import layout
 from forecaster.artifacts.io import atomic_write_text, json_ready, read_json, staged_run
 from forecaster.errors import ArtifactError
 
-__all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_cell_dir", "read_pointer", "write_pointer",
-           "list_runs", "inside"]
+__all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_model", "resolve_cell_dir", "lost_to_baseline",
+           "read_pointer", "write_pointer", "list_runs", "inside"]
 
 
 def leaderboard_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -118,8 +118,8 @@ def write_pointer(path: Path, pointer: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(pointer, indent=2) + "\n")
 
 
-def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Path:
-    """Turn ``--model`` into a cell folder.
+def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple[Path, str]:
+    """Turn ``--model`` into a cell folder, and say why that one (for the user's stderr).
 
     Accepts a cell folder (has ``manifest.json``), a run folder (its best cell), or a model
     name's folder (its ``champion.json`` when present, otherwise the newest run's best cell);
@@ -131,16 +131,39 @@ def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Pa
     if not path.is_dir():
         raise ArtifactError(f"--model {model}: no such model folder (looked in . and {models_dir}/)")
     if (path / layout.MANIFEST).exists():
-        return path
+        return path, "the cell folder given"
     if (path / layout.LEADERBOARD_JSON).exists():
-        return best_cell(path)
+        return best_cell(path), "the best network of the run given (lowest test MASE)"
     champion = path / layout.CHAMPION_FILE
     if champion.exists():
-        target = path / str(read_pointer(champion)["path"])
+        pointer = read_pointer(champion)
+        target = path / str(pointer["path"])
         if not target.is_dir():
             raise ArtifactError(f"{champion}: points to {target}, which does not exist")
-        return target if (target / layout.MANIFEST).exists() else best_cell(target)
+        why = f"the champion ({layout.CHAMPION_FILE}: {pointer['path']})"
+        return (target, why) if (target / layout.MANIFEST).exists() else (best_cell(target), why)
     runs = list_runs(path)
     if not runs:
         raise ArtifactError(f"--model {model}: no trained run found (expected {path}/{layout.RUNS_DIR}/<run-id>/)")
-    return best_cell(runs[-1])
+    return best_cell(runs[-1]), "the newest run's best network (no champion.json)"
+
+
+def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Path:
+    """The cell folder ``--model`` means (see :func:`resolve_model`)."""
+    return resolve_model(model, models_dir)[0]
+
+
+def lost_to_baseline(cell_dir: Path) -> tuple[str, float, float] | None:
+    """``(baseline, its MASE, the cell's MASE)`` when a baseline row of the cell's own run scored a
+    lower test MASE than the cell, else ``None`` (also when the run records no leaderboard)."""
+    try:
+        rows = read_json(cell_dir.parent / layout.LEADERBOARD_JSON, "leaderboard")["rows"]
+        mine = next(float(r["mase"]) for r in rows if r.get("kind") == "model" and r.get("name") == cell_dir.name)
+        scored = [(str(r["name"]), float(r["mase"])) for r in rows
+                  if r.get("kind") == "baseline" and isinstance(r.get("mase"), (int, float)) and not r.get("error")]
+    except (ArtifactError, KeyError, TypeError, ValueError, StopIteration):
+        return None
+    if not scored:
+        return None
+    name, best = min(scored, key=lambda nb: nb[1])
+    return (name, best, mine) if best < mine else None

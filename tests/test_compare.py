@@ -58,7 +58,7 @@ def test_every_cell_gets_the_same_windows_scaler_and_seeds(tmp_path, series_csv,
     assert len({(p, sp, str(m), e) for _, _, p, sp, m, e in seen}) == 1  # one prep, split, scaler, epochs cap
     board = json.loads((result.run_dir / "leaderboard.json").read_text())
     assert board["conditions"]["seeds"] == [42, 43] and board["conditions"]["windows"]["test"] > 0
-    assert {r["name"] for r in board["rows"]} == {"lstm", "gru", "mlp", "naive", "seasonal_naive"}
+    assert {r["name"] for r in board["rows"]} == {"lstm", "gru", "mlp", *config.DEFAULT_BASELINES}
     assert all(r["mase_std"] is not None for r in board["rows"] if r["kind"] == "model")
 
 

@@ -47,6 +47,8 @@ def sample(s: config.Setting) -> tuple[list[str], Any]:
         return [s.flag, "16,8"], (16, 8)
     if s.value_type == tuple[str, ...]:
         return [s.flag, "a,b"], ("a", "b")
+    if s.value_type == tuple[config.BaselineName, ...]:
+        return [s.flag, "naive,ets"], ("naive", "ets")
     return [s.flag, "sample"], "sample"
 
 

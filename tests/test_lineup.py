@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typing
 
-from conftest import FAST, make_frame
-
 from forecaster import config, lineup, statistical
 from forecaster.cli import main
 from forecaster.contract import Model
 from forecaster.errors import ExitCode
+
+from conftest import FAST, make_frame
 
 
 def test_every_configurable_name_makes_a_model_with_that_name():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import pipeline
+from forecaster import config, pipeline
 from forecaster.errors import ArtifactError, ExitCode, TrainingError
 from forecaster.export import load_cell, resolve_cell_dir, staged_run
 from forecaster.predict import forecast, load_for_predict
@@ -39,7 +39,7 @@ def test_run_directory_layout(trained):
     assert manifest["data"]["covariates"] == ["x"] and len(manifest["data"]["sha256"]) == 64
     assert {"tensorflow", "keras", "numpy", "pandas"} <= set(manifest["libraries"])
     metrics = json.loads((cell / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == {"naive", "seasonal_naive"} and metrics["season"] == 24
+    assert set(metrics["baselines"]) == set(config.DEFAULT_BASELINES) and metrics["season"] == 24
     assert len(metrics["test"]["per_step_mae"]) == 4
     assert metrics["residual_base"] == "naive"  # lookback 12 < season 24
     # model.linear null: fitted with and without the linear path, the lower validation loss kept
@@ -51,7 +51,7 @@ def test_run_directory_layout(trained):
     assert ("linear" in layers) is metrics["linear_correction"]
     assert not list(run.parent.glob(".tmp-*"))
     names = [r["name"] for r in trained.leaderboard]
-    assert names == ["lstm", "naive", "seasonal_naive"]
+    assert names == ["lstm", *config.DEFAULT_BASELINES]
 
 
 def test_scaler_statistics_equal_the_training_part(trained):

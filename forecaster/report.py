@@ -65,6 +65,10 @@ def _kept(trials: Sequence[Any]) -> dict[str, Any]:
     return best
 
 
+#: Line styles for baseline rows in the plots (gray, told apart by dash pattern).
+_BASELINE_STYLES = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 4)))
+
+
 def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
     import matplotlib
 
@@ -110,8 +114,9 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         ax.plot(steps, t.result.scores["per_step_mae"], marker="o", ms=3, color=colors[cell], label=cell)
-    for name, style in (("naive", "--"), ("seasonal_naive", ":")):
-        ax.plot(steps, base[name]["per_step_mae"], style, color="gray", label=name.replace("_", " "))
+    scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
+    for (name, b), style in zip(scored, _BASELINE_STYLES):
+        ax.plot(steps, b["per_step_mae"], style, color="gray", label=name.replace("_", " "))
     ax.set(title="Test MAE by horizon step", xlabel="steps ahead", ylabel=f"MAE ({prep.series.target})")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -123,10 +128,14 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
     a1.bar(names, [r["mase"] or 0 for r in models], yerr=[r.get("mase_std") or 0 for r in models],
            color=[colors.get(n, "C9") for n in names], capsize=4)
-    for r, style in ((next((b for b in rows if b["name"] == "seasonal_naive"), None), ":"),
-                     (next((b for b in rows if b["name"] == "naive"), None), "--")):
-        if r is not None and r.get("mase") is not None:
+    top = 2 * max([r["mase"] for r in models if r.get("mase") is not None] or [1.0])
+    lines = [b for b in rows if b["kind"] == "baseline" and b.get("mase") is not None]
+    for r, style in zip(lines, _BASELINE_STYLES):
+        if r["mase"] <= top:  # a baseline far above every network would flatten the bars: named, not drawn
             a1.axhline(r["mase"], ls=style, color="gray", label=f"{r['name'].replace('_', ' ')} {r['mase']:.3f}")
+    off = [f"{r['name'].replace('_', ' ')} {r['mase']:.2f}" for r in lines if r["mase"] > top]
+    if off:
+        a1.set_xlabel("off the chart: " + ", ".join(off), fontsize=8)
     a1.set(title="Accuracy: test MASE (lower is better)", ylabel="MASE")
     a1.legend(fontsize=8)
     a2.bar(names, [r["train_seconds"] for r in models], color=[colors.get(n, "C9") for n in names])

@@ -148,3 +148,20 @@ def test_still_improving_reads_the_validation_curve():
     text = compare.verdict([{"name": "gru", "kind": "model", "mase": 0.5, "epochs_run": 30.0, "best_epoch": 30.0,
                              "still_improving": False}], repeats=1, epochs_cap=30, patience=5)
     assert "still improved" not in text
+
+
+def test_compare_report_with_any_baseline_line_up(tmp_path, write_csv, capsys):
+    """The report needs no particular baseline: here no naive rows, and one that fails (no season for MSTL)."""
+    from conftest import make_frame
+
+    yearly = write_csv(make_frame(n=120, freq="YS", start="1900-01-01")[["date", "y"]], name="series.csv")
+    code = main(["compare", "--data", str(yearly), "--target", "y", "--cells", "mlp",
+                 "--baselines", "linear,ets,mstl", "--models-dir", str(tmp_path / "m"), *FAST])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK
+    assert "mstl: no scores (mstl failed:" in out and "verdict: " in out
+    (run_dir,) = (tmp_path / "m" / "series" / "runs").iterdir()
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "| linear |" in (run_dir / "report.md").read_text()
+    rows = {r["name"]: r for r in json.loads((run_dir / "leaderboard.json").read_text())["rows"]}
+    assert set(rows) == {"mlp", "linear", "ets", "mstl"} and rows["mstl"]["mase"] is None and rows["mstl"]["error"]

@@ -7,7 +7,7 @@ steps), horizon one season (at most 24; 10 for a yearly series). On that config'
 (``prep.split.first_targets("test")``) by the same MASE (scaled by the training part's
 seasonal-naive error):
 
-- ``naive`` and ``seasonal_naive`` (:mod:`forecaster.baselines`);
+- ``naive``, ``seasonal_naive`` and ``linear`` (:mod:`forecaster.baselines`);
 - each statistical model (:mod:`forecaster.statistical`), fitted once on train + validation and
   filtered forward to each origin;
 - ``lstm`` and ``gru``, trained by :func:`forecaster.pipeline.train` (its leaderboard's test MASE).
@@ -17,12 +17,12 @@ network's MASE to the best statistical model's (below 1: the network wins). Timi
 shared 2-core machine and move +-30 %.
 
 Usage: ``python bench/accuracy.py [--quick] [--series a,b] [--models ets,theta,arima,mstl]
-[--history N] [--no-networks] [--json PATH]``
+[--no-networks] [--json PATH]``
 
 ``--quick`` trains the networks for 3 epochs (a smoke run: their MASE is not representative);
 ``arima`` and ``mstl`` are opt-in (``--models``): on the 8,760-row hourly sample they take about
-1.5 minutes and (estimated) 45 minutes for the 1,291 test origins; ``--history N`` caps the rows
-that theta's, arima's and mstl's ``forward`` sees (``--history 672``: mstl 2.5 minutes there).
+1.5 minutes and (estimated) 45 minutes for the 1,291 test origins. Theta filters over the last
+``forecaster.lineup.THETA_HISTORY`` rows, as in the product.
 """
 
 from __future__ import annotations
@@ -103,56 +103,44 @@ def first_call_costs() -> list[tuple[str, float]]:
     return costs
 
 
-def bench_series(s: Series, models: list[str], *, history: int | None, networks: bool, epochs: int | None,
+def bench_series(s: Series, models: list[str], *, networks: bool, epochs: int | None,
                  tmp: Path) -> tuple[list[dict[str, Any]], str]:
-    """Score every row on one series; returns the rows and a one-line description."""
-    from forecaster import baselines, metrics, statistical
+    """Score every row on one series through the product's own path; returns the rows and a description.
+
+    The rows are those of ``forecast train --baselines naive,seasonal_naive,linear,<models>``: one
+    prepared split, one scoring function (:func:`forecaster.scoring.fit_and_score`), the same
+    windows and MASE scale for networks, baselines and statistical models alike.
+    """
+    import dataclasses
+
+    from forecaster import pipeline, statistical
     from forecaster.prepared import prepare
 
     cfg = _config(s, tmp / "models", epochs)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, baselines=("naive", "seasonal_naive", "linear", *models)))
     prep = prepare(cfg)
     sp, h = prep.split, cfg.window.horizon
     origins = sp.first_targets("test")
     desc = (f"{s.name}: {s.note}, {sp.n} rows, freq {prep.series.freq}, season {prep.season}, "
             f"lookback {sp.lookback}, horizon {h}, {len(origins)} test origins")
     print(desc, file=sys.stderr, flush=True)
-
-    def scored(name: str, kind: str, pred: Any, fit_s: float | None, predict_s: float | None) -> dict[str, Any]:
-        mase = metrics.score(prep.test_targets, pred, insample=prep.insample, season=prep.season)["mase"]
-        return {"series": s.name, "row": name, "kind": kind, "mase": mase, "fit_s": fit_s, "predict_s": predict_s}
-
-    rows = [scored("naive", "baseline", baselines.naive(prep.y, origins, h), None, None)]
-    if prep.season <= sp.lookback and prep.season > 1:
-        rows.append(scored("seasonal_naive", "baseline",
-                           baselines.seasonal_naive(prep.y, origins, h, season=prep.season), None, None))
-    values = prep.y[:, None]
-    for name in models:
-        params = {} if name == "ets" or history is None else {"history": history}
-        model = statistical.make(name, **params)
-        print(f"  {name} ...", file=sys.stderr, flush=True)
-        try:
-            t0 = time.perf_counter()
-            model.fit(prep)
-            t1 = time.perf_counter()
-            pred = model.predict(values, origins, h)
-            t2 = time.perf_counter()
-        except statistical.FitFailed as exc:
-            rows.append({"series": s.name, "row": name, "kind": "statistical", "mase": None, "fit_s": None,
-                         "predict_s": None, "failed": exc.reason})
-            continue
-        rows.append(scored(name, "statistical", pred, t1 - t0, t2 - t1))
     if networks:
-        from forecaster import pipeline
-
-        print(f"  networks {', '.join(NETWORKS)} ...", file=sys.stderr, flush=True)
-        result = pipeline.train(cfg, prep, cells=list(NETWORKS))
-        for r in result.leaderboard:
-            if r["kind"] == "model":
-                rows.append({"series": s.name, "row": r["name"], "kind": "network", "mase": r["mase"],
-                             "fit_s": r["train_seconds"], "predict_s": None})
-            elif r["name"] == "naive" and rows[0]["mase"] is not None and r["mase"] is not None:
-                # the same windows and the same MASE scale, or the comparison means nothing
-                assert abs(r["mase"] - rows[0]["mase"]) < 1e-9, (s.name, r["mase"], rows[0]["mase"])
+        print(f"  baselines {', '.join(cfg.model.baselines)}; networks {', '.join(NETWORKS)} ...",
+              file=sys.stderr, flush=True)
+        board = pipeline.train(cfg, prep, cells=list(NETWORKS)).leaderboard
+    else:
+        base = pipeline.baseline_scores(prep, cfg=cfg)
+        board = [{"name": n, "kind": "baseline", **b} for n, b in base.items()]
+    rows = []
+    for r in board:
+        kind = "network" if r["kind"] == "model" else "statistical" if r["name"] in statistical.STATISTICAL else "baseline"
+        row = {"series": s.name, "row": r["name"], "kind": kind, "mase": r.get("mase"),
+               "fit_s": r.get("train_seconds") if kind == "network" else r.get("fit_seconds"),
+               "predict_s": r.get("predict_seconds")}
+        if r.get("error"):
+            row["failed"] = r["error"]
+        rows.append(row)
     return rows, desc
 
 
@@ -171,13 +159,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
-def ratios(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, float | None]]:
-    """Per series: ``(series, best network, best statistical, MASE ratio)``."""
+def ratios(rows: list[dict[str, Any]], versus: str = "statistical") -> list[tuple[str, str, str, float | None]]:
+    """Per series: ``(series, best network, best row of kind ``versus``, MASE ratio)``."""
     out = []
     for series in dict.fromkeys(r["series"] for r in rows):
         mine = [r for r in rows if r["series"] == series and r["mase"] is not None]
         nets = [r for r in mine if r["kind"] == "network"]
-        stats = [r for r in mine if r["kind"] == "statistical"]
+        stats = [r for r in mine if r["kind"] == versus]
         if not nets or not stats:
             continue
         net, stat = min(nets, key=lambda r: r["mase"]), min(stats, key=lambda r: r["mase"])
@@ -190,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="train the networks for 3 epochs only")
     parser.add_argument("--series", default=",".join(s.name for s in SERIES))
     parser.add_argument("--models", default=None, help="statistical models (default: forecaster.statistical.DEFAULT)")
-    parser.add_argument("--history", type=int, default=None, help="rows forward sees for theta/arima/mstl (default: all)")
     parser.add_argument("--no-networks", action="store_true")
     parser.add_argument("--json", default=None, help="also write run_all rows (one per series ratio) here")
     args = parser.parse_args(argv)
@@ -210,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     descs: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.series.split(","):
-            got, desc = bench_series(by_name[name], models, history=args.history, networks=not args.no_networks,
+            got, desc = bench_series(by_name[name], models, networks=not args.no_networks,
                                      epochs=3 if args.quick else None, tmp=Path(tmp))
             rows += got
             descs.append(desc)
@@ -220,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for series, net, stat, ratio in ratios(rows):
         print(f"{series}: best network {net} / best statistical {stat} MASE = {_fmt(ratio, 2)}")
+    for series, net, other, ratio in ratios(rows, "baseline"):
+        print(f"{series}: best network {net} / best simple baseline {other} MASE = {_fmt(ratio, 2)}")
     print("\nfirst-call costs: " + "; ".join(f"{what} {sec:.2f}s" for what, sec in costs))
     if args.quick and not args.no_networks:
         print("(--quick: networks trained 3 epochs only; their MASE is a smoke test, not a result)")

@@ -116,7 +116,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
         ax.plot(steps, t.result.scores["per_step_mae"], marker="o", ms=3, color=colors[cell], label=cell)
     scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
     for (name, b), style in zip(scored, _BASELINE_STYLES):
-        ax.plot(steps, b["per_step_mae"], style, color="gray", label=name.replace("_", " "))
+        ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
     ax.set(title="Test MAE by horizon step", xlabel="steps ahead", ylabel=f"MAE ({prep.series.target})")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -122,6 +122,7 @@ def backtest(
     loaded: Any | None = None,
     series: Any | None = None,
     progress: Progress | None = None,
+    baseline_cache: dict[int, dict[str, dict[str, Any]]] | None = None,
 ) -> BacktestResult:
     """Evaluate ``cell`` on ``folds`` rolling origins.
 
@@ -133,6 +134,8 @@ def backtest(
             without refitting (its own scaler is used).
         series: an already loaded series (default: load ``cfg.data``).
         progress: receives one line per fold.
+        baseline_cache: fold number -> the baselines' scores, shared by backtests of the same
+            series and windows (they depend on neither the cell nor the seed: fitted once per fold).
     """
     say = progress or (lambda _msg: None)
     series = series if series is not None else pipeline.load(cfg)
@@ -150,7 +153,10 @@ def backtest(
         cutoff = str(series.frame.index[sp.val_end])
         say(f"fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
-        scores = pipeline.baseline_scores(prep, cfg=cfg)  # refit per fold, like the networks
+        cache = baseline_cache if baseline_cache is not None else {}
+        if k not in cache:
+            cache[k] = pipeline.baseline_scores(prep, cfg=cfg)  # refit per fold, like the networks
+        scores = cache[k]
         if loaded is None:
             trained = network.train_cell(prep, cfg, cell, progress=progress)
             model_scores = trained.scores
@@ -204,6 +210,7 @@ def cells_backtest(
     """
     series = pipeline.load(cfg)
     out: dict[str, list[BacktestResult]] = {}
+    baseline_cache: dict[int, dict[str, dict[str, Any]]] = {}
     for cell in cells:
         for strategy in strategies:
             runs = []
@@ -211,6 +218,7 @@ def cells_backtest(
                 run_cfg = dataclasses.replace(
                     with_seed(cfg, seed), model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy))
                 )
-                runs.append(backtest(run_cfg, cell=cell, folds=folds, series=series, progress=progress))
+                runs.append(backtest(run_cfg, cell=cell, folds=folds, series=series, progress=progress,
+                                     baseline_cache=baseline_cache))
             out[runs[0].cell] = runs
     return out

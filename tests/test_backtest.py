@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forecaster import backtest, config, network
+from forecaster import backtest, config, network, pipeline
 from forecaster.cli import main
 from forecaster.errors import ConfigError, DataError, ExitCode
 
@@ -77,3 +77,22 @@ def test_backtest_cli_refit_and_fixed(tmp_path, series_csv, capsys):
     assert "lie inside the saved model's training/validation data" in capsys.readouterr().out
     fixed = json.loads((run / "backtest-2folds-fixed.json").read_text())
     assert fixed["folds"][0]["overlaps_training"] is True
+
+
+def test_baselines_are_fitted_once_per_fold_for_every_cell_and_seed(tmp_path, series_csv, monkeypatch):
+    calls = []
+    real = pipeline.baseline_scores
+
+    def spy(prep, *args, **kwargs):
+        calls.append(prep.split)
+        return real(prep, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "baseline_scores", spy)
+    cfg = config.resolve(overrides={
+        "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
+        "window.test": 0.3, "model.units": [4], "training.epochs": 1, "model.linear": False,
+    })
+    results = backtest.cells_backtest(cfg, cells=["gru", "mlp"], folds=2, seeds=[1, 2])
+    assert len(calls) == 2 and calls[0] != calls[1]  # one per fold, not per cell x seed x fold (8)
+    first, last = results["gru"][0].folds, results["mlp"][1].folds
+    assert [f.scores["naive"] for f in first] == [f.scores["naive"] for f in last]

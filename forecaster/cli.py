@@ -153,25 +153,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.artifacts.cell import load_for_serving
+    from forecaster.artifacts.cell import check_cell, is_statistical
     from forecaster.artifacts.io import atomic_write_text
     from forecaster.artifacts.layout import ONNX_FILE
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
-    from forecaster.predict import forecast, load_for_predict, to_json
+    from forecaster.predict import forecast, load_for_predict, load_model, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
     cell_dir, why = resolve_model(args.model, args.models_dir)
-    if not (cell_dir / ONNX_FILE).is_file():
+    statistical = is_statistical(check_cell(cell_dir))
+    if not statistical and not (cell_dir / ONNX_FILE).is_file():
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
-    loaded = load_for_serving(cell_dir)
+    loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)
     frame = forecast(loaded, series, args.horizon)
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     lost = lost_to_baseline(cell_dir)
     if lost is not None:
+        saved = cell_dir.parent / lost[0]
+        hint = f": serve it with --model {saved}" if (saved / "manifest.json").is_file() else ""
         _err(f"forecast: warning: {cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
-             f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better")
+             f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better{hint}")
     if args.format == "json":
         text = to_json(frame, model=str(cell_dir), target=series.target, freq=series.freq)
     else:

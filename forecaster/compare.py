@@ -351,7 +351,8 @@ def compare(
     started = time.perf_counter()
     prep = pipeline.prepare(cfg)
     say(pipeline.describe(prep))
-    base = pipeline.baseline_scores(prep, cfg=cfg, progress=progress)
+    scored = pipeline.score_baselines(prep, cfg=cfg, progress=progress)
+    base = {s.name: s.scores for s in scored}
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(prep.split.starts("train"))
     trials: list[Trial] = []
@@ -412,6 +413,7 @@ def compare(
     pipeline.save_run(
         final, prep, cfg, [t.result for t in kept], base, rows, columns=COMPARE_COLUMNS,
         board_extra={"verdict": text, "conditions": conditions}, extra=write_report,
+        statistical=pipeline.servable(scored),
     )
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
                          warnings=pipeline.run_warnings([t.result for t in trials], base))

@@ -22,7 +22,7 @@ import numpy as np
 
 from forecaster import baselines, lineup, network, scoring
 from forecaster.artifacts import layout
-from forecaster.artifacts.cell import write_cell
+from forecaster.artifacts.cell import write_cell, write_statistical
 from forecaster.artifacts.io import new_run_id
 from forecaster.artifacts.run import store_run
 from forecaster.config import RunConfig, dump_yaml
@@ -61,6 +61,24 @@ def _score(prep: Prepared, y_pred: np.ndarray) -> dict[str, Any]:
     return scoring.score(prep, y_pred)
 
 
+def score_baselines(
+    prep: Prepared, models: Sequence[Model] | None = None, *, cfg: RunConfig | None = None,
+    progress: Progress | None = None,
+) -> list[scoring.Scored]:
+    """Fit and score each baseline on the test windows (see :func:`baseline_scores`), models kept."""
+    if models is None:
+        models = lineup.make_baselines(cfg.model.baselines) if cfg is not None else baselines.default_baselines()
+        if progress is not None and cfg is not None:
+            for note in lineup.slow_notes(cfg.model.baselines):
+                progress(f"baseline {note}")
+    scored = scoring.fit_and_score(list(models), prep)
+    if progress is not None:
+        for s in scored:
+            if s.error is not None:
+                progress(f"baseline {s.scores['error']} (a row without scores)")
+    return scored
+
+
 def baseline_scores(
     prep: Prepared, models: Sequence[Model] | None = None, *, cfg: RunConfig | None = None,
     progress: Progress | None = None,
@@ -76,17 +94,7 @@ def baseline_scores(
 
     A baseline that fails to fit or forecast gets a row with its reason (``scores["error"]``).
     """
-    if models is None:
-        models = lineup.make_baselines(cfg.model.baselines) if cfg is not None else baselines.default_baselines()
-        if progress is not None and cfg is not None:
-            for note in lineup.slow_notes(cfg.model.baselines):
-                progress(f"baseline {note}")
-    scored = scoring.fit_and_score(list(models), prep)
-    if progress is not None:
-        for s in scored:
-            if s.error is not None:
-                progress(f"baseline {s.scores['error']} (a row without scores)")
-    return {s.name: s.scores for s in scored}
+    return {s.name: s.scores for s in score_baselines(prep, models, cfg=cfg, progress=progress)}
 
 
 def _row(name: str, kind: str, scores: dict[str, Any], reference: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -132,18 +140,34 @@ def _cell_metrics(prep: Prepared, c: CellResult, base: dict[str, Any]) -> dict[s
     }
 
 
-def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
+def _records(prep: Prepared, cfg: RunConfig, strategy: str) -> dict[str, dict[str, Any]]:
+    """The manifest's ``window`` and ``data`` records of every folder of a run."""
     s, sp = prep.series, prep.split
-    write_cell(
-        cell_dir, cell=c.cell, model=c.model, scaler=prep.scaler, metrics=_cell_metrics(prep, c, base),
-        history=c.fit.history, forecast=c.forecast,
-        window={"lookback": sp.lookback, "horizon": sp.horizon, "freq": s.freq, "season": prep.season,
-                "strategy": c.strategy,
-                "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
-        data={"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
-              "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
-              "first": str(s.frame.index[0]), "last": str(s.frame.index[-1]), "n_filled": s.n_filled},
-    )
+    return {
+        "window": {"lookback": sp.lookback, "horizon": sp.horizon, "freq": s.freq, "season": prep.season,
+                   "strategy": strategy, "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
+        "data": {"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
+                 "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
+                 "first": str(s.frame.index[0]), "last": str(s.frame.index[-1]), "n_filled": s.n_filled},
+    }
+
+
+def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
+    write_cell(cell_dir, cell=c.cell, model=c.model, scaler=prep.scaler, metrics=_cell_metrics(prep, c, base),
+               history=c.fit.history, forecast=c.forecast, **_records(prep, cfg, c.strategy))
+
+
+def servable(scored: Sequence[scoring.Scored]) -> list[scoring.Scored]:
+    """The baselines saved as a servable folder: fitted statistical models with a spec."""
+    return [s for s in scored if s.error is None and s.model.capabilities.saves and hasattr(s.model, "spec")]
+
+
+def _write_statistical(cell_dir: Path, prep: Prepared, cfg: RunConfig, s: scoring.Scored) -> None:
+    records = _records(prep, cfg, "direct")
+    records["data"]["covariates"] = []  # the target alone: predict needs no covariate columns
+    write_statistical(cell_dir, name=s.name, spec=s.model.spec(),  # type: ignore[attr-defined]
+                      metrics={"name": s.name, "test": s.scores, "season": prep.season,
+                               "n_test_windows": int(prep.test_targets.shape[0])}, **records)
 
 
 def run_warnings(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[str]:
@@ -198,7 +222,8 @@ def train(
     say = progress or (lambda _msg: None)
     prep = prep if prep is not None else prepare(cfg)
     say(describe(prep))
-    base = baseline_scores(prep, cfg=cfg, progress=progress)
+    scored = score_baselines(prep, cfg=cfg, progress=progress)
+    base = {s.name: s.scores for s in scored}
     results = []
     for cell in cells:
         say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
@@ -207,7 +232,7 @@ def train(
     rows = leaderboard(results, base)
 
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
-    save_run(final, prep, cfg, results, base, rows)
+    save_run(final, prep, cfg, results, base, rows, statistical=servable(scored))
     return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season,
                      warnings=run_warnings(results, base))
 
@@ -223,12 +248,14 @@ def save_run(
     columns: Sequence[str] = LEADERBOARD_COLUMNS,
     board_extra: dict[str, Any] | None = None,
     extra: Callable[[Path], None] | None = None,
+    statistical: Sequence[scoring.Scored] = (),
 ) -> None:
     """Write a complete run directory atomically (:func:`forecaster.artifacts.run.store_run`).
 
     ``extra(tmp_dir)`` runs after the cell folders are written and before the leaderboard, so it
     may measure the saved cells (updating ``rows``) and add files (a report, plots); the directory
-    is renamed into place only after all of it.
+    is renamed into place only after all of it. ``statistical`` rows (see :func:`servable`) get a
+    folder each (their spec), so ``forecast predict --model <run>/<name>`` can serve them.
     """
     resolved = dataclasses.replace(
         cfg, data=dataclasses.replace(cfg.data, target=prep.series.target, time_col=prep.series.time_col)
@@ -237,6 +264,8 @@ def save_run(
     def write_cells(tmp: Path) -> None:
         for c in results:
             _write_cell(tmp / c.name, prep, cfg, c, base)
+        for s in statistical:
+            _write_statistical(tmp / s.name, prep, cfg, s)
 
     board = {"season": prep.season, "n_test_windows": int(prep.test_targets.shape[0]), **(board_extra or {}),
              "rows": rows}

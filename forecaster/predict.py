@@ -13,21 +13,68 @@ Example:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecaster.artifacts.cell import LoadedCell, load_for_serving
+from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_spec
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
-__all__ = ["load_for_predict", "forecast", "forecast_windows", "predict_from_dir", "to_json"]
+__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "forecast_windows", "predict_from_dir",
+           "to_json"]
 
 
-def load_for_predict(loaded: LoadedCell, data: str | Path | None = None, *, missing: str | None = None) -> SeriesFrame:
+@dataclass(frozen=True)
+class LoadedStatistical:
+    """A saved statistical row (its spec): refitted on the series it forecasts, never unpickled.
+
+    The structure its training fit selected (ETS components, ARIMA orders...) is kept and its
+    parameters are re-estimated on the data given to predict (see
+    :func:`forecaster.statistical.forecast_future`).
+    """
+
+    path: Path
+    spec: dict[str, Any]
+    manifest: dict[str, Any]
+    backend = "statsforecast"
+
+    @property
+    def horizon(self) -> int:
+        return int(self.manifest["window"]["horizon"])
+
+    @property
+    def lookback(self) -> int:
+        return 1
+
+    def future(self, y: np.ndarray, horizon: int) -> np.ndarray:
+        from forecaster.statistical import forecast_future
+
+        return forecast_future(y, horizon, self.spec)
+
+
+def load_model(cell_dir: str | Path, *, backend: str = "auto") -> LoadedCell | LoadedStatistical:
+    """Load what a folder of a run serves: a network (ONNX or Keras) or a statistical row's spec.
+
+    Raises:
+        ArtifactError: the folder is incomplete, corrupt or of an unknown kind.
+    """
+    from forecaster.artifacts.cell import check_cell
+
+    path = Path(cell_dir)
+    if is_statistical(check_cell(path)):
+        manifest, spec = read_spec(path)
+        return LoadedStatistical(path=path, spec=spec, manifest=manifest)
+    return load_for_serving(path, backend=backend)
+
+
+def load_for_predict(
+    loaded: LoadedCell | LoadedStatistical, data: str | Path | None = None, *, missing: str | None = None
+) -> SeriesFrame:
     """Load ``data`` (default: the series the cell was trained on) with the cell's settings.
 
     Args:
@@ -57,7 +104,7 @@ def load_for_predict(loaded: LoadedCell, data: str | Path | None = None, *, miss
     return series
 
 
-def forecast(loaded: LoadedCell, series: SeriesFrame, horizon: int | None = None) -> pd.DataFrame:
+def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizon: int | None = None) -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
 
     Raises:
@@ -72,8 +119,11 @@ def forecast(loaded: LoadedCell, series: SeriesFrame, horizon: int | None = None
         raise DataError(
             f"{series.path}: {len(series.frame)} rows are fewer than the model's lookback of {loaded.lookback}"
         )
-    values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
-    yhat = forecast_windows(loaded, values[None, ...], h)[0]
+    if isinstance(loaded, LoadedStatistical):
+        yhat = loaded.future(series.frame[series.target].to_numpy(dtype=np.float64), h)
+    else:
+        values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
+        yhat = forecast_windows(loaded, values[None, ...], h)[0]
     index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
 
@@ -115,7 +165,7 @@ def predict_from_dir(
     model: str | Path, *, data: str | Path | None = None, horizon: int | None = None, models_dir: str | Path = "models"
 ) -> pd.DataFrame:
     """Resolve ``--model``, load it safely (ONNX Runtime when exported), and forecast (see :func:`forecast`)."""
-    loaded = load_for_serving(resolve_cell_dir(model, models_dir))
+    loaded = load_model(resolve_cell_dir(model, models_dir))
     return forecast(loaded, load_for_predict(loaded, data), horizon)
 
 

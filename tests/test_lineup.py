@@ -39,3 +39,36 @@ def test_a_bad_baseline_name_is_a_usage_error(tmp_path, capsys):
     assert main(["train", "--baselines", "naive,prophet", "--models-dir", str(tmp_path)]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--baselines (model.baselines): expected one of 'naive'" in err
+
+
+def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, capsys):
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from forecaster.artifacts.cell import load_cell
+    from forecaster.errors import ArtifactError
+
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive,ets", *FAST]) == ExitCode.OK
+    (run,) = (models / "series" / "runs").iterdir()
+    assert {p.name for p in (run / "ets").iterdir()} == {"spec.json", "metrics.json", "manifest.json"}
+    assert not (run / "naive").exists()  # nothing to serve: it is recomputed from the data
+    spec = json.loads((run / "ets" / "spec.json").read_text())
+    assert spec["name"] == "ets" and spec["season"] == 24
+    capsys.readouterr()
+    assert main(["predict", "--model", str(run / "ets"), "--horizon", "3"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    served = pd.read_csv(__import__("io").StringIO(captured.out))
+    y = pd.read_csv(series_csv)["y"].to_numpy(dtype=float)
+    np.testing.assert_allclose(served["yhat"], statistical.forecast_future(y, 3, spec), rtol=1e-6)
+    assert list(served["timestamp"]) == ["2024-01-11T00:00:00", "2024-01-11T01:00:00", "2024-01-11T02:00:00"]
+    assert f"forecast: serving {run / 'ets'}: the cell folder given" in captured.err
+    with pytest.raises(ArtifactError, match="a statistical model's folder, not a network"):
+        load_cell(run / "ets")
+    (run / "ets" / "spec.json").write_text(json.dumps({**spec, "season": 12}))  # tampered: hash differs
+    assert main(["predict", "--model", str(run / "ets")]) == ExitCode.ARTIFACT
+    assert "spec.json: corrupt (checksum differs from manifest.json)" in capsys.readouterr().err

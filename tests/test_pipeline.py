@@ -29,7 +29,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
 def test_run_directory_layout(trained):
     run = trained.run_dir
     assert run.parent.name == "runs" and run.parent.parent.name == "series"
-    assert {p.name for p in run.iterdir()} == {"config.yaml", "leaderboard.json", "leaderboard.csv", "lstm"}
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "leaderboard.json", "leaderboard.csv", "lstm",
+                                              "ets", "theta"}  # the statistical rows' specs, servable
     cell = run / "lstm"
     assert {p.name for p in cell.iterdir()} == {
         "model.keras", "model.onnx", "scaler.json", "metrics.json", "history.csv", "forecast.csv", "manifest.json"

@@ -36,8 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.prepared import Prepared
 
 __all__ = [
-    "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "library_versions", "check_cell",
-    "load_cell", "load_for_serving",
+    "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "write_statistical", "is_statistical",
+    "read_spec", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
 
 #: ``auto``: ONNX when ``model.onnx`` exists, else Keras.
@@ -69,11 +69,13 @@ def _sha256(path: Path) -> str:
     return file_sha256(path)
 
 
-def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], data: dict[str, Any]) -> None:
+def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], data: dict[str, Any],
+                        kind: str | None = None) -> None:
     """Write ``manifest.json`` last, with hashes of the files already in ``cell_dir``."""
     manifest = {
         "format": layout.FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"kind": kind} if kind else {}),
         "cell": cell,
         "window": window,
         "data": data,
@@ -127,6 +129,33 @@ def write_cell(
     stamped = forecast.assign(timestamp=forecast["timestamp"].map(lambda ts: ts.isoformat()))
     atomic_write_text(cell_dir / layout.FORECAST_FILE, stamped.to_csv(index=False))
     write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
+
+
+def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
+                      window: dict[str, Any], data: dict[str, Any]) -> None:
+    """Write a statistical row's folder: its spec (plain JSON, refitted to serve), metrics and manifest."""
+    cell_dir.mkdir()
+    atomic_write_text(cell_dir / layout.SPEC_FILE, json.dumps(json_ready(spec), indent=2))
+    atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
+    write_cell_manifest(cell_dir, cell=name, window=window, data=data, kind=layout.STATISTICAL)
+
+
+def is_statistical(manifest: dict[str, Any]) -> bool:
+    """Whether a checked manifest describes a statistical row's folder (not a network's)."""
+    return manifest.get("kind") == layout.STATISTICAL
+
+
+def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A statistical row's checked manifest and its spec.
+
+    Raises:
+        ArtifactError: the folder is not an intact statistical row.
+    """
+    manifest = check_cell(cell_dir)
+    spec = read_json(cell_dir / layout.SPEC_FILE, "statistical model spec")
+    if not is_statistical(manifest) or not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise ArtifactError(f"{cell_dir}: not a statistical model's folder (expected {layout.SPEC_FILE} with a 'name')")
+    return manifest, spec
 
 
 @dataclass(frozen=True)
@@ -192,8 +221,11 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
         str(data["target"]), list(data["covariates"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: incomplete manifest (missing {exc})") from None
-    optional = [n for n in layout.OPTIONAL_CELL_FILES if (cell_dir / n).exists()]
-    for name in (*layout.REQUIRED_CELL_FILES, *optional):
+    if is_statistical(manifest):
+        required: tuple[str, ...] = layout.STATISTICAL_FILES
+    else:
+        required = (*layout.REQUIRED_CELL_FILES, *(n for n in layout.OPTIONAL_CELL_FILES if (cell_dir / n).exists()))
+    for name in required:
         path = cell_dir / name
         if not path.is_file():
             raise ArtifactError(f"{path}: missing from the saved run; retrain or pick another run")
@@ -217,6 +249,8 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
     """
     path = Path(cell_dir)
     manifest = check_cell(path)
+    if is_statistical(manifest):
+        raise ArtifactError(f"{path}: a statistical model's folder, not a network; serve it with `forecast predict`")
     saved_keras = str(manifest.get("libraries", {}).get("keras", "?"))
     import keras
 

@@ -5,6 +5,7 @@ Layout::
     <models_dir>/<name>/runs/<run-id>/        (or versions/<N>/ under the registry)
         config.yaml  leaderboard.json  leaderboard.csv  [report.html report.md plots/ backtest.json]
         <cell>/model.keras  model.onnx  scaler.json  metrics.json  history.csv  forecast.csv  manifest.json
+        <statistical row>/spec.json  manifest.json      (a statsforecast model: its spec, refitted to serve)
     <models_dir>/<name>/champion.json        which run/cell serves by default
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 __all__ = [
     "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
     "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
-    "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES",
+    "SPEC_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "STATISTICAL", "STATISTICAL_FILES",
 ]
 
 #: Version tag of the run-directory format written by this code.
@@ -30,9 +31,14 @@ CONFIG_FILE = "config.yaml"
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
 CHAMPION_FILE = "champion.json"
+SPEC_FILE = "spec.json"
 RUNS_DIR = "runs"
 
 #: Hashed and required in every cell folder.
 REQUIRED_CELL_FILES = (KERAS_FILE, SCALER_FILE)
+#: ``manifest["kind"]`` of a statistical row's folder (a network's manifest has no ``kind``).
+STATISTICAL = "statistical"
+#: Hashed and required in a statistical row's folder.
+STATISTICAL_FILES = (SPEC_FILE,)
 #: Hashed when present (runs saved before ONNX export, or whose export failed, lack it).
 OPTIONAL_CELL_FILES = (ONNX_FILE,)

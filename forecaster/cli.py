@@ -46,6 +46,23 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(f"{where}{message} (see {self.prog} --help)")
 
 
+#: An error line is cut here: a 1 MB cell quoted in a message must not flood the terminal.
+MAX_MESSAGE = 1000
+
+
+def printable(message: str, limit: int = MAX_MESSAGE) -> str:
+    """One safe terminal line: control characters (a header's ESC or newline) escaped, length capped.
+
+    Example:
+        >>> printable("column 'a\\x1b[2Jb': bad")
+        "column 'a\\\\x1b[2Jb': bad"
+        >>> printable("x" * 5000)[-20:]
+        'xxxx ... (4025 more)'
+    """
+    safe = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+    return safe if len(safe) <= limit else safe[: limit - 25] + f" ... ({len(safe) - (limit - 25)} more)"
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -518,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ForecasterError as exc:
         if debug:
             traceback.print_exc()
-        _err(f"forecast: error: {exc}")
+        _err(f"forecast: error: {printable(str(exc))}")
         return int(exc.exit_code)
     except KeyboardInterrupt:
         _err("forecast: interrupted; nothing was saved")
@@ -526,5 +543,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one boundary for unexpected failures
         if debug:
             traceback.print_exc()
-        _err(f"forecast: internal error: {exc.__class__.__name__}: {exc} (run with --debug for the traceback)")
+        _err(f"forecast: internal error: {exc.__class__.__name__}: {printable(str(exc))} "
+             "(run with --debug for the traceback)")
         return int(ExitCode.INTERNAL)

@@ -124,6 +124,9 @@ def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizo
     else:
         values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
         yhat = forecast_windows(loaded, values[None, ...], h)[0]
+    if not np.isfinite(yhat).all():  # a tampered or broken artifact must not be served as numbers
+        raise ArtifactError(f"{loaded.path}: the model produced {int((~np.isfinite(yhat)).sum())} non-finite forecast "
+                            "value(s) (NaN or inf); the saved model is broken: retrain or pick another run")
     index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
     return pd.DataFrame({"timestamp": index, "yhat": yhat})
 

@@ -160,7 +160,7 @@ class Scaler:
             scaler.scale_ = np.asarray(raw["scale"], dtype=np.float64)
             if not (len(scaler.columns) == scaler.mean_.size == scaler.scale_.size):
                 raise ValueError("columns, mean and scale differ in length")
-            if not (np.isfinite(scaler.mean_).all() and (scaler.scale_ > 0).all()):
+            if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all() and (scaler.scale_ > 0).all()):
                 raise ValueError("mean/scale are not finite positive numbers")
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{source}: not a valid scaler ({exc})") from None

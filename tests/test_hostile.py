@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conftest import FAST, make_frame
-
 from forecaster.cli import MAX_MESSAGE, main
 from forecaster.errors import ExitCode
+
+from conftest import FAST, make_frame
 
 
 def test_control_characters_in_a_header_are_escaped(tmp_path, capsys):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "FitResult", "fit", "fit_inputs", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
-    "JIT_MIN_WINDOWS", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
+    "JIT_MIN_WINDOWS", "epoch_line", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
 ]
 
 #: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
@@ -196,6 +196,28 @@ def _shard_steps(model: keras.Model, shards: int) -> None:
     model.test_step = types.MethodType(test_step, model)
 
 
+def epoch_line(rows: Sequence[dict[str, float]], epochs: int) -> str:
+    """One progress line for the newest epoch of ``rows``: losses with four significant digits
+    (scaled losses are often ~1e-4, which ``.4f`` printed as 0.0001 every epoch), the change of
+    the validation loss from the first epoch, and the best epoch so far.
+
+    Example:
+        >>> rows = [{"epoch": 1, "loss": 2.3e-4, "val_loss": 3.1e-4, "seconds": 0.52},
+        ...         {"epoch": 2, "loss": 1.9e-4, "val_loss": 2.2e-4, "seconds": 0.31}]
+        >>> epoch_line(rows, 60)
+        '  epoch   2/60  loss 0.00019  val_loss 0.00022 (-29.0% vs epoch 1)  best 2 *  0.3s'
+    """
+    row = rows[-1]
+    vals = [r["val_loss"] for r in rows]
+    best = min(range(len(vals)), key=lambda i: vals[i] if math.isfinite(vals[i]) else math.inf)
+    change = ""
+    if len(rows) > 1 and vals[0] and math.isfinite(vals[0]) and math.isfinite(row["val_loss"]):
+        change = f" ({100 * (row['val_loss'] / vals[0] - 1):+.1f}% vs epoch 1)"
+    mark = " *" if best == len(rows) - 1 else ""
+    return (f"  epoch {int(row['epoch']):>3}/{epochs}  loss {row['loss']:.4g}  val_loss {row['val_loss']:.4g}{change}"
+            f"  best {best + 1}{mark}  {row['seconds']:.1f}s")
+
+
 def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[list[Any], Any]:
     import keras
 
@@ -229,10 +251,7 @@ def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[lis
                 self.bad = f"validation loss became {row['val_loss']} at epoch {epoch + 1}"
                 self.model.stop_training = True
             if progress is not None:
-                progress(
-                    f"  epoch {epoch + 1:>3}/{epochs}  loss {row['loss']:.4f}  "
-                    f"val_loss {row['val_loss']:.4f}  {row['seconds']:.1f}s"
-                )
+                progress(epoch_line(self.rows, epochs))
 
     recorder = Recorder()
     return [recorder], recorder

@@ -151,7 +151,7 @@ def backtest(
     for k, sp in enumerate(splits, start=1):
         prep = pipeline.prepare(cfg, series, sp=sp)
         cutoff = str(series.frame.index[sp.val_end])
-        say(f"fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
+        say(f"{name} fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
         cache = baseline_cache if baseline_cache is not None else {}
         if k not in cache:

@@ -157,11 +157,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from forecaster import pipeline  # pandas and friends: only once the config is valid (fast errors)
 
     _load_tensorflow(args)
-    progress: Callable[[str], None] | None = None if args.quiet else _err
+    progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     t0 = time.perf_counter()
     result = pipeline.train(cfg, progress=progress)
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
+    if args.json:
+        import json
+
+        from forecaster.artifacts.io import json_ready
+
+        payload = {"run_dir": str(result.run_dir), "season": result.season, "leaderboard": result.leaderboard,
+                   "forecasts": {c.name: str(result.run_dir / c.name / "forecast.csv") for c in result.cells}}
+        print(json.dumps(json_ready(payload), indent=2))
+        return ExitCode.OK
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.leaderboard)
     for c in result.cells:
@@ -442,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train one cell and save a run (model, metrics, forecast)")
     from forecaster.architectures import available_cells
 
+    p.add_argument("--json", action="store_true", help="print the run folder and leaderboard as JSON (no progress)")
     _add_run_flags(p)
     p.set_defaults(func=cmd_train)
 

@@ -203,3 +203,15 @@ def test_predict_says_what_it_serves_and_warns_when_a_baseline_beat_it(model_dir
         assert f"gru lost to the ets baseline on its own test windows (MASE {gru['mase']:.3f} vs" in err
     finally:
         board_path.write_text(saved)
+
+
+def test_train_json(tmp_path, series_csv, capsys):
+    import json
+
+    code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"), "--json",
+                 "--baselines", "naive,seasonal_naive", *FAST])
+    captured = capsys.readouterr()
+    assert code == ExitCode.OK and captured.err == ""  # --json: no progress on stderr either
+    payload = json.loads(captured.out)
+    assert [r["name"] for r in payload["leaderboard"]] == ["lstm", "naive", "seasonal_naive"]
+    assert payload["forecasts"]["lstm"].endswith("lstm/forecast.csv") and payload["season"] == 24

@@ -132,14 +132,10 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def print_leaderboard(rows: Sequence[dict[str, Any]]) -> None:
-    """A plain table of models and baselines."""
-    cols = [("name", "model"), ("params", "params"), ("epochs_run", "epochs"), ("best_epoch", "best"),
-            ("train_seconds", "train s"), ("fit_seconds", "fit s"), ("predict_seconds", "predict s"),
-            ("mae", "MAE"), ("rmse", "RMSE"), ("smape", "sMAPE%"), ("mape", "MAPE%"),
-            ("mase", "MASE"), ("mase_vs_seasonal_naive", "vs snaive")]
-    body = [[_fmt(r.get(k), 1 if k == "train_seconds" else 2 if k.endswith("_seconds") else 3) for k, _ in cols]
-            for r in rows]
-    _print_table([h for _, h in cols], body)
+    """The leaderboard as ``forecast compare`` prints it (columns without any value left out)."""
+    from forecaster.report import table_rows
+
+    _print_table(*table_rows(rows))
     print_failed(rows)
 
 
@@ -226,7 +222,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from forecaster import compare, config
     from forecaster.artifacts.io import json_ready
-    from forecaster.report import table_rows
 
     cfg = config.resolve(args.config, _overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
@@ -244,8 +239,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
-    _print_table(*table_rows(result.rows))
-    print_failed(result.rows)
+    print_leaderboard(result.rows)
     print(f"\nverdict: {result.verdict}")
     print(f"report: {result.run_dir / 'report.html'} (and report.md, plots/)")
     return ExitCode.OK

@@ -31,7 +31,7 @@ _TABLE = (
     ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
     ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
     ("batch_windows_per_s", "batch win/s", 0),
-    ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mase", "MASE", 3),
+    ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mape", "MAPE %", 2), ("mase", "MASE", 3),
     ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("backtest_mase", "backtest MASE", 3),
 )
 

@@ -175,17 +175,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.artifacts.cell import check_cell, is_statistical
-    from forecaster.artifacts.io import atomic_write_text
-    from forecaster.artifacts.layout import ONNX_FILE
+    from forecaster.artifacts.cell import is_statistical
+    from forecaster.artifacts.io import atomic_write_text, read_json
+    from forecaster.artifacts.layout import MANIFEST, ONNX_FILE
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
     from forecaster.predict import forecast, load_for_predict, load_model, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
     cell_dir, why = resolve_model(args.model, args.models_dir)
-    statistical = is_statistical(check_cell(cell_dir))
-    if not statistical and not (cell_dir / ONNX_FILE).is_file():
+    manifest = read_json(cell_dir / MANIFEST, "run manifest")  # a look at the kind; load_model checks it all
+    if not (isinstance(manifest, dict) and is_statistical(manifest)) and not (cell_dir / ONNX_FILE).is_file():
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)

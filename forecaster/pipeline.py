@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from forecaster import baselines, lineup, network, scoring
 from forecaster.artifacts import layout
 from forecaster.artifacts.cell import write_cell, write_statistical
@@ -54,11 +52,6 @@ class RunResult:
     cells: list[CellResult] = field(default_factory=list)
     season: int = 1
     warnings: list[str] = field(default_factory=list)  # undefined metrics etc., for the user to see
-
-
-def _score(prep: Prepared, y_pred: np.ndarray) -> dict[str, Any]:
-    """Deprecated: :func:`forecaster.scoring.score` on the test part."""
-    return scoring.score(prep, y_pred)
 
 
 def score_baselines(

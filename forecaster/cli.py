@@ -152,10 +152,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config.resolve(args.config, _overrides(args))
     from forecaster import pipeline  # pandas and friends: only once the config is valid (fast errors)
 
+    t0 = time.perf_counter()
+    prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
     _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    t0 = time.perf_counter()
-    result = pipeline.train(cfg, progress=progress)
+    result = pipeline.train(cfg, prep, progress=progress)
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
     if args.json:
@@ -225,11 +226,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     cfg = config.resolve(args.config, _overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    from forecaster import pipeline
+
+    t0 = time.perf_counter()
+    prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    t0 = time.perf_counter()
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
-    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
+    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest, prep=prep,
                              strategies=strategies)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,

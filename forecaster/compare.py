@@ -319,6 +319,7 @@ def compare(
     report: bool = True,
     backtest: int = 0,
     strategies: Sequence[str] | None = None,
+    prep: pipeline.Prepared | None = None,
 ) -> CompareResult:
     """Train every cell ``repeats`` times under identical conditions, save the run and report.
 
@@ -349,7 +350,7 @@ def compare(
                           "drop --covariates or compare direct only")
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    prep = pipeline.prepare(cfg)
+    prep = prep if prep is not None else pipeline.prepare(cfg)
     say(pipeline.describe(prep))
     scored = pipeline.score_baselines(prep, cfg=cfg, progress=progress)
     base = {s.name: s.scores for s in scored}

@@ -215,3 +215,15 @@ def test_train_json(tmp_path, series_csv, capsys):
     payload = json.loads(captured.out)
     assert [r["name"] for r in payload["leaderboard"]] == ["lstm", "naive", "seasonal_naive"]
     assert payload["forecasts"]["lstm"].endswith("lstm/forecast.csv") and payload["season"] == 24
+
+
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_bad_data_is_reported_before_tensorflow_is_imported(tmp_path, command):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,y\n2024-01-01 00:00,1\n2024-01-01 01:00,oops\n")
+    code = ("import sys\nfrom forecaster.cli import main\n"
+            f"rc = main([{command!r}, '--data', {str(bad)!r}, '--models-dir', {str(tmp_path / 'm')!r}])\n"
+            "print(rc, 'tensorflow' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.stdout.split() == ["3", "False"], proc.stderr
+    assert proc.stderr.count("\n") == 1 and "bad.csv" in proc.stderr

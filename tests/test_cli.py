@@ -101,10 +101,10 @@ def test_internal_error_is_one_line_and_debug_shows_traceback(tmp_path, series_c
         raise RuntimeError("boom")
 
     monkeypatch.setattr(forecaster.pipeline, "train", boom)
-    assert main(["train", "--data", str(series_csv)]) == ExitCode.INTERNAL
+    assert main(["train", "--data", str(series_csv), "--target", "y"]) == ExitCode.INTERNAL
     err = capsys.readouterr().err
     assert err.strip() == "forecast: internal error: RuntimeError: boom (run with --debug for the traceback)"
-    assert main(["train", "--data", str(series_csv), "--debug"]) == ExitCode.INTERNAL
+    assert main(["train", "--data", str(series_csv), "--target", "y", "--debug"]) == ExitCode.INTERNAL
     assert "Traceback" in capsys.readouterr().err
 
 

@@ -264,7 +264,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     manifest = check_cell(cell_dir)
     saved = cell_dir.parent / "config.yaml"
     try:
-        raw = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        raw = config.safe_load_bounded(saved.read_text(encoding="utf-8"), saved)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
     cfg = config.from_dict(raw, where=str(saved))

@@ -53,3 +53,17 @@ def test_a_rehashed_infinite_scaler_is_refused_not_served(tmp_path, series_csv, 
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "scaler.json: not a valid scaler (mean/scale are not finite" in err
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
+    items = ["&a [x,x,x,x,x,x,x,x,x]"]
+    for i in range(1, 9):
+        items.append(f"&{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 9) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("data:\n  covariates: [" + ", ".join(items) + "]\n")  # 309 bytes, 9**9 values expanded
+    assert main(["train", "--config", str(bomb)]) == ExitCode.USAGE  # took 30 s and 2.3 GB before
+    assert "aliases expand to more than 10,000 values" in capsys.readouterr().err
+    ok = tmp_path / "anchors.yaml"  # a few anchors, as a person writes them, still load
+    ok.write_text("window: {lookback: &n 12, horizon: *n}\ntraining: {epochs: 0}\n")
+    assert main(["train", "--config", str(ok)]) == ExitCode.USAGE
+    assert "training.epochs: expected an integer >= 1, got 0" in capsys.readouterr().err  # parsed, then checked

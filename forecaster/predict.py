@@ -49,6 +49,7 @@ class LoadedStatistical:
 
     @property
     def lookback(self) -> int:
+        """Rows ``forecast`` requires at least (the refit itself checks what the model needs)."""
         return 1
 
     def future(self, y: np.ndarray, horizon: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from forecaster.artifacts.cell import check_cell
-from forecaster.artifacts.io import read_json
+from forecaster.artifacts.io import atomic_write_text, json_ready, read_json
 from forecaster.artifacts.run import best_cell, read_pointer, write_pointer
 from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, ForecasterError, TrainingError
@@ -273,8 +273,6 @@ class Registry:
 
         A last line torn by a crash is terminated first, so it cannot swallow this record.
         """
-        from forecaster.artifacts.io import json_ready
-
         self.root.mkdir(parents=True, exist_ok=True)
         line = json.dumps(json_ready(record), sort_keys=False) + "\n"
         fd = os.open(self.ledger_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -445,8 +443,6 @@ class _Retrain:
             if json.loads(key_file.read_text(encoding="utf-8"))["key"] != key:
                 self.say("discarding a checkpoint made with other data or settings")
                 shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
-        from forecaster.artifacts.io import atomic_write_text
-
         atomic_write_text(key_file, json.dumps({"key": key, "data": self.data}))
         return Checkpoint(reg.checkpoint_dir, should_stop=self.should_stop, progress=self.say)
 

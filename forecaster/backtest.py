@@ -23,7 +23,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from forecaster import network, pipeline, scoring
+from forecaster import intervals, network, pipeline, scoring
+from forecaster.artifacts.cell import read_calibration
 from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError, DataError
 from forecaster.windows import Split, _rows
@@ -88,12 +89,16 @@ class BacktestResult:
     refit: bool
     folds: list[Fold] = field(default_factory=list)
 
+    def metric_keys(self) -> tuple[str, ...]:
+        """The point metrics, then every interval column the folds measured (``coverage_80``...)."""
+        return (*FOLD_METRICS, *intervals.flat_keys([s for f in self.folds for s in f.scores.values()]))
+
     def summary(self) -> dict[str, dict[str, float | None]]:
         names = list(self.folds[0].scores) if self.folds else []
         out: dict[str, dict[str, float | None]] = {}
         for name in names:
             row: dict[str, float | None] = {}
-            for m in FOLD_METRICS:
+            for m in self.metric_keys():
                 vals = [float(v) for v in (f.scores[name].get(m) for f in self.folds) if v is not None]
                 row[m] = float(np.mean(vals)) if vals else None
                 row[f"{m}_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
@@ -107,7 +112,7 @@ class BacktestResult:
             "folds": [
                 {"fold": f.fold, "cutoff": f.cutoff, "train_rows": f.train_rows, "test_windows": f.test_windows,
                  "overlaps_training": f.overlaps_training,
-                 "scores": {k: {m: v.get(m) for m in FOLD_METRICS} for k, v in f.scores.items()}}
+                 "scores": {k: {m: v.get(m) for m in self.metric_keys()} for k, v in f.scores.items()}}
                 for f in self.folds
             ],
             "mean_over_folds": self.summary(),
@@ -186,7 +191,9 @@ def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
             f"the saved model uses lookback {loaded.lookback} / horizon {loaded.horizon}, "
             f"the backtest {sp.lookback} / {sp.horizon}"
         )
-    return scoring.score_model(loaded, prep)
+    pred = scoring.predict_part(loaded, prep)
+    cal = read_calibration(loaded.path, loaded.manifest)  # the saved model's own intervals, measured per fold
+    return scoring.add_intervals(scoring.score(prep, pred), prep, pred, cal)
 
 
 def with_seed(cfg: RunConfig, seed: int) -> RunConfig:

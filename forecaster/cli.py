@@ -92,10 +92,12 @@ def _flag_value(s: config.Setting, args: argparse.Namespace) -> Any:
     raw = getattr(args, s.dest, None)
     if raw is None or s.value_type != tuple[int, ...]:
         return raw
+    if raw.strip().lower() == "none":  # an empty list (--levels none)
+        return []
     try:
         return [int(u) for u in raw.split(",") if u.strip()]
     except ValueError:
-        raise ConfigError(f"{s.flag}: expected integers like 64 or 64,32, got {raw!r}") from None
+        raise ConfigError(f"{s.flag}: expected comma-separated integers ({s.metavar}), got {raw!r}") from None
 
 
 def _add_run_flags(p: argparse.ArgumentParser, *, cell: bool = True) -> None:
@@ -121,6 +123,10 @@ def _load_tensorflow(args: argparse.Namespace) -> None:
         from forecaster._runtime import import_tensorflow_quietly
 
         import_tensorflow_quietly()
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f}%"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -175,6 +181,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _levels(text: str | None) -> tuple[int, ...] | None:
+    """``--levels`` of predict: ``None`` (not given), ``()`` for ``none``, else checked percentages."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    from forecaster.intervals import parse_levels
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return parse_levels([int(p) for p in parts])
+    except ValueError:
+        bad = next((p for p in parts if not p.isdigit() or not 1 <= int(p) <= 99), text)
+        raise ConfigError(f"--levels: expected integer percentages in 1..99 such as 80,95 (or none), "
+                          f"got {bad!r}") from None
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.cell import is_statistical
     from forecaster.artifacts.io import atomic_write_text, read_json
@@ -190,7 +213,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)
-    frame = forecast(loaded, series, args.horizon)
+    frame = forecast(loaded, series, args.horizon, _levels(args.levels))
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     lost = lost_to_baseline(cell_dir)
     if lost is not None:
@@ -289,8 +312,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     summary = result.summary()
     body.append(["mean", "", "", ""] + [_fmt(summary[n]["mase"]) for n in result.folds[0].scores])
     _print_table(header, body)
+    covered = [k for k in result.metric_keys() if k.startswith("coverage_")]
     print("mean over folds: " + "; ".join(
-        f"{n}: " + ", ".join(f"{m.upper()} {_fmt(v[m])}" for m in FOLD_METRICS) for n, v in summary.items()))
+        f"{n}: " + ", ".join([f"{m.upper()} {_fmt(v[m])}" for m in FOLD_METRICS]
+                             + [f"{k.partition('_')[2]}% covered {_pct(v[k])}" for k in covered if v.get(k) is not None])
+        for n, v in summary.items()))
     overlapping = [str(f.fold) for f in result.folds if f.overlaps_training]
     if overlapping:
         print(f"note: fold(s) {', '.join(overlapping)} lie inside the saved model's training/validation data; "
@@ -463,6 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing", choices=config.setting("data.missing").choices,
                    help="missing values/timestamps in --data: reject, or fill (default: as the model was trained)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
+    p.add_argument("--levels", metavar="P,P", help="prediction interval levels to output, from those the model was "
+                   "calibrated for; none: the point forecast only (default: every calibrated level)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("compare", parents=[common],

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from forecaster import network, pipeline
+from forecaster import intervals, network, pipeline
 from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError
 
@@ -176,6 +176,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
             mean, std = _mean_std([t.result.scores.get(m) for t in group])
             row[m], row[f"{m}_std"] = mean, std
             row[f"{m}_vs_seasonal_naive"] = mean / ref[m] if (mean is not None and ref.get(m)) else None
+        for k in intervals.flat_keys([t.result.scores for t in group]):  # interval coverage, width, Winkler
+            row[k] = _mean_std([t.result.scores.get(k) for t in group])[0]
         rows.append(row)
     for name, scores in base.items():
         row = {"name": name, "kind": "baseline", "mape": scores.get("mape"), "error": scores.get("error"),
@@ -183,6 +185,7 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
         for m in METRICS:
             row[m], row[f"{m}_std"] = scores.get(m), None
             row[f"{m}_vs_seasonal_naive"] = scores[m] / ref[m] if (scores.get(m) is not None and ref.get(m)) else None
+        row.update({k: scores[k] for k in intervals.flat_keys([scores])})
         rows.append(row)
     return sorted(rows, key=lambda r: (r["mase"] is None, r["mase"] if r["mase"] is not None else 0.0))
 

@@ -112,6 +112,13 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class ForecastConfig:
+    """What a forecast carries beside the point: conformal prediction intervals (see ``intervals``)."""
+
+    levels: tuple[int, ...] = (80, 95)  # nominal coverage in percent; empty: point forecasts only
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     """Where runs are saved: ``<models_dir>/<name>/runs/<run-id>/``."""
 
@@ -126,6 +133,8 @@ class ScheduleConfig:
     cron: str = "0 3 * * *"  # 5 fields (minute hour day month weekday) or 6 (seconds first); UTC
     metric: Literal["mase", "mae", "rmse", "smape"] = "mase"  # compared on the newest holdout
     margin: float = 0.0  # the challenger must beat the champion by this fraction (0.05 = 5 %)
+    # the challenger's interval coverage on the holdout must lie within this of nominal (0.05 = 5 points)
+    coverage_tolerance: float | None = None
     min_new_rows: int = 1  # rows after the champion's last timestamp needed to retrain
     keep: int = 0  # versions kept (oldest non-champion ones pruned); 0 keeps all
     heartbeat: str | None = None  # None: <models_dir>/<name>/heartbeat.json
@@ -142,6 +151,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     @property
@@ -156,6 +166,7 @@ _SECTION_TYPES = {
     "model": ModelConfig,
     "training": TrainConfig,
     "output": OutputConfig,
+    "forecast": ForecastConfig,
     "schedule": ScheduleConfig,
 }
 
@@ -341,11 +352,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("output.name", "--name", "model name under the models dir", _OUT, "NAME",
             none_means="the data file's stem"),
     Setting("output.models_dir", "--models-dir", "where runs are saved", _OUT, "DIR"),
+    Setting("forecast.levels", "--levels", "prediction interval levels in percent, comma-separated (conformal, "
+            "calibrated on the validation windows); none: point forecasts only", _OUT, "P,P"),
     Setting("schedule.cron", "--cron", "when to retrain, UTC: 'min hour day month weekday' or 6 fields with "
             "seconds first", _REG, "EXPR"),
     Setting("schedule.metric", "--metric", "score compared on the newest holdout", _REG),
     Setting("schedule.margin", "--margin", "fraction by which the challenger must beat the champion", _REG, "F",
             at_least=0, below=1, expected="a fraction in [0, 1)"),
+    Setting("schedule.coverage_tolerance", "--coverage-tolerance", "also require the challenger's interval "
+            "coverage on the holdout within this fraction of nominal at every level", _REG, "F",
+            none_means="not checked", at_least=0, below=1, expected="a fraction in [0, 1) or null (not checked)"),
     Setting("schedule.min_new_rows", "--min-new-rows", "rows after the champion's last timestamp needed to "
             "retrain", _REG, "N", at_least=0),
     Setting("schedule.keep", "--keep", "versions to keep, the champion always kept; 0 keeps all", _REG, "N",
@@ -397,8 +413,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if origin is tuple:
         (item_tp, _ellipsis) = typing.get_args(tp)
-        if isinstance(value, str):  # "64,32" as on the command line
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # "64,32" as on the command line; "none": an empty list
+            value = [] if value.strip().lower() == "none" else [v.strip() for v in value.split(",") if v.strip()]
             if item_tp is int and all(re.fullmatch(r"[-+]?\d+", v) for v in value):
                 value = [int(v) for v in value]
         elif isinstance(value, int) and not isinstance(value, bool) and item_tp is int:
@@ -460,12 +476,16 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
             fail(key, "a fraction between 0 and 1 or a whole number of rows", frac)
     if w.val < 1 and w.test < 1 and w.val + w.test >= 1:
         fail("window.test", f"val + test < 1 (val is {w.val})", w.test)
+    if any(not 1 <= v <= 99 for v in cfg.forecast.levels) or len(set(cfg.forecast.levels)) != len(cfg.forecast.levels):
+        fail("forecast.levels", "distinct integer percentages in 1..99, e.g. 80,95 (or none)", list(cfg.forecast.levels))
     if not m.units or any(u < 1 for u in m.units):
         fail("model.units", "a non-empty list of integers >= 1, e.g. [64] or 64,32", list(m.units))
     sc = cfg.schedule
     for key, secs in (("schedule.heartbeat_every", sc.heartbeat_every), ("schedule.stale_after", sc.stale_after)):
         if not secs > 0:
             fail(key, "a number of seconds > 0", secs)
+    if sc.coverage_tolerance is not None and not cfg.forecast.levels:
+        fail("schedule.coverage_tolerance", "null (not checked) when forecast.levels is none", sc.coverage_tolerance)
     if m.strategy == "recursive" and cfg.data.covariates:
         fail("model.strategy", "'direct' when covariates are used (recursive forecasting would need their "
              "future values)", m.strategy)

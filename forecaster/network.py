@@ -148,6 +148,7 @@ class CellResult:
     train_seconds: float = 0.0  # every fit of the cell (both ways under model.linear null); ``fit`` is the kept one
     epochs_total: int = 0  # epochs of every fit of the cell
     network: NetworkModel | None = None  # the fitted contract model (forecasts at any origin)
+    calibration: Any = None  # intervals.Calibration from the validation windows; None without --levels
 
     @property
     def name(self) -> str:
@@ -165,9 +166,14 @@ def train_cell(
     """
     net = NetworkModel(cell, cfg, progress=progress, checkpoint=checkpoint, callbacks=callbacks).fit(prep)
     test_pred = scoring.predict_part(net, prep, "test")
+    scores = scoring.score(prep, test_pred)
+    cal = scoring.calibrate_and_measure(net, prep, test_pred, scores, cfg.forecast.levels)
+    forecast = net.future(prep)
+    if cal is not None:
+        forecast = forecast.assign(**cal.columns(forecast["yhat"].to_numpy()))
     return CellResult(
         cell=cell, model=net.model_, params=int(net.model_.count_params()), fit=net.fit_,
-        scores=scoring.score(prep, test_pred), forecast=net.future(prep), test_pred=test_pred,
+        scores=scores, forecast=forecast, test_pred=test_pred,
         strategy=net.strategy, base=net.base_, linear_choice=net.linear_choice_,
-        train_seconds=net.train_seconds_, epochs_total=net.epochs_total_, network=net,
+        train_seconds=net.train_seconds_, epochs_total=net.epochs_total_, network=net, calibration=cal,
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecaster import baselines, lineup, network, scoring
+from forecaster import baselines, intervals, lineup, network, scoring
 from forecaster.artifacts import layout
 from forecaster.artifacts.cell import write_cell, write_statistical
 from forecaster.artifacts.io import new_run_id
@@ -64,7 +64,7 @@ def score_baselines(
         if progress is not None and cfg is not None:
             for note in lineup.slow_notes(cfg.model.baselines):
                 progress(f"baseline {note}")
-    scored = scoring.fit_and_score(list(models), prep)
+    scored = scoring.fit_and_score(list(models), prep, levels=cfg.forecast.levels if cfg is not None else ())
     if progress is not None:
         for s in scored:
             if s.error is not None:
@@ -97,6 +97,7 @@ def _row(name: str, kind: str, scores: dict[str, Any], reference: dict[str, Any]
            "fit_seconds": scores.get("fit_seconds"), "predict_seconds": scores.get("predict_seconds")}
     row.update(extra)
     row.update({k: scores.get(k) for k in scoring.METRIC_KEYS})
+    row.update({k: scores[k] for k in intervals.flat_keys([scores])})
     row["mase_vs_seasonal_naive"] = (mase / ref) if (mase is not None and ref) else None
     row["error"] = scores.get("error")
     return row
@@ -147,7 +148,7 @@ def _records(prep: Prepared, cfg: RunConfig, strategy: str) -> dict[str, dict[st
 
 def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
     write_cell(cell_dir, cell=c.cell, model=c.model, scaler=prep.scaler, metrics=_cell_metrics(prep, c, base),
-               history=c.fit.history, forecast=c.forecast, **_records(prep, cfg, c.strategy))
+               history=c.fit.history, forecast=c.forecast, calibration=c.calibration, **_records(prep, cfg, c.strategy))
 
 
 def servable(scored: Sequence[scoring.Scored]) -> list[scoring.Scored]:
@@ -160,7 +161,8 @@ def _write_statistical(cell_dir: Path, prep: Prepared, cfg: RunConfig, s: scorin
     records["data"]["covariates"] = []  # the target alone: predict needs no covariate columns
     write_statistical(cell_dir, name=s.name, spec=s.model.spec(),  # type: ignore[attr-defined]
                       metrics={"name": s.name, "test": s.scores, "season": prep.season,
-                               "n_test_windows": int(prep.test_targets.shape[0])}, **records)
+                               "n_test_windows": int(prep.test_targets.shape[0])},
+                      calibration=s.calibration, **records)
 
 
 def run_warnings(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[str]:

@@ -2,17 +2,19 @@
 
 The data is validated exactly as in training (same columns, same missing-value policy, same
 frequency); the last ``lookback`` rows are scaled with the saved scaler and the network's
-output is returned in the original units with timestamps continuing the series' frequency.
+output is returned in the original units with timestamps continuing the series' frequency,
+with the conformal prediction intervals calibrated at training time (``calibration.json``).
 
 Example:
     >>> out = predict_from_dir("models/seattle_temps_2010", horizon=6)  # doctest: +SKIP
     >>> list(out.columns)  # doctest: +SKIP
-    ['timestamp', 'yhat']
+    ['timestamp', 'yhat', 'lo-80', 'hi-80', 'lo-95', 'hi-95']
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_spec
+from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_calibration, read_spec
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
-__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "forecast_windows", "predict_from_dir",
+__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "interval_levels", "forecast_windows", "predict_from_dir",
            "to_json"]
 
 
@@ -105,17 +107,44 @@ def load_for_predict(
     return series
 
 
-def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizon: int | None = None) -> pd.DataFrame:
-    """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
+def interval_levels(loaded: LoadedCell | LoadedStatistical, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
+    """The folder's calibration and the levels to serve: ``levels``, or every calibrated one when ``None``.
 
     Raises:
-        ConfigError: ``horizon`` exceeds the trained horizon.
+        ConfigError: a level was not calibrated (naming the ones that were), or the model has no
+            calibration and levels were asked for.
+    """
+    cal = read_calibration(loaded.path, loaded.manifest)
+    if levels is None:
+        return cal, cal.levels if cal is not None else ()
+    wanted = tuple(sorted(set(levels)))
+    if wanted and cal is None:
+        raise ConfigError(f"--levels: {loaded.path} has no interval calibration (trained with --levels none, or "
+                          "by a version before intervals); retrain it, or pass --levels none")
+    missing = [v for v in wanted if cal is not None and v not in cal.levels]
+    if missing:
+        have = ", ".join(str(v) for v in cal.levels) if cal is not None else "none"
+        raise ConfigError(f"--levels: {missing[0]} is not calibrated for {loaded.path} (it has {have}); "
+                          f"pick from those, or retrain with --levels {','.join(str(v) for v in wanted)}")
+    return cal, wanted
+
+
+def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizon: int | None = None,
+             levels: Sequence[int] | None = None) -> pd.DataFrame:
+    """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
+
+    With a calibrated folder the frame also holds ``lo-<L>, hi-<L>`` for each of ``levels``
+    (default: every calibrated level; ``()``: the point forecast only).
+
+    Raises:
+        ConfigError: ``horizon`` exceeds the trained horizon, or a level is not calibrated.
         DataError: fewer rows than the lookback.
     """
     trained = loaded.horizon
     h = trained if horizon is None else horizon
     if not 1 <= h <= trained:
         raise ConfigError(f"--horizon: expected 1..{trained} (the model was trained for {trained} steps), got {h}")
+    cal, served = interval_levels(loaded, levels)
     if len(series.frame) < loaded.lookback:
         raise DataError(
             f"{series.path}: {len(series.frame)} rows are fewer than the model's lookback of {loaded.lookback}"
@@ -129,7 +158,8 @@ def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizo
         raise ArtifactError(f"{loaded.path}: the model produced {int((~np.isfinite(yhat)).sum())} non-finite forecast "
                             "value(s) (NaN or inf); the saved model is broken: retrain or pick another run")
     index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
-    return pd.DataFrame({"timestamp": index, "yhat": yhat})
+    bands = cal.columns(yhat, served) if cal is not None and served else {}
+    return pd.DataFrame({"timestamp": index, "yhat": yhat, **bands})
 
 
 def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:
@@ -166,16 +196,19 @@ def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | Non
 
 
 def predict_from_dir(
-    model: str | Path, *, data: str | Path | None = None, horizon: int | None = None, models_dir: str | Path = "models"
+    model: str | Path, *, data: str | Path | None = None, horizon: int | None = None, models_dir: str | Path = "models",
+    levels: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Resolve ``--model``, load it safely (ONNX Runtime when exported), and forecast (see :func:`forecast`)."""
     loaded = load_model(resolve_cell_dir(model, models_dir))
-    return forecast(loaded, load_for_predict(loaded, data), horizon)
+    return forecast(loaded, load_for_predict(loaded, data), horizon, levels)
 
 
 def to_json(frame: pd.DataFrame, **meta: Any) -> str:
-    """A forecast as JSON: ``{...meta, "forecast": [{"timestamp": ISO, "yhat": v}, ...]}``."""
+    """A forecast as JSON: ``{...meta, "forecast": [{"timestamp": ISO, "yhat": v, "lo-80": ...}, ...]}``."""
+    values = [c for c in frame.columns if c != "timestamp"]
     records = [
-        {"timestamp": ts.isoformat(), "yhat": float(v)} for ts, v in zip(frame["timestamp"], frame["yhat"])
+        {"timestamp": row[0].isoformat(), **{c: float(v) for c, v in zip(values, row[1:])}}
+        for row in frame[["timestamp", *values]].itertuples(index=False)
     ]
     return json.dumps({**meta, "forecast": records}, indent=2)

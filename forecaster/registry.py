@@ -34,7 +34,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -345,6 +345,29 @@ def gate(challenger: float | None, champion: float | None, *, metric: str, margi
     return False, f"{metric} {challenger:.4f} does not beat {threshold:.4f} {detail}"
 
 
+def coverage_gate(scores: dict[str, Any], levels: Sequence[int], tolerance: float | None) -> str | None:
+    """Why a challenger's intervals keep it from promotion (``None``: they pass, or no tolerance is set).
+
+    Each level's coverage on the holdout must lie within ``tolerance`` of nominal.
+
+    Example:
+        >>> coverage_gate({"coverage_80": 0.71, "coverage_95": 0.94}, (80, 95), 0.05)
+        'the 80% interval covered 71.0% of the holdout, outside 80% +- 5 points'
+        >>> coverage_gate({"coverage_80": 0.78}, (80,), 0.05) is None
+        True
+    """
+    if tolerance is None:
+        return None
+    for level in sorted(levels):
+        covered = scores.get(f"coverage_{level}")
+        if covered is None:
+            return f"the {level}% interval could not be measured on the holdout"
+        if abs(covered - level / 100) > tolerance + 1e-12:
+            return (f"the {level}% interval covered {100 * covered:.1f}% of the holdout, outside {level}% "
+                    f"+- {100 * tolerance:g} points")
+    return None
+
+
 def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, horizon: int,
                    seen: dict[str, Any] | None = None) -> str | None:
     """Compare new data with what the champion was trained on.
@@ -510,6 +533,9 @@ def _retrain_locked(run: _Retrain) -> Decision:
     if not math.isfinite(cell.fit.best_val_loss):
         challenger = math.nan
     promote, reason, champion_score = run.judge(challenger, prep)
+    refused = coverage_gate(cell.scores, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
+    if refused is not None:
+        promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"
     if promote:
         reg._promote(version)
     pruned = reg.prune(sc.keep)

@@ -4,7 +4,9 @@ Plots (matplotlib, Agg backend, no display needed):
 
 - ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
 - ``test_forecast.png``: the end of the test period, actuals against each cell's and the
-  seasonal-naive one-step-ahead forecasts;
+  seasonal-naive one-step-ahead forecasts, with the best cell's conformal intervals shaded;
+- ``future_forecast.png``: the end of the series and each cell's forecast past it, with the best
+  cell's intervals;
 - ``horizon_error.png``: MAE by horizon step for every cell and baseline;
 - ``accuracy_vs_time.png``: MASE (mean ± std over seeds) beside training time, per cell.
 """
@@ -19,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from forecaster import baselines
+from forecaster import baselines, intervals
 from forecaster.artifacts.io import atomic_write_text
 
 __all__ = ["write_report", "PLOTS"]
 
-PLOTS = ("loss.png", "test_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
+PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
 _TABLE = (
     ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
     ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
@@ -54,7 +56,13 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
     Columns with no value in any row (e.g. backtest MASE without ``--backtest``) are left out.
     """
     cols = [c for c in _TABLE if any(r.get(c[0]) is not None for r in rows)]
-    return [h for _, h, _ in cols], [[_cell(r, k, d) for k, _, d in cols] for r in rows]
+    header = [h for _, h, _ in cols]
+    body = [[_cell(r, k, d) for k, _, d in cols] for r in rows]
+    covered = [k for k in intervals.flat_keys(rows) if k.startswith("coverage_")]
+    header += [f"{k.partition('_')[2]}% covered" for k in covered]  # measured on the test windows
+    for r, line in zip(rows, body):
+        line += ["-" if r.get(k) is None else f"{100 * r[k]:.1f}%" for k in covered]
+    return header, body
 
 
 def _kept(trials: Sequence[Any]) -> dict[str, Any]:
@@ -63,6 +71,24 @@ def _kept(trials: Sequence[Any]) -> dict[str, Any]:
         if t.name not in best or t.result.fit.best_val_loss < best[t.name].result.fit.best_val_loss:
             best[t.name] = t
     return best
+
+
+def _best_calibrated(kept: dict[str, Any], rows: Sequence[dict[str, Any]]) -> Any:
+    """The kept trial with intervals whose row has the lowest MASE (its bands are drawn), or ``None``."""
+    mase = {r["name"]: r.get("mase") for r in rows if r.get("kind") == "model"}
+    ranked = [t for name, t in kept.items() if t.result.calibration is not None and mase.get(name) is not None]
+    return min(ranked, key=lambda t: mase[t.name]) if ranked else None
+
+
+def _shade(ax: Any, x: Any, yhat: np.ndarray, cal: Any, color: str, name: str, *, along: str = "origins") -> None:
+    """Shade each calibrated level around ``yhat`` (``(n, 1)``: one step at many origins, or ``(h, 1)``:
+    the steps of one forecast, ``along="steps"``), widest first and lightest."""
+    for level in sorted(cal.levels, reverse=True):
+        r = np.asarray(cal.radius_of(level))
+        radius = r[: len(yhat)] if along == "steps" else np.full(len(yhat), r[0])
+        mid = yhat[:, 0]
+        ax.fill_between(x, mid - radius, mid + radius, color=color, alpha=0.12 if level >= 90 else 0.22, lw=0,
+                        label=f"{name} {level}% interval")
 
 
 #: Line styles for baseline rows in the plots (gray, told apart by dash pattern).
@@ -99,6 +125,9 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
     snaive = baselines.seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
     ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
+    best = _best_calibrated(kept, rows)
+    if best is not None and best.result.test_pred is not None:
+        _shade(ax, index, best.result.test_pred[shown, :1], best.result.calibration, colors[best.name], best.name)
     for cell, t in kept.items():
         if t.result.test_pred is not None:
             ax.plot(index, t.result.test_pred[shown, 0], color=colors[cell], alpha=0.85, label=cell)
@@ -108,6 +137,23 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(out / "test_forecast.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    tail = slice(max(0, sp.n - max(3 * prep.season, 3 * sp.horizon, 48)), sp.n)
+    ax.plot(prep.series.frame.index[tail], prep.y[tail], color="black", lw=2, label="actual")
+    for cell, t in kept.items():
+        fc = t.result.forecast
+        if best is t:
+            _shade(ax, fc["timestamp"], fc["yhat"].to_numpy()[:, None], t.result.calibration, colors[cell], cell,
+                   along="steps")
+        ax.plot(fc["timestamp"], fc["yhat"], color=colors[cell], marker=".", label=f"{cell} forecast")
+    ax.set(title=f"Forecast past the end of the series ({sp.horizon} steps)", xlabel=prep.series.time_col,
+           ylabel=prep.series.target)
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(out / "future_forecast.png", dpi=110)
     plt.close(fig)
 
     steps = np.arange(1, sp.horizon + 1)
@@ -146,12 +192,18 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     plt.close(fig)
 
 
+_COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% prediction interval (split conformal, "
+                 "calibrated on the validation windows' errors per horizon step; the test part is never used to "
+                 "calibrate); width and Winkler score per level are in leaderboard.csv.")
+
+
 def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any]) -> str:
     header, body = table_rows(rows)
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     lines += ["", "Metrics are on the test windows in the original units; ± is the standard deviation over seeds.",
+              "", _COVERED_NOTE,
               "", "## Conditions (identical for every cell)", ""]
     lines += [f"- **{k}**: {v}" for k, v in conditions.items()]
     lines += ["", "## Plots", ""]
@@ -176,6 +228,7 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
             f"<style>{style}</style></head><body><h1>Comparison report</h1><p><b>Verdict.</b> {esc(verdict)}</p>"
             f"<h2>Leaderboard</h2>{table}<p>Test windows, original units; ± is the std over seeds.</p>"
+            f"<p>{esc(_COVERED_NOTE)}</p>"
             f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
 
 

@@ -39,7 +39,7 @@ def test_train_prints_leaderboard(tmp_path, series_csv, capsys):
 def test_predict_csv_to_stdout(model_dir, capsys):
     assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "timestamp,yhat" and len(lines) == 5
+    assert lines[0] == "timestamp,yhat,lo-80,hi-80,lo-95,hi-95" and len(lines) == 5
     assert lines[1].startswith("2024-01-11T00:00:00,")  # the hour after the last row (2024-01-10 23:00)
 
 

@@ -71,12 +71,12 @@ def test_compare_cli_writes_report_and_json(tmp_path, series_csv, capsys):
     (run_dir,) = run.iterdir()
     assert payload["run_dir"] == str(run_dir) and "verdict" in payload
     assert {p.name for p in (run_dir / "plots").iterdir()} == {
-        "loss.png", "test_forecast.png", "horizon_error.png", "accuracy_vs_time.png"
+        "loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png"
     }
     for png in (run_dir / "plots").iterdir():
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     html = (run_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "Verdict" in html
+    assert html.count("data:image/png;base64,") == 5 and "Verdict" in html
     md = (run_dir / "report.md").read_text()
     assert any(line.startswith("| gru | ") for line in md.splitlines()) and "## Conditions" in md
     assert (run_dir / "gru" / "model.keras").exists() and (run_dir / "mlp" / "model.keras").exists()
@@ -162,6 +162,6 @@ def test_compare_report_with_any_baseline_line_up(tmp_path, write_csv, capsys):
     assert "mstl: no scores (mstl failed:" in out and "verdict: " in out
     (run_dir,) = (tmp_path / "m" / "series" / "runs").iterdir()
     html = (run_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "| linear |" in (run_dir / "report.md").read_text()
+    assert html.count("data:image/png;base64,") == 5 and "| linear |" in (run_dir / "report.md").read_text()
     rows = {r["name"]: r for r in json.loads((run_dir / "leaderboard.json").read_text())["rows"]}
     assert set(rows) == {"mlp", "linear", "ets", "mstl"} and rows["mstl"]["mase"] is None and rows["mstl"]["error"]

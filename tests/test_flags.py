@@ -148,7 +148,7 @@ def test_a_bad_flag_names_forecast_once(capsys):
 
 def test_units_flag_errors_stay_one_line(capsys):
     assert main(["train", "--units", "64,x"]) == ExitCode.USAGE
-    assert capsys.readouterr().err.strip() == "forecast: error: --units: expected integers like 64 or 64,32, got '64,x'"
+    assert capsys.readouterr().err.strip() == "forecast: error: --units: expected comma-separated integers (N[,N...]), got '64,x'"
 
 
 def test_building_the_parser_imports_no_pandas_or_tensorflow():

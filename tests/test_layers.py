@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "forecaster"
 
 #: Lower layers never import higher ones. Same-layer imports are allowed (but must not cycle).
 LAYERS: list[tuple[str, ...]] = [
-    ("forecaster", "errors", "contract", "_runtime", "strategies", "metrics", "artifacts.layout"),
+    ("forecaster", "errors", "contract", "_runtime", "strategies", "metrics", "intervals", "artifacts.layout"),
     ("windows", "data", "baselines", "architectures", "config"),
     ("inference", "prepared", "artifacts.io", "training"),
     ("artifacts.runtime", "artifacts.run", "artifacts.cell", "artifacts", "checkpoint", "scoring"),

@@ -55,7 +55,8 @@ def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, 
     assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
                  "--baselines", "naive,ets", *FAST]) == ExitCode.OK
     (run,) = (models / "series" / "runs").iterdir()
-    assert {p.name for p in (run / "ets").iterdir()} == {"spec.json", "metrics.json", "manifest.json"}
+    assert {p.name for p in (run / "ets").iterdir()} == {"spec.json", "calibration.json", "metrics.json",
+                                                         "manifest.json"}
     assert not (run / "naive").exists()  # nothing to serve: it is recomputed from the data
     spec = json.loads((run / "ets" / "spec.json").read_text())
     assert spec["name"] == "ets" and spec["season"] == 24

@@ -33,7 +33,8 @@ def test_run_directory_layout(trained):
                                               "ets", "theta"}  # the statistical rows' specs, servable
     cell = run / "lstm"
     assert {p.name for p in cell.iterdir()} == {
-        "model.keras", "model.onnx", "scaler.json", "metrics.json", "history.csv", "forecast.csv", "manifest.json"
+        "model.keras", "model.onnx", "scaler.json", "calibration.json", "metrics.json", "history.csv", "forecast.csv",
+        "manifest.json",
     }
     manifest = json.loads((cell / "manifest.json").read_text())
     assert manifest["window"]["lookback"] == 12 and manifest["data"]["rows"] == 240

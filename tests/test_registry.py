@@ -390,3 +390,13 @@ def test_a_kept_challengers_data_counts_as_seen(tmp_path):
     assert reg.versions() == [1, 2]
     more = retrain(cfg_for(tmp_path, write(tmp_path, 360, name="a.csv"), **{"schedule.min_new_rows": 10}))
     assert more.outcome in ("promoted", "kept") and reg.versions() == [1, 2, 3]  # 20 new rows: it trains
+
+
+def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_path):
+    strict = retrain(cfg_for(tmp_path, write(tmp_path, 300), **{"schedule.coverage_tolerance": 0.0}))
+    assert strict.outcome == "kept" and strict.champion_after is None  # coverage exactly nominal: never met here
+    assert "interval covered" in strict.reason and "(schedule.coverage_tolerance); not promoted" in strict.reason
+    loose = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.9}))
+    assert loose.outcome == "promoted", loose.reason
+    with pytest.raises(Exception, match="null \\(not checked\\) when forecast.levels is none"):
+        cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.1, "forecast.levels": "none"})

@@ -28,6 +28,7 @@ from forecaster.artifacts.io import atomic_path, atomic_write_text, json_ready, 
 from forecaster.contract import Capabilities, Kind
 from forecaster.errors import ArtifactError
 from forecaster.inference import KerasRuntime, NetworkForecaster, Predictor
+from forecaster.intervals import Calibration
 from forecaster.windows import Scaler
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "write_statistical", "is_statistical",
-    "read_spec", "library_versions", "check_cell", "load_cell", "load_for_serving",
+    "read_spec", "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
 
 #: ``auto``: ONNX when ``model.onnx`` exists, else Keras.
@@ -105,8 +106,10 @@ def write_cell(
     forecast: pd.DataFrame,
     window: dict[str, Any],
     data: dict[str, Any],
+    calibration: Calibration | None = None,
 ) -> None:
-    """Write one trained network's folder: model (Keras + ONNX), scaler, metrics, history, forecast, manifest.
+    """Write one trained network's folder: model (Keras + ONNX), scaler, calibration, metrics, history,
+    forecast, manifest.
 
     Args:
         cell_dir: the folder to create (inside a staged run).
@@ -118,12 +121,14 @@ def write_cell(
         forecast: ``timestamp, yhat`` after the end of the series.
         window, data: the manifest's ``window`` (lookback, horizon, freq, season, strategy, split)
             and ``data`` (path, hash, columns...) records.
+        calibration: the conformal interval radii (``None``: point forecasts only).
     """
     cell_dir.mkdir()
     with atomic_path(cell_dir / layout.KERAS_FILE, suffix=".keras") as tmp:
         model.save(tmp)
     _write_onnx(cell_dir, model)
     atomic_write_text(cell_dir / layout.SCALER_FILE, scaler.to_json())
+    _write_calibration(cell_dir, calibration)
     atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
     atomic_write_text(cell_dir / layout.HISTORY_FILE, history.to_csv(index=False))
     stamped = forecast.assign(timestamp=forecast["timestamp"].map(lambda ts: ts.isoformat()))
@@ -131,11 +136,33 @@ def write_cell(
     write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
 
 
+def _write_calibration(cell_dir: Path, calibration: Calibration | None) -> None:
+    if calibration is not None:
+        atomic_write_text(cell_dir / layout.CALIBRATION_FILE, json.dumps(calibration.to_dict(), indent=2))
+
+
+def read_calibration(cell_dir: Path, manifest: dict[str, Any]) -> Calibration | None:
+    """A checked folder's interval calibration (``None`` when it was saved without one).
+
+    Call after :func:`check_cell` (which verified the file's hash).
+
+    Raises:
+        ArtifactError: the file is unreadable, or a field is of the wrong type or range.
+    """
+    path = cell_dir / layout.CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    return Calibration.from_dict(read_json(path, "interval calibration"), source=str(path),
+                                 horizon=int(manifest["window"]["horizon"]))
+
+
 def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
-                      window: dict[str, Any], data: dict[str, Any]) -> None:
-    """Write a statistical row's folder: its spec (plain JSON, refitted to serve), metrics and manifest."""
+                      window: dict[str, Any], data: dict[str, Any], calibration: Calibration | None = None) -> None:
+    """Write a statistical row's folder: its spec (plain JSON, refitted to serve), calibration, metrics and
+    manifest."""
     cell_dir.mkdir()
     atomic_write_text(cell_dir / layout.SPEC_FILE, json.dumps(json_ready(spec), indent=2))
+    _write_calibration(cell_dir, calibration)
     atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
     write_cell_manifest(cell_dir, cell=name, window=window, data=data, kind=layout.STATISTICAL)
 
@@ -221,10 +248,11 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
         str(data["target"]), list(data["covariates"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: incomplete manifest (missing {exc})") from None
-    if is_statistical(manifest):
-        required: tuple[str, ...] = layout.STATISTICAL_FILES
-    else:
-        required = (*layout.REQUIRED_CELL_FILES, *(n for n in layout.OPTIONAL_CELL_FILES if (cell_dir / n).exists()))
+    if not isinstance(files, dict):
+        raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: 'files' must map file names to checksums")
+    optional = tuple(n for n in layout.OPTIONAL_CELL_FILES
+                     if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
+    required = (*(layout.STATISTICAL_FILES if is_statistical(manifest) else layout.REQUIRED_CELL_FILES), *optional)
     for name in required:
         path = cell_dir / name
         if not path.is_file():

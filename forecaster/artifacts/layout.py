@@ -4,8 +4,9 @@ Layout::
 
     <models_dir>/<name>/runs/<run-id>/        (or versions/<N>/ under the registry)
         config.yaml  leaderboard.json  leaderboard.csv  [report.html report.md plots/ backtest.json]
-        <cell>/model.keras  model.onnx  scaler.json  metrics.json  history.csv  forecast.csv  manifest.json
-        <statistical row>/spec.json  manifest.json      (a statsforecast model: its spec, refitted to serve)
+        <cell>/model.keras  model.onnx  scaler.json  calibration.json  metrics.json  history.csv  forecast.csv
+                manifest.json
+        <statistical row>/spec.json  calibration.json  manifest.json     (a statsforecast model: its spec, refitted to serve)
     <models_dir>/<name>/champion.json        which run/cell serves by default
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 __all__ = [
     "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
     "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
-    "SPEC_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "STATISTICAL", "STATISTICAL_FILES",
+    "SPEC_FILE", "CALIBRATION_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "FALLBACK_FILES", "STATISTICAL", "STATISTICAL_FILES",
 ]
 
 #: Version tag of the run-directory format written by this code.
@@ -32,6 +33,7 @@ LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
 CHAMPION_FILE = "champion.json"
 SPEC_FILE = "spec.json"
+CALIBRATION_FILE = "calibration.json"
 RUNS_DIR = "runs"
 
 #: Hashed and required in every cell folder.
@@ -40,5 +42,10 @@ REQUIRED_CELL_FILES = (KERAS_FILE, SCALER_FILE)
 STATISTICAL = "statistical"
 #: Hashed and required in a statistical row's folder.
 STATISTICAL_FILES = (SPEC_FILE,)
-#: Hashed when present (runs saved before ONNX export, or whose export failed, lack it).
-OPTIONAL_CELL_FILES = (ONNX_FILE,)
+#: Hashed when present (runs saved before ONNX export, or whose export failed, lack it; a model
+#: trained with ``--levels none`` or before intervals has no calibration).
+OPTIONAL_CELL_FILES = (ONNX_FILE, CALIBRATION_FILE)
+#: Optional files whose absence has a fallback even where the manifest lists them (Keras serves
+#: without ONNX); any other listed file must be there (a deleted calibration is an error, not
+#: point forecasts served where intervals were promised).
+FALLBACK_FILES = (ONNX_FILE,)

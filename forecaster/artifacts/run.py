@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from forecaster import intervals
 from forecaster.artifacts import layout
 from forecaster.artifacts.io import atomic_write_text, json_ready, read_json, staged_run
 from forecaster.errors import ArtifactError
@@ -30,7 +31,8 @@ __all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_model", "resolv
 def leaderboard_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """The leaderboard rows as CSV text with the given columns (others dropped)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    columns = [*columns, *(k for k in intervals.flat_keys(rows) if k not in columns)]
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

@@ -9,8 +9,11 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
+	@echo "installing forecaster and its dependencies into $(VENV) (first run: about 2-3 minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' \
+		| grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-100 || true
+	$(BIN)/python -c "import forecaster, tensorflow, statsforecast" && echo "installed: $$($(BIN)/forecast --version)"
 	touch $(STAMP)
 
 # The main job: LSTM vs GRU vs MLP vs the naive baselines on the shipped series, then a forecast

@@ -1,8 +1,9 @@
 """Accuracy bench: our networks against strong statistical baselines on six real series.
 
 For each shipped series (hourly with daily and weekly cycles, hourly, daily, weekly, monthly,
-yearly; see data/README.md) one config: lookback about two seasons (at least 20, at most 168
-steps), horizon one season (at most 24; 10 for a yearly series). On that config's
+yearly; see data/README.md) one config: horizon one season (at most 24; 10 for a yearly series)
+and the product's default lookback, from the seasons the data holds (hourly: 168 + 24;
+``--fixed-lookback``: the former bench rule, two seasons within 20..168 steps). On that config's
 :class:`~forecaster.prepared.Prepared` every row is scored on the same test windows
 (``prep.split.first_targets("test")``) by the same MASE (scaled by the training part's
 seasonal-naive error):
@@ -68,7 +69,9 @@ def window_for(season: int) -> tuple[int, int]:
     return lookback, horizon
 
 
-def _config(s: Series, models_dir: Path, epochs: int | None) -> Any:
+def _config(s: Series, models_dir: Path, epochs: int | None, *, fixed_lookback: bool = False) -> Any:
+    """The series' config: horizon one season (``window_for``); lookback the product's default (from the
+    seasons), or with ``fixed_lookback`` the former rule (two seasons, 20..168 steps)."""
     from forecaster import config, metrics
     from forecaster.prepared import load
 
@@ -76,8 +79,9 @@ def _config(s: Series, models_dir: Path, epochs: int | None) -> Any:
     season = base.window.season or metrics.infer_season(load(base).freq)
     lookback, horizon = window_for(season)
     overrides: dict[str, Any] = {
-        "data.path": str(ROOT / s.path), "data.target": s.target, "window.lookback": lookback,
-        "window.horizon": horizon, "output.models_dir": str(models_dir), "output.name": s.name,
+        "data.path": str(ROOT / s.path), "data.target": s.target, "window.horizon": horizon,
+        "output.models_dir": str(models_dir), "output.name": s.name,
+        **({"window.lookback": lookback} if fixed_lookback else {}),
     }
     if epochs is not None:
         overrides["training.epochs"] = epochs
@@ -104,7 +108,7 @@ def first_call_costs() -> list[tuple[str, float]]:
 
 
 def bench_series(s: Series, models: list[str], *, networks: bool, epochs: int | None,
-                 tmp: Path) -> tuple[list[dict[str, Any]], str]:
+                 tmp: Path, fixed_lookback: bool = False) -> tuple[list[dict[str, Any]], str]:
     """Score every row on one series through the product's own path; returns the rows and a description.
 
     The rows are those of ``forecast train --baselines naive,seasonal_naive,linear,<models>``: one
@@ -116,7 +120,7 @@ def bench_series(s: Series, models: list[str], *, networks: bool, epochs: int | 
     from forecaster import pipeline, statistical
     from forecaster.prepared import prepare
 
-    cfg = _config(s, tmp / "models", epochs)
+    cfg = _config(s, tmp / "models", epochs, fixed_lookback=fixed_lookback)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(
         cfg.model, baselines=("naive", "seasonal_naive", "linear", *models)))
     prep = prepare(cfg)
@@ -179,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--series", default=",".join(s.name for s in SERIES))
     parser.add_argument("--models", default=None, help="statistical models (default: forecaster.statistical.DEFAULT)")
     parser.add_argument("--no-networks", action="store_true")
+    parser.add_argument("--fixed-lookback", action="store_true",
+                        help="the former lookback rule (two seasons, 20..168 steps) instead of the product's default")
     parser.add_argument("--json", default=None, help="also write run_all rows (one per series ratio) here")
     args = parser.parse_args(argv)
 
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.series.split(","):
             got, desc = bench_series(by_name[name], models, networks=not args.no_networks,
-                                     epochs=3 if args.quick else None, tmp=Path(tmp))
+                                     epochs=3 if args.quick else None, tmp=Path(tmp),
+                                     fixed_lookback=args.fixed_lookback)
             rows += got
             descs.append(desc)
 

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from forecaster import intervals, network, pipeline, scoring
+from forecaster import intervals, network, pipeline, prepared, scoring
 from forecaster.artifacts.cell import read_calibration
 from forecaster.config import RunConfig, Strategy
 from forecaster.errors import ConfigError, DataError
@@ -146,7 +146,8 @@ def backtest(
     series = series if series is not None else pipeline.load(cfg)
     w = cfg.window
     splits = fold_splits(
-        len(series.frame), folds=folds, lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test,
+        len(series.frame), folds=folds, lookback=prepared.window_lookback(cfg, series), horizon=w.horizon,
+        val=w.val, test=w.test,
         source=series.path,
     )
     strategy = loaded.strategy if loaded is not None else cfg.model.strategy

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -147,12 +148,14 @@ class ResidualBase:
 
 
 def residual_base(
-    y: np.ndarray, first_targets: np.ndarray, horizon: int, *, season: int, lookback: int
+    y: np.ndarray, first_targets: np.ndarray, horizon: int, *, season: int, lookback: int,
+    seasons: Sequence[int] = (),
 ) -> ResidualBase:
     """Choose, on the training windows only, the baseline a residual network should correct.
 
-    Seasonal naive is chosen when its period fits in the lookback and its error on the given
-    windows is lower than naive's; otherwise naive. The network then learns a correction to
+    Seasonal naive of each period (``season`` and every one of ``seasons``) that fits in the
+    lookback competes with naive; the lowest error on the given windows wins (hourly traffic:
+    the week, 168, rather than the day). The network then learns a correction to
     that forecast, measured in units of the baseline's own error, so it starts close to the
     baseline and Adam's step size matches the size of what is left to learn.
 
@@ -162,6 +165,7 @@ def residual_base(
         horizon: steps each window forecasts.
         season: the series' period.
         lookback: input steps per window (seasonal naive must find its values inside them).
+        seasons: further periods to try (e.g. the week of hourly data).
 
     Example:
         >>> y = np.tile([0.0, 5.0, 1.0], 20)
@@ -177,12 +181,12 @@ def residual_base(
     def rms(pred: np.ndarray) -> float:
         return float(np.sqrt(np.mean((targets - pred) ** 2)))
 
-    naive_rms = rms(naive(y, first_targets, horizon))
-    chosen = ResidualBase("naive", None, naive_rms)
-    if 1 < season <= lookback:
-        seasonal_rms = rms(seasonal_naive(y, first_targets, horizon, season=season))
-        if seasonal_rms < naive_rms:
-            chosen = ResidualBase("seasonal_naive", season, seasonal_rms)
+    chosen = ResidualBase("naive", None, rms(naive(y, first_targets, horizon)))
+    for period in sorted({season, *seasons}):
+        if 1 < period <= lookback:
+            seasonal_rms = rms(seasonal_naive(y, first_targets, horizon, season=period))
+            if seasonal_rms < chosen.scale:
+                chosen = ResidualBase("seasonal_naive", period, seasonal_rms)
     if not (np.isfinite(chosen.scale) and chosen.scale > 1e-6):  # a constant (or perfectly periodic) part
         chosen = ResidualBase(chosen.name, chosen.season, 1.0)
     return chosen

@@ -203,7 +203,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.io import atomic_write_text, read_json
     from forecaster.artifacts.layout import MANIFEST, ONNX_FILE
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
-    from forecaster.predict import forecast, load_for_predict, load_model, to_json
+    from forecaster.predict import forecast, load_for_predict, load_model, rounded, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
@@ -213,7 +213,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)
-    frame = forecast(loaded, series, args.horizon, _levels(args.levels))
+    frame = rounded(forecast(loaded, series, args.horizon, _levels(args.levels)))
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     lost = lost_to_baseline(cell_dir)
     if lost is not None:
@@ -291,7 +291,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
     cfg = config.from_dict(raw, where=str(saved))
-    given = {"data.path": args.data, "training.epochs": args.epochs,
+    given = {"data.path": args.data, "training.epochs": args.epochs, "forecast.levels": args.levels,
              "model.strategy": manifest["window"].get("strategy", "direct")}
     cfg = config.resolve(overrides={**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}})
     series = pipeline.load(cfg)  # data errors before the TensorFlow import
@@ -433,15 +433,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not infos:
         print(f"{args.name}: no versions yet in {reg.versions_dir}")
         return ExitCode.OK
-    header = ["version", "champion", "created", "cell", "rows", "last timestamp", "MASE", "MAE", "status"]
+    header = ["version", "champion", "created", "cell", "rows", "last timestamp", "MASE*", "MAE*", "80% covered*",
+              "status"]
     body = []
     for i in infos:
         d = i.manifest.get("data", {})
+        covered = i.metrics.get("coverage_80")
         body.append([str(i.version), "*" if i.version == champion else "", str(i.manifest.get("created", "-")),
                      str(i.manifest.get("cell", "-")), _fmt(d.get("rows")), str(d.get("last", "-")),
                      _fmt(i.metrics.get("mase")), _fmt(i.metrics.get("mae")),
+                     _pct(covered) if isinstance(covered, (int, float)) else "-",
                      "ok" if i.ok else f"CORRUPT, never served: {i.error}"])
     _print_table(header, body)
+    print("* on each version's own test part (the newest rows of the data it was trained on): versions trained on "
+          "different data are not on a common holdout; a retrain re-scores the champion on the challenger's")
     if champion is not None and champion not in {i.version for i in infos}:
         _err(f"forecast: champion.json points to version {champion}, which does not exist")
     return ExitCode.OK
@@ -513,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-refit", action="store_true", help="score the saved model on every fold instead of refitting")
     p.add_argument("--data", metavar="PATH", help="series to backtest on (default: the training data)")
     p.add_argument("--epochs", type=int, metavar="N", help="epoch cap per fold (default: the run's)")
+    p.add_argument("--levels", metavar="P,P", help="interval levels calibrated and measured per refitted fold "
+                   "(default: the run's; none: off)")
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.add_argument("--json", action="store_true", help="print the folds and summary as JSON (no progress)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -301,6 +301,10 @@ def verdict(
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
                          f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
                          "use the baseline for this series.")
+    covered = [k for k in intervals.flat_keys([best]) if k.startswith("coverage_")]
+    if covered:
+        said = ", ".join(f"{k.partition('_')[2]}% interval covered {100 * best[k]:.1f}%" for k in covered)
+        lines.append(f"Intervals of {_label(best)} on the test windows: {said}.")
     if epochs_cap:
         capped = [
             r["name"].upper() for r in models
@@ -389,7 +393,8 @@ def compare(
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     sp = prep.split
     conditions = {
-        "data": prep.series.path, "rows": sp.n, "freq": prep.series.freq, "season": prep.season,
+        "data": prep.series.path, "rows": sp.n, "filled": prep.series.filled_note or "none",
+        "freq": prep.series.freq, "season": prep.season, "seasons": list(prep.seasons),
         "target": prep.series.target, "covariates": list(prep.series.covariates),
         "lookback": sp.lookback, "horizon": sp.horizon,
         "split_rows": {"train": sp.train_end, "val": sp.val_end - sp.train_end, "test": sp.n - sp.val_end},

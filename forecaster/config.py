@@ -77,11 +77,14 @@ class DataConfig:
 class WindowConfig:
     """Lookback -> horizon windows and the chronological split."""
 
-    lookback: int = 48
+    lookback: int | None = None  # None: from the seasons (prepared.default_lookback)
     horizon: int = 24
     val: float = 0.15  # a fraction (0 < v < 1) or a number of rows (>= 1)
     test: float = 0.15
     season: int | None = None  # None: inferred from the frequency
+    # every seasonal period the models may use (the residual base, the lookback); None: the
+    # frequency's natural cycles (hourly: 24, 168) that the training part holds twice
+    seasons: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,9 @@ class Setting:
         choices_from: the names of an open registry (cells), for a key that is not a ``Literal``.
 
     Example:
-        >>> s = setting("window.lookback")
+        >>> s = setting("window.horizon")
         >>> s.flag, s.default, s.help_text()
-        ('--lookback', 48, 'input steps per window (default: 48)')
+        ('--horizon', 24, 'steps to forecast (default: 24)')
         >>> s.expected_text(), s.in_range(0)
         ('an integer >= 1', False)
         >>> setting("model.strategy").choices
@@ -324,12 +327,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data.covariates", "--covariates", "extra input columns, comma-separated", _DATA, "COLS"),
     Setting("data.missing", "--missing", "missing values/timestamps inside the series: reject (error) or fill",
             _DATA),
-    Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1),
+    Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1,
+            none_means="the longest season the training part holds three times, plus the horizon (48..400)",
+            expected="an integer >= 1 or null (from the seasons)"),
     Setting("window.horizon", "--horizon", "steps to forecast", _WIN, "N", at_least=1),
     Setting("window.val", "--val", "validation part: a fraction or a number of rows", _WIN, "F"),
     Setting("window.test", "--test", "test part: a fraction or a number of rows", _WIN, "F"),
     Setting("window.season", "--season", "seasonal period for MASE and seasonal naive", _WIN, "N",
             none_means="from the frequency", at_least=1, expected="an integer >= 1 or null (inferred)"),
+    Setting("window.seasons", "--seasons", "every seasonal period the models may use, e.g. 24,168 (the residual "
+            "base picks among them on the training windows; the default lookback spans the longest)", _WIN, "N,N",
+            none_means="the frequency's natural cycles the training part holds twice"),
     Setting("model.cell", "--cell", "network cell", _MODEL, choices_from=_cells),
     Setting("model.units", "--units", "units per stacked layer, e.g. 64 or 64,32", _MODEL, "N[,N...]"),
     Setting("model.dropout", "--dropout", "dropout between layers", _MODEL, "F", at_least=0, below=1),
@@ -478,6 +486,8 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
         fail("window.test", f"val + test < 1 (val is {w.val})", w.test)
     if any(not 1 <= v <= 99 for v in cfg.forecast.levels) or len(set(cfg.forecast.levels)) != len(cfg.forecast.levels):
         fail("forecast.levels", "distinct integer percentages in 1..99, e.g. 80,95 (or none)", list(cfg.forecast.levels))
+    if w.seasons is not None and any(p < 2 for p in w.seasons):
+        fail("window.seasons", "periods >= 2, e.g. 24,168 (or none for the main season only)", list(w.seasons))
     if not m.units or any(u < 1 for u in m.units):
         fail("model.units", "a non-empty list of integers >= 1, e.g. [64] or 64,32", list(m.units))
     sc = cfg.schedule

@@ -59,6 +59,15 @@ class SeriesFrame:
     sha256: str
     time_col: str
     n_filled: int = 0
+    filled_by: str | None = None  # the missing-value policy that filled them ("interpolate", "ffill")
+
+    @property
+    def filled_note(self) -> str | None:
+        """``"59 values interpolated"`` (or forward-filled); ``None`` when nothing was filled."""
+        if not self.n_filled:
+            return None
+        how = "interpolated" if self.filled_by == "interpolate" else "forward-filled"
+        return f"{self.n_filled} value{'s' if self.n_filled != 1 else ''} {how}"
 
     @property
     def columns(self) -> list[str]:
@@ -473,4 +482,5 @@ def load_series(
         sha256=file_sha256(p),
         time_col=time_col,
         n_filled=n_filled,
+        filled_by=missing if n_filled else None,
     )

@@ -122,6 +122,8 @@ def _cell_metrics(prep: Prepared, c: CellResult, base: dict[str, Any]) -> dict[s
         "baselines": base,
         "season": prep.season,
         "residual_base": c.base.name if c.base is not None else None,
+        "residual_season": c.base.season if c.base is not None else None,
+        "seasons": list(prep.seasons),
         "linear_correction": c.base is not None and c.base.linear is not None,
         "linear_choice_val_loss": c.linear_choice,
         "n_test_windows": int(prep.test_targets.shape[0]),
@@ -139,6 +141,7 @@ def _records(prep: Prepared, cfg: RunConfig, strategy: str) -> dict[str, dict[st
     s, sp = prep.series, prep.split
     return {
         "window": {"lookback": sp.lookback, "horizon": sp.horizon, "freq": s.freq, "season": prep.season,
+                   "seasons": list(prep.seasons),
                    "strategy": strategy, "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
         "data": {"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
                  "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
@@ -252,8 +255,9 @@ def save_run(
     is renamed into place only after all of it. ``statistical`` rows (see :func:`servable`) get a
     folder each (their spec), so ``forecast predict --model <run>/<name>`` can serve them.
     """
-    resolved = dataclasses.replace(
-        cfg, data=dataclasses.replace(cfg.data, target=prep.series.target, time_col=prep.series.time_col)
+    resolved = dataclasses.replace(  # what the defaults resolved to on this data, so a rerun repeats it
+        cfg, data=dataclasses.replace(cfg.data, target=prep.series.target, time_col=prep.series.time_col),
+        window=dataclasses.replace(cfg.window, lookback=prep.split.lookback),
     )
 
     def write_cells(tmp: Path) -> None:

@@ -25,7 +25,8 @@ from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import DataError
 from forecaster.windows import Scaler, Split, make_dataset, split, target_windows
 
-__all__ = ["Prepared", "prepare", "load", "describe", "future_index"]
+__all__ = ["Prepared", "prepare", "load", "describe", "future_index", "seasons_for", "default_lookback",
+           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Prepared:
     y: np.ndarray
     test_targets: np.ndarray
     values: np.ndarray
+    seasons: tuple[int, ...] = ()  # every period the models may use (season first among them), see seasons_for
+    season_notes: tuple[str, ...] = ()  # inferred periods left out, and why
 
     def origins(self, part: str) -> np.ndarray:
         """The forecast origin (first target row) of every window of ``part``."""
@@ -67,7 +70,8 @@ class Prepared:
         least-squares start of its linear correction when ``linear``."""
         sp = self.split
         train, first = self.scaled[: sp.train_end], sp.first_targets("train")
-        base = baselines.residual_base(train[:, 0], first, steps, season=self.season, lookback=sp.lookback)
+        base = baselines.residual_base(train[:, 0], first, steps, season=self.season, lookback=sp.lookback,
+                                       seasons=self.seasons)
         if not linear:
             return base
         return dataclasses.replace(base, linear=baselines.linear_correction(train, first, steps, base, lookback=sp.lookback))
@@ -88,6 +92,69 @@ class Prepared:
 def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:
     """The ``horizon`` timestamps after ``last`` on the series' frequency."""
     return pd.date_range(last, periods=horizon + 1, freq=freq, name=name)[1:]
+
+
+#: The default lookback's bounds (steps): at least the former fixed default, at most what keeps a
+#: recurrent cell's windows cheap (a half-hourly week, 336 steps, plus a 48-step horizon fits).
+MIN_LOOKBACK, MAX_LOOKBACK = 48, 400
+
+
+def training_rows(cfg: RunConfig, n: int) -> int:
+    """Rows of the training part of an ``n``-row series under ``cfg``'s split (the lookback plays no role)."""
+    from forecaster.windows import _rows
+
+    w = cfg.window
+    return n - _rows(w.val, n) - _rows(w.test, n)
+
+
+def seasons_for(cfg: RunConfig, freq: str, n_train: int, source: str) -> tuple[int, tuple[int, ...], tuple[str, ...]]:
+    """The main season (MASE, seasonal naive), every season the models may use, and notes on the ones left out.
+
+    Inferred periods (:func:`forecaster.metrics.natural_seasons`) are kept when the training part
+    holds at least two full cycles; periods given in ``window.seasons`` must be, or the data is refused.
+
+    Raises:
+        DataError: a given period is longer than half the training part.
+    """
+    w = cfg.window
+    season = w.season or metrics.infer_season(freq)
+    if w.seasons is not None:
+        short = [p for p in w.seasons if 2 * p > n_train]
+        if short:
+            raise DataError(f"{source}: season {short[0]} (--seasons) needs two full cycles ({2 * short[0]} rows) in "
+                            f"the training part, which has {n_train}; use more data or drop that period")
+        return season, tuple(sorted({season, *w.seasons} - {1})), ()
+    notes = []
+    kept = []
+    for p in metrics.natural_seasons(season, freq):
+        if 2 * p <= n_train or p == season:
+            kept.append(p)
+        else:
+            notes.append(f"season {p} left out: the training part's {n_train} rows hold fewer than two cycles")
+    return season, tuple(kept), tuple(notes)
+
+
+def default_lookback(seasons: tuple[int, ...], horizon: int, n_train: int) -> int:
+    """Lookback spanning the longest season the training part holds three times with its horizon.
+
+    ``season + horizon`` steps, so a window sees the same time one cycle back at every step it
+    forecasts, within :data:`MIN_LOOKBACK`..:data:`MAX_LOOKBACK`.
+
+    Example:
+        >>> default_lookback((24, 168), 24, 6000), default_lookback((24, 168), 24, 500), default_lookback((12,), 24, 300)
+        (192, 48, 48)
+    """
+    fits = [p for p in seasons if p + horizon <= MAX_LOOKBACK and 3 * (p + horizon) <= n_train]
+    return max(MIN_LOOKBACK, max(fits) + horizon) if fits else MIN_LOOKBACK
+
+
+def window_lookback(cfg: RunConfig, series: SeriesFrame) -> int:
+    """``window.lookback``, or :func:`default_lookback` for this series when it is null."""
+    if cfg.window.lookback is not None:
+        return cfg.window.lookback
+    n_train = training_rows(cfg, len(series.frame))
+    _season, seasons, _notes = seasons_for(cfg, series.freq, n_train, series.path)
+    return default_lookback(seasons, cfg.window.horizon, n_train)
 
 
 def load(cfg: RunConfig) -> SeriesFrame:
@@ -111,10 +178,11 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     w = cfg.window
     values = series.frame.to_numpy(dtype=np.float64)
     if sp is None:
-        sp = split(len(values), lookback=w.lookback, horizon=w.horizon, val=w.val, test=w.test, source=series.path)
+        sp = split(len(values), lookback=window_lookback(cfg, series), horizon=w.horizon, val=w.val, test=w.test,
+                   source=series.path)
     values = values[: sp.n]
     scaler = Scaler(series.columns).fit(values[: sp.train_end])
-    season = w.season or metrics.infer_season(series.freq)
+    season, seasons, notes = seasons_for(cfg, series.freq, sp.train_end, series.path)
     first = sp.first_targets("test")
     if season > int(first.min()):
         raise DataError(
@@ -125,13 +193,17 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     return Prepared(
         series=series, split=sp, scaler=scaler, scaled=scaler.transform(values),
         season=season, y=y, test_targets=target_windows(y, first, w.horizon), values=values,
+        seasons=seasons, season_notes=notes,
     )
 
 
 def describe(prep: Prepared) -> str:
     """One line: the data, its frequency and season, and the window counts per part."""
     sp = prep.split
+    extra = [p for p in prep.seasons if p != prep.season]
+    seasons = f"season {prep.season}" + (f", also {','.join(map(str, extra))}" if extra else "")
     return (
-        f"data: {prep.series.path} ({sp.n} rows, freq {prep.series.freq}, season {prep.season}); windows "
-        f"train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
+        f"data: {prep.series.path} ({sp.n} rows{', ' + prep.series.filled_note if prep.series.filled_note else ''}, "
+        f"freq {prep.series.freq}, {seasons}; lookback {sp.lookback}); "
+        f"windows train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
     )

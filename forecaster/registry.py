@@ -196,11 +196,23 @@ class Registry:
         }
         write_pointer(self.champion_path, pointer)
 
+    def previous(self) -> list[int]:
+        """The former champions a rollback restores, oldest first (``champion.json``'s ``previous``).
+
+        Raises:
+            ArtifactError: ``previous`` is not a list of version numbers.
+        """
+        previous = self.pointer().get("previous", [])
+        if not isinstance(previous, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in previous):
+            raise ArtifactError(f"{self.champion_path}: 'previous' must be a list of version numbers, got "
+                                f"{str(previous)[:80]!r}; fix or delete the file (`forecast models promote` rewrites it)")
+        return list(previous)
+
     def _promote(self, version: int) -> None:
         current = self.champion()
-        previous = list(self.pointer().get("previous", [])) if current is not None else []
+        previous = [v for v in self.previous() if v != version] if current is not None else []
         if current is not None and current != version:
-            previous.append(current)
+            previous.append(current)  # never lists the new champion itself: a rollback always changes version
         self._set_champion(version, previous)
 
     def promote(self, version: int, *, reason: str = "manual promote") -> int | None:
@@ -231,12 +243,13 @@ class Registry:
             BusyError: a retrain holds the lock.
         """
         with self.lock():
-            pointer = self.pointer()
-            previous = list(pointer.get("previous", []))
+            previous = self.previous()
             before = self.champion()
             skipped: list[str] = []
             while previous:
                 candidate = int(previous.pop())
+                if candidate == before:  # an older file may list the champion itself
+                    continue
                 info = self.inspect(candidate)
                 if info.ok:
                     self._set_champion(candidate, previous)
@@ -256,7 +269,7 @@ class Registry:
         if keep <= 0:
             return []
         versions = self.versions()
-        protected = {self.champion(), *self.pointer().get("previous", [])[-1:], *versions[-keep:]}
+        protected = {self.champion(), *self.previous()[-1:], *versions[-keep:]}
         removed: list[int] = []
         for v in versions:
             if v in protected:

@@ -111,30 +111,16 @@ def _constant_prefix(y: np.ndarray) -> int:
 
 
 def mstl_seasons(season: int, freq: str | None, n: int) -> list[int]:
-    """The seasonal periods MSTL decomposes: the series' season and a longer natural cycle.
-
-    Sub-daily data adds the week (hourly: 24 and 168), daily data the year (7 and 365). A period
-    is kept only when the ``n`` rows hold at least two full cycles of it.
+    """The seasonal periods MSTL decomposes: the series' natural cycles (:func:`forecaster.metrics.natural_seasons`)
+    that the ``n`` rows hold at least two full cycles of.
 
     Example:
         >>> mstl_seasons(24, "h", 8000), mstl_seasons(24, "h", 300), mstl_seasons(1, "YS", 300)
         ([24, 168], [24], [])
     """
-    candidates = {season}
-    if freq:
-        import pandas as pd
+    from forecaster.metrics import natural_seasons
 
-        try:
-            nanos = int(pd.tseries.frequencies.to_offset(freq).nanos)
-        except (AttributeError, ValueError):  # calendar offsets (weekly, monthly...) have no fixed length
-            nanos = 0
-        day = 86_400 * 10**9
-        if 0 < nanos < day and day % nanos == 0:
-            per_day = day // nanos
-            candidates |= {per_day, 7 * per_day}
-        elif nanos == day:
-            candidates |= {7, 365}
-    return sorted(p for p in candidates if p > 1 and 2 * p <= n)
+    return [p for p in natural_seasons(season, freq) if 2 * p <= n]
 
 
 class StatisticalModel:

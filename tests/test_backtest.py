@@ -62,9 +62,11 @@ def test_backtest_cli_refit_and_fixed(tmp_path, series_csv, capsys):
     assert main(["backtest", "--model", "series", "--models-dir", str(models), "--folds", "2", "--json"]) == 0
     refit = json.loads(capsys.readouterr().out)
     assert refit["refit"] is True and len(refit["folds"]) == 2
+    for name, scores in refit["folds"][0]["scores"].items():  # every row's intervals, measured per fold
+        assert 0 <= scores["coverage_80"] <= scores["coverage_95"] <= 1, name
     assert main(["backtest", "--model", "series", "--models-dir", str(models), "--folds", "2", "--no-refit"]) == 0
     out = capsys.readouterr().out
-    assert "mean over folds" in out and "saved:" in out
+    assert "mean over folds" in out and "saved:" in out and "gru: MAE" in out and "80% covered" in out
     (run,) = (models / "series" / "runs").iterdir()
     fixed = json.loads((run / "backtest-2folds-fixed.json").read_text())
     # same data and split: the folds are the model's own test part, never seen in training

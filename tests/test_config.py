@@ -12,7 +12,7 @@ from forecaster.errors import ConfigError, ExitCode
 def test_defaults_are_the_shipped_sample():
     cfg = config.resolve()
     assert cfg.data.path == config.DEFAULT_DATA
-    assert (cfg.window.lookback, cfg.window.horizon, cfg.model.cell) == (48, 24, "lstm")
+    assert (cfg.window.lookback, cfg.window.horizon, cfg.model.cell) == (None, 24, "lstm")  # lookback: from the seasons
     assert cfg.model_name == "seattle_temps_2010"
 
 
@@ -62,7 +62,7 @@ def test_bad_yaml(tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("window.lookback", 0, "--lookback (window.lookback): expected an integer >= 1, got 0"),
+        ("window.lookback", 0, "--lookback (window.lookback): expected an integer >= 1 or null (from the seasons), got 0"),
         ("window.val", 1.5, "--val (window.val): expected a fraction between 0 and 1 or a whole number of rows"),
         ("model.dropout", 1.0, "--dropout (model.dropout): expected a number in [0, 1)"),
         ("model.cell", "transformer", "--cell (model.cell): expected one of lstm, gru, mlp"),

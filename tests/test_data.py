@@ -166,6 +166,8 @@ def test_interpolate_fills_missing_values_and_holes(write_csv):
     assert s.frame["y"].iloc[100] == pytest.approx((original[99] + original[101]) / 2)
     ff = load_series(path, target="y", missing="ffill")
     assert ff.frame["y"].iloc[100] == pytest.approx(original[99])
+    assert (s.filled_note, ff.filled_note) == ("2 values interpolated", "2 values forward-filled")
+    assert load_series(write_csv(make_frame(), name="clean.csv"), target="y").filled_note is None
 
 
 def test_leading_missing_value_cannot_be_filled(write_csv):

@@ -112,6 +112,7 @@ def test_models_list_json_and_table(gated, capsys):
     assert main(["models", "list", "--name", "sales", "--models-dir", str(root / "models")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:2] == ["version", "champion"] and lines[2].split()[:2] == ["2", "*"]
+    assert lines[-1].startswith("* on each version's own test part") and "%" in lines[1]  # 80% covered
 
 
 def test_promote_rollback_and_their_errors(tmp_path, gated, capsys):
@@ -400,3 +401,22 @@ def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_
     assert loose.outcome == "promoted", loose.reason
     with pytest.raises(Exception, match="null \\(not checked\\) when forecast.levels is none"):
         cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.1, "forecast.levels": "none"})
+
+
+def test_previous_never_lists_the_champion_and_a_bad_previous_is_one_line(tmp_path, gated, capsys):
+    import shutil
+
+    root, _ = gated
+    models = tmp_path / "models"
+    shutil.copytree(root / "models", models)
+    args = ["--name", "sales", "--models-dir", str(models)]
+    reg = Registry(models, "sales")
+    for v in (1, 2, 1):
+        assert main(["models", "promote", *args, "--version", str(v)]) == 0
+    assert reg.champion() == 1 and 1 not in reg.pointer()["previous"] and reg.pointer()["previous"][-1] == 2
+    pointer = reg.pointer()
+    reg.champion_path.write_text(json.dumps({**pointer, "previous": "2"}))
+    capsys.readouterr()
+    assert main(["models", "rollback", *args]) == ExitCode.ARTIFACT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "champion.json: 'previous' must be a list of version numbers, got '2'" in err

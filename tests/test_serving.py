@@ -98,7 +98,7 @@ def test_predict_process_never_imports_tensorflow(run):
     served = [row["yhat"] for row in json.loads("\n".join(payload))["forecast"]]
     keras_ = load_for_serving(cell_dir, backend="keras")
     expected = forecast(keras_, load_for_predict(keras_))["yhat"].to_numpy()
-    assert np.abs(np.asarray(served) - expected).max() < 1e-5
+    assert np.abs(np.asarray(served) - expected).max() < 1e-4  # written with 6 significant digits
     assert [line.split(":")[0] for line in proc.stderr.splitlines()] in (["forecast"], ["forecast"] * 2)
     assert "forecast: serving " in proc.stderr  # what is served, and at most a lost-to-a-baseline warning
 
@@ -112,7 +112,7 @@ def test_without_onnx_predict_falls_back_to_keras(run, tmp_path, capsys):
     assert loaded.backend == "keras"
     assert main(["predict", "--model", str(cell_dir), "--format", "json"]) == ExitCode.OK
     served = [row["yhat"] for row in json.loads(capsys.readouterr().out)["forecast"]]
-    assert np.abs(np.asarray(served) - expected.to_numpy()).max() < 1e-5
+    assert np.abs(np.asarray(served) - expected.to_numpy()).max() < 1e-4  # written with 6 significant digits
     with pytest.raises(ArtifactError, match="model.onnx: missing"):
         load_for_serving(cell_dir, backend="onnx")
 

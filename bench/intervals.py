@@ -24,7 +24,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import SERIES, _config
 
-
 LEVELS = (80, 95)
 
 

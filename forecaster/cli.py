@@ -200,13 +200,14 @@ def _levels(text: str | None) -> tuple[int, ...] | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.cell import is_statistical
-    from forecaster.artifacts.io import atomic_write_text, read_json
+    from forecaster.artifacts.io import output_file, read_json, write_output
     from forecaster.artifacts.layout import MANIFEST, ONNX_FILE
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
     from forecaster.predict import forecast, load_for_predict, load_model, rounded, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
+    destination = output_file(args.output) if args.output not in (None, "-") else None  # before any work
     cell_dir, why = resolve_model(args.model, args.models_dir)
     manifest = read_json(cell_dir / MANIFEST, "run manifest")  # a look at the kind; load_model checks it all
     if not (isinstance(manifest, dict) and is_statistical(manifest)) and not (cell_dir / ONNX_FILE).is_file():
@@ -227,10 +228,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         out = frame.copy()
         out["timestamp"] = out["timestamp"].map(lambda ts: ts.isoformat())
         text = out.to_csv(index=False)
-    if args.output in (None, "-"):
+    if destination is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        atomic_write_text(args.output, text)
+        write_output(destination, text)
         _err(f"forecast of {len(frame)} steps from {cell_dir} written to {args.output}")
     return ExitCode.OK
 
@@ -315,7 +316,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     covered = [k for k in result.metric_keys() if k.startswith("coverage_")]
     print("mean over folds: " + "; ".join(
         f"{n}: " + ", ".join([f"{m.upper()} {_fmt(v[m])}" for m in FOLD_METRICS]
-                             + [f"{k.partition('_')[2]}% covered {_pct(v[k])}" for k in covered if v.get(k) is not None])
+                             + [f"{k.partition('_')[2]}% covered {_pct(c)}" for k in covered if (c := v.get(k)) is not None])
         for n, v in summary.items()))
     overlapping = [str(f.fold) for f in result.folds if f.overlaps_training]
     if overlapping:

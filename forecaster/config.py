@@ -159,8 +159,21 @@ class RunConfig:
 
     @property
     def model_name(self) -> str:
-        """The model name under ``models_dir`` (defaults to the data file's stem)."""
-        return self.output.name or Path(self.data.path).stem
+        """The model name under ``models_dir``: ``output.name``, or the data file's stem made a plain name.
+
+        A stem that is not one (``..``, spaces, other characters) is rewritten, so a derived name
+        never leads outside ``models_dir``.
+
+        Example:
+            >>> RunConfig(data=DataConfig(path="data/my sales (2024).csv")).model_name
+            'my_sales_2024'
+            >>> RunConfig(data=DataConfig(path="/tmp/...csv")).model_name
+            'series'
+        """
+        if self.output.name:
+            return self.output.name
+        plain = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(self.data.path).stem).strip("._-")
+        return plain or "series"
 
 
 _SECTION_TYPES = {

@@ -116,7 +116,8 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
         raise DataError(f"{path}: file is empty; expected a header row and data rows")
     try:
         if kind == "csv":
-            df = _read_csv(path, tab=suffixes[-2 if compressed else -1] == ".tsv", compressed=compressed)
+            df = _read_csv(path, tab=(suffixes[-2] if compressed else path.suffix.lower()) == ".tsv",
+                           compressed=compressed)  # (suffixes is empty for a name like "...csv")
         else:
             df = pd.read_parquet(path)
     except DataError:
@@ -352,6 +353,28 @@ def _describe_steps(index: pd.DatetimeIndex) -> str:
     return ", ".join(f"{step} x{count}" for step, count in steps.most_common(3))
 
 
+#: A frequency may put at most this many grid steps per row of the file between its first and
+#: last timestamps (holes to fill); a finer one is refused before any array is built (a config
+#: frequency of ``1ns`` on hourly data asked for a 15 PiB grid).
+MAX_GRID_PER_ROW = 10
+
+
+def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: Path) -> None:
+    """Refuse a frequency whose grid would be far larger than the data (before building it)."""
+    try:
+        step = pd.tseries.frequencies.to_offset(freq)
+        nanos = int(step.nanos)
+    except (AttributeError, ValueError, TypeError):  # calendar offsets (months...) or not an alias: checked later
+        return
+    if nanos <= 0:
+        return
+    steps = (index[-1].value - index[0].value) // nanos + 1
+    if steps > MAX_GRID_PER_ROW * max(rows, 1):
+        raise DataError(f"{p}: data.freq {freq!r} puts {steps:,} steps between the first and last timestamps of "
+                        f"{rows:,} rows; that frequency is far finer than the data: set the data's own step "
+                        "(or leave data.freq unset to infer it)")
+
+
 def load_series(
     path: str | Path,
     *,
@@ -424,6 +447,7 @@ def load_series(
                 f"{p}: column '{time_col}': cannot infer a regular frequency (steps seen: "
                 f"{_describe_steps(index)}); resample the data to a fixed step or set data.freq"
             )
+    _check_grid_size(index, freq, len(index), p)
     try:
         grid = pd.date_range(index[0], index[-1], freq=freq, name=time_col)
     except ValueError:

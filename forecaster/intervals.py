@@ -34,7 +34,8 @@ import numpy as np
 
 from forecaster.errors import ArtifactError
 
-__all__ = ["METHOD", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS", "min_windows", "column_names", "parse_levels"]
+__all__ = ["METHOD", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS", "min_windows",
+           "column_names", "parse_levels"]
 
 #: ``method`` of a saved calibration: what :func:`calibrate` computes.
 METHOD = "split-conformal-abs-error-per-step"

@@ -27,7 +27,8 @@ from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
-__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "interval_levels", "rounded", "OUTPUT_DIGITS", "forecast_windows", "predict_from_dir",
+__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "interval_levels", "rounded", "OUTPUT_DIGITS",
+           "forecast_windows", "predict_from_dir",
            "to_json"]
 
 

@@ -75,8 +75,8 @@ def _kept(trials: Sequence[Any]) -> dict[str, Any]:
 
 def _best_calibrated(kept: dict[str, Any], rows: Sequence[dict[str, Any]]) -> Any:
     """The kept trial with intervals whose row has the lowest MASE (its bands are drawn), or ``None``."""
-    mase = {r["name"]: r.get("mase") for r in rows if r.get("kind") == "model"}
-    ranked = [t for name, t in kept.items() if t.result.calibration is not None and mase.get(name) is not None]
+    mase = {r["name"]: float(r["mase"]) for r in rows if r.get("kind") == "model" and r.get("mase") is not None}
+    ranked = [t for name, t in kept.items() if t.result.calibration is not None and name in mase]
     return min(ranked, key=lambda t: mase[t.name]) if ranked else None
 
 
@@ -91,8 +91,28 @@ def _shade(ax: Any, x: Any, yhat: np.ndarray, cal: Any, color: str, name: str, *
                         label=f"{name} {level}% interval")
 
 
+#: Markers and line styles that tell overlapping cells apart (colour alone does not, in print or for
+#: colour-blind readers).
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_CELL_STYLES = ("-", "--", "-.", ":")
+
+
+def _unit(prep: Any) -> str:
+    """The y-axis label: the target column (its name is the only unit a file carries)."""
+    return str(prep.series.target)
+
+
+def _dates(ax: Any) -> None:
+    """Dates with the year on a time axis (concise: the year once in the offset when it does not change)."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+
+
 #: Line styles for baseline rows in the plots (gray, told apart by dash pattern).
-_BASELINE_STYLES = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 4)))
+_BASELINE_STYLES: tuple[Any, ...] = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 4)))
 
 
 def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
@@ -100,18 +120,24 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     kept = _kept(trials)
     colors = {cell: f"C{i}" for i, cell in enumerate(kept)}
+    markers = {cell: _MARKERS[i % len(_MARKERS)] for i, cell in enumerate(kept)}
     out.mkdir(exist_ok=True)
+    unit = _unit(prep)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         h = t.result.fit.history
         ax.plot(h["epoch"], h["loss"], "--", color=colors[cell], label=f"{cell} train")
-        ax.plot(h["epoch"], h["val_loss"], "-", color=colors[cell], label=f"{cell} validation")
-        ax.axvline(t.result.fit.best_epoch, color=colors[cell], alpha=0.25)
+        ax.plot(h["epoch"], h["val_loss"], "-", color=colors[cell], marker=markers[cell], ms=3,
+                label=f"{cell} validation")
+        ax.axvline(t.result.fit.best_epoch, color=colors[cell], alpha=0.35, lw=1, ls=":",
+                   label=f"{cell} best epoch ({t.result.fit.best_epoch}, kept)")
     ax.set(title="Training and validation loss (MSE on scaled data)", xlabel="epoch", ylabel="loss", yscale="log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "loss.png", dpi=110)
@@ -128,13 +154,13 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     best = _best_calibrated(kept, rows)
     if best is not None and best.result.test_pred is not None:
         _shade(ax, index, best.result.test_pred[shown, :1], best.result.calibration, colors[best.name], best.name)
-    for cell, t in kept.items():
-        if t.result.test_pred is not None:
-            ax.plot(index, t.result.test_pred[shown, 0], color=colors[cell], alpha=0.85, label=cell)
-    ax.set(title="Test period: actuals vs one-step-ahead forecasts", xlabel=prep.series.time_col,
-           ylabel=prep.series.target)
+    for i, (cell, t) in enumerate(kept.items()):
+        if t.result.test_pred is not None:  # overlapping cells told apart by line style and marker
+            ax.plot(index, t.result.test_pred[shown, 0], color=colors[cell], alpha=0.85, label=cell,
+                    linestyle=_CELL_STYLES[i % len(_CELL_STYLES)], marker=markers[cell], ms=2.5, markevery=6)
+    ax.set(title="Test period: actuals vs one-step-ahead forecasts", xlabel=prep.series.time_col, ylabel=unit)
     ax.legend(fontsize=8)
-    fig.autofmt_xdate()
+    _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "test_forecast.png", dpi=110)
     plt.close(fig)
@@ -147,11 +173,12 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
         if best is t:
             _shade(ax, fc["timestamp"], fc["yhat"].to_numpy()[:, None], t.result.calibration, colors[cell], cell,
                    along="steps")
-        ax.plot(fc["timestamp"], fc["yhat"], color=colors[cell], marker=".", label=f"{cell} forecast")
+        ax.plot(fc["timestamp"], fc["yhat"], color=colors[cell], marker=markers[cell], ms=3,
+                linestyle=_CELL_STYLES[list(kept).index(cell) % len(_CELL_STYLES)], label=f"{cell} forecast")
     ax.set(title=f"Forecast past the end of the series ({sp.horizon} steps)", xlabel=prep.series.time_col,
-           ylabel=prep.series.target)
+           ylabel=unit)
     ax.legend(fontsize=8)
-    fig.autofmt_xdate()
+    _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "future_forecast.png", dpi=110)
     plt.close(fig)
@@ -159,11 +186,12 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     steps = np.arange(1, sp.horizon + 1)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
-        ax.plot(steps, t.result.scores["per_step_mae"], marker="o", ms=3, color=colors[cell], label=cell)
+        ax.plot(steps, t.result.scores["per_step_mae"], marker=markers[cell], ms=3, color=colors[cell], label=cell)
     scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
     for (name, b), style in zip(scored, _BASELINE_STYLES):
         ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
-    ax.set(title="Test MAE by horizon step", xlabel="steps ahead", ylabel=f"MAE ({prep.series.target})")
+    ax.set(title="Test MAE by horizon step", xlabel=f"steps ahead ({prep.series.freq})", ylabel=f"MAE, {unit}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "horizon_error.png", dpi=110)
@@ -197,18 +225,43 @@ _COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% predic
                  "calibrate); width and Winkler score per level are in leaderboard.csv.")
 
 
+def _plain(value: Any) -> str:
+    """A condition's value as text a reader expects: lists joined, mappings as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _spread_note(rows: Sequence[dict[str, Any]]) -> str:
+    """What the table's numbers are; the ``±`` explained only when some row has one (several seeds)."""
+    note = "Metrics are on the test windows in the original units"
+    if any(r.get(f"{m}_std") for r in rows for m in ("mae", "rmse", "smape", "mase")):
+        note += "; ± is the standard deviation over seeds"
+    return note + "."
+
+
 def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any]) -> str:
     header, body = table_rows(rows)
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
-    lines += ["", "Metrics are on the test windows in the original units; ± is the standard deviation over seeds.",
-              "", _COVERED_NOTE,
-              "", "## Conditions (identical for every cell)", ""]
-    lines += [f"- **{k}**: {v}" for k, v in conditions.items()]
+    lines += ["", _spread_note(rows), "", _COVERED_NOTE, "", "## Conditions (identical for every cell)", "",
+              "| condition | value |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
     lines += ["", "## Plots", ""]
     lines += [f"![{name}](plots/{name})" for name in PLOTS]
     return "\n".join(lines) + "\n"
+
+
+def _flags_unbroken(text: str) -> str:
+    """Escaped ``text`` with each ``--flag`` in a non-wrapping ``<code>`` (a line never breaks inside it)."""
+    import re
+
+    return re.sub(r"(--[a-z][a-z-]*)", r'<code class="flag">\1</code>', html.escape(text))
 
 
 def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path) -> str:
@@ -216,7 +269,9 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     esc = html.escape
     table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
     table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>"
-    conds = "<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(str(v))}</li>" for k, v in conditions.items()) + "</ul>"
+    conds = ("<table class='conditions'><tr><th>condition</th><th>value</th></tr>"
+             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(_plain(v))}</td></tr>"
+                       for k, v in conditions.items()) + "</table>")
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
         f'{base64.b64encode((plots / name).read_bytes()).decode()}"></figure>'
@@ -224,10 +279,13 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     )
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+             "text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
+             "table.conditions td{text-align:left;white-space:normal}code.flag{white-space:nowrap}"
+             "img{max-width:100%}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
-            f"<style>{style}</style></head><body><h1>Comparison report</h1><p><b>Verdict.</b> {esc(verdict)}</p>"
-            f"<h2>Leaderboard</h2>{table}<p>Test windows, original units; ± is the std over seeds.</p>"
+            f"<style>{style}</style></head><body><h1>Comparison report</h1>"
+            f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
+            f"<h2>Leaderboard</h2>{table}<p>{esc(_spread_note(rows))}</p>"
             f"<p>{esc(_COVERED_NOTE)}</p>"
             f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
 

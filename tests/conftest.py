@@ -64,3 +64,16 @@ def small_cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
 
 #: Small, fast training flags used by every test that trains.
 FAST = ["--lookback", "12", "--horizon", "4", "--epochs", "2", "--units", "8", "--batch-size", "32", "--quiet"]
+
+
+def rehash(cell_dir: Path) -> None:
+    """Re-hash a cell folder's files and its manifest, as an attacker with write access would."""
+    import json
+
+    from forecaster.artifacts.cell import _SELF, _manifest_digest
+    from forecaster.data import file_sha256
+
+    manifest = json.loads((cell_dir / "manifest.json").read_text())
+    manifest["files"] = {name: file_sha256(cell_dir / name) for name in manifest["files"] if (cell_dir / name).exists()}
+    manifest[_SELF] = _manifest_digest(manifest)
+    (cell_dir / "manifest.json").write_text(json.dumps(manifest))

@@ -65,3 +65,25 @@ def test_a_champion_pointer_of_the_wrong_shape_is_an_artifact_error(tmp_path, ra
     (tmp_path / "champion.json").write_text(raw)
     with pytest.raises(ArtifactError, match="expected a JSON object with a 'path' key"):
         read_pointer(tmp_path / "champion.json")
+
+
+def test_staging_left_by_a_killed_process_is_removed_by_the_next_save(tmp_path):
+    import os
+    import time
+
+    from forecaster.artifacts.io import STALE_SECONDS, staged_run
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    old_dir, old_file = runs / ".tmp-20260101-x-abcd", runs / ".leaderboard.json.k2j3.tmp"
+    recent = runs / ".tmp-20261203-y-ef01"
+    for d in (old_dir, recent):
+        d.mkdir()
+        (d / "partial.keras").write_bytes(b"x")
+    old_file.write_text("{")
+    past = time.time() - STALE_SECONDS - 60
+    for p in (old_dir, old_file):
+        os.utime(p, (past, past))
+    with staged_run(runs / "new-run") as tmp:
+        (tmp / "f").write_text("ok")
+    assert sorted(p.name for p in runs.iterdir()) == [recent.name, "new-run"]  # a save in progress is kept

@@ -77,6 +77,15 @@ def test_compare_cli_writes_report_and_json(tmp_path, series_csv, capsys):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 5 and "Verdict" in html
+    from forecaster.report import PLOTS
+
+    for name in PLOTS:  # every plot inlined: the file opens anywhere, alone
+        assert f'alt="{name}" src="data:image/png;base64,' in html
+    conditions = html.split("<h2>Conditions")[1].split("<h2>")[0]
+    assert "<table class='conditions'>" in conditions and "<td>split rows</td>" in conditions
+    assert not any(ch in conditions for ch in "[]{}") and "&#x27;" not in conditions  # no Python reprs
+    assert "± is the standard deviation" not in html  # one seed: no spread to explain
+    assert "80% covered" in html and "Intervals of" in payload["verdict"]
     md = (run_dir / "report.md").read_text()
     assert any(line.startswith("| gru | ") for line in md.splitlines()) and "## Conditions" in md
     assert (run_dir / "gru" / "model.keras").exists() and (run_dir / "mlp" / "model.keras").exists()

@@ -7,7 +7,7 @@ import json
 from forecaster.cli import MAX_MESSAGE, main
 from forecaster.errors import ExitCode
 
-from conftest import FAST, make_frame
+from conftest import FAST, make_frame, rehash
 
 
 def test_control_characters_in_a_header_are_escaped(tmp_path, capsys):
@@ -36,8 +36,6 @@ def test_a_seed_beyond_32_bits_is_a_usage_error(tmp_path, capsys):
 
 
 def test_a_rehashed_infinite_scaler_is_refused_not_served(tmp_path, series_csv, capsys):
-    from forecaster.data import file_sha256
-
     models = tmp_path / "m"
     assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
                  "--baselines", "naive", *FAST]) == ExitCode.OK
@@ -46,9 +44,7 @@ def test_a_rehashed_infinite_scaler_is_refused_not_served(tmp_path, series_csv, 
     scaler = json.loads((cell / "scaler.json").read_text())
     scaler["scale"][0] = float("inf")
     (cell / "scaler.json").write_text(json.dumps(scaler))  # json writes Infinity
-    manifest = json.loads((cell / "manifest.json").read_text())
-    manifest["files"]["scaler.json"] = file_sha256(cell / "scaler.json")  # the attacker re-hashes it
-    (cell / "manifest.json").write_text(json.dumps(manifest))
+    rehash(cell)  # the attacker re-hashes it
     capsys.readouterr()
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err
@@ -67,3 +63,102 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys):
     ok.write_text("window: {lookback: &n 12, horizon: *n}\ntraining: {epochs: 0}\n")
     assert main(["train", "--config", str(ok)]) == ExitCode.USAGE
     assert "training.epochs: expected an integer >= 1, got 0" in capsys.readouterr().err  # parsed, then checked
+
+
+def test_a_data_file_stem_of_dots_never_names_a_folder_outside_the_models_dir(tmp_path, capsys):
+    path = tmp_path / "...csv"  # stem ".."
+    make_frame()[["date", "y"]].to_csv(path, index=False)
+    models = tmp_path / "box" / "models"
+    assert main(["train", "--data", str(path), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    assert [p.name for p in models.iterdir()] == ["series"] and not (tmp_path / "box" / "runs").exists()
+
+
+def test_a_frequency_far_finer_than_the_data_is_refused_before_any_grid(tmp_path, capsys):
+    import time
+
+    path = tmp_path / "hourly.csv"
+    make_frame()[["date", "y"]].to_csv(path, index=False)
+    t0 = time.perf_counter()
+    code = main(["train", "--data", str(path), "--target", "y", "--models-dir", str(tmp_path / "m"),
+                 "--config", str(_freq_config(tmp_path, "1ns"))])
+    assert code == ExitCode.DATA and time.perf_counter() - t0 < 30
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.freq '1ns' puts 860,400,000,000,001 steps between" in err
+    assert "of 240 rows; that frequency is far finer than the data" in err
+
+
+def _freq_config(tmp_path, freq):
+    cfg = tmp_path / "freq.yaml"
+    cfg.write_text(f"data:\n  freq: {freq}\n")
+    return cfg
+
+
+def test_output_never_replaces_what_is_not_a_file_and_writes_through_a_symlink(tmp_path, capsys):
+    import os
+
+    models = tmp_path / "m"
+    data = tmp_path / "series.csv"
+    make_frame()[["date", "y"]].to_csv(data, index=False)
+    assert main(["train", "--data", str(data), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    predict = ["predict", "--model", str(models / "series"), "--horizon", "2", "--output"]
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    capsys.readouterr()
+    assert main([*predict, str(link)]) == ExitCode.OK
+    assert link.is_symlink() and real.read_text().startswith("timestamp,yhat")  # written through, link kept
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    assert main([*predict, str(folder)]) == ExitCode.USAGE
+    assert f"--output {folder}: is a directory; give the path of a file" in capsys.readouterr().err
+    import socket
+    import stat
+
+    sock_path = tmp_path / "sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    assert main([*predict, str(sock_path)]) == ExitCode.USAGE
+    assert "is not a regular file (a socket or block device)" in capsys.readouterr().err
+    sock.close()
+    assert stat.S_ISSOCK(os.stat(sock_path).st_mode)  # not replaced
+    assert main([*predict, os.devnull]) == ExitCode.OK  # a device is written into, never replaced
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert main([*predict, str(real / "x.csv")]) == ExitCode.USAGE
+    assert f"{real} is a file, not a folder" in capsys.readouterr().err
+    assert main([*predict, str(tmp_path / "new" / "dir" / "f.csv")]) == ExitCode.OK  # folders created
+    assert (tmp_path / "new" / "dir" / "f.csv").is_file()
+
+
+def test_manifest_fields_are_checked_and_an_edited_manifest_is_corrupt(tmp_path, series_csv, capsys):
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    (run,) = (models / "series" / "runs").iterdir()
+    cell = run / "mlp"
+    original = (cell / "manifest.json").read_text()
+    manifest = json.loads(original)
+    manifest["window"]["strategy"] = "recursive"  # edited by hand, not re-hashed
+    (cell / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
+    assert "manifest.json: corrupt (edited after it was saved: its own checksum differs)" in capsys.readouterr().err
+    for field, value, message in [
+        ("lookback", 0, "'window.lookback' must be an integer >= 1, got '0'"),
+        ("horizon", "24", "'window.horizon' must be an integer >= 1, got '24'"),
+        ("strategy", "sideways", "'window.strategy' must be direct or recursive, got 'sideways'"),
+    ]:
+        manifest = json.loads(original)
+        manifest["window"][field] = value
+        (cell / "manifest.json").write_text(json.dumps(manifest))
+        rehash(cell)  # even re-hashed, the value is refused
+        assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    manifest = json.loads(original)
+    manifest["files"] = ["model.keras"]
+    (cell / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
+    assert "'files' must be a mapping of file names to checksums" in capsys.readouterr().err

@@ -189,7 +189,7 @@ def test_predict_levels_choose_refuse_and_turn_off(run, capsys):
 def test_a_tampered_calibration_is_refused(tmp_path, run, capsys):
     import shutil
 
-    from forecaster.data import file_sha256
+    from conftest import rehash
 
     cell = tmp_path / "mlp"
     shutil.copytree(run / "mlp", cell)
@@ -199,9 +199,7 @@ def test_a_tampered_calibration_is_refused(tmp_path, run, capsys):
     capsys.readouterr()
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT  # not re-hashed: corrupt
     assert "calibration.json: corrupt (checksum differs" in capsys.readouterr().err
-    manifest = json.loads((cell / "manifest.json").read_text())
-    manifest["files"]["calibration.json"] = file_sha256(cell / "calibration.json")  # re-hashed: the values are checked
-    (cell / "manifest.json").write_text(json.dumps(manifest))
+    rehash(cell)  # re-hashed: the values themselves are checked
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'radius' of level 80 must be 4 finite numbers >= 0" in err

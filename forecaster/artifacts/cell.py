@@ -83,7 +83,54 @@ def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], da
         "libraries": library_versions(),
         "files": {p.name: _sha256(p) for p in sorted(cell_dir.iterdir()) if p.is_file()},
     }
-    atomic_write_text(cell_dir / layout.MANIFEST, json.dumps(json_ready(manifest), indent=2))
+    manifest = json_ready(manifest)
+    manifest[_SELF] = _manifest_digest(manifest)
+    atomic_write_text(cell_dir / layout.MANIFEST, json.dumps(manifest, indent=2))
+
+
+#: The manifest's own checksum: SHA-256 of its canonical JSON without this key. An edited field
+#: (a ``strategy`` changes every forecast) is then reported as corruption, like an edited file.
+#: Manifests written before it have none and are read as before.
+_SELF = "manifest_sha256"
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    import hashlib
+
+    body = {k: v for k, v in manifest.items() if k != _SELF}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
+    """Every field a loader uses, of the right type and range (a tampered or foreign manifest is refused)."""
+    from forecaster.strategies import STRATEGIES
+
+    def bad(field: str, expected: str, got: Any) -> ArtifactError:
+        return ArtifactError(f"{where}: '{field}' must be {expected}, got {str(got)[:60]!r}; "
+                             "retrain or pick another run")
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    window, data, files = manifest["window"], manifest["data"], manifest["files"]
+    if not isinstance(window, dict) or not isinstance(data, dict):
+        raise bad("window", "a mapping", window)
+    for key in ("lookback", "horizon"):
+        if not whole(window[key]) or window[key] < 1:
+            raise bad(f"window.{key}", "an integer >= 1", window[key])
+    if not isinstance(window["freq"], str) or not window["freq"]:
+        raise bad("window.freq", "a pandas frequency", window["freq"])
+    if window.get("strategy", "direct") not in STRATEGIES:
+        raise bad("window.strategy", " or ".join(STRATEGIES), window.get("strategy"))
+    split = window.get("split")
+    if split is not None and not (isinstance(split, dict) and all(whole(split.get(k)) and split[k] >= 0
+                                                                  for k in ("train_end", "val_end", "n"))):
+        raise bad("window.split", "train_end, val_end and n as integers", split)
+    if not isinstance(data["target"], str) or not isinstance(data["covariates"], list) or not all(
+            isinstance(c, str) for c in data["covariates"]):
+        raise bad("data.covariates", "a list of column names", data["covariates"])
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise bad("files", "a mapping of file names to checksums", files)
 
 
 def _write_onnx(cell_dir: Path, model: Any) -> None:
@@ -242,14 +289,15 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise ArtifactError(f"{cell_dir}: unsupported run format {found!r}; this version reads {layout.FORMAT!r}")
+    where = f"{cell_dir}/{layout.MANIFEST}"
     try:
-        window, data, files = manifest["window"], manifest["data"], manifest["files"]
-        int(window["lookback"]), int(window["horizon"]), str(window["freq"])
-        str(data["target"]), list(data["covariates"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: incomplete manifest (missing {exc})") from None
-    if not isinstance(files, dict):
-        raise ArtifactError(f"{cell_dir}/{layout.MANIFEST}: 'files' must map file names to checksums")
+        _check_manifest_fields(manifest, where)
+    except (KeyError, TypeError) as exc:
+        raise ArtifactError(f"{where}: incomplete manifest (missing {exc})") from None
+    if _SELF in manifest and manifest[_SELF] != _manifest_digest(manifest):
+        raise ArtifactError(f"{where}: corrupt (edited after it was saved: its own checksum differs); "
+                            "retrain or pick another run")
+    files = manifest["files"]
     optional = tuple(n for n in layout.OPTIONAL_CELL_FILES
                      if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
     required = (*(layout.STATISTICAL_FILES if is_statistical(manifest) else layout.REQUIRED_CELL_FILES), *optional)

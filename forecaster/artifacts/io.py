@@ -30,7 +30,9 @@ from typing import Any
 
 from forecaster.errors import ArtifactError
 
-__all__ = ["json_ready", "atomic_write_text", "atomic_path", "read_json", "staged_run", "new_run_id", "umask_mode"]
+__all__ = ["json_ready", "output_file", "write_output", "atomic_write_text", "atomic_path", "read_json", "staged_run",
+           "new_run_id", "umask_mode",
+           "remove_stale", "STALE_SECONDS"]
 
 
 def json_ready(value: Any) -> Any:
@@ -72,6 +74,48 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
         raise
 
 
+def output_file(path: str | Path, flag: str = "--output") -> Path:
+    """Where a file the user named should really be written: checked before anything is computed.
+
+    A symlink is written through (its target replaced atomically, the link kept); a character
+    device or a pipe (``/dev/stdout``, ``/dev/null``, a FIFO) is written into, never replaced
+    (see :func:`write_output`); a directory, socket or block device is refused; a parent that is
+    a file is named. Missing parent folders are created by the write.
+
+    Raises:
+        ConfigError: naming ``flag``, the path and what was expected.
+    """
+    from forecaster.errors import ConfigError
+
+    given = Path(path)
+    target = given.resolve() if given.is_symlink() else given
+    if target.exists() and not (target.is_file() or _stream(target)):
+        what = "a directory" if target.is_dir() else "not a regular file (a socket or block device)"
+        raise ConfigError(f"{flag} {given}: is {what}; give the path of a file to write (it is never replaced)")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{flag} {given}: {parent} is a file, not a folder; give another path")
+            break
+    return target
+
+
+def _stream(path: Path) -> bool:
+    import stat
+
+    mode = path.stat().st_mode
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def write_output(target: Path, text: str) -> None:
+    """Write a checked :func:`output_file` target: into a device or pipe, else atomically."""
+    if target.exists() and _stream(target):
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    atomic_write_text(target, text)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file in the same folder, fsync, and ``os.replace``."""
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
@@ -98,6 +142,34 @@ def new_run_id(label: str) -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(2)}"
 
 
+#: A staging folder or temporary file older than this was left by a killed process (a run is
+#: staged only while it is written, seconds to minutes): the next save removes it.
+STALE_SECONDS = 3600.0
+
+
+def remove_stale(folder: Path, *, older_than: float = STALE_SECONDS) -> list[str]:
+    """Remove the hidden staging folders (``.tmp-*``) and temporary files (``.*.tmp``) a killed
+    process left in ``folder``; returns their names. Recent ones (a save in progress) are kept."""
+    import time
+
+    removed = []
+    cutoff = time.time() - older_than
+    with contextlib.suppress(OSError):
+        for p in folder.iterdir():
+            if p.is_symlink():
+                continue
+            folder_left = p.name.startswith(".tmp-") and p.is_dir()
+            file_left = p.name.startswith(".") and p.name.endswith(".tmp") and p.is_file()
+            with contextlib.suppress(OSError):
+                if (folder_left or file_left) and p.lstat().st_mtime < cutoff:
+                    if folder_left:
+                        shutil.rmtree(p)
+                    else:
+                        p.unlink()
+                    removed.append(p.name)
+    return removed
+
+
 @contextlib.contextmanager
 def staged_run(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``final`` only if the block succeeds.
@@ -108,6 +180,7 @@ def staged_run(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         raise ArtifactError(f"{final}: already exists; refusing to overwrite a saved run")
+    remove_stale(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
     try:
         yield tmp

@@ -565,6 +565,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OS_HINTS = {
+    "ENOSPC": "the disk is full: free space or write elsewhere (--models-dir, --output)",
+    "EDQUOT": "the disk quota is used up: free space or write elsewhere (--models-dir, --output)",
+    "EROFS": "the file system is read-only: write elsewhere (--models-dir, --output) or mount it read-write",
+    "EACCES": "permission denied for uid {uid}: give that user write access or write elsewhere",
+    "EPERM": "not permitted for uid {uid}: give that user access or write elsewhere",
+    "ENOTDIR": "a part of the path is a file, not a folder: give another path",
+    "EEXIST": "a file is in the way of a folder: give another path",
+    "EISDIR": "that path is a folder, not a file: give another path",
+    "EMFILE": "too many open files: raise the limit (ulimit -n)",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: the path, what the OS said, its code and what to do.
+
+    Example:
+        >>> import errno
+        >>> os_error_line(OSError(errno.ENOSPC, "No space left on device", "models/x"))
+        'models/x: No space left on device (ENOSPC); the disk is full: free space or write elsewhere (--models-dir, --output)'
+    """
+    import errno
+
+    name = errno.errorcode.get(exc.errno or -1, "")
+    where = f"{exc.filename}: " if exc.filename else ""
+    said = exc.strerror or str(exc) or exc.__class__.__name__
+    hint = _OS_HINTS.get(name, "").format(uid=os.getuid() if hasattr(os, "getuid") else "?")
+    return f"{where}{said}" + (f" ({name})" if name else "") + (f"; {hint}" if hint else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``forecast``; returns the process exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
@@ -584,6 +614,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("forecast: interrupted; nothing was saved")
         return int(ExitCode.INTERRUPTED)
+    except OSError as exc:  # the disk or the OS refused: the environment, not the input or a bug
+        if debug:
+            traceback.print_exc()
+        _err(f"forecast: error: {printable(os_error_line(exc))}")
+        return int(ExitCode.SYSTEM)
     except Exception as exc:  # the one boundary for unexpected failures
         if debug:
             traceback.print_exc()

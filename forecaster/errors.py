@@ -31,6 +31,7 @@ class ExitCode(IntEnum):
     TRAINING = 5  # training failed (diverged, NaN loss)
     BUSY = 6  # another retrain holds the model's lock
     UNHEALTHY = 7  # the scheduler's heartbeat is missing or stale
+    SYSTEM = 8  # the operating system refused: disk full, read-only file system, permission, a file for a folder
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 

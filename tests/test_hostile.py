@@ -162,3 +162,23 @@ def test_manifest_fields_are_checked_and_an_edited_manifest_is_corrupt(tmp_path,
     (cell / "manifest.json").write_text(json.dumps(manifest))
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
     assert "'files' must be a mapping of file names to checksums" in capsys.readouterr().err
+
+
+def test_operating_system_refusals_have_their_own_exit_code_and_one_line(tmp_path, capsys):
+    data = tmp_path / "series.csv"
+    make_frame()[["date", "y"]].to_csv(data, index=False)
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(data), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    capsys.readouterr()
+    assert main(["predict", "--model", str(models / "series"), "--output", "/dev/full"]) == ExitCode.SYSTEM
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == ("forecast: error: /dev/full: No space left on device (ENOSPC); the disk is full: free space or "
+                   "write elsewhere (--models-dir, --output)")
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert main(["train", "--data", str(data), "--target", "y", "--models-dir", str(a_file), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.SYSTEM
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not-a-folder" in err and ("(EEXIST)" in err or "(ENOTDIR)" in err)
+    assert a_file.read_text() == "x"

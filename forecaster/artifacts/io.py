@@ -110,8 +110,11 @@ def _stream(path: Path) -> bool:
 def write_output(target: Path, text: str) -> None:
     """Write a checked :func:`output_file` target: into a device or pipe, else atomically."""
     if target.exists() and _stream(target):
-        with open(target, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:  # a write error names no file: name it
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
         return
     atomic_write_text(target, text)
 

@@ -600,6 +600,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    from forecaster.artifacts.io import SAVED
+
+    SAVED.clear()
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "command", None):
@@ -612,6 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"forecast: error: {printable(str(exc))}")
         return int(exc.exit_code)
     except KeyboardInterrupt:
+        if SAVED:  # the signal came after a complete save: that is what the command was for
+            _err(f"forecast: interrupted after {SAVED[-1]} was saved (complete and checked); nothing else was done")
+            return int(ExitCode.OK)
         _err("forecast: interrupted; nothing was saved")
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:  # the disk or the OS refused: the environment, not the input or a bug

@@ -92,11 +92,26 @@ def _listing(items: Sequence[object]) -> str:
 class _Locator:
     """Turns a 0-based data row position into the words a user can find it by."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, lines: np.ndarray | None = None) -> None:
         self.kind = kind
+        self.lines = lines  # the file line of each data row, where blank lines shift them
 
     def __call__(self, pos: int) -> str:
-        return f"line {pos + 2}" if self.kind == "csv" else f"row {pos + 1}"
+        if self.kind != "csv":
+            return f"row {pos + 1}"
+        if self.lines is not None and 0 <= pos < len(self.lines):
+            return f"line {int(self.lines[pos])}"
+        return f"line {pos + 2}"
+
+
+def _data_lines(path: Path, rows: int) -> np.ndarray | None:
+    """File line numbers (1-based) of a plain CSV's data rows when blank lines (which pandas skips) shift
+    them; ``None`` when row ``i`` is on line ``i + 2`` as usual."""
+    data = path.read_bytes()
+    if not re.search(rb"\n[ \t\r]*\n", data):
+        return None
+    lines = [i + 1 for i, line in enumerate(data.split(b"\n")) if line.strip()]
+    return np.asarray(lines[1 : rows + 1], dtype=np.int64)  # the header is the first non-blank line
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, str]:
@@ -142,8 +157,11 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
         head = fh.read(64 * 1024)
     if not compressed and b"\x00" in head:
         raise DataError(f"{path}: not a text CSV file (it contains NUL bytes)")
-    sep = "\t" if tab else "," if compressed else _sniff_delimiter(path)
     text = head.decode("utf-8", errors="ignore")
+    if re.match(r"\s*(\{|\[\s*[\[{\"])", text):
+        raise DataError(f"{path}: looks like JSON, not CSV (it starts with {text.lstrip()[:1]!r}); save the series as "
+                        "CSV (a header row, then one row per timestamp) or Parquet")
+    sep = "\t" if tab else "," if compressed else _sniff_delimiter(path)
     decimal = "," if sep == ";" and re.search(r"(^|;)-?\d+,\d+(;|\r?$)", text, re.MULTILINE) else "."
     options = {"sep": sep, "decimal": decimal}
     try:
@@ -157,6 +175,8 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
         if name in seen:
             raise DataError(f"{path}: line 1: duplicate column name '{name}'; every column needs its own name")
         seen.add(name)
+    if not compressed:
+        df.attrs["data_lines"] = _data_lines(path, len(df))
     return df
 
 
@@ -269,6 +289,13 @@ def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.Datet
                 times = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc)
             except (ValueError, TypeError, OverflowError) as again:
                 raise DataError(f"{path}: column '{col}': cannot parse timestamps ({again})") from None
+    if not pd.api.types.is_datetime64_any_dtype(times):  # objects left: aware and naive timestamps mixed
+        aware = [getattr(v, "tzinfo", None) is not None for v in times]
+        pos = next((i for i in range(1, len(aware)) if aware[i] != aware[0]), 0)
+        raise DataError(
+            f"{path}: column '{col}': timestamps mix time zones: some carry a UTC offset and some do not (the "
+            f"first change is at {at(pos)}, {str(raw.iloc[pos])[:40]!r}); write them all with an offset or all without"
+        )
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         pos = int(bad[0])
@@ -405,7 +432,7 @@ def load_series(
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
     df, kind = _read(p)
-    at = _Locator(kind)
+    at = _Locator(kind, df.attrs.get("data_lines"))
 
     if time_col is None:
         time_col = _detect_time_col(df, p)

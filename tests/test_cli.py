@@ -227,3 +227,17 @@ def test_bad_data_is_reported_before_tensorflow_is_imported(tmp_path, command):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.stdout.split() == ["3", "False"], proc.stderr
     assert proc.stderr.count("\n") == 1 and "bad.csv" in proc.stderr
+
+
+def test_ctrl_c_after_the_run_was_saved_reports_success(tmp_path, series_csv, capsys, monkeypatch):
+    import forecaster.cli
+
+    def interrupted(rows):  # the signal lands while the saved run's table is printed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forecaster.cli, "print_leaderboard", interrupted)
+    code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"),
+                 "--cell", "mlp", "--baselines", "naive", *FAST])
+    (run,) = (tmp_path / "m" / "series" / "runs").iterdir()
+    assert code == ExitCode.OK and (run / "mlp" / "manifest.json").is_file()
+    assert f"interrupted after {run} was saved (complete and checked)" in capsys.readouterr().err

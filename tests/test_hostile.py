@@ -182,3 +182,20 @@ def test_operating_system_refusals_have_their_own_exit_code_and_one_line(tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not-a-folder" in err and ("(EEXIST)" in err or "(ENOTDIR)" in err)
     assert a_file.read_text() == "x"
+
+
+def test_messages_for_json_named_csv_mixed_time_zones_and_lines_after_blank_lines(tmp_path, capsys):
+    cases = {
+        "json.csv": ('{"date": ["2024-01-01"], "y": [1]}\n', "looks like JSON, not CSV (it starts with '{')"),
+        "tz.csv": ("date,y\n2024-01-01 00:00:00+00:00,1\n2024-01-01 01:00:00,2\n2024-01-01 02:00:00,3\n",
+                   "timestamps mix time zones: some carry a UTC offset and some do not (the first change is at "
+                   "line 3, '2024-01-01 01:00:00')"),
+        "blank.csv": ("date,y\n2024-01-01 00:00:00,1\n\n\n2024-01-01 01:00:00,x\n2024-01-01 02:00:00,3\n",
+                      "column 'y' (--target): line 5 value 'x' is not a number"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        assert main(["train", "--data", str(path), "--models-dir", str(tmp_path / "m")]) == ExitCode.DATA, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err

@@ -32,7 +32,7 @@ from forecaster.errors import ArtifactError
 
 __all__ = ["json_ready", "output_file", "write_output", "atomic_write_text", "atomic_path", "read_json", "staged_run",
            "new_run_id", "umask_mode",
-           "remove_stale", "STALE_SECONDS"]
+           "remove_stale", "STALE_SECONDS", "SAVED"]
 
 
 def json_ready(value: Any) -> Any:
@@ -173,6 +173,10 @@ def remove_stale(folder: Path, *, older_than: float = STALE_SECONDS) -> list[str
     return removed
 
 
+#: Run folders this process has saved, in order: an interrupted command says what it completed.
+SAVED: list[Path] = []
+
+
 @contextlib.contextmanager
 def staged_run(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes ``final`` only if the block succeeds.
@@ -189,6 +193,7 @@ def staged_run(final: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, umask_mode(0o777))
         os.rename(tmp, final)
+        SAVED.append(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,0 +1,75 @@
+"""Property tests: any file either loads or is refused with a DataError; conformal radii keep their guarantee."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecaster import intervals
+from forecaster.data import load_series
+from forecaster.errors import DataError
+
+_CELL = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr),
+    st.integers(-10**6, 10**6).map(str),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),
+    st.dates().map(str),
+    st.datetimes().map(lambda d: d.isoformat(sep=" ")),
+    st.just(""),
+)
+_NAME = st.one_of(st.sampled_from(["date", "y", "x", "time", "value"]), st.text(max_size=5))
+
+
+@st.composite
+def csv_files(draw: st.DrawFn) -> str:
+    """A CSV text: a header and rows of arbitrary cells, sometimes a regular hourly series, sometimes junk."""
+    names = draw(st.lists(_NAME, min_size=1, max_size=4))
+    n = draw(st.integers(0, 40))
+    if draw(st.booleans()):  # mostly valid: hourly timestamps in the first column, junk elsewhere
+        start = draw(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)))
+        stamps = [str(t) for t in pd.date_range(start, periods=n, freq="h")]
+        rows = [[stamps[i], *[draw(_CELL) for _ in names[1:]]] for i in range(n)]
+    else:
+        rows = [[draw(_CELL) for _ in names] for _ in range(n)]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(names)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(text=csv_files(), missing=st.sampled_from(["error", "interpolate", "ffill"]))
+def test_any_csv_loads_or_is_refused_with_a_data_error(tmp_path, text, missing):
+    path = tmp_path / "fuzz.csv"
+    path.write_text(text, encoding="utf-8")
+    try:
+        series = load_series(path, missing=missing)
+    except DataError as exc:
+        message = str(exc)
+        assert message and str(path) in message
+        return
+    values = series.frame.to_numpy(dtype=np.float64)
+    assert np.isfinite(values).all() and len(series.frame) >= 1 and series.freq
+
+
+@settings(max_examples=200, deadline=None)
+@given(errors=st.lists(st.floats(0, 1e6), min_size=1, max_size=60), levels=st.sets(st.integers(1, 99), min_size=1,
+                                                                                       max_size=4))
+def test_conformal_radii_cover_their_calibration_windows_and_grow_with_the_level(errors, levels):
+    e = np.asarray(errors)[:, None]
+    cal = intervals.calibrate(e, np.zeros_like(e), sorted(levels))
+    n = len(e)
+    radii = [cal.radius_of(level)[0] for level in cal.levels]
+    assert radii == sorted(radii) and all(r >= 0 for r in radii)
+    for level, r in zip(cal.levels, radii):
+        covered = int(np.sum(e[:, 0] <= r))
+        assert covered >= min(n, -(-(n + 1) * level // 100))  # at least the conformal rank
+    assert intervals.Calibration.from_dict(cal.to_dict(), horizon=1) == cal

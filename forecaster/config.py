@@ -589,7 +589,8 @@ def load(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise ConfigError(f"{p}: not valid YAML{at}: {problem}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -155,6 +155,9 @@ def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizo
     else:
         values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
         yhat = forecast_windows(loaded, values[None, ...], h)[0]
+    if np.shape(yhat) != (h,):  # the manifest's horizon and the network's outputs disagree
+        raise ArtifactError(f"{loaded.path}: the model produced {np.size(yhat)} step(s) where its manifest promises {h}; "
+                            "the run is inconsistent: retrain or pick another run")
     if not np.isfinite(yhat).all():  # a tampered or broken artifact must not be served as numbers
         raise ArtifactError(f"{loaded.path}: the model produced {int((~np.isfinite(yhat)).sum())} non-finite forecast "
                             "value(s) (NaN or inf); the saved model is broken: retrain or pick another run")

@@ -160,6 +160,11 @@ def test_manifest_that_disagrees_with_the_network_is_an_artifact_error(model_dir
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["window"]["lookback"] = 5
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["predict", "--model", str(copy)]) == ExitCode.ARTIFACT  # edited: its own checksum differs
+    assert "manifest.json: corrupt (edited after it was saved" in capsys.readouterr().err
+    from conftest import rehash
+
+    rehash(copy)  # consistently re-hashed, the value still disagrees with the network
     assert main(["predict", "--model", str(copy)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err.strip()
     assert "the saved network rejects a window of shape (1, 5, 1)" in err and len(err.splitlines()) == 1

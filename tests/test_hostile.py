@@ -158,6 +158,13 @@ def test_manifest_fields_are_checked_and_an_edited_manifest_is_corrupt(tmp_path,
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
     manifest = json.loads(original)
+    manifest["window"]["horizon"] = 8  # the network makes 4 steps
+    (cell / "manifest.json").write_text(json.dumps(manifest))
+    (cell / "calibration.json").rename(tmp_path / "calibration.json")  # (it would name the mismatch first)
+    rehash(cell)
+    assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
+    assert "the model produced 4 step(s) where its manifest promises 8" in capsys.readouterr().err
+    manifest = json.loads(original)
     manifest["files"] = ["model.keras"]
     (cell / "manifest.json").write_text(json.dumps(manifest))
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT

@@ -8,12 +8,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecaster import intervals
 from forecaster.data import load_series
-from forecaster.errors import DataError
+from forecaster.errors import ConfigError, DataError
 
 _CELL = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr),
@@ -73,3 +74,83 @@ def test_conformal_radii_cover_their_calibration_windows_and_grow_with_the_level
         covered = int(np.sum(e[:, 0] <= r))
         assert covered >= min(n, -(-(n + 1) * level // 100))  # at least the conformal rank
     assert intervals.Calibration.from_dict(cal.to_dict(), horizon=1) == cal
+
+
+_YAML_VALUE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+              st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(["data", "window", "model", "training", "output", "forecast", "schedule", "nope"])
+_FIELDS = st.sampled_from(["path", "lookback", "horizon", "season", "seasons", "units", "cell", "epochs", "levels",
+                           "margin", "coverage_tolerance", "val", "test", "seed", "baselines", "x"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.dictionaries(_KEYS, st.one_of(_YAML_VALUE, st.dictionaries(_FIELDS, _YAML_VALUE, max_size=4)),
+                           max_size=4), raw=st.text(max_size=80))
+def test_any_yaml_config_resolves_or_is_refused_with_a_config_error(tmp_path, doc, raw):
+    import yaml
+
+    from forecaster import config
+    from forecaster.errors import ConfigError
+
+    for text in (yaml.safe_dump(doc), raw):
+        path = tmp_path / "c.yaml"
+        path.write_text(text, encoding="utf-8")
+        try:
+            cfg = config.resolve(path)
+        except ConfigError as exc:
+            assert str(exc) and "\n" not in str(exc).strip()
+            continue
+        assert cfg.window.horizon >= 1 and all(1 <= v <= 99 for v in cfg.forecast.levels)
+
+
+@pytest.fixture(scope="module")
+def saved_cell(tmp_path_factory):
+    from conftest import make_frame, small_cfg
+    from forecaster import pipeline
+
+    root = tmp_path_factory.mktemp("props")
+    data = root / "series.csv"
+    make_frame()[["date", "y"]].to_csv(data, index=False)
+    run = pipeline.train(small_cfg(data, root / "m", **{"model.cell": "mlp", "model.baselines": "naive",
+                                                        "training.epochs": 1}))
+    return run.run_dir / "mlp"
+
+
+_PATHS = st.sampled_from([("window", "lookback"), ("window", "horizon"), ("window", "strategy"), ("window", "freq"),
+                          ("window", "split"), ("data", "target"), ("data", "covariates"), ("files",), ("format",),
+                          ("window",), ("data",)])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=_PATHS, value=_YAML_VALUE, rehashed=st.booleans())
+def test_any_tampered_manifest_is_served_or_refused_with_an_artifact_error(saved_cell, tmp_path_factory, path, value,
+                                                                           rehashed):
+    import json
+    import shutil
+
+    from conftest import rehash
+    from forecaster.artifacts.cell import check_cell, load_for_serving
+    from forecaster.errors import ArtifactError
+    from forecaster.predict import forecast, load_for_predict
+
+    cell = tmp_path_factory.mktemp("cell") / "mlp"
+    shutil.copytree(saved_cell, cell)
+    manifest = json.loads((cell / "manifest.json").read_text())
+    node = manifest
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    (cell / "manifest.json").write_text(json.dumps(manifest))
+    if rehashed and isinstance(manifest.get("files"), dict):
+        rehash(cell)
+    try:
+        check_cell(cell)
+        loaded = load_for_serving(cell)
+        out = forecast(loaded, load_for_predict(loaded))
+    except (ArtifactError, DataError, ConfigError):
+        return
+    assert np.isfinite(out["yhat"]).all()

@@ -109,8 +109,9 @@ def test_any_yaml_config_resolves_or_is_refused_with_a_config_error(tmp_path, do
 
 @pytest.fixture(scope="module")
 def saved_cell(tmp_path_factory):
-    from conftest import make_frame, small_cfg
     from forecaster import pipeline
+
+    from conftest import make_frame, small_cfg
 
     root = tmp_path_factory.mktemp("props")
     data = root / "series.csv"
@@ -132,10 +133,11 @@ def test_any_tampered_manifest_is_served_or_refused_with_an_artifact_error(saved
     import json
     import shutil
 
-    from conftest import rehash
     from forecaster.artifacts.cell import check_cell, load_for_serving
     from forecaster.errors import ArtifactError
     from forecaster.predict import forecast, load_for_predict
+
+    from conftest import rehash
 
     cell = tmp_path_factory.mktemp("cell") / "mlp"
     shutil.copytree(saved_cell, cell)

@@ -341,7 +341,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data.missing", "--missing", "missing values/timestamps inside the series: reject (error) or fill",
             _DATA),
     Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1,
-            none_means="the longest season the training part holds three times, plus the horizon (48..400)",
+            none_means="from the seasons: the longest season plus the horizon, or two main seasons (48..400)",
             expected="an integer >= 1 or null (from the seasons)"),
     Setting("window.horizon", "--horizon", "steps to forecast", _WIN, "N", at_least=1),
     Setting("window.val", "--val", "validation part: a fraction or a number of rows", _WIN, "F"),

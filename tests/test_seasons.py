@@ -49,8 +49,10 @@ def test_given_seasons_are_used_or_refused_with_the_reason():
     ((24, 168), 24, 6000, 192),  # hourly: a week plus the horizon
     ((48, 336), 48, 3000, 384),  # half-hourly: the week fits under the cap
     ((24, 168), 24, 500, 48),  # too short for three (week + horizon) spans: the day alone is under the floor
+    ((24, 168), 24, 648, 192),  # just long enough: three windows of 192 + 24 steps
+    ((24, 168), 24, 647, 48),
     ((7, 365), 7, 1000, 48),  # daily: the year does not fit three times; the week is under the floor
-    ((52,), 24, 1500, 76),  # weekly: a year plus the horizon
+    ((52,), 24, 1500, 104),  # weekly: two years (more than a year plus the horizon)
     ((96, 672), 96, 50_000, 192),  # 15-minute: the week (768 steps) is over the cap; the day plus horizon
     ((), 10, 200, 48),  # yearly: no season, the floor
 ])

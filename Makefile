@@ -13,7 +13,9 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' \
 		| grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-100 || true
-	$(BIN)/python -c "import forecaster, tensorflow, statsforecast" && echo "installed: $$($(BIN)/forecast --version)"
+	$(BIN)/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
+		('forecaster', 'tensorflow', 'keras', 'statsforecast', 'onnxruntime')))" \
+		&& echo "installed: $$($(BIN)/forecast --version)"
 	touch $(STAMP)
 
 # The main job: LSTM vs GRU vs MLP vs the naive baselines on the shipped series, then a forecast

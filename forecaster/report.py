@@ -106,7 +106,7 @@ def _dates(ax: Any) -> None:
     """Dates with the year on a time axis (concise: the year once in the offset when it does not change)."""
     import matplotlib.dates as mdates
 
-    locator = mdates.AutoDateLocator(maxticks=8)
+    locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
 
@@ -191,6 +191,10 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     for (name, b), style in zip(scored, _BASELINE_STYLES):
         ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
     ax.set(title="Test MAE by horizon step", xlabel=f"steps ahead ({prep.series.freq})", ylabel=f"MAE, {unit}")
+    drawn = [v for line in ax.get_lines() for v in line.get_ydata() if np.isfinite(v) and v > 0]
+    if drawn and max(drawn) > 20 * min(drawn):  # one far-off baseline would flatten every other line
+        ax.set_yscale("log")
+        ax.set_ylabel(f"MAE, {unit} (log scale)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -280,12 +284,13 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
              "text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
-             "table.conditions td{text-align:left;white-space:normal}code.flag{white-space:nowrap}"
+             "table.conditions td,table.conditions th{text-align:left;white-space:normal}"
+             "code.flag{white-space:nowrap}div.wide{overflow-x:auto}"
              "img{max-width:100%}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
             f"<style>{style}</style></head><body><h1>Comparison report</h1>"
             f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
-            f"<h2>Leaderboard</h2>{table}<p>{esc(_spread_note(rows))}</p>"
+            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
             f"<p>{esc(_COVERED_NOTE)}</p>"
             f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
 

@@ -14,9 +14,10 @@ RUN apt-get update \
 WORKDIR /app
 
 # Dependencies first, in their own cached layer: it is rebuilt only when setup.cfg changes.
-COPY pyproject.toml setup.cfg README.md ./
+# constraints.txt pins every runtime dependency to the versions the test suite ran against.
+COPY pyproject.toml setup.cfg README.md constraints.txt ./
 COPY forecaster/__init__.py forecaster/__init__.py
-RUN pip install --no-cache-dir . && pip uninstall -y forecaster
+RUN pip install --no-cache-dir -c constraints.txt . && pip uninstall -y forecaster
 
 COPY forecaster ./forecaster
 COPY configs ./configs

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean bench
+.PHONY: install demo test lint clean bench constraints
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test: install
 # Takes ~10 minutes on 2 CPU cores; `make bench BENCH_FLAGS=--quick` for a shorter run.
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
+
+# Exact runtime pins for images, from the tested .venv (rerun after changing dependencies).
+constraints: install
+	$(BIN)/python tools/pin_runtime.py > constraints.txt
 
 lint: install
 	$(BIN)/ruff check forecaster tests bench

@@ -63,7 +63,7 @@ def test_dockerfile_shape():
     words = [w for w, _ in ins]
     assert ins[0] == ("FROM", "python:3.11-slim")
     # dependencies are installed before the package source is copied (a cached layer)
-    deps = next(i for i, (w, r) in enumerate(ins) if w == "RUN" and "pip install --no-cache-dir ." in r)
+    deps = next(i for i, (w, r) in enumerate(ins) if w == "RUN" and "pip install --no-cache-dir -c constraints.txt ." in r)
     code = next(i for i, (w, r) in enumerate(ins) if w == "COPY" and r.startswith("forecaster "))
     assert deps < code
     user = [r for w, r in ins if w == "USER"][-1]
@@ -124,3 +124,28 @@ def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
     assert "scheduling retrains of" in err and "received SIGTERM" in err and "Traceback" not in err
     after = subprocess.run(health, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert after.returncode == 7 and "the scheduler stopped" in after.stderr
+
+
+def test_the_image_installs_with_exact_pins_that_satisfy_setup_cfg():
+    import configparser
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    for raw in filter(None, (r.strip() for r in cfg["options"]["install_requires"].splitlines())):
+        req = Requirement(raw)
+        if req.marker is not None and not req.marker.evaluate({"platform_machine": "x86_64"}):
+            continue
+        pinned = pins.get(canonicalize_name(req.name))
+        assert pinned is not None, f"constraints.txt does not pin {req.name} (run make constraints)"
+        assert req.specifier.contains(pinned, prereleases=True), f"{req.name}=={pinned} violates {req}"
+    runs = [arg for op, arg in instructions() if op == "RUN" and "pip install" in arg]
+    assert any("-c constraints.txt ." in arg for arg in runs)

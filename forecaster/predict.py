@@ -45,6 +45,32 @@ class LoadedStatistical:
     spec: dict[str, Any]
     manifest: dict[str, Any]
     backend = "statsforecast"
+    kind = "baseline"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def capabilities(self) -> Any:
+        from forecaster.contract import Capabilities
+
+        return Capabilities(uses_covariates=False, saves=True)
+
+    def fit(self, prep: Any) -> Any:
+        """The saved structure with its parameters re-estimated on ``prep``'s train + validation rows
+        (a contract model that forecasts at origins: the retrain gate re-scores a statistical champion so)."""
+        from forecaster.statistical import from_spec
+
+        object.__setattr__(self, "fitted_", from_spec(self.spec).fit(prep))  # frozen: the fit is a cache
+        return self
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """Forecast at origins (the model contract), after :meth:`fit`."""
+        fitted = getattr(self, "fitted_", None)
+        if fitted is None:
+            raise RuntimeError(f"{self.name}: call fit before predict")
+        return np.asarray(fitted.predict(values, origins, horizon), dtype=np.float64)
 
     @property
     def horizon(self) -> int:

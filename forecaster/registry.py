@@ -419,15 +419,34 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     return None
 
 
-def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
-    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scale)."""
-    from forecaster import scoring
-    from forecaster.artifacts.cell import load_cell
+def _served_row(run_dir: Path, rows: Sequence[dict[str, Any]], fallback: str) -> dict[str, Any]:
+    """The leaderboard row a version serves (:func:`~forecaster.artifacts.run.best_cell`)."""
+    from forecaster.artifacts.run import best_cell
 
-    loaded = load_cell(cell_dir)
-    if loaded.lookback > int(prep.origins("test").min()):
-        raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of the new data")
-    value = scoring.score_model(loaded, prep).get(metric)
+    try:
+        name = best_cell(run_dir).name
+    except ArtifactError:
+        name = fallback
+    return next((r for r in rows if r.get("name") == name), next(r for r in rows if r.get("name") == fallback))
+
+
+def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
+    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scale).
+
+    A network is scored as saved; a statistical champion keeps its structure and re-estimates its
+    parameters on the new train + validation rows, as it did when it was chosen.
+    """
+    from forecaster import scoring
+    from forecaster.predict import LoadedStatistical, load_model
+
+    loaded = load_model(cell_dir, backend="keras")
+    if isinstance(loaded, LoadedStatistical):
+        model: Any = loaded.fit(prep)
+    else:
+        if loaded.lookback > int(prep.origins("test").min()):
+            raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of the new data")
+        model = loaded
+    value = scoring.score_model(model, prep).get(metric)
     return float(value) if value is not None else None
 
 
@@ -495,7 +514,7 @@ class _Retrain:
         try:
             score = _champion_score(info.cell_dir, prep, sc.metric)
             return (*gated(score), score)
-        except ArtifactError as exc:  # hashes fine but Keras cannot load it: it cannot be served either
+        except (ArtifactError, TrainingError) as exc:  # it cannot be loaded (or refitted): nor served either
             promote, reason = gated(math.nan)
             return promote, f"{reason}; champion could not be loaded ({exc})", math.nan
         except DataError as exc:  # a servable champion that cannot be compared stays
@@ -541,12 +560,15 @@ def _retrain_locked(run: _Retrain) -> Decision:
     shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
 
     cell = result.cells[0]
-    score = cell.scores.get(sc.metric)
-    challenger = float(score) if score is not None else None
-    if not math.isfinite(cell.fit.best_val_loss):
+    served = _served_row(reg.version_dir(version), result.leaderboard, cell.name)
+    score = served.get(sc.metric)
+    challenger = float(score) if isinstance(score, (int, float)) else None
+    if served["name"] == cell.name and not math.isfinite(cell.fit.best_val_loss):
         challenger = math.nan
     promote, reason, champion_score = run.judge(challenger, prep)
-    refused = coverage_gate(cell.scores, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
+    if served["name"] != cell.name:  # a statistical row beat the network: the version serves it
+        reason = f"{reason} (the version serves {served['name']}, which beat {cell.name} on the holdout)"
+    refused = coverage_gate(served, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
     if refused is not None:
         promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"
     if promote:

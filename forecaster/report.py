@@ -191,8 +191,9 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     for (name, b), style in zip(scored, _BASELINE_STYLES):
         ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
     ax.set(title="Test MAE by horizon step", xlabel=f"steps ahead ({prep.series.freq})", ylabel=f"MAE, {unit}")
-    drawn = [v for line in ax.get_lines() for v in line.get_ydata() if np.isfinite(v) and v > 0]
-    if drawn and max(drawn) > 20 * min(drawn):  # one far-off baseline would flatten every other line
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()] or [np.ones(1)])
+    drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if drawn.size and drawn.max() > 20 * drawn.min():  # one far-off baseline would flatten every other line
         ax.set_yscale("log")
         ax.set_ylabel(f"MAE, {unit} (log scale)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

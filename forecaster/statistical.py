@@ -52,7 +52,7 @@ __all__ = [
     "DEFAULT",
     "make",
     "forecast_future",
-    "mstl_seasons",
+    "mstl_seasons", "from_spec",
 ]
 
 #: Library whose models these are, recorded in every spec.
@@ -180,7 +180,8 @@ class StatisticalModel:
         """Fit on a plain target array (what :meth:`fit` does with the rows of a split)."""
         y = np.asarray(y, dtype=np.float64).ravel()
         _check_fittable(self.name, y)
-        model = self._library_model(season, freq, len(y))
+        fixed = getattr(self, "fixed_spec", None)
+        model = type(self)._from_spec(fixed) if fixed is not None else self._library_model(season, freq, len(y))
         with _quiet():
             try:
                 model.fit(y=y)
@@ -456,6 +457,22 @@ def make(name: str, **params: Any) -> StatisticalModel:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"--baselines: unknown statistical model {name!r}{hint}; expected one of: {', '.join(STATISTICAL)}")
     return cls(**params)
+
+
+def from_spec(spec: dict[str, Any]) -> StatisticalModel:
+    """An unfitted model whose structure is a saved spec's (ETS components, ARIMA orders...).
+
+    ``fit`` re-estimates its parameters on the train + validation rows it is given and ``predict``
+    forecasts at any origin: how a saved statistical champion is re-scored on a new holdout.
+
+    Raises:
+        ConfigError: the spec names no known model.
+    """
+    name = str(spec.get("name"))
+    history = spec.get("history")
+    model = make(name) if name == "ets" or not isinstance(history, int) else make(name, history=history)
+    model.fixed_spec = dict(spec)  # type: ignore[attr-defined]
+    return model
 
 
 def forecast_future(y: np.ndarray, horizon: int, spec: dict[str, Any]) -> np.ndarray:

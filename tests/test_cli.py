@@ -194,18 +194,18 @@ def test_predict_says_what_it_serves_and_warns_when_a_baseline_beat_it(model_dir
     run = next((model_dir / "runs").iterdir())
     assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
     err = capsys.readouterr().err
-    assert f"forecast: serving {run / 'gru'}: the newest run's best network (no champion.json)" in err
+    assert f"forecast: serving {run / 'gru'}: the newest run's best servable row (no champion.json)" in err
     board_path = run / "leaderboard.json"
     saved = board_path.read_text()
     board = json.loads(saved)
     gru = next(r for r in board["rows"] if r["name"] == "gru")
-    board["rows"].append({"name": "ets", "kind": "baseline", "mase": gru["mase"] / 2, "error": None})
+    board["rows"].append({"name": "linear", "kind": "baseline", "mase": gru["mase"] / 2, "error": None})
     board_path.write_text(json.dumps(board))
     try:
         assert main(["predict", "--model", str(run)]) == ExitCode.OK
         err = capsys.readouterr().err
-        assert "the best network of the run given" in err
-        assert f"gru lost to the ets baseline on its own test windows (MASE {gru['mase']:.3f} vs" in err
+        assert "the best servable row of the run given" in err  # linear has no folder: the network serves
+        assert f"gru lost to the linear baseline on its own test windows (MASE {gru['mase']:.3f} vs" in err
     finally:
         board_path.write_text(saved)
 

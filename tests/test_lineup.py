@@ -73,3 +73,35 @@ def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, 
     (run / "ets" / "spec.json").write_text(json.dumps({**spec, "season": 12}))  # tampered: hash differs
     assert main(["predict", "--model", str(run / "ets")]) == ExitCode.ARTIFACT
     assert "spec.json: corrupt (checksum differs from manifest.json)" in capsys.readouterr().err
+
+
+def test_a_statistical_row_that_beats_every_network_is_served_and_can_be_champion(tmp_path, capsys):
+    """--model on a run whose best row is ets serves ets; the retrain gate promotes and re-scores it."""
+    import json
+
+    from conftest import make_frame, small_cfg
+    import pytest
+
+    from forecaster.registry import Registry, retrain
+
+    def write(n):
+        path = tmp_path / "sales.csv"
+        make_frame(n)[["date", "y"]].to_csv(path, index=False)
+        return path
+
+    weak = {"model.cell": "mlp", "model.residual": False, "model.units": [2], "training.epochs": 1,
+            "model.baselines": "naive,ets", "output.name": "sales", "schedule.min_new_rows": 1}
+    first = retrain(small_cfg(write(300), tmp_path / "models", **weak))
+    assert first.outcome == "promoted", first.reason
+    reg = Registry(tmp_path / "models", "sales")
+    board = {r["name"]: r for r in json.loads((reg.version_dir(1) / "leaderboard.json").read_text())["rows"]}
+    assert board["ets"]["mase"] < board["mlp"]["mase"]  # the setting this test needs: a weak network
+    assert reg.inspect(1).cell_dir.name == "ets" and "the version serves ets, which beat mlp" in first.reason
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "models" / "sales"), "--horizon", "3"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert f"serving {reg.version_dir(1) / 'ets'}: the champion" in captured.err
+    assert len(captured.out.strip().splitlines()) == 4
+    second = retrain(small_cfg(write(330), tmp_path / "models", **weak))  # the ets champion is re-scored
+    assert second.outcome in ("promoted", "kept") and second.champion_score is not None, second.reason
+    assert second.champion_score == pytest.approx(board["ets"]["mase"], rel=0.5)

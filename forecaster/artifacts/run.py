@@ -78,13 +78,27 @@ def list_runs(model_dir: Path) -> list[Path]:
     return sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def best_cell(run_dir: Path) -> Path:
-    """The cell folder of a run with the lowest test MASE (then MAE) in its leaderboard."""
+def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The leaderboard rows of a run that ``predict`` can serve: every network, and every statistical
+    row saved with its folder (ets, theta, ...); naive, seasonal naive and linear have none.
+
+    Raises:
+        ArtifactError: the leaderboard is unreadable.
+    """
     board = read_json(run_dir / layout.LEADERBOARD_JSON, "leaderboard")
     try:
-        rows = [r for r in board["rows"] if r.get("kind") == "model"]
+        rows = [r for r in board["rows"] if isinstance(r, dict)]
+        return [r for r in rows if not r.get("error") and isinstance(r.get("name"), str)
+                and (r.get("kind") == "model" or (run_dir / r["name"] / layout.MANIFEST).is_file())
+                and inside(run_dir, run_dir / r["name"])]
     except (KeyError, TypeError, AttributeError):
         raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: unexpected content") from None
+
+
+def best_cell(run_dir: Path) -> Path:
+    """The folder of a run's servable row (:func:`servable_rows`) with the lowest test MASE (then MAE):
+    a network, or a statistical model where one beat every network."""
+    rows = servable_rows(run_dir)
     if not rows:
         raise ArtifactError(f"{run_dir}: the run holds no trained model")
 
@@ -135,7 +149,7 @@ def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple
     if (path / layout.MANIFEST).exists():
         return path, "the cell folder given"
     if (path / layout.LEADERBOARD_JSON).exists():
-        return best_cell(path), "the best network of the run given (lowest test MASE)"
+        return best_cell(path), "the best servable row of the run given (lowest test MASE)"
     champion = path / layout.CHAMPION_FILE
     if champion.exists():
         pointer = read_pointer(champion)
@@ -147,7 +161,7 @@ def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple
     runs = list_runs(path)
     if not runs:
         raise ArtifactError(f"--model {model}: no trained run found (expected {path}/{layout.RUNS_DIR}/<run-id>/)")
-    return best_cell(runs[-1]), "the newest run's best network (no champion.json)"
+    return best_cell(runs[-1]), "the newest run's best servable row (no champion.json)"
 
 
 def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Path:
@@ -160,9 +174,10 @@ def lost_to_baseline(cell_dir: Path) -> tuple[str, float, float] | None:
     lower test MASE than the cell, else ``None`` (also when the run records no leaderboard)."""
     try:
         rows = read_json(cell_dir.parent / layout.LEADERBOARD_JSON, "leaderboard")["rows"]
-        mine = next(float(r["mase"]) for r in rows if r.get("kind") == "model" and r.get("name") == cell_dir.name)
+        mine = next(float(r["mase"]) for r in rows if r.get("name") == cell_dir.name)
         scored = [(str(r["name"]), float(r["mase"])) for r in rows
-                  if r.get("kind") == "baseline" and isinstance(r.get("mase"), (int, float)) and not r.get("error")]
+                  if r.get("kind") == "baseline" and r.get("name") != cell_dir.name
+                  and isinstance(r.get("mase"), (int, float)) and not r.get("error")]
     except (ArtifactError, KeyError, TypeError, ValueError, StopIteration):
         return None
     if not scored:

@@ -79,10 +79,11 @@ def test_a_statistical_row_that_beats_every_network_is_served_and_can_be_champio
     """--model on a run whose best row is ets serves ets; the retrain gate promotes and re-scores it."""
     import json
 
-    from conftest import make_frame, small_cfg
     import pytest
 
     from forecaster.registry import Registry, retrain
+
+    from conftest import make_frame, small_cfg
 
     def write(n):
         path = tmp_path / "sales.csv"

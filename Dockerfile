@@ -1,5 +1,30 @@
-# Scheduled retraining: `docker build -t forecaster . && docker run -v $PWD/models:/app/models -v $PWD/data:/app/data forecaster`
-FROM python:3.11-slim
+# Two images from one file (the training image is the default, last stage):
+#   scheduled retraining: docker build -t forecaster . && docker run -v $PWD/models:/app/models -v $PWD/data:/app/data forecaster
+#   serving only:         docker build --target serve -t forecaster-serve .   (ONNX Runtime, no TensorFlow)
+
+# --- serve: `forecast predict` for exported networks needs numpy, pandas and ONNX Runtime only (CSV input;
+#     Parquet needs pyarrow, statistical rows statsforecast: both are in the training image) -----------
+FROM python:3.11-slim AS serve
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml setup.cfg README.md constraints.txt ./
+COPY forecaster ./forecaster
+# the same pins as the training image; the package without its training dependencies
+RUN pip install --no-cache-dir -c constraints.txt numpy pandas onnxruntime PyYAML \
+    && pip install --no-cache-dir --no-deps . \
+    && useradd --create-home --uid 10001 forecaster
+
+USER 10001:10001
+VOLUME ["/app/models", "/app/data"]
+ENTRYPOINT ["forecast"]
+CMD ["predict", "--help"]
+
+# --- train (default): scheduled retraining under tini ---------------------------------------------------
+FROM python:3.11-slim AS train
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

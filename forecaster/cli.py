@@ -191,9 +191,11 @@ def _levels(text: str | None) -> tuple[int, ...] | None:
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     try:
+        if not all(p.isascii() and p.isdecimal() for p in parts):
+            raise ValueError(text)
         return parse_levels([int(p) for p in parts])
     except ValueError:
-        bad = next((p for p in parts if not p.isdigit() or not 1 <= int(p) <= 99), text)
+        bad = next((p for p in parts if not (p.isascii() and p.isdecimal()) or not 1 <= int(p) <= 99), text)
         raise ConfigError(f"--levels: expected integer percentages in 1..99 such as 80,95 (or none), "
                           f"got {bad!r}") from None
 
@@ -279,13 +281,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     import yaml
 
     from forecaster import config, pipeline
-    from forecaster.artifacts.cell import check_cell, load_cell
+    from forecaster.artifacts.cell import check_cell, is_statistical, load_cell
     from forecaster.artifacts.io import atomic_write_text, json_ready
     from forecaster.artifacts.run import resolve_cell_dir
     from forecaster.backtest import FOLD_METRICS, backtest
 
-    cell_dir = resolve_cell_dir(args.model, args.models_dir)
+    cell_dir = resolve_cell_dir(args.model, args.models_dir, networks_only=True)  # backtest refits a network
     manifest = check_cell(cell_dir)
+    if is_statistical(manifest):
+        raise ConfigError(f"--model {args.model}: {cell_dir.name} is a statistical row; backtest refits a network "
+                          f"(give its run folder or a network's folder: every backtest scores {cell_dir.name} per fold "
+                          "beside it)")
     saved = cell_dir.parent / "config.yaml"
     try:
         raw = config.safe_load_bounded(saved.read_text(encoding="utf-8"), saved)
@@ -294,7 +300,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     cfg = config.from_dict(raw, where=str(saved))
     given = {"data.path": args.data, "training.epochs": args.epochs, "forecast.levels": args.levels,
              "model.strategy": manifest["window"].get("strategy", "direct")}
-    cfg = config.resolve(overrides={**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}})
+    merged = {**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}}
+    merged["schedule.coverage_tolerance"] = None  # a retrain-gate setting: backtest has no gate (and may turn levels off)
+    cfg = config.resolve(overrides=merged)
     series = pipeline.load(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
     loaded = load_cell(cell_dir) if args.no_refit else None
@@ -615,9 +623,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"forecast: error: {printable(str(exc))}")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        if SAVED:  # the signal came after a complete save: that is what the command was for
+        if SAVED and "--json" not in argv:  # after a complete save: what the command was for is done
             _err(f"forecast: interrupted after {SAVED[-1]} was saved (complete and checked); nothing else was done")
             return int(ExitCode.OK)
+        if SAVED:  # --json: the saved run is complete, but its JSON never reached stdout
+            _err(f"forecast: interrupted after {SAVED[-1]} was saved (complete), before its JSON was printed")
+            return int(ExitCode.INTERRUPTED)
         _err("forecast: interrupted; nothing was saved")
         return int(ExitCode.INTERRUPTED)
     except OSError as exc:  # the disk or the OS refused: the environment, not the input or a bug

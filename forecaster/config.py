@@ -159,21 +159,24 @@ class RunConfig:
 
     @property
     def model_name(self) -> str:
-        """The model name under ``models_dir``: ``output.name``, or the data file's stem made a plain name.
+        """The model name under ``models_dir``: ``output.name``, or the data file's stem.
 
-        A stem that is not one (``..``, spaces, other characters) is rewritten, so a derived name
-        never leads outside ``models_dir``.
+        A stem that could lead elsewhere or hide (``..``, ``.x``, control characters) is rewritten
+        to a plain name; any other stem (``my sales``, ``données``) is kept as it always was, so an
+        existing model folder keeps its name.
 
         Example:
-            >>> RunConfig(data=DataConfig(path="data/my sales (2024).csv")).model_name
-            'my_sales_2024'
-            >>> RunConfig(data=DataConfig(path="/tmp/...csv")).model_name
-            'series'
+            >>> RunConfig(data=DataConfig(path="data/my sales.csv")).model_name
+            'my sales'
+            >>> RunConfig(data=DataConfig(path="/tmp/...csv")).model_name, RunConfig(data=DataConfig(path=".x.csv")).model_name
+            ('series', 'x')
         """
         if self.output.name:
             return self.output.name
-        plain = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(self.data.path).stem).strip("._-")
-        return plain or "series"
+        stem = Path(self.data.path).stem
+        if stem and not stem.startswith(".") and stem.isprintable() and "/" not in stem and "\\" not in stem:
+            return stem
+        return re.sub(r"[^\w.-]+", "_", stem).strip("._-") or "series"
 
 
 _SECTION_TYPES = {

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -273,12 +274,16 @@ def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.Datet
     elif _are_years(raw):
         times = pd.to_datetime(raw.astype("Int64").astype("string"), format="%Y", errors="coerce")
     else:
-        text = raw.astype("string")
+        times = _to_datetimes(raw.astype("string"), col, path)
+    return _checked_times(times, raw, col, path, at)
+
+
+def _to_datetimes(text: pd.Series, col: str, path: Path) -> Any:
+    with warnings.catch_warnings():  # "could not infer format" (the element-wise fallback is fine); pandas 2's
+        warnings.simplefilter("ignore", UserWarning)  # FutureWarnings on mixed offsets: the checks below say it
+        warnings.simplefilter("ignore", FutureWarning)
         try:
-            with warnings.catch_warnings():  # "could not infer format": the element-wise fallback is fine
-                warnings.simplefilter("ignore", UserWarning)
-                warnings.simplefilter("ignore", FutureWarning)  # pandas 2: mixed offsets give objects
-                times = pd.to_datetime(text, errors="raise")
+            times = pd.to_datetime(text, errors="raise")
             if not pd.api.types.is_datetime64_any_dtype(times):  # pandas 2: changing offsets, one instant each
                 times = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -289,6 +294,10 @@ def _parse_times(raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.Datet
                 times = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc)
             except (ValueError, TypeError, OverflowError) as again:
                 raise DataError(f"{path}: column '{col}': cannot parse timestamps ({again})") from None
+    return times
+
+
+def _checked_times(times: Any, raw: pd.Series, col: str, path: Path, at: _Locator) -> pd.DatetimeIndex:
     if not pd.api.types.is_datetime64_any_dtype(times):  # objects left: aware and naive timestamps mixed
         aware = [getattr(v, "tzinfo", None) is not None for v in times]
         pos = next((i for i in range(1, len(aware)) if aware[i] != aware[0]), 0)

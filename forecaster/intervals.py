@@ -136,8 +136,7 @@ class Calibration:
         for level in levels:
             r = radius[str(level)]
             if (not isinstance(r, list) or not r or (horizon is not None and len(r) != horizon)
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                               for v in r)):
+                    or not all(_finite_nonnegative(v) for v in r)):
                 want = f"{horizon} " if horizon is not None else ""
                 raise bad(f"'radius' of level {level} must be {want}finite numbers >= 0")
             rows.append(tuple(float(v) for v in r))
@@ -146,6 +145,15 @@ class Calibration:
         if any(any(a > b for a, b in zip(lo, hi)) for lo, hi in zip(rows, rows[1:])):
             raise bad("a higher level has a narrower interval")
         return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n)
+
+
+def _finite_nonnegative(v: Any) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v)) and v >= 0
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def column_names(level: int) -> tuple[str, str]:

@@ -82,6 +82,11 @@ class LoadedStatistical:
         return 1
 
     def future(self, y: np.ndarray, horizon: int) -> np.ndarray:
+        import importlib.util
+
+        if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
+            raise ArtifactError(f"{self.path}: a statistical model ({self.spec.get('name')}) is refitted to serve, "
+                                "which needs statsforecast: serve it with the full installation or training image")
         from forecaster.statistical import forecast_future
 
         return forecast_future(y, horizon, self.spec)
@@ -240,15 +245,27 @@ OUTPUT_DIGITS = 6
 
 
 def rounded(frame: pd.DataFrame, digits: int = OUTPUT_DIGITS) -> pd.DataFrame:
-    """``frame``'s value columns rounded to ``digits`` significant digits of their largest magnitude.
+    """``frame``'s value columns rounded to keep ``digits`` significant digits of the smallest value and
+    three of the narrowest interval half-width (one number of decimals for every column).
 
     Example:
         >>> rounded(pd.DataFrame({"yhat": [39.35858313136135, 1.000004]}))["yhat"].tolist()
-        [39.3586, 1.0]
+        [39.35858, 1.000004]
+        >>> rounded(pd.DataFrame({"yhat": [1234567.891], "lo-80": [1234567.591]})).iloc[0].tolist()
+        [1234567.89, 1234567.59]
     """
     values = [c for c in frame.columns if c != "timestamp"]
-    peak = float(np.nanmax(np.abs(frame[values].to_numpy(dtype=np.float64)))) if values and len(frame) else 0.0
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(peak)))) if peak > 0 else digits
+    if not values or not len(frame):
+        return frame
+    arr = np.abs(frame[values].to_numpy(dtype=np.float64))
+    smallest = arr[np.isfinite(arr) & (arr > 0)]
+    need = [digits - 1 - int(np.floor(np.log10(smallest.min())))] if smallest.size else [digits]
+    if "yhat" in frame and len(values) > 1:  # keep every band's half-width to 3 significant digits
+        half = np.abs(frame[values].to_numpy(dtype=np.float64) - frame[["yhat"]].to_numpy(dtype=np.float64))
+        half = half[np.isfinite(half) & (half > 0)]
+        if half.size:
+            need.append(2 - int(np.floor(np.log10(half.min()))))
+    decimals = min(12, max(0, *need))
     return frame.assign(**{c: frame[c].round(decimals) for c in values})
 
 

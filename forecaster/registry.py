@@ -210,7 +210,11 @@ class Registry:
 
     def _promote(self, version: int) -> None:
         current = self.champion()
-        previous = [v for v in self.previous() if v != version] if current is not None else []
+        try:
+            kept = self.previous()
+        except ArtifactError:  # an unreadable rollback list is rewritten by this promote (the error says so)
+            kept = []
+        previous = [v for v in kept if v != version] if current is not None else []
         if current is not None and current != version:
             previous.append(current)  # never lists the new champion itself: a rollback always changes version
         self._set_champion(version, previous)
@@ -569,8 +573,10 @@ def _retrain_locked(run: _Retrain) -> Decision:
     if served["name"] != cell.name:  # a statistical row beat the network: the version serves it
         reason = f"{reason} (the version serves {served['name']}, which beat {cell.name} on the holdout)"
     refused = coverage_gate(served, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
-    if refused is not None:
+    if refused is not None and run.champ_info is not None and run.champ_info.ok:
         promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"
+    elif refused is not None:  # nothing intact to keep: an unserved model folder helps nobody
+        reason = f"{reason}; {refused} (schedule.coverage_tolerance), promoted anyway: there is no champion to keep"
     if promote:
         reg._promote(version)
     pruned = reg.prune(sc.keep)

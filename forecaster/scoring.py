@@ -85,7 +85,9 @@ def calibrate_model(model: Model, prep: Prepared, levels: Sequence[int]) -> inte
     if not levels:
         return None
     idx = calibration_windows(prep)
-    pred = model.predict(prep.values, prep.origins("val")[idx], prep.split.horizon)
+    # a model fitted on the validation rows too (the statistical ones) calibrates with a twin that was not
+    twin = model.calibration_model(prep) if hasattr(model, "calibration_model") else model
+    pred = twin.predict(prep.values, prep.origins("val")[idx], prep.split.horizon)
     return intervals.calibrate(prep.targets("val")[idx], np.asarray(pred, dtype=np.float64), levels)
 
 

@@ -176,6 +176,18 @@ class StatisticalModel:
         y = np.asarray(prep.y[: prep.split.val_end], dtype=np.float64)
         return self.fit_array(y, season=prep.season, freq=prep.series.freq)
 
+    def calibration_model(self, prep: Prepared) -> StatisticalModel:
+        """A copy with the same settings fitted on the training rows only: its errors on the validation
+        windows are out of sample (this model's own fit saw those rows), so intervals calibrated on
+        them are not too narrow."""
+        import copy
+
+        twin = copy.copy(self)
+        for attr in ("model_", "season_", "freq_", "n_fit_"):
+            twin.__dict__.pop(attr, None)
+        return twin.fit_array(np.asarray(prep.y[: prep.split.train_end], dtype=np.float64), season=prep.season,
+                              freq=prep.series.freq)
+
     def fit_array(self, y: np.ndarray, *, season: int, freq: str | None = None) -> StatisticalModel:
         """Fit on a plain target array (what :meth:`fit` does with the rows of a split)."""
         y = np.asarray(y, dtype=np.float64).ravel()

@@ -79,6 +79,9 @@ def test_backtest_cli_refit_and_fixed(tmp_path, series_csv, capsys):
     assert "lie inside the saved model's training/validation data" in capsys.readouterr().out
     fixed = json.loads((run / "backtest-2folds-fixed.json").read_text())
     assert fixed["folds"][0]["overlaps_training"] is True
+    capsys.readouterr()
+    assert main(["backtest", "--model", str(run / "ets"), "--folds", "2"]) == ExitCode.USAGE
+    assert "ets is a statistical row; backtest refits a network" in capsys.readouterr().err
 
 
 def test_baselines_are_fitted_once_per_fold_for_every_cell_and_seed(tmp_path, series_csv, monkeypatch):

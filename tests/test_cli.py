@@ -23,7 +23,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = root / "series.csv"
     make_frame().to_csv(data, index=False)
     code = main(["train", "--cell", "gru", "--data", str(data), "--target", "y", "--name", "demo",
-                 "--models-dir", str(root / "models"), *FAST])
+                 "--baselines", "naive,seasonal_naive,linear", "--models-dir", str(root / "models"), *FAST])
     assert code == ExitCode.OK
     return root / "models" / "demo"
 

@@ -33,7 +33,8 @@ def instructions() -> list[tuple[str, str]]:
 
 
 def exec_form(name: str) -> list[str]:
-    (args,) = [rest for word, rest in instructions() if word == name]
+    """``name``'s exec form in the default (last, training) stage."""
+    args = [rest for word, rest in instructions() if word == name][-1]
     return json.loads(args)
 
 
@@ -59,9 +60,10 @@ def test_every_copy_source_exists_and_is_not_dockerignored():
 
 
 def test_dockerfile_shape():
-    ins = instructions()
+    every = instructions()
+    assert [r for w, r in every if w == "FROM"] == ["python:3.11-slim AS serve", "python:3.11-slim AS train"]
+    ins = every[every.index(("FROM", "python:3.11-slim AS train")):]  # the default (last) stage
     words = [w for w, _ in ins]
-    assert ins[0] == ("FROM", "python:3.11-slim")
     # dependencies are installed before the package source is copied (a cached layer)
     deps = next(i for i, (w, r) in enumerate(ins) if w == "RUN" and "pip install --no-cache-dir -c constraints.txt ." in r)
     code = next(i for i, (w, r) in enumerate(ins) if w == "COPY" and r.startswith("forecaster "))
@@ -124,6 +126,15 @@ def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
     assert "scheduling retrains of" in err and "received SIGTERM" in err and "Traceback" not in err
     after = subprocess.run(health, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert after.returncode == 7 and "the scheduler stopped" in after.stderr
+
+
+def test_the_serving_stage_installs_no_training_stack():
+    every = instructions()
+    serve = every[: every.index(("FROM", "python:3.11-slim AS train"))]
+    installs = " ".join(r for w, r in serve if w == "RUN")
+    assert "onnxruntime" in installs and "--no-deps ." in installs and "-c constraints.txt" in installs
+    assert not any(lib in installs for lib in ("tensorflow", "keras", "statsforecast", "scikit-learn"))
+    assert [r for w, r in serve if w == "USER"] == ["10001:10001"]
 
 
 def test_the_image_installs_with_exact_pins_that_satisfy_setup_cfg():

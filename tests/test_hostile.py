@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from forecaster.cli import MAX_MESSAGE, main
 from forecaster.errors import ExitCode
 
@@ -206,3 +209,44 @@ def test_messages_for_json_named_csv_mixed_time_zones_and_lines_after_blank_line
         assert main(["train", "--data", str(path), "--models-dir", str(tmp_path / "m")]) == ExitCode.DATA, name
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
+
+
+def test_review_findings_output_streams_loops_levels_names_and_artifact_numbers(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from forecaster import config, intervals
+    from forecaster.errors import ArtifactError
+
+    data = tmp_path / "series.csv"
+    make_frame()[["date", "y"]].to_csv(data, index=False)
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(data), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    predict = ["predict", "--model", str(models / "series"), "--horizon", "2"]
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    capsys.readouterr()
+    assert main([*predict, "--output", str(loop)]) == ExitCode.USAGE
+    assert "cannot follow the path" in capsys.readouterr().err
+    assert main([*predict, "--levels", "\u00b2"]) == ExitCode.USAGE  # a digit that is not a decimal
+    assert "--levels: expected integer percentages in 1..99" in capsys.readouterr().err
+    log = tmp_path / "log.csv"
+    log.write_text("kept line\n")
+    with open(log, "a") as out:  # `>> log.csv`: /dev/stdout appends, never replaces
+        proc = subprocess.run([sys.executable, "-m", "forecaster", *predict, "--output", "/dev/stdout"],
+                              stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().startswith("kept line\ntimestamp,yhat")
+    assert config.RunConfig(data=config.DataConfig(path="d/données du mois.csv")).model_name == "données du mois"
+    raw = intervals.calibrate(np.ones((30, 2)), np.zeros((30, 2)), (80,)).to_dict()
+    raw["radius"]["80"][0] = 10**400
+    with pytest.raises(ArtifactError, match="finite numbers >= 0"):
+        intervals.Calibration.from_dict(raw, horizon=2)
+    (run,) = (models / "series" / "runs").iterdir()
+    manifest = json.loads((run / "mlp" / "manifest.json").read_text())
+    manifest["window"]["freq"] = "zzz"
+    (run / "mlp" / "manifest.json").write_text(json.dumps(manifest))
+    rehash(run / "mlp")
+    assert main(["predict", "--model", str(run / "mlp")]) == ExitCode.ARTIFACT
+    assert "'window.freq' must be a pandas frequency" in capsys.readouterr().err

@@ -80,9 +80,12 @@ def test_save_load_same_predictions_and_future_timestamps(trained):
 
 def test_resolve_model_folder_picks_the_newest_runs_best_cell(trained):
     model_dir = trained.run_dir.parent.parent
-    assert resolve_cell_dir(model_dir) == trained.run_dir / "lstm"
-    assert resolve_cell_dir("series", models_dir=model_dir.parent) == trained.run_dir / "lstm"
-    assert resolve_cell_dir(trained.run_dir) == trained.run_dir / "lstm"
+    servable = [r for r in trained.leaderboard if r["name"] in ("lstm", "ets", "theta") and r["mase"] is not None]
+    best = trained.run_dir / min(servable, key=lambda r: r["mase"])["name"]  # a statistical row may win
+    assert resolve_cell_dir(model_dir) == best
+    assert resolve_cell_dir("series", models_dir=model_dir.parent) == best
+    assert resolve_cell_dir(trained.run_dir) == best
+    assert resolve_cell_dir(trained.run_dir, networks_only=True) == trained.run_dir / "lstm"
 
 
 def test_seed_reproduces_metrics(tmp_path, series_csv):

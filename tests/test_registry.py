@@ -19,9 +19,10 @@ from conftest import make_frame, small_cfg
 
 
 def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
-    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``."""
+    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``; no statistical
+    rows, so each version serves its network (a statistical champion: tests/test_lineup.py)."""
     return small_cfg(data, root / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "sales",
-                                               **extra})
+                                               "model.baselines": "naive,seasonal_naive,linear", **extra})
 
 
 def write(root: Path, n: int, name: str | None = None, **kw: object) -> Path:
@@ -393,12 +394,18 @@ def test_a_kept_challengers_data_counts_as_seen(tmp_path):
     assert more.outcome in ("promoted", "kept") and reg.versions() == [1, 2, 3]  # 20 new rows: it trains
 
 
-def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_path):
-    strict = retrain(cfg_for(tmp_path, write(tmp_path, 300), **{"schedule.coverage_tolerance": 0.0}))
-    assert strict.outcome == "kept" and strict.champion_after is None  # coverage exactly nominal: never met here
+def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_path, monkeypatch):
+    import forecaster.registry as registry
+
+    first = retrain(cfg_for(tmp_path, write(tmp_path, 300), **{"schedule.coverage_tolerance": 0.0}))
+    assert first.outcome == "promoted"  # coverage exactly nominal is never met, but there is no champion to keep
+    assert "promoted anyway: there is no champion to keep" in first.reason
+    monkeypatch.setattr(registry, "gate", lambda *a, **k: (True, "forced by the test"))  # the score gate passes
+    strict = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.0}))
+    assert strict.outcome == "kept" and strict.champion_after == 1, strict.reason
     assert "interval covered" in strict.reason and "(schedule.coverage_tolerance); not promoted" in strict.reason
-    loose = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.9}))
-    assert loose.outcome == "promoted", loose.reason
+    loose = retrain(cfg_for(tmp_path, write(tmp_path, 360), **{"schedule.coverage_tolerance": 0.9}))
+    assert loose.outcome == "promoted" and loose.champion_after == 3, loose.reason
     with pytest.raises(Exception, match="null \\(not checked\\) when forecast.levels is none"):
         cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.1, "forecast.levels": "none"})
 
@@ -420,3 +427,5 @@ def test_previous_never_lists_the_champion_and_a_bad_previous_is_one_line(tmp_pa
     assert main(["models", "rollback", *args]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "champion.json: 'previous' must be a list of version numbers, got '2'" in err
+    assert main(["models", "promote", *args, "--version", "3"]) == 0  # as the message says: a promote rewrites it
+    assert reg.champion() == 3 and reg.pointer()["previous"] == [1]

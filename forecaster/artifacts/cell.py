@@ -120,6 +120,12 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
             raise bad(f"window.{key}", "an integer >= 1", window[key])
     if not isinstance(window["freq"], str) or not window["freq"]:
         raise bad("window.freq", "a pandas frequency", window["freq"])
+    try:
+        import pandas as pd
+
+        pd.tseries.frequencies.to_offset(window["freq"])
+    except (ValueError, TypeError):
+        raise bad("window.freq", "a pandas frequency (h, D, W-SUN, MS...)", window["freq"]) from None
     if window.get("strategy", "direct") not in STRATEGIES:
         raise bad("window.strategy", " or ".join(STRATEGIES), window.get("strategy"))
     split = window.get("split")

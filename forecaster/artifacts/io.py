@@ -88,7 +88,14 @@ def output_file(path: str | Path, flag: str = "--output") -> Path:
     from forecaster.errors import ConfigError
 
     given = Path(path)
-    target = given.resolve() if given.is_symlink() else given
+    try:
+        if given.exists() and _stream(given):  # /dev/stdout, /dev/null, a FIFO (through links): written in place
+            return given
+        target = given.resolve(strict=False) if given.is_symlink() else given
+    except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable link
+        raise ConfigError(f"{flag} {given}: cannot follow the path ({exc.__class__.__name__}); give another") from None
+    if str(given).startswith(("/dev/", "/proc/")) and given.exists() and target.is_file():
+        return given  # /dev/stdout redirected to a file (`>> log.csv`): appended to, never replaced
     if target.exists() and not (target.is_file() or _stream(target)):
         what = "a directory" if target.is_dir() else "not a regular file (a socket or block device)"
         raise ConfigError(f"{flag} {given}: is {what}; give the path of a file to write (it is never replaced)")
@@ -109,9 +116,9 @@ def _stream(path: Path) -> bool:
 
 def write_output(target: Path, text: str) -> None:
     """Write a checked :func:`output_file` target: into a device or pipe, else atomically."""
-    if target.exists() and _stream(target):
+    if target.exists() and (_stream(target) or str(target).startswith(("/dev/", "/proc/"))):
         try:
-            with open(target, "w", encoding="utf-8") as fh:
+            with open(target, "a", encoding="utf-8") as fh:  # append: a redirected stdout keeps its lines
                 fh.write(text)
         except OSError as exc:  # a write error names no file: name it
             raise OSError(exc.errno, exc.strerror, str(target)) from None

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -95,10 +96,10 @@ def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
         raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: unexpected content") from None
 
 
-def best_cell(run_dir: Path) -> Path:
+def best_cell(run_dir: Path, *, networks_only: bool = False) -> Path:
     """The folder of a run's servable row (:func:`servable_rows`) with the lowest test MASE (then MAE):
-    a network, or a statistical model where one beat every network."""
-    rows = servable_rows(run_dir)
+    a network, or a statistical model where one beat every network (``networks_only``: networks)."""
+    rows = [r for r in servable_rows(run_dir) if not networks_only or r.get("kind") == "model"]
     if not rows:
         raise ArtifactError(f"{run_dir}: the run holds no trained model")
 
@@ -134,13 +135,17 @@ def write_pointer(path: Path, pointer: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(pointer, indent=2) + "\n")
 
 
-def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple[Path, str]:
+def resolve_model(model: str | Path, models_dir: str | Path = "models", *,
+                  networks_only: bool = False) -> tuple[Path, str]:
     """Turn ``--model`` into a cell folder, and say why that one (for the user's stderr).
 
     Accepts a cell folder (has ``manifest.json``), a run folder (its best cell), or a model
     name's folder (its ``champion.json`` when present, otherwise the newest run's best cell);
-    a bare name is also looked up under ``models_dir``.
+    a bare name is also looked up under ``models_dir``. ``networks_only``: the best network of a
+    run, never a statistical row (backtest refits networks).
     """
+    best = functools.partial(best_cell, networks_only=networks_only)
+    row = "network" if networks_only else "servable row"
     path = Path(model)
     if not path.exists() and not path.is_absolute() and (Path(models_dir) / path).exists():
         path = Path(models_dir) / path
@@ -149,7 +154,7 @@ def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple
     if (path / layout.MANIFEST).exists():
         return path, "the cell folder given"
     if (path / layout.LEADERBOARD_JSON).exists():
-        return best_cell(path), "the best servable row of the run given (lowest test MASE)"
+        return best(path), f"the best {row} of the run given (lowest test MASE)"
     champion = path / layout.CHAMPION_FILE
     if champion.exists():
         pointer = read_pointer(champion)
@@ -157,16 +162,16 @@ def resolve_model(model: str | Path, models_dir: str | Path = "models") -> tuple
         if not target.is_dir():
             raise ArtifactError(f"{champion}: points to {target}, which does not exist")
         why = f"the champion ({layout.CHAMPION_FILE}: {pointer['path']})"
-        return (target, why) if (target / layout.MANIFEST).exists() else (best_cell(target), why)
+        return (target, why) if (target / layout.MANIFEST).exists() else (best(target), why)
     runs = list_runs(path)
     if not runs:
         raise ArtifactError(f"--model {model}: no trained run found (expected {path}/{layout.RUNS_DIR}/<run-id>/)")
-    return best_cell(runs[-1]), "the newest run's best servable row (no champion.json)"
+    return best(runs[-1]), f"the newest run's best {row} (no champion.json)"
 
 
-def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models") -> Path:
+def resolve_cell_dir(model: str | Path, models_dir: str | Path = "models", *, networks_only: bool = False) -> Path:
     """The cell folder ``--model`` means (see :func:`resolve_model`)."""
-    return resolve_model(model, models_dir)[0]
+    return resolve_model(model, models_dir, networks_only=networks_only)[0]
 
 
 def lost_to_baseline(cell_dir: Path) -> tuple[str, float, float] | None:

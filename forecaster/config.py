@@ -477,7 +477,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(valid)}"
-    return ConfigError(f"{where}: unknown key '{key}'{hint}")
+    shown = key if key.isprintable() else repr(key)[1:-1]  # a newline in a key stays on one line
+    return ConfigError(f"{where}: unknown key '{shown}'{hint}")
 
 
 def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:

@@ -250,9 +250,9 @@ def rounded(frame: pd.DataFrame, digits: int = OUTPUT_DIGITS) -> pd.DataFrame:
 
     Example:
         >>> rounded(pd.DataFrame({"yhat": [39.35858313136135, 1.000004]}))["yhat"].tolist()
-        [39.35858, 1.000004]
+        [39.35858, 1.0]
         >>> rounded(pd.DataFrame({"yhat": [1234567.891], "lo-80": [1234567.591]})).iloc[0].tolist()
-        [1234567.89, 1234567.59]
+        [1234567.891, 1234567.591]
     """
     values = [c for c in frame.columns if c != "timestamp"]
     if not values or not len(frame):

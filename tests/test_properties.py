@@ -45,7 +45,7 @@ def csv_files(draw: st.DrawFn) -> str:
     return buf.getvalue()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=120, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(text=csv_files(), missing=st.sampled_from(["error", "interpolate", "ffill"]))
 def test_any_csv_loads_or_is_refused_with_a_data_error(tmp_path, text, missing):
@@ -61,7 +61,7 @@ def test_any_csv_loads_or_is_refused_with_a_data_error(tmp_path, text, missing):
     assert np.isfinite(values).all() and len(series.frame) >= 1 and series.freq
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, derandomize=True, deadline=None)
 @given(errors=st.lists(st.floats(0, 1e6), min_size=1, max_size=60), levels=st.sets(st.integers(1, 99), min_size=1,
                                                                                        max_size=4))
 def test_conformal_radii_cover_their_calibration_windows_and_grow_with_the_level(errors, levels):
@@ -87,7 +87,7 @@ _FIELDS = st.sampled_from(["path", "lookback", "horizon", "season", "seasons", "
                            "margin", "coverage_tolerance", "val", "test", "seed", "baselines", "x"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(doc=st.dictionaries(_KEYS, st.one_of(_YAML_VALUE, st.dictionaries(_FIELDS, _YAML_VALUE, max_size=4)),
                            max_size=4), raw=st.text(max_size=80))
 def test_any_yaml_config_resolves_or_is_refused_with_a_config_error(tmp_path, doc, raw):
@@ -126,7 +126,7 @@ _PATHS = st.sampled_from([("window", "lookback"), ("window", "horizon"), ("windo
                           ("window",), ("data",)])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=_PATHS, value=_YAML_VALUE, rehashed=st.booleans())
 def test_any_tampered_manifest_is_served_or_refused_with_an_artifact_error(saved_cell, tmp_path_factory, path, value,
                                                                            rehashed):

@@ -132,7 +132,7 @@ def test_subprocess_train_then_predict(tmp_path, series_csv):
     )
     assert predict.returncode == 0, predict.stderr
     frame = pd.read_csv(__import__("io").StringIO(predict.stdout))
-    assert list(frame.columns) == ["timestamp", "yhat"] and len(frame) == 4
+    assert list(frame.columns) == ["timestamp", "yhat", "lo-80", "hi-80", "lo-95", "hi-95"] and len(frame) == 4
     bad = subprocess.run(
         [sys.executable, "-m", "forecaster", "predict", "--model", "nope", "--models-dir", str(models)],
         capture_output=True, text=True, env=env, timeout=300,

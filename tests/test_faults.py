@@ -29,6 +29,7 @@ def slow_config(tmp: Path, data: Path, **schedule: object) -> dict:
     """A config whose retrain never ends by itself within a test (10000 epochs, no early stop), as YAML sections."""
     return config.to_dict(small_cfg(data, tmp / "models", **{
         "model.cell": "gru", "model.units": [4], "model.linear": True,  # one fit per cell: the checkpoint under test
+        "model.baselines": "naive,seasonal_naive,linear",  # no statistical row to serve: the network is the version
         "training.epochs": 10000, "training.patience": 10000, "output.name": "sales",
         "schedule.heartbeat": str(tmp / "hb.json"), "schedule.heartbeat_every": 1,
         **{f"schedule.{key}": value for key, value in schedule.items()},

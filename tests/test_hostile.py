@@ -13,6 +13,15 @@ from forecaster.errors import ExitCode
 from conftest import FAST, make_frame, rehash
 
 
+def trained_mlp(tmp_path, data):
+    """A tiny MLP trained on ``data`` (target ``y``, naive beside it): its saved cell folder."""
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(data), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
+                 "--baselines", "naive", *FAST]) == ExitCode.OK
+    (run,) = (models / data.stem / "runs").iterdir()
+    return run / "mlp"
+
+
 def test_control_characters_in_a_header_are_escaped(tmp_path, capsys):
     path = tmp_path / "evil.csv"
     frame = make_frame()[["date", "y"]].rename(columns={"y": "y\x1b[2J\x07"})
@@ -39,11 +48,7 @@ def test_a_seed_beyond_32_bits_is_a_usage_error(tmp_path, capsys):
 
 
 def test_a_rehashed_infinite_scaler_is_refused_not_served(tmp_path, series_csv, capsys):
-    models = tmp_path / "m"
-    assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
-                 "--baselines", "naive", *FAST]) == ExitCode.OK
-    (run,) = (models / "series" / "runs").iterdir()
-    cell = run / "mlp"
+    cell = trained_mlp(tmp_path, series_csv)
     scaler = json.loads((cell / "scaler.json").read_text())
     scaler["scale"][0] = float("inf")
     (cell / "scaler.json").write_text(json.dumps(scaler))  # json writes Infinity
@@ -136,11 +141,7 @@ def test_output_never_replaces_what_is_not_a_file_and_writes_through_a_symlink(t
 
 
 def test_manifest_fields_are_checked_and_an_edited_manifest_is_corrupt(tmp_path, series_csv, capsys):
-    models = tmp_path / "m"
-    assert main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(models), "--cell", "mlp",
-                 "--baselines", "naive", *FAST]) == ExitCode.OK
-    (run,) = (models / "series" / "runs").iterdir()
-    cell = run / "mlp"
+    cell = trained_mlp(tmp_path, series_csv)
     original = (cell / "manifest.json").read_text()
     manifest = json.loads(original)
     manifest["window"]["strategy"] = "recursive"  # edited by hand, not re-hashed

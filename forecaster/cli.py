@@ -125,10 +125,6 @@ def _load_tensorflow(args: argparse.Namespace) -> None:
         import_tensorflow_quietly()
 
 
-def _pct(fraction: float) -> str:
-    return f"{100 * fraction:.1f}%"
-
-
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "-"
@@ -285,6 +281,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from forecaster.artifacts.io import atomic_write_text, json_ready
     from forecaster.artifacts.run import resolve_cell_dir
     from forecaster.backtest import FOLD_METRICS, backtest
+    from forecaster.intervals import coverage_columns, percent
 
     cell_dir = resolve_cell_dir(args.model, args.models_dir, networks_only=True)  # backtest refits a network
     manifest = check_cell(cell_dir)
@@ -321,10 +318,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     summary = result.summary()
     body.append(["mean", "", "", ""] + [_fmt(summary[n]["mase"]) for n in result.folds[0].scores])
     _print_table(header, body)
-    covered = [k for k in result.metric_keys() if k.startswith("coverage_")]
+    covered = coverage_columns([dict.fromkeys(result.metric_keys())])
     print("mean over folds: " + "; ".join(
         f"{n}: " + ", ".join([f"{m.upper()} {_fmt(v[m])}" for m in FOLD_METRICS]
-                             + [f"{k.partition('_')[2]}% covered {_pct(c)}" for k in covered if (c := v.get(k)) is not None])
+                             + [f"{level}% covered {percent(c)}" for k, level in covered if (c := v.get(k)) is not None])
         for n, v in summary.items()))
     overlapping = [str(f.fold) for f in result.folds if f.overlaps_training]
     if overlapping:
@@ -414,6 +411,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     import json
 
     from forecaster.artifacts.io import json_ready
+    from forecaster.intervals import percent
     from forecaster.registry import Registry
 
     reg = Registry(args.models_dir, args.name)
@@ -451,7 +449,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         body.append([str(i.version), "*" if i.version == champion else "", str(i.manifest.get("created", "-")),
                      str(i.manifest.get("cell", "-")), _fmt(d.get("rows")), str(d.get("last", "-")),
                      _fmt(i.metrics.get("mase")), _fmt(i.metrics.get("mae")),
-                     _pct(covered) if isinstance(covered, (int, float)) else "-",
+                     percent(covered) if isinstance(covered, (int, float)) else "-",
                      "ok" if i.ok else f"CORRUPT, never served: {i.error}"])
     _print_table(header, body)
     print("* on each version's own test part (the newest rows of the data it was trained on): versions trained on "

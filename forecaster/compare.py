@@ -301,9 +301,9 @@ def verdict(
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
                          f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
                          "use the baseline for this series.")
-    covered = [k for k in intervals.flat_keys([best]) if k.startswith("coverage_")]
+    covered = intervals.coverage_columns([best])
     if covered:
-        said = ", ".join(f"{k.partition('_')[2]}% interval covered {100 * best[k]:.1f}%" for k in covered)
+        said = ", ".join(f"{level}% interval covered {intervals.percent(best[k])}" for k, level in covered)
         lines.append(f"Intervals of {_label(best)} on the test windows: {said}.")
     if epochs_cap:
         capped = [

@@ -93,15 +93,18 @@ def _listing(items: Sequence[object]) -> str:
 class _Locator:
     """Turns a 0-based data row position into the words a user can find it by."""
 
-    def __init__(self, kind: str, lines: np.ndarray | None = None) -> None:
+    def __init__(self, kind: str, source: tuple[Path, int] | None = None) -> None:
         self.kind = kind
-        self.lines = lines  # the file line of each data row, where blank lines shift them
+        self.source = source  # a plain CSV and its data rows: read again only if an error needs a line
+        self._lines: np.ndarray | None = None
 
     def __call__(self, pos: int) -> str:
         if self.kind != "csv":
             return f"row {pos + 1}"
-        if self.lines is not None and 0 <= pos < len(self.lines):
-            return f"line {int(self.lines[pos])}"
+        if self.source is not None:  # blank lines (skipped by pandas) shift the file's line numbers
+            self._lines, self.source = _data_lines(*self.source), None
+        if self._lines is not None and 0 <= pos < len(self._lines):
+            return f"line {int(self._lines[pos])}"
         return f"line {pos + 2}"
 
 
@@ -177,7 +180,7 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
             raise DataError(f"{path}: line 1: duplicate column name '{name}'; every column needs its own name")
         seen.add(name)
     if not compressed:
-        df.attrs["data_lines"] = _data_lines(path, len(df))
+        df.attrs["csv_rows"] = (path, len(df))  # see _Locator: line numbers are worked out on an error only
     return df
 
 
@@ -441,7 +444,7 @@ def load_series(
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
     df, kind = _read(p)
-    at = _Locator(kind, df.attrs.get("data_lines"))
+    at = _Locator(kind, df.attrs.get("csv_rows"))
 
     if time_col is None:
         time_col = _detect_time_col(df, p)

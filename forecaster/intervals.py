@@ -34,7 +34,8 @@ import numpy as np
 
 from forecaster.errors import ArtifactError
 
-__all__ = ["METHOD", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS", "min_windows",
+__all__ = ["METHOD", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS", "coverage_columns",
+           "percent", "min_windows",
            "column_names", "parse_levels"]
 
 #: ``method`` of a saved calibration: what :func:`calibrate` computes.
@@ -217,6 +218,16 @@ def flat_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The interval columns present in leaderboard ``rows``, by level then key (``coverage_80``, ...)."""
     found = {k for r in rows for k in r if k.partition("_")[0] in FLAT_KEYS and k.partition("_")[2].isdigit()}
     return sorted(found, key=lambda k: (int(k.partition("_")[2]), FLAT_KEYS.index(k.partition("_")[0])))
+
+
+def coverage_columns(rows: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+    """``(column, level)`` of every coverage column in ``rows``: ``[("coverage_80", 80), ...]``."""
+    return [(k, int(k.partition("_")[2])) for k in flat_keys(rows) if k.startswith("coverage_")]
+
+
+def percent(fraction: float) -> str:
+    """A coverage as the tables print it: ``0.852`` -> ``'85.2%'``."""
+    return f"{100 * fraction:.1f}%"
 
 
 def parse_levels(levels: Sequence[int], where: str = "--levels") -> tuple[int, ...]:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_calibration, read_spec
 from forecaster.artifacts.run import resolve_cell_dir
+from forecaster.contract import Capabilities
 from forecaster.data import SeriesFrame, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
@@ -51,11 +52,7 @@ class LoadedStatistical:
     def name(self) -> str:
         return self.path.name
 
-    @property
-    def capabilities(self) -> Any:
-        from forecaster.contract import Capabilities
-
-        return Capabilities(uses_covariates=False, saves=True)
+    capabilities = Capabilities(uses_covariates=False, saves=True)
 
     def fit(self, prep: Any) -> Any:
         """The saved structure with its parameters re-estimated on ``prep``'s train + validation rows

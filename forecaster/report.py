@@ -58,10 +58,10 @@ def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str
     cols = [c for c in _TABLE if any(r.get(c[0]) is not None for r in rows)]
     header = [h for _, h, _ in cols]
     body = [[_cell(r, k, d) for k, _, d in cols] for r in rows]
-    covered = [k for k in intervals.flat_keys(rows) if k.startswith("coverage_")]
-    header += [f"{k.partition('_')[2]}% covered" for k in covered]  # measured on the test windows
+    covered = intervals.coverage_columns(rows)
+    header += [f"{level}% covered" for _, level in covered]  # measured on the test windows
     for r, line in zip(rows, body):
-        line += ["-" if r.get(k) is None else f"{100 * r[k]:.1f}%" for k in covered]
+        line += ["-" if r.get(k) is None else intervals.percent(r[k]) for k, _ in covered]
     return header, body
 
 

@@ -249,7 +249,8 @@ def _versus(net: dict[str, Any], other: dict[str, Any], *, key: str) -> str:
 
 
 def verdict(
-    rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None, patience: int = 0
+    rows: Sequence[dict[str, Any]], *, repeats: int, key: str = "mase", epochs_cap: int | None = None, patience: int = 0,
+    subject: str = "this series",
 ) -> str:
     """Plain-language answer: what to use for this series, which network wins, and by how much.
 
@@ -296,11 +297,11 @@ def verdict(
                          f"{_pct(1 - best[key] / top[key])}, the best baseline: use {_label(best)}.")
         elif _equal(best[key], top[key]):
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}, equal at this precision): "
-                         f"use the simpler {_label(top)} for this series.")
+                         f"use the simpler {_label(top)} for {subject}.")
         else:
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
                          f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
-                         "use the baseline for this series.")
+                         f"use the baseline for {subject}.")
     covered = intervals.coverage_columns([best])
     if covered:
         said = ", ".join(f"{level}% interval covered {intervals.percent(best[k])}" for k, level in covered)
@@ -314,6 +315,17 @@ def verdict(
         if capped:
             lines.append(f"{', '.join(capped)} still improved at the {epochs_cap}-epoch cap: rerun with more --epochs.")
     return " ".join(lines)
+
+
+def _check_cells(cells: Sequence[str], repeats: int) -> None:
+    from forecaster.architectures import available_cells
+
+    unknown = [c for c in cells if c not in available_cells()]
+    if unknown or not cells:
+        raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown) or '(none given)'}; "
+                          f"expected a comma-separated list of {', '.join(available_cells())}")
+    if repeats < 1:
+        raise ConfigError(f"--repeats: expected an integer >= 1, got {repeats}")
 
 
 def compare(
@@ -338,14 +350,7 @@ def compare(
         ConfigError: an unknown cell or ``repeats < 1``.
         DataError, TrainingError: nothing is saved.
     """
-    from forecaster.architectures import available_cells
-
-    unknown = [c for c in cells if c not in available_cells()]
-    if unknown or not cells:
-        raise ConfigError(f"--cells: unknown cell(s) {', '.join(unknown) or '(none given)'}; "
-                          f"expected a comma-separated list of {', '.join(available_cells())}")
-    if repeats < 1:
-        raise ConfigError(f"--repeats: expected an integer >= 1, got {repeats}")
+    _check_cells(cells, repeats)
     from forecaster.strategies import STRATEGIES
 
     strategies = list(strategies or [cfg.model.strategy])
@@ -426,3 +431,90 @@ def compare(
     )
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
                          warnings=pipeline.run_warnings([t.result for t in trials], base))
+
+
+def compare_panel(
+    cfg: RunConfig,
+    *,
+    cells: Sequence[str] = ("lstm", "gru", "mlp"),
+    repeats: int = 1,
+    progress: Progress | None = None,
+    run_dir: Path | None = None,
+    report: bool = True,
+    pp: Any = None,
+) -> CompareResult:
+    """:func:`compare` on a panel (``data.id_col``): one global network per cell and seed over every
+    series, every baseline per series, rows pooled over series (mean MASE, median MASE) and the
+    per-series scores in ``series_metrics.csv``.
+
+    Raises:
+        ConfigError: an unknown cell or ``repeats < 1``.
+        DataError, TrainingError: nothing is saved.
+    """
+    from forecaster import panels
+    from forecaster.panel import describe, prepare_panel, skipped_note
+
+    _check_cells(cells, repeats)
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    pp = pp if pp is not None else prepare_panel(cfg)
+    say(describe(pp))
+    note = skipped_note(pp)
+    if note:
+        say(note)
+    scored = panels.score_baselines(pp, cfg, progress)
+    base = {s.name: s.scores for s in scored}
+    seeds = [cfg.training.seed + r for r in range(repeats)]
+    n_train = len(pp.split.starts("train"))
+    trials: list[Trial] = []
+    rows_of: dict[tuple[str, int], panels.PanelScored] = {}
+    total = len(cells) * repeats
+    for cell in cells:
+        for seed in seeds:
+            say(f"[{len(trials) + 1}/{total}] {cell} seed {seed} on {len(pp.items)} series "
+                f"(elapsed {time.perf_counter() - started:.0f}s)")
+            run_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seed=seed))
+            result, row = panels.train_cell(pp, run_cfg, cell, progress=progress)
+            trials.append(Trial(cell=cell, seed=seed, result=result,
+                                train_windows_per_s=n_train * result.epochs_total / result.train_seconds))
+            rows_of[(result.name, seed)] = row
+    rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
+    pooled = {**{t.name: t.result.scores for t in trials}, **base}
+    for r in rows:
+        per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
+        r["mase_median"] = _mean_std(per)[0] if per else pooled[r["name"]].get("mase_median")
+        r["series"] = pooled[r["name"]].get("series")
+    text = verdict(rows, repeats=repeats, epochs_cap=cfg.training.epochs, patience=cfg.training.patience,
+                   subject="these series (mean MASE over series)")
+    names = list(dict.fromkeys(t.name for t in trials))
+    kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
+    first = pp.items[0].series
+    conditions = {
+        "data": pp.panel.path, "id_col": pp.panel.id_col, "series": len(pp.items), "skipped": note or "none",
+        "rows": int(pp.split.offsets[-1]), "freq": first.freq, "season": pp.season, "seasons": list(pp.seasons),
+        "target": first.target, "covariates": [c for c in first.covariates if c not in first.known],
+        "known_covariates": list(first.known), "calendar": pp.calendar,
+        "lookback": pp.split.lookback, "horizon": pp.split.horizon,
+        "split": f"per series by time (val {cfg.window.val:g}, test {cfg.window.test:g} of each series' rows)",
+        "windows": {p: len(pp.split.starts(p)) for p in ("train", "val", "test")},
+        "scaler": "standard per series, fitted on each series' training rows only",
+        "epochs_cap": cfg.training.epochs, "patience": cfg.training.patience,
+        "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
+        "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds,
+        "ranked_by": "mean test MASE over series (each series' own scale)",
+    }
+    final = run_dir or pipeline.default_run_dir(cfg, "compare")
+    saved_rows = [*scored, *(rows_of[(t.name, t.seed)] for t in kept)]
+
+    def write_report(tmp: Path) -> None:
+        if report:
+            from forecaster.report import write_panel_report
+
+            write_panel_report(tmp, pp=pp, rows=rows, verdict=text, conditions=conditions,
+                               table=panels.series_table(pp, saved_rows), kept=[t.result for t in kept])
+
+    panels.save_run(final, pp, cfg, [t.result for t in kept], saved_rows, rows,
+                    columns=(*COMPARE_COLUMNS[:-1], "mase_median", "series", "error"),
+                    board_extra={"verdict": text, "conditions": conditions}, extra=write_report)
+    return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
+                         warnings=pipeline.run_warnings([t.result for t in trials], base) + ([note] if note else []))

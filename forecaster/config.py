@@ -68,9 +68,12 @@ class DataConfig:
     path: str = DEFAULT_DATA
     target: str | None = None  # None: the file's only numeric column
     time_col: str | None = None  # None: the file's only datetime-like column
-    covariates: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ()  # past covariates: their values up to each forecast origin
     missing: MissingPolicy = "error"
     freq: str | None = None  # None: inferred from the timestamps
+    id_col: str | None = None  # a long-format file of many series: the series-id column (one global model)
+    known_covariates: tuple[str, ...] = ()  # known in the future too: predict needs their values (--future)
+    calendar: bool = False  # add hour/day-of-week/month as sine and cosine of the timestamps (known in the future)
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data.covariates", "--covariates", "extra input columns, comma-separated", _DATA, "COLS"),
     Setting("data.missing", "--missing", "missing values/timestamps inside the series: reject (error) or fill",
             _DATA),
+    Setting("data.id_col", "--id-col", "series-id column of a long-format file of many series (one global model "
+            "over all of them, scored per series)", _DATA, "COL", none_means="one series per file"),
+    Setting("data.known_covariates", "--known-covariates", "input columns known in the future too (promotions, "
+            "holidays), comma-separated; predict reads their future values from --future", _DATA, "COLS"),
+    Setting("data.calendar", "--calendar", "add calendar inputs from the timestamps (hour, day of week, day of "
+            "year as sine and cosine, as the frequency allows)", _DATA),
     Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1,
             none_means="from the seasons: the longest season plus the horizon, or two main seasons (48..400)",
             expected="an integer >= 1 or null (from the seasons)"),
@@ -519,8 +528,18 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
     name = cfg.output.name
     if name is not None and (name in (".", "..") or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)):
         fail("output.name", "a plain name (letters, digits, '.', '_', '-'; no path separators)", name)
-    if cfg.data.target is not None and cfg.data.target in cfg.data.covariates:
-        fail("data.covariates", f"columns other than the target '{cfg.data.target}'", list(cfg.data.covariates))
+    d = cfg.data
+    if d.target is not None and d.target in d.covariates:
+        fail("data.covariates", f"columns other than the target '{d.target}'", list(d.covariates))
+    if d.target is not None and d.target in d.known_covariates:
+        fail("data.known_covariates", f"columns other than the target '{d.target}'", list(d.known_covariates))
+    both = sorted(set(d.covariates) & set(d.known_covariates))
+    if both:
+        fail("data.known_covariates", "columns not also listed in data.covariates (a column is past or known)", both)
+    if m.strategy == "recursive" and (d.known_covariates or d.calendar):
+        fail("model.strategy", "'direct' when known covariates or calendar inputs are used", m.strategy)
+    if d.id_col is not None and d.id_col in (d.target, d.time_col, *d.covariates, *d.known_covariates):
+        fail("data.id_col", "a column of its own (not the target, time or a covariate column)", d.id_col)
 
 
 def _apply(base: RunConfig, values: Mapping[str, Any], where_of: Any) -> RunConfig:

@@ -18,7 +18,7 @@ import hashlib
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import pandas as pd
 
 from forecaster.errors import DataError
 
-__all__ = ["SeriesFrame", "load_series", "file_sha256", "MISSING_POLICIES"]
+__all__ = ["SeriesFrame", "Panel", "load_series", "load_panel", "file_sha256", "MISSING_POLICIES", "detect_id_col"]
 
 MISSING_POLICIES = ("error", "interpolate", "ffill")
 _READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -61,6 +61,8 @@ class SeriesFrame:
     time_col: str
     n_filled: int = 0
     filled_by: str | None = None  # the missing-value policy that filled them ("interpolate", "ffill")
+    series_id: str | None = None  # the series' id in a panel file (None: a file of one series)
+    known: tuple[str, ...] = ()  # covariates known in the future (the last of ``covariates``)
 
     @property
     def filled_note(self) -> str | None:
@@ -214,20 +216,31 @@ def _sniff_delimiter(path: Path) -> str:
         return ","
 
 
-def _check_single_series(df: pd.DataFrame, index: pd.DatetimeIndex, used: set[str], path: Path) -> None:
-    """Repeated timestamps plus a text column with few values: several series stacked in one file."""
-    if index.is_unique:
-        return
+def detect_id_col(df: pd.DataFrame, used: set[str]) -> tuple[str, int] | None:
+    """A text column with repeating values other than ``used``: a series id of a long-format panel, and
+    its number of series (``None`` when there is none)."""
     for col in df.columns:
         if col in used or pd.api.types.is_numeric_dtype(df[col]):
             continue
         ids = df[col].dropna().unique()
         if 1 < len(ids) <= len(df) // 2:
-            raise DataError(
-                f"{path}: column '{col}' looks like a series id ({len(ids)} series: {_listing(sorted(map(str, ids)))}) "
-                "and timestamps repeat across series; this version forecasts one series per file: "
-                f"filter the rows of one '{col}' into their own file"
-            )
+            return str(col), len(ids)
+    return None
+
+
+def _check_single_series(df: pd.DataFrame, index: pd.DatetimeIndex, used: set[str], path: Path) -> None:
+    """Repeated timestamps plus a text column with few values: several series stacked in one file."""
+    if index.is_unique:
+        return
+    found = detect_id_col(df, used)
+    if found is not None:
+        col, n = found
+        ids = sorted(map(str, df[col].dropna().unique()))
+        raise DataError(
+            f"{path}: column '{col}' looks like a series id ({n} series: {_listing(ids)}) and timestamps repeat "
+            f"across series; forecast them together with --id-col {col} (data.id_col: one model for every "
+            "series), or filter one series into its own file"
+        )
 
 
 def _detect_time_col(df: pd.DataFrame, path: Path) -> str:
@@ -345,7 +358,7 @@ def _to_numeric(raw: pd.Series, col: str, option: str, path: Path, at: _Locator)
     return values
 
 
-def _check_order(index: pd.DatetimeIndex, col: str, path: Path, at: _Locator) -> None:
+def _check_order(index: pd.DatetimeIndex, col: str, path: str | Path, at: Callable[[int], str]) -> None:
     values = index.asi8
     steps = np.diff(values)
     back = np.flatnonzero(steps < 0)
@@ -398,7 +411,7 @@ def _describe_steps(index: pd.DatetimeIndex) -> str:
 MAX_GRID_PER_ROW = 10
 
 
-def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: Path) -> None:
+def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: str | Path) -> None:
     """Refuse a frequency whose grid would be far larger than the data (before building it)."""
     try:
         step = pd.tseries.frequencies.to_offset(freq)
@@ -414,78 +427,40 @@ def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: Path) -> 
                         "(or leave data.freq unset to infer it)")
 
 
-def load_series(
-    path: str | Path,
-    *,
-    target: str | None = None,
-    time_col: str | None = None,
-    covariates: Sequence[str] = (),
-    missing: str = "error",
-    freq: str | None = None,
-) -> SeriesFrame:
-    """Read and validate a series.
-
-    Args:
-        path: a ``.csv`` or ``.parquet`` file with a time column and numeric columns.
-        target: the column to forecast; ``None`` picks the only numeric column.
-        time_col: the timestamp column; ``None`` picks the only datetime-like column.
-        covariates: extra numeric input columns.
-        missing: ``"error"`` (default) rejects missing values and missing timestamps;
-            ``"interpolate"`` (linear in time) or ``"ffill"`` fills those inside the series.
-        freq: a pandas frequency alias to enforce instead of inferring one.
-
-    Returns:
-        A :class:`SeriesFrame` on a regular grid with no missing values.
-
-    Raises:
-        DataError: one line naming the file, column, first offending row and the fix.
-    """
-    p = Path(path)
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = _read(p)
-    at = _Locator(kind, df.attrs.get("csv_rows"))
-
+def _pick_columns(df: pd.DataFrame, p: Path, target: str | None, time_col: str | None,
+                  covariates: Sequence[str], exclude: Sequence[str] = ()) -> tuple[str, str]:
+    """The time column and the target (either detected when ``None``), after checking the named columns exist."""
     if time_col is None:
-        time_col = _detect_time_col(df, p)
+        time_col = _detect_time_col(df.drop(columns=list(exclude)), p)
     else:
         _check_column(df, time_col, "--time-col", p)
-    covariates = tuple(covariates)
     for cov in covariates:
         _check_column(df, cov, "--covariates", p)
     if target is None:
-        others = [c for c in df.columns if c != time_col and c not in covariates]
+        others = [c for c in df.columns if c != time_col and c not in covariates and c not in exclude]
         numeric = [
             c for c in others if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
         ]
         if len(others) == 1:  # the only value column: a bad cell in it is reported by row below
             numeric = others
         if len(numeric) != 1:
-            options = numeric or [c for c in df.columns if c != time_col]
+            options = numeric or [c for c in df.columns if c != time_col and c not in exclude]
             raise DataError(f"{p}: name the column to forecast with --target (data.target); candidates: {_listing(options)}")
         target = numeric[0]
     else:
         _check_column(df, target, "--target", p)
     if target == time_col:
         raise DataError(f"{p}: column '{target}' is the time column; --target must name a value column")
+    return time_col, target
 
-    index = _parse_times(df[time_col], time_col, p, at)
-    _check_single_series(df, index, {time_col, target, *covariates}, p)
-    columns = {target: _to_numeric(df[target], target, "--target", p, at)}
-    for cov in covariates:
-        columns[cov] = _to_numeric(df[cov], cov, "--covariates", p, at)
-    _check_order(index, time_col, p, at)
-    frame = pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
 
-    if freq is None and len(index) < 3:
-        raise DataError(f"{p}: {len(index)} row(s) are too few to infer a frequency; a series needs many rows")
-    if freq is None:
-        freq = _infer_freq(index)
-        if freq is None:
-            raise DataError(
-                f"{p}: column '{time_col}': cannot infer a regular frequency (steps seen: "
-                f"{_describe_steps(index)}); resample the data to a fixed step or set data.freq"
-            )
+def _on_grid(frame: pd.DataFrame, p: str | Path, time_col: str, freq: str, missing: str,
+             at: Any, freq_source: str = "") -> tuple[pd.DataFrame, int]:
+    """``frame`` (time-ordered, unique timestamps) reindexed on ``freq``'s grid, holes filled by ``missing``.
+
+    Returns the frame and how many values were filled. ``p`` names the file (and the series) in errors.
+    """
+    index = frame.index
     _check_grid_size(index, freq, len(index), p)
     try:
         grid = pd.date_range(index[0], index[-1], freq=freq, name=time_col)
@@ -496,7 +471,7 @@ def load_series(
         pos = int(np.flatnonzero(off_grid)[0])
         raise DataError(
             f"{p}: column '{time_col}': {at(pos)} ({index[pos]}) is not on the {freq!r} grid starting at "
-            f"{index[0]}; resample the data to a fixed step"
+            f"{index[0]}{freq_source}; resample the data to a fixed step"
         )
     holes = grid.difference(index)
     if len(holes) and missing == "error":
@@ -509,7 +484,10 @@ def load_series(
             f"{p}: column '{time_col}': {len(holes)} timestamps are missing for {len(index)} present; "
             "too sparse to fill safely: resample the data first"
         )
-    frame = frame.reindex(grid)
+    if len(holes):
+        frame = frame.reindex(grid)
+    else:
+        frame = frame.set_axis(grid)
 
     n_filled = 0
     nan_mask = frame.isna()
@@ -517,8 +495,9 @@ def load_series(
         if missing == "error":
             col = next(c for c in frame.columns if nan_mask[c].any())
             pos = int(np.flatnonzero(nan_mask[col].to_numpy())[0])
+            where = at(pos) if not len(holes) else "row"
             raise DataError(
-                f"{p}: column '{col}': missing value at {at(pos)} ({frame.index[pos]}) "
+                f"{p}: column '{col}': missing value at {where} ({frame.index[pos]}) "
                 f"({int(nan_mask[col].sum())} missing in all); "
                 "set --missing interpolate|ffill (data.missing) to fill them, or clean the file"
             )
@@ -536,14 +515,264 @@ def load_series(
                 f"filled by '{missing}'; trim those rows"
             )
     frame.index.freq = grid.freq
+    return frame, n_filled
+
+
+def _no_freq(p: str | Path, time_col: str, index: pd.DatetimeIndex) -> DataError:
+    return DataError(
+        f"{p}: column '{time_col}': cannot infer a regular frequency (steps seen: "
+        f"{_describe_steps(index)}); resample the data to a fixed step or set data.freq"
+    )
+
+
+def load_series(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    time_col: str | None = None,
+    covariates: Sequence[str] = (),
+    missing: str = "error",
+    freq: str | None = None,
+    known: Sequence[str] = (),
+) -> SeriesFrame:
+    """Read and validate a series.
+
+    Args:
+        path: a ``.csv`` or ``.parquet`` file with a time column and numeric columns.
+        target: the column to forecast; ``None`` picks the only numeric column.
+        time_col: the timestamp column; ``None`` picks the only datetime-like column.
+        covariates: extra numeric input columns (past values only).
+        missing: ``"error"`` (default) rejects missing values and missing timestamps;
+            ``"interpolate"`` (linear in time) or ``"ffill"`` fills those inside the series.
+        freq: a pandas frequency alias to enforce instead of inferring one.
+        known: numeric columns known in the future (a promotion, a holiday): placed after
+            ``covariates``; predict then needs their future values.
+
+    Returns:
+        A :class:`SeriesFrame` on a regular grid with no missing values.
+
+    Raises:
+        DataError: one line naming the file, column, first offending row and the fix.
+    """
+    p = Path(path)
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
+    df, kind = _read(p)
+    at = _Locator(kind, df.attrs.get("csv_rows"))
+    inputs = (*covariates, *known)
+    time_col, target = _pick_columns(df, p, target, time_col, inputs)
+
+    index = _parse_times(df[time_col], time_col, p, at)
+    _check_single_series(df, index, {time_col, target, *inputs}, p)
+    frame = _value_frame(df, index, target, covariates, known, p, at)
+    _check_order(index, time_col, p, at)
+
+    if freq is None and len(index) < 3:
+        raise DataError(f"{p}: {len(index)} row(s) are too few to infer a frequency; a series needs many rows")
+    if freq is None:
+        freq = _infer_freq(index)
+        if freq is None:
+            raise _no_freq(p, time_col, index)
+    frame, n_filled = _on_grid(frame, p, time_col, freq, missing, at)
     return SeriesFrame(
         frame=frame,
         target=target,
-        covariates=covariates,
-        freq=str(grid.freqstr),
+        covariates=tuple(inputs),
+        freq=str(frame.index.freqstr),
         path=str(p),
         sha256=file_sha256(p),
         time_col=time_col,
         n_filled=n_filled,
         filled_by=missing if n_filled else None,
+        known=tuple(known),
     )
+
+
+def _value_frame(df: pd.DataFrame, index: pd.DatetimeIndex, target: str, covariates: Sequence[str],
+                 known: Sequence[str], p: Path, at: Any) -> pd.DataFrame:
+    """The numeric columns ``[target, *covariates, *known]`` on ``index`` (each cell checked)."""
+    columns = {target: _to_numeric(df[target], target, "--target", p, at)}
+    for cov in covariates:
+        columns[cov] = _to_numeric(df[cov], cov, "--covariates", p, at)
+    for cov in known:
+        columns[cov] = _to_numeric(df[cov], cov, "--known-covariates", p, at)
+    return pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Many series of one file in long format (one row per series id and timestamp), each validated.
+
+    Attributes:
+        series: one :class:`SeriesFrame` per id, in the order the ids first appear in the file;
+            each on the shared frequency's grid, with its own start and end (ragged).
+        id_col: the series-id column.
+        path, sha256: the file and its content hash.
+    """
+
+    series: tuple[SeriesFrame, ...]
+    id_col: str
+    path: str
+    sha256: str
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(s.series_id) for s in self.series]
+
+    @property
+    def first(self) -> SeriesFrame:
+        return self.series[0]
+
+    @property
+    def rows(self) -> int:
+        return sum(len(s.frame) for s in self.series)
+
+    @property
+    def n_filled(self) -> int:
+        return sum(s.n_filled for s in self.series)
+
+
+def load_panel(
+    path: str | Path,
+    *,
+    id_col: str,
+    target: str | None = None,
+    time_col: str | None = None,
+    covariates: Sequence[str] = (),
+    missing: str = "error",
+    freq: str | None = None,
+    known: Sequence[str] = (),
+) -> Panel:
+    """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
+
+    Every series is checked as a file of one series is, its errors naming the series id; all must
+    share one frequency (inferred on the longest series unless ``freq`` is given). Series may
+    start and end at different times.
+
+    Raises:
+        DataError: one line naming the file, the series, the column and the first offending row.
+
+    Example:
+        >>> panel = load_panel("data/retail_panel.csv", id_col="series_id")  # doctest: +SKIP
+        >>> len(panel.series), panel.first.freq  # doctest: +SKIP
+        (20, 'MS')
+    """
+    p = Path(path)
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
+    df, kind = _read(p)
+    at = _Locator(kind, df.attrs.get("csv_rows"))
+    _check_column(df, id_col, "--id-col", p)
+    inputs = (*covariates, *known)
+    time_col, target = _pick_columns(df, p, target, time_col, inputs, exclude=(id_col,))
+    if id_col in (time_col, target, *inputs):
+        raise DataError(f"{p}: column '{id_col}' (--id-col) is also the time, target or a covariate column; "
+                        "the series id must be a column of its own")
+    raw_ids = df[id_col]
+    text_ids = raw_ids.astype("string").str.strip()
+    empty = np.flatnonzero((raw_ids.isna() | (text_ids == "")).to_numpy())
+    if empty.size:
+        raise DataError(f"{p}: column '{id_col}' (--id-col): {at(int(empty[0]))} has no series id ({empty.size} "
+                        "empty in all); every row needs one")
+    index = _parse_times(df[time_col], time_col, p, at)
+    values = _value_frame(df, index, target, covariates, known, p, at)
+    ids = text_ids.to_numpy(dtype=object)
+    groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
+    order = list(pd.unique(ids))
+    sha = file_sha256(p)
+    parts = []
+    for sid in order:
+        pos = np.asarray(groups[sid])
+        part = values.iloc[pos]
+        label = f"{p}: series {sid!r}"
+
+        def loc(i: int, pos: np.ndarray = pos) -> str:
+            return at(int(pos[i]))
+
+        _check_order(part.index, time_col, label, loc)
+        parts.append((sid, part, label, loc))
+    source, inferred_on = "", None
+    if freq is None:
+        longest = max(parts, key=lambda x: len(x[1]))
+        inferred_on = longest[0]
+        if len(longest[1]) < 3:
+            raise DataError(f"{p}: the longest series has {len(longest[1])} row(s), too few to infer a frequency")
+        freq = _infer_freq(longest[1].index)
+        if freq is None:
+            raise _no_freq(f"{p}: series {longest[0]!r}", time_col, longest[1].index)
+        source = f" (inferred on series {longest[0]!r}; every series must share one frequency)"
+    series = []
+    for sid, part, label, loc in parts:
+        frame, n_filled = _on_grid(part, label, time_col, freq, missing, loc, source if sid != inferred_on else "")
+        series.append(SeriesFrame(frame=frame, target=target, covariates=tuple(inputs), freq=str(frame.index.freqstr),
+                                  path=str(p), sha256=sha, time_col=time_col, n_filled=n_filled,
+                                  filled_by=missing if n_filled else None, series_id=str(sid), known=tuple(known)))
+    return Panel(series=tuple(series), id_col=id_col, path=str(p), sha256=sha)
+
+
+def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
+    """Sine and cosine of the calendar cycles finer than a year that ``freq`` can show, at each timestamp.
+
+    Sub-daily data gets the time of day and the day of the week, daily data the day of the week
+    and of the year, weekly data the day of the year, monthly and quarterly data the month.
+    Each cycle ``c`` in ``[0, 1)`` gives ``calendar_<name>_sin = sin(2 pi c)`` and ``_cos``.
+
+    Raises:
+        DataError: yearly (or coarser) data, which has no calendar cycle to add.
+
+    Example:
+        >>> idx = pd.date_range("2024-01-01", periods=3, freq="6h")
+        >>> calendar_features(idx, "6h").round(3)["calendar_day_sin"].tolist()
+        [0.0, 1.0, 0.0]
+    """
+    step = (index[0] + pd.tseries.frequencies.to_offset(freq)) - index[0] if len(index) else pd.Timedelta(0)
+    day = pd.Timedelta(days=1)
+    start_of_day = index.normalize()
+    cycles: dict[str, np.ndarray] = {}
+    if step < day:
+        cycles["day"] = ((index - start_of_day) / day).to_numpy(dtype=np.float64)
+    if step < pd.Timedelta(days=7):
+        cycles["week"] = (index.dayofweek.to_numpy() + cycles.get("day", 0.0)) / 7.0
+    if step < pd.Timedelta(days=28):
+        cycles["year"] = (index.dayofyear.to_numpy() - 1) / np.where(index.is_leap_year, 366.0, 365.0)
+    elif step < pd.Timedelta(days=365):
+        cycles["year"] = (index.month.to_numpy() - 1) / 12.0
+    if not cycles:
+        raise DataError(f"--calendar: frequency {freq!r} is a year or longer; it has no calendar cycle to add "
+                        "(drop --calendar)")
+    out = {}
+    for name, c in cycles.items():
+        angle = 2 * np.pi * np.asarray(c, dtype=np.float64)
+        out[f"calendar_{name}_sin"] = np.sin(angle)
+        out[f"calendar_{name}_cos"] = np.cos(angle)
+    return pd.DataFrame(out, index=index)
+
+
+def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None) -> pd.DataFrame:
+    """The values of known covariates after the end of the series (``forecast predict --future``).
+
+    Returns a frame of the ``known`` columns indexed by timestamp, or by ``(id, timestamp)`` with
+    ``id_col``; other columns (a target left empty, say) are ignored.
+
+    Raises:
+        DataError: a missing column, a bad timestamp or value, or a timestamp given twice.
+    """
+    p = Path(path)
+    df, kind = _read(p)
+    at = _Locator(kind, df.attrs.get("csv_rows"))
+    _check_column(df, time_col, "the model's time column", p)
+    if id_col is not None:
+        _check_column(df, id_col, "the model's --id-col", p)
+    for cov in known:
+        _check_column(df, cov, "--known-covariates", p)
+    index = _parse_times(df[time_col], time_col, p, at)
+    frame = pd.DataFrame({c: _to_numeric(df[c], c, "--known-covariates", p, at).to_numpy() for c in known},
+                         index=index)
+    if id_col is not None:
+        frame.index = pd.MultiIndex.from_arrays([df[id_col].astype("string").str.strip().to_numpy(dtype=object), index],
+                                                names=[id_col, time_col])
+    dup = np.flatnonzero(frame.index.duplicated())
+    if dup.size:
+        raise DataError(f"{p}: {at(int(dup[0]))}: timestamp {index[int(dup[0])]} given twice"
+                        f"{' for one series' if id_col else ''}; expected one row per timestamp")
+    return frame

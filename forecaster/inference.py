@@ -34,6 +34,9 @@ __all__ = ["Predictor", "KerasRuntime", "NetworkForecaster", "PREDICT_BATCH", "o
 
 #: Windows per inference call when forecasting many origins (bounded memory, one size everywhere).
 PREDICT_BATCH = 1024
+#: Windows per inference call when forecasting the last window of many series (a panel's predict):
+#: one call for up to this many series.
+PANEL_BATCH = 16384
 
 
 @runtime_checkable
@@ -95,6 +98,17 @@ class NetworkForecaster:
         origins = np.asarray(origins, dtype=np.int64)
         chunks = [self._call(origin_windows(values, o, self.lookback), horizon) for o in _chunks(origins, batch_size)]
         return np.concatenate(chunks) if chunks else np.empty((0, horizon))
+
+    def predict_rows(self, windows: np.ndarray, horizon: int, mean: np.ndarray, scale: np.ndarray, *,
+                     batch_size: int = PANEL_BATCH) -> np.ndarray:
+        """Forecast unscaled windows ``(batch, lookback, features)`` that each have their own column
+        statistics ``mean``/``scale`` ``(batch, features)`` (the series of a panel): ``(batch, horizon)``."""
+        mean, scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        x = ((np.asarray(windows, dtype=np.float64) - mean[:, None, :]) / scale[:, None, :]).astype(np.float32)
+        out = [np.asarray(predict_windows(self.runtime, x[i : i + batch_size], strategy=self.strategy, horizon=horizon))
+               for i in range(0, len(x), batch_size)]
+        scaled = np.concatenate(out) if out else np.empty((0, horizon))
+        return scaled.astype(np.float64) * scale[:, :1] + mean[:, :1]
 
     def _call(self, raw: np.ndarray, horizon: int) -> np.ndarray:
         scaled_in = self.scaler.transform(raw)  # per-column statistics broadcast over (batch, lookback)

@@ -69,6 +69,9 @@ class Calibration:
     levels: tuple[int, ...]
     radius: tuple[tuple[float, ...], ...]
     n_windows: int
+    #: radii in units of each series' target standard deviation (a panel's pooled calibration): multiply
+    #: by a series' own scale (``bands(..., scale=)``) to get its interval
+    scaled: bool = False
 
     @property
     def horizon(self) -> int:
@@ -81,22 +84,25 @@ class Calibration:
         """Whether there were enough validation windows for the conformal rank at ``level``."""
         return self.n_windows >= min_windows(level)
 
-    def bands(self, yhat: np.ndarray, levels: Sequence[int] | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """``{level: (lo, hi)}`` around forecasts ``yhat`` of shape ``(..., steps)``, ``steps <= horizon``."""
+    def bands(self, yhat: np.ndarray, levels: Sequence[int] | None = None, *,
+              scale: float | np.ndarray = 1.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """``{level: (lo, hi)}`` around forecasts ``yhat`` of shape ``(..., steps)``, ``steps <= horizon``
+        (radii times ``scale``: a series' standard deviation, or one per row, when :attr:`scaled`)."""
         yhat = np.asarray(yhat, dtype=np.float64)
         steps = yhat.shape[-1]
         if steps > self.horizon:
             raise ValueError(f"calibrated for {self.horizon} steps, asked for {steps}")
         out = {}
         for level in self.levels if levels is None else levels:
-            r = np.asarray(self.radius_of(level)[:steps])
+            r = np.asarray(self.radius_of(level)[:steps]) * np.asarray(scale, dtype=np.float64)
             out[level] = (yhat - r, yhat + r)
         return out
 
-    def columns(self, yhat: np.ndarray, levels: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    def columns(self, yhat: np.ndarray, levels: Sequence[int] | None = None, *,
+                scale: float | np.ndarray = 1.0) -> dict[str, np.ndarray]:
         """The output columns ``lo-80, hi-80, lo-95, hi-95`` (statsforecast's names) for 1-D ``yhat``."""
         cols: dict[str, np.ndarray] = {}
-        for level, (lo, hi) in self.bands(yhat, levels).items():
+        for level, (lo, hi) in self.bands(yhat, levels, scale=scale).items():
             lo_name, hi_name = column_names(level)
             cols[lo_name], cols[hi_name] = lo, hi
         return cols
@@ -110,7 +116,8 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": METHOD, "levels": list(self.levels), "n_windows": self.n_windows,
-                "radius": {str(level): list(r) for level, r in zip(self.levels, self.radius)}}
+                "radius": {str(level): list(r) for level, r in zip(self.levels, self.radius)},
+                **({"scaled": True} if self.scaled else {})}
 
     @classmethod
     def from_dict(cls, raw: Any, *, source: str = "calibration", horizon: int | None = None) -> Calibration:
@@ -145,7 +152,10 @@ class Calibration:
             raise bad("'radius' lists differ in length")
         if any(any(a > b for a, b in zip(lo, hi)) for lo, hi in zip(rows, rows[1:])):
             raise bad("a higher level has a narrower interval")
-        return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n)
+        scaled = raw.get("scaled", False)
+        if not isinstance(scaled, bool):
+            raise bad(f"'scaled' must be true or false, got {str(scaled)[:40]}")
+        return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n, scaled=scaled)
 
 
 def _finite_nonnegative(v: Any) -> bool:

@@ -28,9 +28,11 @@ from forecaster.config import RunConfig
 from forecaster.contract import Capabilities, Kind
 from forecaster.errors import TrainingError
 from forecaster.inference import KerasRuntime, NetworkForecaster
+from forecaster.panel import PanelPrepared
 from forecaster.prepared import Prepared, future_index
+from forecaster.windows import Scaler
 
-__all__ = ["NetworkModel", "CellResult", "train_cell", "leaderboard_name"]
+__all__ = ["NetworkModel", "SeriesView", "CellResult", "train_cell", "leaderboard_name"]
 
 Progress = Callable[[str], None]
 
@@ -73,8 +75,12 @@ class NetworkModel:
     def name(self) -> str:
         return leaderboard_name(self.cell, self.strategy)
 
-    def fit(self, prep: Prepared) -> NetworkModel:
-        """Build and train the cell (both ways under ``model.linear: null``, lower validation loss kept)."""
+    def fit(self, prep: Prepared | PanelPrepared) -> NetworkModel:
+        """Build and train the cell (both ways under ``model.linear: null``, lower validation loss kept).
+
+        On a panel (:class:`~forecaster.panel.PanelPrepared`) one global network learns from the
+        windows of every series; :meth:`on` then forecasts one series with that series' scaler.
+        """
         from forecaster.architectures import build_model
         from forecaster.strategies import output_steps
         from forecaster.training import fit, seed_everything, shard_count, use_jit
@@ -118,17 +124,54 @@ class NetworkModel:
                                if len(variants) > 1 else None)
         self.train_seconds_ = sum(f[2].seconds for f in fits)
         self.epochs_total_ = sum(f[2].epochs_run for f in fits)
-        self.forecaster_ = NetworkForecaster(KerasRuntime(self.model_), prep.scaler, prep.split.lookback, self.strategy)
+        self.runtime_ = KerasRuntime(self.model_)
+        self.lookback_ = prep.split.lookback
+        if isinstance(prep, Prepared):
+            self.forecaster_ = NetworkForecaster(self.runtime_, prep.scaler, prep.split.lookback, self.strategy)
         return self
+
+    def on(self, scaler: Scaler) -> SeriesView:
+        """The fitted (global) network forecasting one series, scaled with that series' ``scaler``."""
+        return SeriesView(self, NetworkForecaster(self.runtime_, scaler, self.lookback_, self.strategy))
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return self.forecaster_.predict(values, origins, horizon)
 
     def future(self, prep: Prepared) -> pd.DataFrame:
-        """``timestamp, yhat``: the horizon after the last row of the prepared series."""
+        """``timestamp, yhat``: the horizon after the last row of the prepared series (no rows when known
+        covariates are inputs: their future values come with ``forecast predict --future``)."""
         sp, s = prep.split, prep.series
+        index = future_index(s.frame.index[sp.n - 1], s.freq, sp.horizon)
+        if s.known:
+            return pd.DataFrame({"timestamp": index[:0], "yhat": np.empty(0)})
         yhat = self.predict(prep.values, np.array([sp.n]), sp.horizon)[0]
-        return pd.DataFrame({"timestamp": future_index(s.frame.index[sp.n - 1], s.freq, sp.horizon), "yhat": yhat})
+        return pd.DataFrame({"timestamp": index, "yhat": yhat})
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """A panel's global network on one series: the model contract, with that series' scaler."""
+
+    net: NetworkModel
+    forecaster: NetworkForecaster
+
+    @property
+    def name(self) -> str:
+        return self.net.name
+
+    @property
+    def kind(self) -> Kind:
+        return self.net.kind
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.net.capabilities
+
+    def fit(self, prep: Prepared) -> SeriesView:
+        return self  # trained once on every series
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        return self.forecaster.predict(values, origins, horizon)
 
 
 @dataclass

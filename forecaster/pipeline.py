@@ -144,7 +144,8 @@ def _records(prep: Prepared, cfg: RunConfig, strategy: str) -> dict[str, dict[st
                    "seasons": list(prep.seasons),
                    "strategy": strategy, "split": {"train_end": sp.train_end, "val_end": sp.val_end, "n": sp.n}},
         "data": {"path": s.path, "sha256": s.sha256, "rows": len(s.frame), "target": s.target,
-                 "covariates": list(s.covariates), "time_col": s.time_col, "missing": cfg.data.missing,
+                 "covariates": [c for c in s.covariates if c not in s.known], "known": list(s.known),
+                 "calendar": prep.calendar, "time_col": s.time_col, "missing": cfg.data.missing,
                  "first": str(s.frame.index[0]), "last": str(s.frame.index[-1]), "n_filled": s.n_filled},
     }
 

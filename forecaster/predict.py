@@ -25,12 +25,12 @@ import pandas as pd
 from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_calibration, read_spec
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.contract import Capabilities
-from forecaster.data import SeriesFrame, load_series
+from forecaster.data import Panel, SeriesFrame, load_future, load_panel, load_series
 from forecaster.errors import ArtifactError, ConfigError, DataError
+from forecaster.prepared import input_values
 
-__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "interval_levels", "rounded", "OUTPUT_DIGITS",
-           "forecast_windows", "predict_from_dir",
-           "to_json"]
+__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "forecast_panel", "interval_levels",
+           "rounded", "OUTPUT_DIGITS", "forecast_windows", "predict_from_dir", "read_future", "to_json"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,9 @@ def load_model(cell_dir: str | Path, *, backend: str = "auto") -> LoadedCell | L
 
 def load_for_predict(
     loaded: LoadedCell | LoadedStatistical, data: str | Path | None = None, *, missing: str | None = None
-) -> SeriesFrame:
-    """Load ``data`` (default: the series the cell was trained on) with the cell's settings.
+) -> Any:
+    """Load ``data`` (default: the series the cell was trained on) with the cell's settings: a
+    :class:`~forecaster.data.SeriesFrame`, or a :class:`~forecaster.data.Panel` for a panel's network.
 
     Args:
         loaded: the cell.
@@ -123,17 +124,61 @@ def load_for_predict(
     if data is None and not path.exists():
         raise DataError(f"{path}: the training data file is gone; pass the series with --data")
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
-               "missing": missing or d.get("missing", "error")}
+               "missing": missing or d.get("missing", "error"), "known": d.get("known", [])}
+    if d.get("id_col"):
+        panel = load_panel(path, id_col=d["id_col"], **options)
+        _same_freq(path, panel.first.freq, freq)
+        return panel
     try:  # the file's own frequency first, so a daily file given to an hourly model says so
         series = load_series(path, **options)
     except DataError as exc:
         if "frequency" not in str(exc) and "missing from the" not in str(exc):
             raise
         series = load_series(path, **options, freq=freq)
-    if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(freq):
-        raise DataError(f"{path}: the data's frequency is {series.freq!r}, the model's is {freq!r}; "
-                        "forecast with a model trained on this frequency")
+    _same_freq(path, series.freq, freq)
     return series
+
+
+def _same_freq(path: Path, found: str, freq: str) -> None:
+    if pd.tseries.frequencies.to_offset(found) != pd.tseries.frequencies.to_offset(freq):
+        raise DataError(f"{path}: the data's frequency is {found!r}, the model's is {freq!r}; "
+                        "forecast with a model trained on this frequency")
+
+
+def read_future(loaded: LoadedCell | LoadedStatistical, path: str | Path | None) -> pd.DataFrame | None:
+    """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not).
+
+    Raises:
+        ConfigError: the model uses known covariates and no file was given.
+    """
+    d = loaded.manifest["data"]
+    known = d.get("known", [])
+    if not known:
+        return None
+    if path is None:
+        raise ConfigError(f"--future: {loaded.path} uses known covariates ({', '.join(known)}); pass their values "
+                          f"for the {loaded.horizon} steps after the end of each series with --future FILE")
+    return load_future(path, time_col=d.get("time_col") or "timestamp", known=known, id_col=d.get("id_col"))
+
+
+def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None, source: str) -> np.ndarray:
+    """The last ``lookback`` input rows of ``series`` as the model reads them (known covariates and calendar
+    inputs led by the trained horizon, see :func:`forecaster.prepared.input_values`)."""
+    d = loaded.manifest["data"]
+    known, calendar = d.get("known", []), bool(d.get("calendar", False))
+    lb, h = loaded.lookback, loaded.horizon
+    if not known and not calendar:
+        return series.frame[series.columns].to_numpy(dtype=np.float64)[-lb:]
+    values = input_values(series, h, calendar=calendar, future=future)[-lb:]
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        r, c = (int(v) for v in bad[0])
+        n = len(series.frame)
+        when = pd.date_range(series.frame.index[0], periods=n + h, freq=series.freq)[n - lb + r + h]
+        who = f" for series {series.series_id!r}" if series.series_id is not None else ""
+        raise DataError(f"{source}: no value of '{series.columns[c]}'{who} at {when}; the model needs every known "
+                        f"covariate at each of the {h} steps after the end of the series")
+    return values
 
 
 def interval_levels(loaded: LoadedCell | LoadedStatistical, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
@@ -159,7 +204,8 @@ def interval_levels(loaded: LoadedCell | LoadedStatistical, levels: Sequence[int
 
 
 def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizon: int | None = None,
-             levels: Sequence[int] | None = None) -> pd.DataFrame:
+             levels: Sequence[int] | None = None, future: pd.DataFrame | None = None,
+             future_source: str = "--future") -> pd.DataFrame:
     """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
 
     With a calibrated folder the frame also holds ``lo-<L>, hi-<L>`` for each of ``levels``
@@ -169,10 +215,7 @@ def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizo
         ConfigError: ``horizon`` exceeds the trained horizon, or a level is not calibrated.
         DataError: fewer rows than the lookback.
     """
-    trained = loaded.horizon
-    h = trained if horizon is None else horizon
-    if not 1 <= h <= trained:
-        raise ConfigError(f"--horizon: expected 1..{trained} (the model was trained for {trained} steps), got {h}")
+    h = _horizon(loaded, horizon)
     cal, served = interval_levels(loaded, levels)
     if len(series.frame) < loaded.lookback:
         raise DataError(
@@ -181,17 +224,98 @@ def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizo
     if isinstance(loaded, LoadedStatistical):
         yhat = loaded.future(series.frame[series.target].to_numpy(dtype=np.float64), h)
     else:
-        values = series.frame[series.columns].to_numpy(dtype=np.float64)[-loaded.lookback :]
+        values = _window(loaded, series, future, future_source)
         yhat = forecast_windows(loaded, values[None, ...], h)[0]
-    if np.shape(yhat) != (h,):  # the manifest's horizon and the network's outputs disagree
-        raise ArtifactError(f"{loaded.path}: the model produced {np.size(yhat)} step(s) where its manifest promises {h}; "
+    _check_output(loaded, yhat, (h,))
+    index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
+    bands = cal.columns(yhat, served) if cal is not None and served else {}
+    return pd.DataFrame({"timestamp": index, "yhat": yhat, **bands})
+
+
+def _horizon(loaded: LoadedCell | LoadedStatistical, horizon: int | None) -> int:
+    trained = loaded.horizon
+    h = trained if horizon is None else horizon
+    if not 1 <= h <= trained:
+        raise ConfigError(f"--horizon: expected 1..{trained} (the model was trained for {trained} steps), got {h}")
+    return h
+
+
+def _check_output(loaded: LoadedCell | LoadedStatistical, yhat: np.ndarray, shape: tuple[int, ...]) -> None:
+    if np.shape(yhat) != shape:  # the manifest's horizon and the network's outputs disagree
+        raise ArtifactError(f"{loaded.path}: the model produced {np.shape(yhat)[-1] if np.ndim(yhat) else np.size(yhat)} "
+                            f"step(s) where its manifest promises {shape[-1]}; "
                             "the run is inconsistent: retrain or pick another run")
     if not np.isfinite(yhat).all():  # a tampered or broken artifact must not be served as numbers
         raise ArtifactError(f"{loaded.path}: the model produced {int((~np.isfinite(yhat)).sum())} non-finite forecast "
                             "value(s) (NaN or inf); the saved model is broken: retrain or pick another run")
-    index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
-    bands = cal.columns(yhat, served) if cal is not None and served else {}
-    return pd.DataFrame({"timestamp": index, "yhat": yhat, **bands})
+
+
+def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None, levels: Sequence[int] | None = None,
+                   *, series: Sequence[str] | None = None, future: pd.DataFrame | None = None,
+                   future_source: str = "--future", notes: list[str] | None = None) -> pd.DataFrame:
+    """Forecast every series of ``panel`` the network was trained on (or ``series``) in one batched call.
+
+    Returns the long format ``<id_col>, timestamp, yhat[, lo-80, hi-80, ...]``. Series the model was
+    not trained on, and series shorter than its lookback, are left out with a line in ``notes``
+    (a ``series`` id among them is an error).
+
+    Raises:
+        DataError: a ``series`` id is not in the file, or cannot be forecast.
+        ConfigError: ``horizon`` or ``levels`` as in :func:`forecast`.
+    """
+    from forecaster.windows import SeriesScalers
+
+    if not isinstance(loaded, LoadedCell) or not isinstance(loaded.scaler, SeriesScalers):
+        raise ArtifactError(f"{loaded.path}: not a panel's network; forecast one series per file with it")
+    h = _horizon(loaded, horizon)
+    cal, served = interval_levels(loaded, levels)
+    id_col = loaded.manifest["data"]["id_col"]
+    by_id = {str(s.series_id): s for s in panel.series}
+    if series:
+        unknown = [sid for sid in series if sid not in by_id]
+        if unknown:
+            raise DataError(f"--series: {unknown[0]!r} is not a series of {panel.path} ({len(by_id)} series, "
+                            f"column '{id_col}')")
+    wanted = list(series) if series else list(by_id)
+    new = [sid for sid in wanted if sid not in loaded.scaler]
+    short = [sid for sid in wanted if sid in loaded.scaler and len(by_id[sid].frame) < loaded.lookback]
+    if series and (new or short):
+        sid = (new or short)[0]
+        why = "was not in the training data" if new else f"has fewer rows than the lookback of {loaded.lookback}"
+        raise DataError(f"--series: series {sid!r} {why}; the model cannot forecast it")
+    from forecaster.panel import MAX_LISTED
+
+    for group, why in ((new, "not in the training data"), (short, f"fewer rows than the lookback {loaded.lookback}")):
+        if group and notes is not None:
+            shown = ", ".join(group[:MAX_LISTED]) + (f", ... ({len(group)} in all)" if len(group) > MAX_LISTED else "")
+            notes.append(f"{len(group)} series left out ({why}): {shown}")
+    served_ids = [sid for sid in wanted if sid not in new and sid not in short]
+    if not served_ids:
+        raise DataError(f"{panel.path}: none of its series can be forecast by {loaded.path} (not in the training "
+                        "data, or shorter than the lookback)")
+    given = set(future.index.get_level_values(0)) if future is not None else set()
+
+    def future_of(sid: str) -> pd.DataFrame | None:
+        if future is None:
+            return None
+        if sid not in given:
+            raise DataError(f"{future_source}: no rows for series {sid!r}; the model needs its known covariates "
+                            "after the end of every series it forecasts")
+        return future.loc[sid]
+
+    windows = np.stack([_window(loaded, by_id[sid], future_of(sid), future_source) for sid in served_ids])
+    scalers = [loaded.scaler.of(sid) for sid in served_ids]
+    mean = np.stack([s.mean_ for s in scalers])
+    scale = np.stack([s.scale_ for s in scalers])
+    yhat = loaded.on(served_ids[0]).predict_rows(windows, h, mean, scale)
+    _check_output(loaded, yhat, (len(served_ids), h))
+    frames = []
+    for k, sid in enumerate(served_ids):
+        s = by_id[sid]
+        bands = cal.columns(yhat[k], served, scale=scale[k, 0] if cal.scaled else 1.0) if cal is not None and served else {}
+        frames.append(pd.DataFrame({id_col: sid, "timestamp": pd.date_range(s.frame.index[-1], periods=h + 1,
+                                                                            freq=s.freq)[1:], "yhat": yhat[k], **bands}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:
@@ -233,7 +357,10 @@ def predict_from_dir(
 ) -> pd.DataFrame:
     """Resolve ``--model``, load it safely (ONNX Runtime when exported), and forecast (see :func:`forecast`)."""
     loaded = load_model(resolve_cell_dir(model, models_dir))
-    return forecast(loaded, load_for_predict(loaded, data), horizon, levels)
+    data_ = load_for_predict(loaded, data)
+    if isinstance(data_, Panel):
+        return forecast_panel(loaded, data_, horizon, levels)  # type: ignore[arg-type]
+    return forecast(loaded, data_, horizon, levels)
 
 
 #: Significant digits of the largest value kept when a forecast is written (CSV, JSON): far more than
@@ -251,7 +378,7 @@ def rounded(frame: pd.DataFrame, digits: int = OUTPUT_DIGITS) -> pd.DataFrame:
         >>> rounded(pd.DataFrame({"yhat": [1234567.891], "lo-80": [1234567.591]})).iloc[0].tolist()
         [1234567.891, 1234567.591]
     """
-    values = [c for c in frame.columns if c != "timestamp"]
+    values = [c for c in frame.columns if c != "timestamp" and pd.api.types.is_numeric_dtype(frame[c])]
     if not values or not len(frame):
         return frame
     arr = np.abs(frame[values].to_numpy(dtype=np.float64))
@@ -268,9 +395,11 @@ def rounded(frame: pd.DataFrame, digits: int = OUTPUT_DIGITS) -> pd.DataFrame:
 
 def to_json(frame: pd.DataFrame, **meta: Any) -> str:
     """A forecast as JSON: ``{...meta, "forecast": [{"timestamp": ISO, "yhat": v, "lo-80": ...}, ...]}``."""
-    values = [c for c in frame.columns if c != "timestamp"]
+    ids = [c for c in frame.columns if c != "timestamp" and not pd.api.types.is_numeric_dtype(frame[c])]  # a panel's id
+    values = [c for c in frame.columns if c != "timestamp" and c not in ids]
     records = [
-        {"timestamp": row[0].isoformat(), **{c: float(v) for c, v in zip(values, row[1:])}}
-        for row in frame[["timestamp", *values]].itertuples(index=False)
+        {**{c: str(v) for c, v in zip(ids, row[: len(ids)])}, "timestamp": row[len(ids)].isoformat(),
+         **{c: float(v) for c, v in zip(values, row[len(ids) + 1 :])}}
+        for row in frame[[*ids, "timestamp", *values]].itertuples(index=False)
     ]
     return json.dumps({**meta, "forecast": records}, indent=2)

@@ -21,12 +21,12 @@ import pandas as pd
 
 from forecaster import baselines, metrics
 from forecaster.config import RunConfig
-from forecaster.data import SeriesFrame, load_series
+from forecaster.data import SeriesFrame, calendar_features, load_series
 from forecaster.errors import DataError
 from forecaster.windows import Scaler, Split, make_dataset, split, target_windows
 
 __all__ = ["Prepared", "prepare", "load", "describe", "future_index", "seasons_for", "default_lookback",
-           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK"]
+           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns", "input_values"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,17 @@ class Prepared:
     values: np.ndarray
     seasons: tuple[int, ...] = ()  # every period the models may use (season first among them), see seasons_for
     season_notes: tuple[str, ...] = ()  # inferred periods left out, and why
+    calendar: bool = False  # calendar inputs were added (see input_values)
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns of ``values``: target, past covariates, known covariates, calendar inputs."""
+        return list(self.scaler.columns)
+
+    @property
+    def has_future_inputs(self) -> bool:
+        """Known covariates or calendar inputs: a window's last rows carry values of the steps it forecasts."""
+        return bool(self.series.known) or self.calendar
 
     def origins(self, part: str) -> np.ndarray:
         """The forecast origin (first target row) of every window of ``part``."""
@@ -166,11 +177,60 @@ def window_lookback(cfg: RunConfig, series: SeriesFrame) -> int:
 
 
 def load(cfg: RunConfig) -> SeriesFrame:
-    """Load and validate the configured series."""
+    """Load and validate the configured series.
+
+    Raises:
+        DataError: also for a panel (``data.id_col``), which :mod:`forecaster.panel` loads.
+    """
     d = cfg.data
+    if d.id_col is not None:
+        raise DataError(f"{d.path}: --id-col (a file of many series) works with `forecast train`, `compare` and "
+                        "`predict`; backtest, retrain and schedule take one series per file for now")
     return load_series(
-        d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq
+        d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq,
+        known=d.known_covariates,
     )
+
+
+def input_columns(series: SeriesFrame, calendar: bool) -> list[str]:
+    """The model's input columns: the target, past covariates, known covariates, then calendar inputs."""
+    extra = list(calendar_features(series.frame.index[:1], series.freq).columns) if calendar else []
+    return [*series.columns, *extra]
+
+
+def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
+                 future: pd.DataFrame | None = None) -> np.ndarray:
+    """``(n, n_inputs)`` float64 rows in the original units, columns as :func:`input_columns`.
+
+    Known covariates and calendar inputs are *led* by the horizon: row ``t`` holds their values at
+    ``t + horizon``. A window ending at row ``o - 1`` then carries, in its last ``horizon`` rows,
+    their values at the steps ``o .. o + horizon - 1`` it forecasts, with no change to the
+    window's shape. The last ``horizon`` rows of a known covariate come from ``future`` (the
+    values after the end, by timestamp) and are NaN without it; calendar inputs are always known.
+
+    Example:
+        >>> import pandas as pd
+        >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="d")
+        >>> s = SeriesFrame(pd.DataFrame({"y": [1.0, 2, 3, 4], "promo": [0.0, 1, 0, 1]}, index=idx), "y", ("promo",),
+        ...                 "D", "f.csv", "", "d", known=("promo",))
+        >>> input_values(s, 2)[:, 1].tolist()  # row t: promo at t + 2
+        [0.0, 1.0, nan, nan]
+    """
+    frame = series.frame
+    known = list(series.known)
+    past = [c for c in series.columns if c not in known]
+    values = frame[past].to_numpy(dtype=np.float64)
+    if not known and not calendar:
+        return values
+    n = len(frame)
+    ext = pd.date_range(frame.index[0], periods=n + horizon, freq=series.freq, name=frame.index.name)
+    lead = frame[known].reindex(ext)
+    if future is not None and known:
+        given = future[known].reindex(ext[n:])
+        lead.iloc[n:] = given.to_numpy(dtype=np.float64)
+    if calendar:
+        lead = pd.concat([lead, calendar_features(ext, series.freq)], axis=1)
+    return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
 
 
 def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None) -> Prepared:
@@ -184,12 +244,17 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     """
     series = series if series is not None else load(cfg)
     w = cfg.window
-    values = series.frame.to_numpy(dtype=np.float64)
+    calendar = cfg.data.calendar
+    values = input_values(series, w.horizon, calendar=calendar)
     if sp is None:
         sp = split(len(values), lookback=window_lookback(cfg, series), horizon=w.horizon, val=w.val, test=w.test,
                    source=series.path)
+    if (series.known or calendar) and sp.lookback < w.horizon:
+        raise DataError(f"{series.path}: lookback {sp.lookback} is shorter than the horizon {w.horizon}; known "
+                        "covariates and calendar inputs need lookback >= horizon (a window's last rows carry the "
+                        "values of the steps it forecasts): raise --lookback")
     values = values[: sp.n]
-    scaler = Scaler(series.columns).fit(values[: sp.train_end])
+    scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end])
     season, seasons, notes = seasons_for(cfg, series.freq, sp.train_end, series.path)
     first = sp.first_targets("test")
     if season > int(first.min()):
@@ -201,7 +266,7 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     return Prepared(
         series=series, split=sp, scaler=scaler, scaled=scaler.transform(values),
         season=season, y=y, test_targets=target_windows(y, first, w.horizon), values=values,
-        seasons=seasons, season_notes=notes,
+        seasons=seasons, season_notes=notes, calendar=calendar,
     )
 
 

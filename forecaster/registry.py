@@ -403,7 +403,7 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     import pandas as pd
 
     data, window = manifest.get("data", {}), manifest.get("window", {})
-    expected = [data.get("target"), *data.get("covariates", [])]
+    expected = [data.get("target"), *data.get("covariates", []), *data.get("known", [])]
     if series.columns != expected:
         return f"schema differs from the champion's: columns {series.columns}, expected {expected}"
     if window.get("freq") != series.freq:

@@ -24,9 +24,11 @@ import numpy as np
 from forecaster import baselines, intervals
 from forecaster.artifacts.io import atomic_write_text
 
-__all__ = ["write_report", "PLOTS"]
+__all__ = ["write_report", "write_panel_report", "PLOTS", "PANEL_PLOTS"]
 
 PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
+#: A panel run's plots: per-series MASE of every row, and the forecasts of three series.
+PANEL_PLOTS = ("series_mase.png", "series_forecasts.png")
 _TABLE = (
     ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
     ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
@@ -34,7 +36,8 @@ _TABLE = (
     ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
     ("batch_windows_per_s", "batch win/s", 0),
     ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mape", "MAPE %", 2), ("mase", "MASE", 3),
-    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("backtest_mase", "backtest MASE", 3),
+    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("mase_median", "median MASE", 3), ("series", "series", 0),
+    ("backtest_mase", "backtest MASE", 3),
 )
 
 
@@ -249,7 +252,8 @@ def _spread_note(rows: Sequence[dict[str, Any]]) -> str:
     return note + "."
 
 
-def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any]) -> str:
+def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any],
+              plots: Sequence[str] = PLOTS, extra: str = "") -> str:
     header, body = table_rows(rows)
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -257,8 +261,9 @@ def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str
     lines += ["", _spread_note(rows), "", _COVERED_NOTE, "", "## Conditions (identical for every cell)", "",
               "| condition | value |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
+    lines += ["", extra] if extra else []
     lines += ["", "## Plots", ""]
-    lines += [f"![{name}](plots/{name})" for name in PLOTS]
+    lines += [f"![{name}](plots/{name})" for name in plots]
     return "\n".join(lines) + "\n"
 
 
@@ -269,7 +274,8 @@ def _flags_unbroken(text: str) -> str:
     return re.sub(r"(--[a-z][a-z-]*)", r'<code class="flag">\1</code>', html.escape(text))
 
 
-def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path) -> str:
+def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path,
+          names: Sequence[str] = PLOTS, extra: str = "") -> str:
     header, body = table_rows(rows)
     esc = html.escape
     table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
@@ -280,7 +286,7 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
         f'{base64.b64encode((plots / name).read_bytes()).decode()}"></figure>'
-        for name in PLOTS
+        for name in names
     )
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
@@ -293,7 +299,7 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
             f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
             f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
             f"<p>{esc(_COVERED_NOTE)}</p>"
-            f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
+            f"<h2>Conditions (identical for every cell)</h2>{conds}{extra}<h2>Plots</h2>{images}</body></html>\n")
 
 
 def write_report(
@@ -310,3 +316,90 @@ def write_report(
     _plots(run_dir / "plots", prep=prep, rows=rows, trials=trials, base=base)
     atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions))
     atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots"))
+
+
+def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, limit: int = 20) -> tuple[str, str, Any]:
+    """The per-series results of the best network beside seasonal naive: (markdown, html, that frame)."""
+    best = next((r["name"] for r in rows if r.get("kind") == "model" and r.get("mase") is not None), None)
+    if best is None or table.empty:
+        return "", "", None
+    wide = table.pivot_table(index=id_col, columns="name", values="mase", aggfunc="first")
+    keep = [c for c in (best, "seasonal_naive", "naive", "linear") if c in wide.columns]
+    wide = wide[keep].sort_values(best, ascending=False)
+    beats = ""
+    if "seasonal_naive" in wide and best != "seasonal_naive":
+        both = wide[[best, "seasonal_naive"]].dropna()
+        beats = (f"{best.upper()} beats seasonal naive on {int((both[best] < both['seasonal_naive']).sum())} of "
+                 f"{len(both)} series. ")
+    title = f"Per series: MASE of {best.upper()} (the best network) and the baselines, worst {min(limit, len(wide))} first"
+    note = beats + f"Every row on every series is in series_metrics.csv ({len(wide)} series)."
+    shown = wide.head(limit)
+    header = [id_col, *[c.replace("_", " ") for c in shown.columns]]
+    body = [[str(i), *["-" if v != v else f"{v:.3f}" for v in r]] for i, r in zip(shown.index, shown.to_numpy())]
+    md = "\n".join([f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                    *["| " + " | ".join(r) + " |" for r in body], "", note])
+    esc = html.escape
+    tab = ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+           + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+    return md, f"<h2>{esc(title)}</h2>{tab}<p>{esc(note)}</p>", wide
+
+
+def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    id_col = pp.panel.id_col
+    names = list(dict.fromkeys(table["name"]))
+    data = [table.loc[table["name"] == n, "mase"].dropna().to_numpy() for n in names]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(names) + 1), [n.replace("_", " ") for n in names], rotation=20)
+    ax.set_ylabel("test MASE per series")
+    ax.set_title(f"MASE of every row on each of {len(pp.items)} series (lower is better)")
+    if any(d.size and d.max() > 20 * max(np.median(d), 1e-9) for d in data):
+        ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(out / PANEL_PLOTS[0], dpi=100)
+    plt.close(fig)
+
+    best = kept[0] if kept else None
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    picks: list[str] = []
+    if wide is not None and len(wide):
+        order = list(wide.index)  # worst first
+        picks = list(dict.fromkeys([order[-1], order[len(order) // 2], order[0]]))
+    by_id = {str(p.series.series_id): p for p in pp.items}
+    for ax, sid, label in zip(axes, picks, ("best", "median", "worst")):
+        item = by_id[sid]
+        s = item.series
+        tail = s.frame[s.target].iloc[-max(3 * pp.split.horizon, 48):]
+        ax.plot(tail.index, tail.to_numpy(), color="black", lw=1, label="actual")
+        if best is not None and len(best.forecast):
+            fc = best.forecast[best.forecast[id_col] == sid]
+            ax.plot(fc["timestamp"], fc["yhat"], color="tab:blue", lw=1.5, label=f"{best.name} forecast")
+            lo = [c for c in fc.columns if c.startswith("lo-")]
+            if lo:
+                ax.fill_between(fc["timestamp"], fc[lo[-1]], fc["hi-" + lo[-1][3:]], color="tab:blue", alpha=0.2,
+                                label=f"{lo[-1][3:]}% interval")
+        ax.set_title(f"{sid} ({label} MASE)", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        _dates(ax)
+    for ax in axes[len(picks):]:
+        ax.axis("off")
+    if picks:
+        axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / PANEL_PLOTS[1], dpi=100)
+    plt.close(fig)
+
+
+def write_panel_report(run_dir: Path, *, pp: Any, rows: Sequence[dict[str, Any]], verdict: str,
+                       conditions: dict[str, Any], table: Any, kept: Sequence[Any]) -> None:
+    """A panel run's report: the pooled leaderboard, the per-series results and two plots."""
+    md, section, wide = _series_section(table, rows, pp.panel.id_col)
+    _panel_plots(run_dir / "plots", pp=pp, table=table, wide=wide, kept=kept)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, md))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, section))

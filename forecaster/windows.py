@@ -26,7 +26,8 @@ from forecaster.errors import ArtifactError, DataError
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
-__all__ = ["Split", "split", "Scaler", "make_dataset", "target_windows", "origin_windows", "PARTS"]
+__all__ = ["Split", "split", "Scaler", "SeriesScalers", "read_scaler", "make_dataset", "target_windows",
+           "origin_windows", "PARTS"]
 
 PARTS = ("train", "val", "test")
 
@@ -167,9 +168,67 @@ class Scaler:
         return scaler
 
 
+class SeriesScalers:
+    """One :class:`Scaler` per series of a panel (each fitted on its own training rows), saved as one JSON.
+
+    Example:
+        >>> a, b = Scaler(["y"]).fit(np.array([[1.0], [3.0]])), Scaler(["y"]).fit(np.array([[10.0], [30.0]]))
+        >>> s = SeriesScalers(["a", "b"], [a, b])
+        >>> s.of("b").mean_.tolist(), SeriesScalers.from_dict(s.to_dict()).of("a").scale_.tolist()
+        ([20.0], [1.0])
+    """
+
+    kind = "per_series"
+
+    def __init__(self, ids: Sequence[str], scalers: Sequence[Scaler]) -> None:
+        self.ids = [str(i) for i in ids]
+        self.scalers = list(scalers)
+        self._at = {sid: k for k, sid in enumerate(self.ids)}
+        self.columns = self.scalers[0].columns if self.scalers else []
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self._at
+
+    def of(self, sid: str) -> Scaler:
+        """The scaler of series ``sid``.
+
+        Raises:
+            KeyError: the series was not in the training data.
+        """
+        return self.scalers[self._at[str(sid)]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "columns": self.columns, "ids": self.ids,
+                "mean": [s.mean_.tolist() for s in self.scalers], "scale": [s.scale_.tolist() for s in self.scalers]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "scaler.json") -> SeriesScalers:
+        try:
+            ids, means, scales = raw["ids"], raw["mean"], raw["scale"]
+            if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(set(ids)) == len(ids)):
+                raise ValueError("ids must be distinct strings")
+            if not (isinstance(means, list) and isinstance(scales, list) and len(means) == len(scales) == len(ids)):
+                raise ValueError("ids, mean and scale differ in length")
+            scalers = [Scaler.from_dict({"kind": "standard", "columns": raw["columns"], "mean": m, "scale": sc},
+                                        source) for m, sc in zip(means, scales)]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"{source}: not a valid per-series scaler ({exc})") from None
+        return cls(ids, scalers)
+
+
+def read_scaler(raw: Any, source: str = "scaler.json") -> Scaler | SeriesScalers:
+    """A saved scaler: one for the series (``standard``) or one per series of a panel (``per_series``)."""
+    if isinstance(raw, dict) and raw.get("kind") == SeriesScalers.kind:
+        return SeriesScalers.from_dict(raw, source)
+    return Scaler.from_dict(raw, source)
+
+
 def make_dataset(
     values: np.ndarray,
-    starts: range,
+    starts: range | np.ndarray,
     *,
     lookback: int,
     horizon: int,
@@ -184,7 +243,8 @@ def make_dataset(
 
     Args:
         values: scaled array ``(n_rows, n_features)``, target in column 0.
-        starts: input-start rows of the windows (see :meth:`Split.starts`).
+        starts: input-start rows of the windows (see :meth:`Split.starts`): a range, or an array
+            of rows (the windows of many series stacked in ``values``, none crossing two series).
         lookback, horizon: window sizes.
         batch_size: windows per batch.
         shuffle: reshuffle window order every epoch (training only).
@@ -199,18 +259,25 @@ def make_dataset(
     target = series[:, 0]
     in_offsets = tf.range(lookback, dtype=tf.int64)
     out_offsets = tf.range(lookback, lookback + horizon, dtype=tf.int64)
+    rows = starts if isinstance(starts, range) and starts.step == 1 else None
+
+    def all_starts() -> tf.Tensor:
+        if rows is not None:
+            return tf.range(rows.start, rows.stop, dtype=tf.int64)
+        return tf.constant(np.asarray(starts, dtype=np.int64))
+
     if shuffle:
         # A fresh permutation of the start indices every epoch (8 bytes a window), not a
         # ``Dataset.shuffle`` buffer: that holds every element as a tensor, ~190 bytes a window
         # (1.3 GB for 7 million windows, measured by bench/memory.py).
         epoch_seed = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
         ds = epoch_seed.map(
-            lambda s: tf.random.experimental.stateless_shuffle(
-                tf.range(starts.start, starts.stop, dtype=tf.int64), seed=tf.stack([s, tf.constant(0, tf.int64)])
-            )
+            lambda s: tf.random.experimental.stateless_shuffle(all_starts(), seed=tf.stack([s, tf.constant(0, tf.int64)]))
         ).unbatch()
+    elif rows is not None:
+        ds = tf.data.Dataset.range(rows.start, rows.stop)
     else:
-        ds = tf.data.Dataset.range(starts.start, starts.stop)
+        ds = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype=np.int64))
     ds = ds.batch(batch_size)
 
     def gather(batch_starts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

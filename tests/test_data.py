@@ -214,7 +214,7 @@ def test_stacked_series_get_a_series_id_hint(capsys, write_csv):
     a["store"], b["store"] = "north", "south"
     expect_data_error(
         capsys, write_csv(pd.concat([a, b])), "column 'store' looks like a series id (2 series: north, south)",
-        "filter the rows of one 'store' into their own file", extra=("--target", "y"),
+        "forecast them together with --id-col store", extra=("--target", "y"),
     )
 
 

@@ -17,10 +17,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "forecaster"
 LAYERS: list[tuple[str, ...]] = [
     ("forecaster", "errors", "contract", "_runtime", "strategies", "metrics", "intervals", "artifacts.layout"),
     ("windows", "data", "baselines", "architectures", "config"),
-    ("inference", "prepared", "artifacts.io", "training"),
+    ("inference", "prepared", "panel", "artifacts.io", "training"),
     ("artifacts.runtime", "artifacts.run", "artifacts.cell", "artifacts", "checkpoint", "scoring"),
     ("network", "statistical", "lineup", "export", "serving", "predict"),
-    ("pipeline",),
+    ("pipeline", "panels"),
     ("backtest", "report"),
     ("compare", "registry"),
     ("schedule",),

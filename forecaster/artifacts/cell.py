@@ -29,7 +29,7 @@ from forecaster.contract import Capabilities, Kind
 from forecaster.errors import ArtifactError
 from forecaster.inference import KerasRuntime, NetworkForecaster, Predictor
 from forecaster.intervals import Calibration
-from forecaster.windows import Scaler
+from forecaster.windows import Scaler, SeriesScalers, read_scaler
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -135,6 +135,13 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
     if not isinstance(data["target"], str) or not isinstance(data["covariates"], list) or not all(
             isinstance(c, str) for c in data["covariates"]):
         raise bad("data.covariates", "a list of column names", data["covariates"])
+    known = data.get("known", [])
+    if not isinstance(known, list) or not all(isinstance(c, str) for c in known):
+        raise bad("data.known", "a list of column names", known)
+    if not isinstance(data.get("calendar", False), bool):
+        raise bad("data.calendar", "true or false", data.get("calendar"))
+    if "id_col" in data and not (isinstance(data["id_col"], str) and data["id_col"]):
+        raise bad("data.id_col", "a column name", data["id_col"])
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise bad("files", "a mapping of file names to checksums", files)
 
@@ -153,7 +160,7 @@ def write_cell(
     *,
     cell: str,
     model: Any,
-    scaler: Scaler,
+    scaler: Scaler | SeriesScalers,
     metrics: dict[str, Any],
     history: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -248,7 +255,7 @@ class LoadedCell:
 
     path: Path
     model: Predictor
-    scaler: Scaler
+    scaler: Scaler | SeriesScalers  # one per series for a panel's global network
     manifest: dict[str, Any]
 
     kind: Kind = "model"
@@ -277,8 +284,27 @@ class LoadedCell:
         return str(self.manifest["window"].get("strategy", "direct"))
 
     @property
+    def panel(self) -> bool:
+        """A panel's global network (one scaler per series, ``data.id_col`` in the manifest)."""
+        return isinstance(self.scaler, SeriesScalers)
+
+    @property
     def forecaster(self) -> NetworkForecaster:
+        if isinstance(self.scaler, SeriesScalers):
+            raise ArtifactError(f"{self.path}: a panel's network forecasts one series at a time (LoadedCell.on)")
         return NetworkForecaster(self.model, self.scaler, self.lookback, self.strategy)
+
+    def on(self, series_id: str) -> NetworkForecaster:
+        """A panel network's forecaster for one of its series (that series' scaler).
+
+        Raises:
+            ArtifactError: the model was not trained on that series.
+        """
+        if not isinstance(self.scaler, SeriesScalers):
+            return self.forecaster
+        if series_id not in self.scaler:
+            raise ArtifactError(f"{self.path}: series {series_id!r} was not in the training data")
+        return NetworkForecaster(self.model, self.scaler.of(series_id), self.lookback, self.strategy)
 
     def fit(self, prep: Prepared) -> LoadedCell:
         """A saved cell is already fitted: it is scored as it is (with its own scaler)."""
@@ -318,9 +344,9 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _scaler(path: Path) -> Scaler:
+def _scaler(path: Path) -> Scaler | SeriesScalers:
     source = path / layout.SCALER_FILE
-    return Scaler.from_dict(read_json(source, "scaler"), source=str(source))
+    return read_scaler(read_json(source, "scaler"), source=str(source))
 
 
 def load_cell(cell_dir: str | Path) -> LoadedCell:

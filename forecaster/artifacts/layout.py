@@ -16,7 +16,7 @@ __all__ = [
     "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
     "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
     "SPEC_FILE", "CALIBRATION_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "FALLBACK_FILES", "STATISTICAL",
-    "STATISTICAL_FILES",
+    "STATISTICAL_FILES", "SERIES_METRICS",
 ]
 
 #: Version tag of the run-directory format written by this code.
@@ -35,6 +35,7 @@ LEADERBOARD_CSV = "leaderboard.csv"
 CHAMPION_FILE = "champion.json"
 SPEC_FILE = "spec.json"
 CALIBRATION_FILE = "calibration.json"
+SERIES_METRICS = "series_metrics.csv"  # a panel run: every row's scores on every series
 RUNS_DIR = "runs"
 
 #: Hashed and required in every cell folder.

@@ -1,0 +1,309 @@
+"""Train on a panel: one global network per cell over every series, every baseline per series.
+
+Each row of a panel leaderboard is scored on every series' own test windows with that series'
+own MASE scale, then pooled: the mean over series of each metric (``mase``), the median MASE
+(``mase_median``) and how many series the row scored. The per-series scores go to
+``series_metrics.csv`` in the run folder. Intervals are calibrated once per row on every
+series' validation errors divided by that series' standard deviation (so a large series does
+not set the width of a small one) and measured on all test windows the same way.
+
+Example:
+    >>> from forecaster import config
+    >>> cfg = config.resolve(overrides={"data.path": "data/tourism_panel.csv", "data.id_col": "series_id"})  # doctest: +SKIP
+    >>> result = train(cfg, cells=["gru"])  # doctest: +SKIP
+    >>> result.leaderboard[0]["mase"], result.leaderboard[0]["mase_median"]  # doctest: +SKIP
+    (1.41, 1.32)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster import intervals, lineup, metrics, network, pipeline, scoring
+from forecaster.artifacts import layout
+from forecaster.artifacts.cell import write_cell
+from forecaster.artifacts.io import atomic_write_text
+from forecaster.artifacts.run import store_run
+from forecaster.config import RunConfig, dump_yaml
+from forecaster.errors import ForecasterError
+from forecaster.network import CellResult
+from forecaster.panel import PanelPrepared, describe, prepare_panel, series_counts, skipped_note
+from forecaster.prepared import Prepared, future_index
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.contract import Model
+
+__all__ = ["PanelScored", "score_rows", "train_cell", "score_baselines", "train", "save_run", "future",
+           "series_table", "POOLED_CALIBRATION_WINDOWS", "PANEL_COLUMNS"]
+
+Progress = Callable[[str], None]
+
+#: Validation windows calibrating one row's intervals over all series, at most (spread over the series).
+POOLED_CALIBRATION_WINDOWS = 5000
+
+PANEL_COLUMNS = (*pipeline.LEADERBOARD_COLUMNS[:11], "mase_median", "series", *pipeline.LEADERBOARD_COLUMNS[11:])
+
+
+@dataclass
+class PanelScored:
+    """One row of a panel run: its scores on each series, pooled, and its pooled calibration."""
+
+    name: str
+    kind: str
+    per_series: list[dict[str, Any] | None]  # aligned with the panel's items; None where it failed
+    scores: dict[str, Any]
+    calibration: intervals.Calibration | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (series id, reason)
+
+
+def _pool(per: Sequence[dict[str, Any] | None], errors: Sequence[tuple[str, str]], name: str) -> dict[str, Any]:
+    """Mean over series of each metric, the median MASE, the series scored, warnings and failures."""
+    ok = [s for s in per if s is not None]
+    out: dict[str, Any] = {"series": len(ok), "warnings": []}
+    for key in scoring.METRIC_KEYS:
+        vals = np.array([s[key] for s in ok if s.get(key) is not None and np.isfinite(s[key])], dtype=np.float64)
+        out[key] = float(vals.mean()) if vals.size else None
+        if key == "mase":
+            out["mase_median"] = float(np.median(vals)) if vals.size else None
+            if vals.size < len(ok):
+                out["warnings"].append(f"MASE undefined on {len(ok) - vals.size} series (a constant training part)")
+    steps = [s["per_step_mae"] for s in ok if s.get("per_step_mae") is not None]
+    out["per_step_mae"] = np.mean(np.asarray(steps, dtype=np.float64), axis=0).tolist() if steps else None
+    out["fit_seconds"] = float(sum(s.get("fit_seconds") or 0.0 for s in ok))
+    out["predict_seconds"] = float(sum(s.get("predict_seconds") or 0.0 for s in ok))
+    found = sorted({w for s in ok for w in s.get("warnings", [])})
+    out["warnings"] += found[:5] + ([f"... {len(found) - 5} more warnings"] if len(found) > 5 else [])
+    out["error"] = None
+    if errors:
+        sid, reason = errors[0]
+        out["error"] = (f"{name} failed on {len(errors)} of {len(per)} series (first {sid!r}: {reason})" if ok
+                        else f"{name} failed on every series (first {sid!r}: {reason})")
+    return out
+
+
+def _calibrate(pairs: Sequence[tuple[Model, Prepared, np.ndarray]], levels: Sequence[int],
+               scores: dict[str, Any]) -> intervals.Calibration | None:
+    """The pooled, scaled conformal calibration of one row, measured on every test window (adds to ``scores``)."""
+    if not levels or not pairs:
+        return None
+    cap = max(1, POOLED_CALIBRATION_WINDOWS // len(pairs))
+    vt, vp, tt, tp = [], [], [], []
+    try:
+        for model, item, test_pred in pairs:
+            idx = scoring.calibration_windows(item)
+            if len(idx) > cap:
+                idx = idx[np.unique(np.linspace(0, len(idx) - 1, cap).round().astype(np.int64))]
+            twin = model.calibration_model(item) if hasattr(model, "calibration_model") else model
+            pred = np.asarray(twin.predict(item.values, item.origins("val")[idx], item.split.horizon), dtype=np.float64)
+            s = float(item.scaler.scale_[0])
+            vt.append(item.targets("val")[idx] / s)
+            vp.append(pred / s)
+            tt.append(item.test_targets / s)
+            tp.append(test_pred / s)
+        cal = dataclasses.replace(intervals.calibrate(np.concatenate(vt), np.concatenate(vp), levels), scaled=True)
+    except (ForecasterError, ValueError, ArithmeticError) as exc:
+        scores["warnings"] = sorted({*scores["warnings"], f"no intervals ({exc})"})
+        return None
+    measured = intervals.evaluate(np.concatenate(tt), np.concatenate(tp), cal)
+    scores["intervals"] = {"n_calibration_windows": cal.n_windows, "units": "each series' standard deviation",
+                           **{str(level): {**m, "radius": list(cal.radius_of(level))} for level, m in measured.items()}}
+    scores.update(intervals.flat(measured))
+    scores["warnings"] = sorted({*scores["warnings"], *cal.warnings()})
+    return cal
+
+
+def score_rows(make: Callable[[Prepared], Model], pp: PanelPrepared, *, levels: Sequence[int] = (),
+               fit: bool = True) -> PanelScored:
+    """Fit (when ``fit``) and score ``make(item)`` on every series; a series where it fails is named, not fatal."""
+    per: list[dict[str, Any] | None] = []
+    errors: list[tuple[str, str]] = []
+    pairs = []
+    name, kind = "", "baseline"
+    for item in pp.items:
+        model = make(item)
+        name, kind = model.name, model.kind
+        t0 = time.perf_counter()
+        try:
+            if fit:
+                model.fit(item)
+            t1 = time.perf_counter()
+            pred = scoring.predict_part(model, item, "test")
+            t2 = time.perf_counter()
+        except (ForecasterError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            per.append(None)
+            errors.append((str(item.series.series_id), str(exc).splitlines()[0][:200] or exc.__class__.__name__))
+            continue
+        scores = scoring.score(item, pred)
+        scores.update(fit_seconds=t1 - t0, predict_seconds=t2 - t1)
+        per.append(scores)
+        pairs.append((model, item, pred))
+    pooled = _pool(per, errors, name)
+    cal = _calibrate(pairs, levels, pooled)
+    return PanelScored(name=name, kind=kind, per_series=per, scores=pooled, calibration=cal, errors=errors)
+
+
+def score_baselines(pp: PanelPrepared, cfg: RunConfig, progress: Progress | None = None) -> list[PanelScored]:
+    """Every ``--baselines`` row fitted and scored on each series on its own."""
+    say = progress or (lambda _msg: None)
+    for note in lineup.slow_notes(cfg.model.baselines):
+        say(f"baseline {note}")
+    names = [m.name for m in lineup.make_baselines(cfg.model.baselines)]
+    out = []
+    for k, name in enumerate(names):
+        t0 = time.perf_counter()
+
+        def make(_item: Prepared, k: int = k) -> Model:
+            return lineup.make_baselines(cfg.model.baselines)[k]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", metrics.MetricWarning)
+            scored = score_rows(make, pp, levels=cfg.forecast.levels)
+        if len(pp.items) > 1:
+            say(f"baseline {name}: {len(pp.items)} series in {time.perf_counter() - t0:.1f}s")
+        if scored.scores["error"]:
+            say(f"baseline {scored.scores['error']}")
+        out.append(scored)
+    return out
+
+
+def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibration | None) -> pd.DataFrame:
+    """``<id_col>, timestamp, yhat[, lo-80, hi-80...]``: the horizon after the end of every series (long format).
+
+    Empty when known covariates are inputs (their future values come with ``forecast predict --future``).
+    """
+    h, id_col = pp.split.horizon, pp.panel.id_col
+    if pp.items[0].series.known:
+        return pd.DataFrame({id_col: [], "timestamp": pd.DatetimeIndex([]), "yhat": []})
+    frames = []
+    for item in pp.items:
+        s = item.series
+        yhat = net.on(item.scaler).predict(item.values, np.array([item.split.n]), h)[0]
+        bands = cal.columns(yhat, scale=float(item.scaler.scale_[0])) if cal is not None else {}
+        frames.append(pd.DataFrame({id_col: s.series_id, "timestamp": future_index(s.frame.index[-1], s.freq, h),
+                                    "yhat": yhat, **bands}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def train_cell(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None,
+               callbacks: Sequence[Any] = ()) -> tuple[CellResult, PanelScored]:
+    """One global network over every series, scored per series and pooled (seeded from ``cfg``)."""
+    net = network.NetworkModel(cell, cfg, progress=progress, callbacks=callbacks).fit(pp)
+    scored = score_rows(lambda item: net.on(item.scaler), pp, levels=cfg.forecast.levels, fit=False)
+    result = CellResult(
+        cell=cell, model=net.model_, params=int(net.model_.count_params()), fit=net.fit_, scores=scored.scores,
+        forecast=future(net, pp, scored.calibration), strategy=net.strategy, base=net.base_,
+        linear_choice=net.linear_choice_, train_seconds=net.train_seconds_, epochs_total=net.epochs_total_,
+        network=net, calibration=scored.calibration,
+    )
+    return result, scored
+
+
+def series_table(pp: PanelPrepared, rows: Sequence[PanelScored]) -> pd.DataFrame:
+    """Every row's scores on every series: ``<id_col>, name, kind, mae, rmse, smape, mape, mase, error``."""
+    records = []
+    for row in rows:
+        failed = dict(row.errors)
+        for item, s in zip(pp.items, row.per_series):
+            sid = str(item.series.series_id)
+            rec: dict[str, Any] = {pp.panel.id_col: sid, "name": row.name, "kind": row.kind}
+            rec.update({k: (s or {}).get(k) for k in scoring.METRIC_KEYS})
+            rec["error"] = failed.get(sid)
+            records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def _records(pp: PanelPrepared, cfg: RunConfig, strategy: str) -> dict[str, dict[str, Any]]:
+    """The manifest's ``window`` and ``data`` records of a panel run's folders."""
+    first = pp.items[0].series
+    known = list(first.known)
+    return {
+        "window": {"lookback": pp.split.lookback, "horizon": pp.split.horizon, "freq": first.freq,
+                   "season": pp.season, "seasons": list(pp.seasons), "strategy": strategy},
+        "data": {"path": pp.panel.path, "sha256": pp.panel.sha256, "rows": pp.panel.rows, "target": first.target,
+                 "covariates": [c for c in first.covariates if c not in known], "known": known,
+                 "calendar": pp.calendar, "time_col": first.time_col, "missing": cfg.data.missing,
+                 "id_col": pp.panel.id_col, **series_counts(pp),
+                 "first": str(min(p.series.frame.index[0] for p in pp.items)),
+                 "last": str(max(p.series.frame.index[-1] for p in pp.items)),
+                 "n_filled": sum(p.series.n_filled for p in pp.items)},
+    }
+
+
+def save_run(final: Path, pp: PanelPrepared, cfg: RunConfig, results: Sequence[CellResult],
+             scored: Sequence[PanelScored], rows: list[dict[str, Any]], *, columns: Sequence[str] = PANEL_COLUMNS,
+             board_extra: dict[str, Any] | None = None, extra: Callable[[Path], None] | None = None) -> None:
+    """Write a panel run atomically: config, one folder per network (per-series scalers), the leaderboard
+    and ``series_metrics.csv``."""
+    resolved = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, target=pp.items[0].series.target,
+                                                                 time_col=pp.items[0].series.time_col),
+                                   window=dataclasses.replace(cfg.window, lookback=pp.split.lookback))
+    base = {s.name: s.scores for s in scored if s.kind != "model"}
+
+    def write_cells(tmp: Path) -> None:
+        for c in results:
+            write_cell(tmp / c.name, cell=c.cell, model=c.model, scaler=pp.scaler,
+                       metrics={"cell": c.cell, "test": c.scores, "baselines": base, "season": pp.season,
+                                "residual_base": c.base.name if c.base is not None else None,
+                                "series": len(pp.items), "params": c.params, "epochs_run": c.fit.epochs_run,
+                                "best_epoch": c.fit.best_epoch, "best_val_loss": c.fit.best_val_loss,
+                                "train_seconds": c.train_seconds, "epochs_total": c.epochs_total},
+                       history=c.fit.history, forecast=c.forecast, calibration=c.calibration,
+                       **_records(pp, cfg, c.strategy))
+
+    def write_extra(tmp: Path) -> None:
+        atomic_write_text(tmp / layout.SERIES_METRICS, series_table(pp, scored).to_csv(index=False))
+        if extra is not None:
+            extra(tmp)
+
+    board = {"season": pp.season, "n_test_windows": len(pp.split.starts("test")), **series_counts(pp),
+             "id_col": pp.panel.id_col, **(board_extra or {}), "rows": rows}
+    store_run(final, config_yaml=dump_yaml(resolved), write_cells=write_cells, board=board, columns=columns,
+              extra=write_extra)
+
+
+def leaderboard(results: Sequence[CellResult], base: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`forecaster.pipeline.leaderboard` rows with the median MASE and the series scored."""
+    rows = pipeline.leaderboard(results, base)
+    pooled = {**{c.name: c.scores for c in results}, **base}
+    for row in rows:
+        row["mase_median"] = pooled[row["name"]].get("mase_median")
+        row["series"] = pooled[row["name"]].get("series")
+    return rows
+
+
+def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[str] | None = None,
+          progress: Progress | None = None, run_dir: Path | None = None) -> pipeline.RunResult:
+    """Train each cell globally on the panel beside the per-series baselines, and save one run.
+
+    Raises:
+        DataError, TrainingError, ArtifactError: nothing is saved in any of these cases.
+    """
+    cells = list(cells or [cfg.model.cell])
+    say = progress or (lambda _msg: None)
+    pp = pp if pp is not None else prepare_panel(cfg)
+    say(describe(pp))
+    note = skipped_note(pp)
+    if note:
+        say(note)
+    scored = score_baselines(pp, cfg, progress)
+    results = []
+    for cell in cells:
+        say(f"training {cell} on {len(pp.items)} series (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
+        result, row = train_cell(pp, cfg, cell, progress=progress)
+        results.append(result)
+        scored.append(row)
+    base = {s.name: s.scores for s in scored if s.kind != "model"}
+    rows = leaderboard(results, base)
+    final = run_dir or pipeline.default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
+    save_run(final, pp, cfg, results, scored, rows)
+    return pipeline.RunResult(run_dir=final, leaderboard=rows, cells=results, season=pp.season,
+                              warnings=pipeline.run_warnings(results, base) + ([note] if note else []))

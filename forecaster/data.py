@@ -411,7 +411,7 @@ def _describe_steps(index: pd.DatetimeIndex) -> str:
 MAX_GRID_PER_ROW = 10
 
 
-def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: str | Path) -> None:
+def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: str | Path, freq_source: str = "") -> None:
     """Refuse a frequency whose grid would be far larger than the data (before building it)."""
     try:
         step = pd.tseries.frequencies.to_offset(freq)
@@ -422,6 +422,9 @@ def _check_grid_size(index: pd.DatetimeIndex, freq: str, rows: int, p: str | Pat
         return
     steps = (index[-1].value - index[0].value) // nanos + 1
     if steps > MAX_GRID_PER_ROW * max(rows, 1):
+        if freq_source:  # a panel's series on a coarser step than the frequency inferred on another
+            raise DataError(f"{p}: its {rows:,} rows span {steps:,} steps of {freq!r}, the panel's frequency"
+                            f"{freq_source}: it is on a coarser step; resample it to {freq!r} or leave it out")
         raise DataError(f"{p}: data.freq {freq!r} puts {steps:,} steps between the first and last timestamps of "
                         f"{rows:,} rows; that frequency is far finer than the data: set the data's own step "
                         "(or leave data.freq unset to infer it)")
@@ -461,7 +464,7 @@ def _on_grid(frame: pd.DataFrame, p: str | Path, time_col: str, freq: str, missi
     Returns the frame and how many values were filled. ``p`` names the file (and the series) in errors.
     """
     index = frame.index
-    _check_grid_size(index, freq, len(index), p)
+    _check_grid_size(index, freq, len(index), p, freq_source)
     try:
         grid = pd.date_range(index[0], index[-1], freq=freq, name=time_col)
     except ValueError:

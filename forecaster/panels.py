@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 import warnings
@@ -33,6 +34,7 @@ from forecaster.artifacts import layout
 from forecaster.artifacts.cell import write_cell
 from forecaster.artifacts.io import atomic_write_text
 from forecaster.artifacts.run import store_run
+from forecaster.baselines import Linear
 from forecaster.config import RunConfig, dump_yaml
 from forecaster.errors import ForecasterError
 from forecaster.network import CellResult
@@ -122,17 +124,18 @@ def _calibrate(pairs: Sequence[tuple[Model, Prepared, np.ndarray]], levels: Sequ
 
 
 def score_rows(make: Callable[[Prepared], Model], pp: PanelPrepared, *, levels: Sequence[int] = (),
-               fit: bool = True) -> PanelScored:
-    """Fit (when ``fit``) and score ``make(item)`` on every series; a series where it fails is named, not fatal."""
+               fit: bool = True, name: str = "", kind: str = "baseline") -> PanelScored:
+    """Fit (when ``fit``) and score ``make(item)`` on every series; a series where it fails is named, not fatal.
+
+    ``name`` and ``kind`` label the row when no model could even be made."""
     per: list[dict[str, Any] | None] = []
     errors: list[tuple[str, str]] = []
     pairs = []
-    name, kind = "", "baseline"
     for item in pp.items:
-        model = make(item)
-        name, kind = model.name, model.kind
         t0 = time.perf_counter()
         try:
+            model = make(item)
+            name, kind = model.name, model.kind
             if fit:
                 model.fit(item)
             t1 = time.perf_counter()
@@ -166,13 +169,38 @@ def score_baselines(pp: PanelPrepared, cfg: RunConfig, progress: Progress | None
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.MetricWarning)
-            scored = score_rows(make, pp, levels=cfg.forecast.levels)
+            if name == "linear":  # one least-squares map over every series' windows, as the networks learn
+                scored = score_rows(_global_linear(pp), pp, levels=cfg.forecast.levels, fit=False, name=name)
+            else:
+                scored = score_rows(make, pp, levels=cfg.forecast.levels, name=name)
         if len(pp.items) > 1:
             say(f"baseline {name}: {len(pp.items)} series in {time.perf_counter() - t0:.1f}s")
         if scored.scores["error"]:
             say(f"baseline {scored.scores['error']}")
         out.append(scored)
     return out
+
+
+def _global_linear(pp: PanelPrepared) -> Callable[[Prepared], Model]:
+    """The linear row of a panel: fitted once on every series' (scaled) training windows, like the
+    networks, and applied to each series with its own scaler. Fitted per series, its
+    ``lookback + 1`` coefficients would rest on a few dozen windows of a short series (MASE 2.4
+    against 0.5 for naive on the shipped employment panel)."""
+    fitted = None
+    failure: Exception | None = None
+    try:
+        fitted = Linear().fit(pp)  # type: ignore[arg-type]  # duck-typed: split, scaler, residual_base
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        failure = exc
+
+    def make(item: Prepared) -> Model:
+        if fitted is None:
+            raise ValueError(f"the global linear fit failed ({failure})")
+        view = copy.copy(fitted)
+        view.scaler_ = item.scaler
+        return view
+
+    return make
 
 
 def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibration | None) -> pd.DataFrame:
@@ -197,7 +225,8 @@ def train_cell(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress: Progre
                callbacks: Sequence[Any] = ()) -> tuple[CellResult, PanelScored]:
     """One global network over every series, scored per series and pooled (seeded from ``cfg``)."""
     net = network.NetworkModel(cell, cfg, progress=progress, callbacks=callbacks).fit(pp)
-    scored = score_rows(lambda item: net.on(item.scaler), pp, levels=cfg.forecast.levels, fit=False)
+    scored = score_rows(lambda item: net.on(item.scaler), pp, levels=cfg.forecast.levels, fit=False, name=net.name,
+                        kind="model")
     result = CellResult(
         cell=cell, model=net.model_, params=int(net.model_.count_params()), fit=net.fit_, scores=scored.scores,
         forecast=future(net, pp, scored.calibration), strategy=net.strategy, base=net.base_,

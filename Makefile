@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean bench constraints
+.PHONY: install demo test docker-test lint clean bench constraints
 
 install: $(STAMP)
 
@@ -33,6 +33,12 @@ PYTEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 	$(BIN)/python -m pytest -m slow; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+
+# The image against a real Docker engine: build, schedule, health, stop, kill, lock, predict, compose
+# (one PASS/FAIL line each; about 4 minutes once the image layers are cached). Needs `docker info`
+# to work: on this project's CI machines `bash ../shared/docker/engine.sh` starts an engine.
+docker-test:
+	bash tools/docker_test.sh
 
 # Performance targets (issue 5): one table of target, measured, reference, ratio, pass/fail.
 # Takes ~10 minutes on 2 CPU cores; `make bench BENCH_FLAGS=--quick` for a shorter run.

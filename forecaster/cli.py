@@ -9,11 +9,12 @@ traceback. TensorFlow is imported only by the commands that build or run models,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -155,10 +156,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from forecaster import pipeline  # pandas and friends: only once the config is valid (fast errors)
 
     t0 = time.perf_counter()
-    prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
-    _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    result = pipeline.train(cfg, prep, progress=progress)
+    if cfg.data.id_col is not None:  # a panel: one global network over every series
+        from forecaster import panel, panels
+
+        pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
+        _load_tensorflow(args)
+        result = panels.train(cfg, pp, progress=progress)
+    else:
+        prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
+        _load_tensorflow(args)
+        result = pipeline.train(cfg, prep, progress=progress)
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
     if args.json:
@@ -173,7 +181,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.leaderboard)
     for c in result.cells:
-        print(f"forecast ({len(c.forecast)} steps): {result.run_dir / c.name / 'forecast.csv'}")
+        steps = (f"{c.forecast.iloc[:, 0].nunique()} series x {cfg.window.horizon} steps" if cfg.data.id_col is not None
+                 else f"{len(c.forecast)} steps")
+        print(f"forecast ({steps}): {result.run_dir / c.name / 'forecast.csv'}")
     return ExitCode.OK
 
 
@@ -201,7 +211,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.io import output_file, read_json, write_output
     from forecaster.artifacts.layout import MANIFEST, ONNX_FILE
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
-    from forecaster.predict import forecast, load_for_predict, load_model, rounded, to_json
+    from forecaster.data import Panel
+    from forecaster.predict import forecast, forecast_panel, load_for_predict, load_model, read_future, rounded, to_json
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
@@ -212,8 +223,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)
-    frame = rounded(forecast(loaded, series, args.horizon, _levels(args.levels)))
+    future = read_future(loaded, args.future)
+    wanted = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
+    notes: list[str] = []
+    if isinstance(series, Panel):
+        import pandas as pd
+
+        frame = forecast_panel(loaded, series, args.horizon, _levels(args.levels), series=wanted,  # type: ignore[arg-type]
+                               future=future, future_source=args.future or "--future", notes=notes)
+        frame = pd.concat([g.pipe(rounded) for _, g in frame.groupby(frame.columns[0], sort=False)])
+    else:
+        if wanted:
+            raise ConfigError(f"--series: {cell_dir} forecasts one series per file (trained without --id-col)")
+        frame = rounded(forecast(loaded, series, args.horizon, _levels(args.levels), future=future,
+                                 future_source=args.future or "--future"))
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
+    for note in notes:
+        _err(f"forecast: warning: {note}")
     lost = lost_to_baseline(cell_dir)
     if lost is not None:
         saved = cell_dir.parent / lost[0]
@@ -221,7 +247,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _err(f"forecast: warning: {cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
              f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better{hint}")
     if args.format == "json":
-        text = to_json(frame, model=str(cell_dir), target=series.target, freq=series.freq)
+        one = series.first if isinstance(series, Panel) else series
+        text = to_json(frame, model=str(cell_dir), target=one.target, freq=one.freq)
     else:
         out = frame.copy()
         out["timestamp"] = out["timestamp"].map(lambda ts: ts.isoformat())
@@ -230,7 +257,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         write_output(destination, text)
-        _err(f"forecast of {len(frame)} steps from {cell_dir} written to {args.output}")
+        what = (f"{frame.iloc[:, 0].nunique()} series x {args.horizon or loaded.horizon} steps"
+                if isinstance(series, Panel) else f"{len(frame)} steps")
+        _err(f"forecast of {what} from {cell_dir} written to {args.output}")
     return ExitCode.OK
 
 
@@ -251,12 +280,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from forecaster import pipeline
 
     t0 = time.perf_counter()
-    prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
-    _load_tensorflow(args)
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
-    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest, prep=prep,
-                             strategies=strategies)
+    if cfg.data.id_col is not None:
+        if args.backtest or strategies:
+            raise ConfigError(f"--{'backtest' if args.backtest else 'strategies'}: not available with --id-col (a "
+                              "panel) yet; compare a panel without it")
+        from forecaster import panel
+
+        pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
+        _load_tensorflow(args)
+        result = compare.compare_panel(cfg, cells=cells, repeats=args.repeats, progress=progress, pp=pp)
+    else:
+        prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
+        _load_tensorflow(args)
+        result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
+                                 prep=prep, strategies=strategies)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
@@ -348,8 +387,14 @@ def _log(msg: str) -> None:
     _err(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} {msg}")
 
 
-def _graceful_stop(log: Callable[[str], None]) -> Any:
-    """An event set by SIGTERM or SIGINT (instead of killing the process mid-write)."""
+@contextlib.contextmanager
+def _graceful_stop(log: Callable[[str], None], watchdog: Any) -> Iterator[Any]:
+    """An event set by SIGTERM or SIGINT (instead of killing the process mid-write), while inside.
+
+    The signal also arms ``watchdog`` (a :class:`forecaster.schedule.StopWatchdog`): a step that
+    does not poll the event cannot make the stop take longer than its grace. On leaving, the
+    watchdog is disarmed and the previous handlers are back (``main`` called in-process).
+    """
     import signal
     import threading
 
@@ -357,27 +402,34 @@ def _graceful_stop(log: Callable[[str], None]) -> Any:
 
     def handler(signum: int, _frame: Any) -> None:
         if not stop.is_set():
-            log(f"received {signal.Signals(signum).name}: stopping (a running retrain stops after its current batch)")
+            log(f"received {signal.Signals(signum).name}: stopping (a running retrain stops after its current batch; "
+                f"exit within {watchdog.grace:g}s at the latest)")
         stop.set()
+        watchdog.arm()
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        watchdog.disarm()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     from forecaster import registry
     from forecaster.checkpoint import Stopped
+    from forecaster.schedule import STOP_GRACE, StopWatchdog
 
     cfg = _registry_config(args)
-    stop = _graceful_stop(_err)
-    _load_tensorflow(args)
-    try:
-        decision = registry.retrain(cfg, progress=None if args.quiet else _err, should_stop=stop.is_set)
-    except Stopped:
-        _err("forecast: retrain stopped; nothing was added to versions/ and the next retrain resumes "
-             "from its checkpoint")
-        return ExitCode.INTERRUPTED
+    with _graceful_stop(_err, StopWatchdog(STOP_GRACE, log=_err, exit_code=int(ExitCode.INTERRUPTED))) as stop:
+        _load_tensorflow(args)
+        try:
+            decision = registry.retrain(cfg, progress=None if args.quiet else _err, should_stop=stop.is_set)
+        except Stopped:
+            _err("forecast: retrain stopped; nothing was added to versions/ and the next retrain resumes "
+                 "from its checkpoint")
+            return ExitCode.INTERRUPTED
     line = f"{decision.outcome}: {decision.reason}"
     if decision.error is not None:  # busy, bad data, diverged: the error's own exit code
         _err(f"forecast: {line}")
@@ -391,19 +443,18 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from forecaster.schedule import Heartbeat, heartbeat_path, parse_cron, run_schedule
+    from forecaster.schedule import STOP_GRACE, Heartbeat, StopWatchdog, heartbeat_path, parse_cron, run_schedule
 
     cfg = _registry_config(args)
     parse_cron(cfg.schedule.cron)  # a bad expression fails now, not at the first fire
-    stop = _graceful_stop(_log)
-    _log(f"scheduling retrains of {cfg.model_name} on '{cfg.schedule.cron}' (UTC); "
-         f"heartbeat {heartbeat_path(cfg)} every {cfg.schedule.heartbeat_every:g}s")
-    with contextlib.suppress(OSError):  # before the slow import: a restart never shows the old "stopped"
-        Heartbeat(heartbeat_path(cfg), cfg.schedule.heartbeat_every).beat(state="starting")
-    _load_tensorflow(args)
-    run_schedule(cfg, stop=stop, log=_log, progress=None if args.quiet else _err)
+    watchdog = StopWatchdog(STOP_GRACE, heartbeat_path(cfg), log=_log)  # a stop takes STOP_GRACE s at most
+    with _graceful_stop(_log, watchdog) as stop:
+        _log(f"scheduling retrains of {cfg.model_name} on '{cfg.schedule.cron}' (UTC); "
+             f"heartbeat {heartbeat_path(cfg)} every {cfg.schedule.heartbeat_every:g}s")
+        with contextlib.suppress(OSError):  # before the slow import: a restart never shows the old "stopped"
+            Heartbeat(heartbeat_path(cfg), cfg.schedule.heartbeat_every).beat(state="starting")
+        _load_tensorflow(args)
+        run_schedule(cfg, stop=stop, log=_log, progress=None if args.quiet else _err, watchdog=watchdog)
     return ExitCode.OK
 
 
@@ -503,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.add_argument("--levels", metavar="P,P", help="prediction interval levels to output, from those the model was "
                    "calibrated for; none: the point forecast only (default: every calibrated level)")
+    p.add_argument("--future", metavar="PATH", help="values of the model's known covariates after the end of the "
+                   "series (CSV/Parquet: the time column, the id column for a panel, each known covariate)")
+    p.add_argument("--series", metavar="ID,ID", help="a panel model: forecast only these series (default: all)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("compare", parents=[common],

@@ -132,7 +132,8 @@ class NetworkModel:
 
     def on(self, scaler: Scaler) -> SeriesView:
         """The fitted (global) network forecasting one series, scaled with that series' ``scaler``."""
-        return SeriesView(self, NetworkForecaster(self.runtime_, scaler, self.lookback_, self.strategy))
+        return SeriesView(self.name, self.capabilities, NetworkForecaster(self.runtime_, scaler, self.lookback_,
+                                                                          self.strategy))
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return self.forecaster_.predict(values, origins, horizon)
@@ -150,22 +151,15 @@ class NetworkModel:
 
 @dataclass(frozen=True)
 class SeriesView:
-    """A panel's global network on one series: the model contract, with that series' scaler."""
+    """A panel's global network on one series, with that series' scaler: the model contract.
 
-    net: NetworkModel
+    Made by :meth:`NetworkModel.on` (a fitted network) or from a saved panel cell
+    (:meth:`forecaster.artifacts.cell.LoadedCell.on`)."""
+
+    name: str
+    capabilities: Capabilities
     forecaster: NetworkForecaster
-
-    @property
-    def name(self) -> str:
-        return self.net.name
-
-    @property
-    def kind(self) -> Kind:
-        return self.net.kind
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.net.capabilities
+    kind: Kind = "model"
 
     def fit(self, prep: Prepared) -> SeriesView:
         return self  # trained once on every series

@@ -44,7 +44,7 @@ from forecaster.prepared import Prepared, future_index
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.contract import Model
 
-__all__ = ["PanelScored", "score_rows", "train_cell", "score_baselines", "train", "save_run", "future",
+__all__ = ["PanelScored", "score_rows", "score_saved", "train_cell", "score_baselines", "train", "save_run", "future",
            "series_table", "POOLED_CALIBRATION_WINDOWS", "PANEL_COLUMNS"]
 
 Progress = Callable[[str], None]
@@ -154,6 +154,34 @@ def score_rows(make: Callable[[Prepared], Model], pp: PanelPrepared, *, levels: 
     return PanelScored(name=name, kind=kind, per_series=per, scores=pooled, calibration=cal, errors=errors)
 
 
+def score_saved(loaded: Any, pp: PanelPrepared, metric: str) -> float | None:
+    """A saved panel network's pooled ``metric`` on ``pp``'s test windows (the retrain gate's champion re-score).
+
+    Raises:
+        ArtifactError: it is not a panel's network, or was not trained on a series of ``pp``
+            (a new series: it could not serve it).
+        DataError: its lookback reaches before the start of a series' data.
+    """
+    from forecaster.artifacts.cell import LoadedCell
+    from forecaster.errors import ArtifactError, DataError
+    from forecaster.network import SeriesView
+    from forecaster.windows import SeriesScalers
+
+    if not isinstance(loaded, LoadedCell) or not isinstance(loaded.scaler, SeriesScalers):
+        raise ArtifactError(f"{loaded.path}: not a panel's network (trained without --id-col)")
+    scalers = loaded.scaler
+    new = [sid for sid in pp.ids if sid not in scalers]
+    if new:
+        raise ArtifactError(f"it was not trained on series {new[0]!r} ({len(new)} new in the data) and cannot serve it")
+    short = [p.series.series_id for p in pp.items if loaded.lookback > int(p.origins("test").min())]
+    if short:
+        raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of series {short[0]!r}")
+    scored = score_rows(lambda item: SeriesView(loaded.name, loaded.capabilities, loaded.on(str(item.series.series_id))),
+                        pp, fit=False, name=loaded.name, kind="model")
+    value = scored.scores.get(metric)
+    return float(value) if value is not None else None
+
+
 def score_baselines(pp: PanelPrepared, cfg: RunConfig, progress: Progress | None = None) -> list[PanelScored]:
     """Every ``--baselines`` row fitted and scored on each series on its own."""
     say = progress or (lambda _msg: None)
@@ -222,9 +250,10 @@ def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibrat
 
 
 def train_cell(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None,
-               callbacks: Sequence[Any] = ()) -> tuple[CellResult, PanelScored]:
-    """One global network over every series, scored per series and pooled (seeded from ``cfg``)."""
-    net = network.NetworkModel(cell, cfg, progress=progress, callbacks=callbacks).fit(pp)
+               callbacks: Sequence[Any] = (), checkpoint: Any = None) -> tuple[CellResult, PanelScored]:
+    """One global network over every series, scored per series and pooled (seeded from ``cfg``;
+    ``checkpoint`` makes the fit resumable)."""
+    net = network.NetworkModel(cell, cfg, progress=progress, callbacks=callbacks, checkpoint=checkpoint).fit(pp)
     scored = score_rows(lambda item: net.on(item.scaler), pp, levels=cfg.forecast.levels, fit=False, name=net.name,
                         kind="model")
     result = CellResult(
@@ -310,7 +339,7 @@ def leaderboard(results: Sequence[CellResult], base: dict[str, dict[str, Any]]) 
 
 
 def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[str] | None = None,
-          progress: Progress | None = None, run_dir: Path | None = None) -> pipeline.RunResult:
+          progress: Progress | None = None, run_dir: Path | None = None, checkpoint: Any = None) -> pipeline.RunResult:
     """Train each cell globally on the panel beside the per-series baselines, and save one run.
 
     Raises:
@@ -327,7 +356,8 @@ def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[st
     results = []
     for cell in cells:
         say(f"training {cell} on {len(pp.items)} series (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
-        result, row = train_cell(pp, cfg, cell, progress=progress)
+        result, row = train_cell(pp, cfg, cell, progress=progress,
+                                 checkpoint=checkpoint.child(cell) if checkpoint is not None else None)
         results.append(result)
         scored.append(row)
     base = {s.name: s.scores for s in scored if s.kind != "model"}

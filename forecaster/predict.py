@@ -168,7 +168,7 @@ def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None
     known, calendar = d.get("known", []), bool(d.get("calendar", False))
     lb, h = loaded.lookback, loaded.horizon
     if not known and not calendar:
-        return series.frame[series.columns].to_numpy(dtype=np.float64)[-lb:]
+        return series.frame.to_numpy(dtype=np.float64)[-lb:]  # columns: target, covariates (as loaded)
     values = input_values(series, h, calendar=calendar, future=future)[-lb:]
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
@@ -309,13 +309,20 @@ def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None,
     scale = np.stack([s.scale_ for s in scalers])
     yhat = loaded.on(served_ids[0]).predict_rows(windows, h, mean, scale)
     _check_output(loaded, yhat, (len(served_ids), h))
-    frames = []
-    for k, sid in enumerate(served_ids):
-        s = by_id[sid]
-        bands = cal.columns(yhat[k], served, scale=scale[k, 0] if cal.scaled else 1.0) if cal is not None and served else {}
-        frames.append(pd.DataFrame({id_col: sid, "timestamp": pd.date_range(s.frame.index[-1], periods=h + 1,
-                                                                            freq=s.freq)[1:], "yhat": yhat[k], **bands}))
-    return pd.concat(frames, ignore_index=True)
+    return _long_frame(id_col, served_ids, [by_id[sid].frame.index[-1] for sid in served_ids], panel.first.freq,
+                       yhat, cal.columns(yhat, served, scale=scale[:, :1] if cal.scaled else 1.0)
+                       if cal is not None and served else {})
+
+
+def _long_frame(id_col: str, ids: Sequence[str], lasts: Sequence[pd.Timestamp], freq: str, yhat: np.ndarray,
+                bands: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``<id_col>, timestamp, yhat, <bands>``: ``h`` rows per series, its timestamps continuing its own last one."""
+    h = yhat.shape[1]
+    offset = pd.tseries.frequencies.to_offset(freq)
+    last = pd.DatetimeIndex(lasts)
+    steps = np.stack([(last + k * offset).to_numpy() for k in range(1, h + 1)], axis=1)  # (n, h), vectorised per step
+    return pd.DataFrame({id_col: np.repeat(np.asarray(ids, dtype=object), h), "timestamp": steps.ravel(),
+                         "yhat": yhat.ravel(), **{k: np.asarray(v).ravel() for k, v in bands.items()}})
 
 
 def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:

@@ -184,8 +184,8 @@ def load(cfg: RunConfig) -> SeriesFrame:
     """
     d = cfg.data
     if d.id_col is not None:
-        raise DataError(f"{d.path}: --id-col (a file of many series) works with `forecast train`, `compare` and "
-                        "`predict`; backtest, retrain and schedule take one series per file for now")
+        raise DataError(f"{d.path}: --id-col (a file of many series) works with `forecast train`, `compare`, "
+                        "`predict`, `retrain` and `schedule`; backtest takes one series per file for now")
     return load_series(
         d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq,
         known=d.known_covariates,

@@ -402,12 +402,19 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     """
     import pandas as pd
 
+    from forecaster.data import Panel
+
     data, window = manifest.get("data", {}), manifest.get("window", {})
+    panel = isinstance(series, Panel)
+    if panel != bool(data.get("id_col")):
+        return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
+                data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
+    one = series.first if panel else series
     expected = [data.get("target"), *data.get("covariates", []), *data.get("known", [])]
-    if series.columns != expected:
-        return f"schema differs from the champion's: columns {series.columns}, expected {expected}"
-    if window.get("freq") != series.freq:
-        return f"frequency {series.freq!r} differs from the champion's {window.get('freq')!r}"
+    if one.columns != expected:
+        return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
+    if window.get("freq") != one.freq:
+        return f"frequency {one.freq!r} differs from the champion's {window.get('freq')!r}"
     if int(window.get("horizon", horizon)) != horizon:
         return f"horizon {horizon} differs from the champion's {window.get('horizon')}; scores would not compare"
     lasts = []
@@ -417,7 +424,7 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     if not lasts:
         return None
     last, who = max(lasts, key=lambda lw: lw[0])
-    new_rows = int((series.frame.index > last).sum())
+    new_rows = sum(int((s.frame.index > last).sum()) for s in (series.series if panel else [series]))
     if new_rows < min_new_rows:
         return f"{new_rows} new rows after {who} last timestamp {last}; need at least {min_new_rows}"
     return None
@@ -441,9 +448,14 @@ def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
     parameters on the new train + validation rows, as it did when it was chosen.
     """
     from forecaster import scoring
+    from forecaster.panel import PanelPrepared
     from forecaster.predict import LoadedStatistical, load_model
 
     loaded = load_model(cell_dir, backend="keras")
+    if isinstance(prep, PanelPrepared):
+        from forecaster.panels import score_saved
+
+        return score_saved(loaded, prep, metric)
     if isinstance(loaded, LoadedStatistical):
         model: Any = loaded.fit(prep)
     else:
@@ -520,7 +532,7 @@ class _Retrain:
             return (*gated(score), score)
         except (ArtifactError, TrainingError) as exc:  # it cannot be loaded (or refitted): nor served either
             promote, reason = gated(math.nan)
-            return promote, f"{reason}; champion could not be loaded ({exc})", math.nan
+            return promote, f"{reason}; champion could not be used ({exc})", math.nan
         except DataError as exc:  # a servable champion that cannot be compared stays
             return False, f"champion could not be re-scored on the new holdout ({exc}); kept", None
 
@@ -532,12 +544,16 @@ def _retrain_locked(run: _Retrain) -> Decision:
 
     cfg, reg, sc = run.cfg, run.reg, run.cfg.schedule
     run.open()
+    from forecaster import panel, panels
+
+    is_panel = cfg.data.id_col is not None
     try:  # the data is read once: checks, challenger and champion all see this snapshot
-        series = pipeline.load(cfg)
+        series: Any = panel.load(cfg) if is_panel else pipeline.load(cfg)
     except DataError as exc:
         return run.decide("skipped", f"data checks failed: {exc}", exc)
-    run.data = {"path": series.path, "sha256": series.sha256, "rows": len(series.frame),
-                "last": str(series.frame.index[-1])}
+    frames = [s.frame for s in series.series] if is_panel else [series.frame]
+    run.data = {"path": series.path, "sha256": series.sha256, "rows": sum(len(f) for f in frames),
+                "last": str(max(f.index[-1] for f in frames))}
     if run.champ_info is not None and run.champ_info.ok:
         newest = reg.inspect(reg.versions()[-1]) if reg.versions() else None
         reason = check_new_data(series, run.champ_info.manifest, min_new_rows=sc.min_new_rows,
@@ -549,9 +565,15 @@ def _retrain_locked(run: _Retrain) -> Decision:
     version = reg.next_version()
     run.say(f"training challenger version {version} of {reg.root.name}")
     try:
-        prep = pipeline.prepare(cfg, series)
-        result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
-                                checkpoint=checkpoint)
+        prep: Any
+        if is_panel:  # one global network over every series, the gate on the pooled score
+            prep = panel.prepare_panel(cfg, series)
+            result = panels.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
+                                  checkpoint=checkpoint)
+        else:
+            prep = pipeline.prepare(cfg, series)
+            result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
+                                    checkpoint=checkpoint)
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
         return run.decide("failed", f"challenger invalid, not saved: {exc}", exc)

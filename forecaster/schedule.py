@@ -8,6 +8,9 @@ every ``schedule.heartbeat_every`` seconds by a background thread (also while a 
 training), and :func:`check_health` (``forecast health``) fails when it is older than
 ``schedule.stale_after`` seconds. When the stop event is set (the CLI sets it on SIGTERM and
 SIGINT), a running retrain stops between batches, its checkpoint kept, and the loop returns.
+Work that does not poll the event (data loading, statistical fits, calibration, export) is
+bounded by :class:`StopWatchdog`: :data:`STOP_GRACE` seconds after the signal the heartbeat is
+marked stopped and the process exits 0 at once, well inside Docker's 10 s stop timeout.
 
 Example:
     >>> import threading
@@ -37,11 +40,17 @@ __all__ = [
     "next_fire",
     "heartbeat_path",
     "Heartbeat",
+    "STOP_GRACE",
+    "StopWatchdog",
     "check_health",
     "run_schedule",
 ]
 
 Log = Callable[[str], None]
+
+#: Seconds a stop request (SIGTERM/SIGINT) may take before :class:`StopWatchdog` ends the process
+#: with exit code 0. Docker sends SIGKILL 10 s after SIGTERM by default; this leaves half of that.
+STOP_GRACE = 5.0
 
 
 def _utcnow() -> datetime:
@@ -108,12 +117,24 @@ class Heartbeat:
         self.every = every
         self.fields: dict[str, Any] = {"pid": os.getpid(), "state": "starting"}
         self._lock = threading.Lock()
+        self._final = False
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
     def beat(self, **fields: Any) -> None:
-        """Merge ``fields`` into the state and write the file now."""
+        """Merge ``fields`` into the state and write the file now (nothing after :meth:`final`)."""
+        self._write(fields, last=False)
+
+    def final(self, **fields: Any) -> None:
+        """Write ``fields`` now as the last state: later beats (from any thread) write nothing."""
+        self._write(fields, last=True)
+        self._done.set()
+
+    def _write(self, fields: dict[str, Any], *, last: bool) -> None:
         with self._lock:
+            if self._final:
+                return
+            self._final = last
             self.fields.update(fields)
             now = time.time()
             body = {**self.fields, "time": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="seconds"),
@@ -143,6 +164,73 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.beat(**fields)
+
+
+class StopWatchdog:
+    """Bound the time a stop takes: exit 0 when the loop has not returned ``grace`` s after :meth:`arm`.
+
+    The stop event is polled between training batches only; data loading, statistical fits,
+    calibration and export run to their end. So the signal handler also calls :meth:`arm`: if
+    :meth:`disarm` (the loop returned) has not been called ``grace`` seconds later, the
+    heartbeat is written as ``stopped`` and the process ends with ``exit_code`` at once
+    (``os._exit``: no cleanup, no waiting for other threads). That is safe because every file
+    this project writes is written to a temporary name and renamed, the file lock dies with
+    the process, and an unfinished retrain resumes from its checkpoint, as after a SIGKILL.
+
+    Args:
+        grace: seconds between :meth:`arm` and the exit.
+        heartbeat: the heartbeat file to mark stopped (``None``: none, as for ``retrain``).
+        log: receives one line when the watchdog fires.
+        exit_code: the process's exit status then (0 for ``schedule``, 130 for ``retrain``).
+        hard_exit: ends the process (tests pass a fake).
+
+    Example:
+        >>> fired = []
+        >>> dog = StopWatchdog(0.01, None, hard_exit=fired.append)
+        >>> dog.arm(); dog.wait(5); fired
+        [0]
+    """
+
+    def __init__(self, grace: float = STOP_GRACE, heartbeat: Path | None = None, *, log: Log | None = None,
+                 exit_code: int = 0, hard_exit: Callable[[int], Any] = os._exit) -> None:
+        self.grace = grace
+        self.heartbeat = heartbeat
+        #: the running loop's :class:`Heartbeat` (:func:`run_schedule` sets it), written under its lock
+        self.live: Heartbeat | None = None
+        self.log = log or (lambda _msg: None)
+        self.exit_code = exit_code
+        self.hard_exit = hard_exit
+        self._disarmed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def arm(self) -> None:
+        """Start the countdown (again: no effect). Safe to call from a signal handler."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="stop-watchdog", daemon=True)
+            self._thread.start()
+
+    def disarm(self) -> None:
+        """The loop returned in time: the watchdog does nothing."""
+        self._disarmed.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the countdown's thread to end (tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        if self._disarmed.wait(self.grace):
+            return
+        self.log(f"still busy {self.grace:g}s after the stop request (a step that does not poll it): exiting now; "
+                 "finished files are complete and an unfinished retrain resumes from its checkpoint")
+        try:
+            if self.live is not None:
+                self.live.final(state="stopped", next_run=None, stopped_by="watchdog")
+            elif self.heartbeat is not None:
+                Heartbeat(self.heartbeat, 0).final(state="stopped", next_run=None, stopped_by="watchdog")
+        except OSError:  # a full disk must not keep the process alive: health then reports staleness
+            pass
+        self.hard_exit(self.exit_code)
 
 
 def check_health(path: Path, *, stale_after: float, now: float | None = None) -> str:
@@ -226,6 +314,7 @@ def run_schedule(
     wait: Callable[[float], Any] | None = None,
     retrain_fn: Callable[..., Any] | None = None,
     max_runs: int | None = None,
+    watchdog: StopWatchdog | None = None,
 ) -> int:
     """Retrain on ``cfg.schedule.cron`` until ``stop`` is set; returns the number of fires handled.
 
@@ -245,6 +334,8 @@ def run_schedule(
         wait: sleeps up to the given seconds (default ``stop.wait``; tests advance a fake clock).
         retrain_fn: the retrain (default :func:`forecaster.registry.retrain`).
         max_runs: return after this many retrains (tests; ``None`` runs forever).
+        watchdog: armed by the signal handler; it writes the final heartbeat through this loop's
+            :class:`Heartbeat` if it fires, and is disarmed when the loop returns.
     """
     from forecaster.checkpoint import Stopped
     from forecaster.registry import Registry
@@ -259,6 +350,8 @@ def run_schedule(
     reg = Registry(cfg.output.models_dir, cfg.model_name)
     state_path = reg.root / "schedule.json"
     hb = Heartbeat(heartbeat_path(cfg), cfg.schedule.heartbeat_every).start()
+    if watchdog is not None:
+        watchdog.live = hb
 
     now = clock()
     last = _read_last_run(state_path)
@@ -317,5 +410,7 @@ def run_schedule(
                 break
     finally:
         hb.stop(state="stopped", next_run=None)
+        if watchdog is not None:
+            watchdog.disarm()
     say("scheduler stopped")
     return runs

@@ -250,3 +250,104 @@ def _write_cfg(tmp_path: Path, hb: Path) -> Path:
     path = tmp_path / "sched.yaml"
     path.write_text(yaml.safe_dump({"schedule": {"heartbeat": str(hb)}}))
     return path
+
+
+def test_the_stop_watchdog_writes_the_last_heartbeat_and_exits_unless_disarmed(tmp_path):
+    from forecaster.schedule import StopWatchdog
+
+    exits: list[int] = []
+    hb = Heartbeat(tmp_path / "hb.json", every=60)
+    hb.beat(state="retraining")
+    dog = StopWatchdog(0.05, tmp_path / "unused.json", exit_code=0, hard_exit=exits.append)
+    dog.live = hb
+    dog.arm()
+    dog.arm()  # a second signal: still one countdown
+    dog.wait(5)
+    assert exits == [0]
+    body = json.loads((tmp_path / "hb.json").read_text())
+    assert body["state"] == "stopped" and body["stopped_by"] == "watchdog"
+    hb.beat(state="retraining")  # the loop's own thread, too late: the last state stays
+    assert json.loads((tmp_path / "hb.json").read_text())["state"] == "stopped"
+    assert not (tmp_path / "unused.json").exists()
+
+    calm = StopWatchdog(0.05, tmp_path / "calm.json", hard_exit=exits.append)
+    calm.arm()
+    calm.disarm()  # the loop returned in time
+    calm.wait(5)
+    assert exits == [0] and not (tmp_path / "calm.json").exists()
+
+
+def test_schedule_restores_the_signal_handlers_when_it_returns(tmp_path, monkeypatch):
+    import signal
+
+    import forecaster.cli as cli
+    import forecaster.schedule as schedule
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    seen = []
+    monkeypatch.setattr(cli, "_load_tensorflow", lambda args: None)
+    monkeypatch.setattr(schedule, "run_schedule", lambda cfg, **kw: seen.append(signal.getsignal(signal.SIGTERM)))
+    assert main(["schedule", "--models-dir", str(tmp_path / "m"), "--name", "sales"]
+                + ["--config", str(_write_cfg(tmp_path, tmp_path / "hb.json"))]) == 0
+    assert seen and seen[0] not in before  # the stop handler while the loop ran
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+# A retrain step that never polls the stop event (a statistical fit, data loading, export): the
+# process must still end with exit code 0 within STOP_GRACE, its heartbeat saying stopped.
+_BLOCKING_SCHEDULE = """
+import sys, time
+from pathlib import Path
+import forecaster.cli as cli
+import forecaster.registry as registry
+
+def blocking_retrain(cfg, *, progress, should_stop):
+    Path(sys.argv[2]).write_text("started")
+    time.sleep(600)  # ignores should_stop
+
+cli._load_tensorflow = lambda args: None  # not needed by the fake retrain; keeps the test fast
+registry.retrain = blocking_retrain
+sys.exit(cli.main(["schedule", "--config", sys.argv[1], "--quiet"]))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_step_that_does_not_poll_exits_0_within_the_grace(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+
+    from forecaster.schedule import STOP_GRACE
+
+    cfg = tmp_path / "sched.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "output": {"name": "sales", "models_dir": str(tmp_path / "models")},
+        "schedule": {"cron": "0 3 * * *", "heartbeat": str(tmp_path / "hb.json"), "heartbeat_every": 0.2},
+    }))
+    started = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKING_SCHEDULE, str(cfg), str(started)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the fake retrain never started"
+            time.sleep(0.05)
+        assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert STOP_GRACE - 0.5 < elapsed < STOP_GRACE + 2.5, f"stopped after {elapsed:.1f}s"
+    assert "received SIGTERM" in err and f"still busy {STOP_GRACE:g}s after the stop request" in err
+    assert "Traceback" not in err
+    body = json.loads((tmp_path / "hb.json").read_text())
+    assert body["state"] == "stopped" and body["stopped_by"] == "watchdog"
+    with pytest.raises(HealthError, match="the scheduler stopped"):
+        check_health(tmp_path / "hb.json", stale_after=300)

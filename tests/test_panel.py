@@ -1,0 +1,322 @@
+"""Many series in one file: loading, per-series preparation, windows, known covariates, calendar, predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import config
+from forecaster.cli import main
+from forecaster.data import calendar_features, load_panel
+from forecaster.errors import DataError
+from forecaster.panel import prepare_panel, skipped_note
+from forecaster.prepared import input_values, prepare
+
+from conftest import small_cfg
+
+
+def panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0), seed=0, code=False) -> pd.DataFrame:
+    """A long-format hourly panel: series ``s0..`` of the given lengths and (ragged) starts.
+
+    With ``code`` every value of series ``k`` lies in ``[1000 k, 1000 k + 999]``, so a window that
+    read two series would hold values of two thousands.
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, (n, start) in enumerate(zip(lengths, starts_h)):
+        t = np.arange(n)
+        if code:
+            y = 1000 * k + 500 + 100 * np.sin(2 * np.pi * t / 24) + rng.uniform(-10, 10, n)
+        else:
+            y = (k + 1) * 10 + (k + 1) * 3 * np.sin(2 * np.pi * (t + start) / 24) + rng.normal(0, 0.3, n)
+        frames.append(pd.DataFrame({"date": pd.date_range(pd.Timestamp("2024-01-01") + pd.Timedelta(hours=start),
+                                                          periods=n, freq="h"),
+                                    "store": f"s{k}", "y": y.round(3)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def panel_cfg(path: Path, models: Path, **extra: object) -> config.RunConfig:
+    return small_cfg(path, models, **{"data.id_col": "store", "model.baselines": ["naive", "seasonal_naive", "linear"],
+                                      **extra})
+
+
+def test_ragged_panel_loads_each_series_on_the_shared_grid(write_csv):
+    panel = load_panel(write_csv(panel_frame()), id_col="store", target="y")
+    assert panel.ids == ["s0", "s1", "s2", "s3"]
+    assert [len(s.frame) for s in panel.series] == [120, 150, 100, 20]
+    assert [s.frame.index[0] for s in panel.series][1] == pd.Timestamp("2024-01-01 10:00")
+    assert all(s.freq == "h" and s.series_id == sid for s, sid in zip(panel.series, panel.ids))
+
+
+def test_interleaved_rows_are_grouped_by_series(write_csv):
+    frame = panel_frame(lengths=(60, 60), starts_h=(0, 0)).sort_values(["date", "store"])
+    panel = load_panel(write_csv(frame), id_col="store", target="y")
+    expected = frame[frame.store == "s1"]["y"].to_numpy()
+    np.testing.assert_array_equal(panel.series[1].frame["y"].to_numpy(), expected)
+
+
+def test_too_short_series_is_skipped_and_named(write_csv, tmp_path):
+    pp = prepare_panel(panel_cfg(write_csv(panel_frame()), tmp_path))
+    assert pp.ids == ["s0", "s1", "s2"]
+    assert [sid for sid, _ in pp.skipped] == ["s3"]
+    note = skipped_note(pp)
+    assert note is not None and note.startswith("1 series skipped") and note.endswith(": s3") and "20 rows" in note
+
+
+def test_no_series_long_enough_is_one_clear_error(write_csv, tmp_path):
+    with pytest.raises(DataError, match=r"no series is long enough for lookback 12 and horizon 4 \(2 series: s0, s1"):
+        prepare_panel(panel_cfg(write_csv(panel_frame(lengths=(20, 25), starts_h=(0, 0))), tmp_path))
+
+
+def test_each_series_scaler_is_fitted_on_its_own_training_rows_only(write_csv, tmp_path):
+    frame = panel_frame(lengths=(120, 150), starts_h=(0, 5))
+    pp = prepare_panel(panel_cfg(write_csv(frame), tmp_path))
+    for item, sid in zip(pp.items, ["s0", "s1"]):
+        y = frame.loc[frame.store == sid, "y"].to_numpy()
+        train = y[: item.split.train_end]
+        assert item.scaler.mean_[0] == pytest.approx(train.mean())
+        assert item.scaler.scale_[0] == pytest.approx(train.std())
+    # the test part of s1 changed beyond recognition: no scaler moves
+    changed = frame.copy()
+    rows = changed.index[changed.store == "s1"][pp.items[1].split.train_end:]
+    changed.loc[rows, "y"] = 1e6
+    again = prepare_panel(panel_cfg(write_csv(changed, "changed.csv"), tmp_path))
+    for a, b in zip(pp.items, again.items):
+        np.testing.assert_array_equal(a.scaler.mean_, b.scaler.mean_)
+
+
+def test_windows_never_cross_two_series(write_csv, tmp_path):
+    pp = prepare_panel(panel_cfg(write_csv(panel_frame(lengths=(90, 70, 80), starts_h=(0, 3, 7), code=True)), tmp_path,
+                                 **{"data.missing": "error"}))
+    lb, h = pp.split.lookback, pp.split.horizon
+    offsets = pp.split.offsets
+    for part in ("train", "val", "test"):
+        starts = pp.split.starts(part)
+        k = np.searchsorted(offsets, starts, side="right") - 1
+        assert (starts + lb + h <= offsets[k + 1]).all(), part
+    # the streamed dataset itself, on a column that holds each row's series number: constant in every window
+    from forecaster.windows import make_dataset
+
+    series_of_row = np.repeat(np.arange(3), np.diff(offsets)).astype(np.float32)
+    seen = 0
+    for x, y in make_dataset(series_of_row[:, None], pp.split.starts("train"), lookback=lb, horizon=h,
+                             batch_size=64, shuffle=True, seed=1):
+        x, y = x.numpy()[:, :, 0], y.numpy()
+        assert (x == x[:, :1]).all() and (y == x[:, :1]).all()
+        seen += len(x)
+    assert seen == len(pp.split.starts("train"))
+    # and on the real values: every window's values lie in one series' thousand
+    raw = np.concatenate([pp.items[k].scaler.inverse_target(pp.scaled[offsets[k]:offsets[k + 1], 0]) for k in range(3)])
+    windows = np.asarray(pp.split.starts("train"))[:, None] + np.arange(lb + h)[None, :]
+    thousands = np.floor(raw[windows] / 1000)
+    assert (thousands == thousands[:, :1]).all()
+
+
+def test_known_covariates_are_aligned_to_the_step_they_describe(write_csv, tmp_path):
+    rng = np.random.default_rng(3)
+    n = 200
+    promo = rng.integers(0, 2, n).astype(float)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="D"), "y": 10 + 5 * promo +
+                          rng.normal(0, 0.1, n), "promo": promo})
+    cfg = small_cfg(write_csv(frame), tmp_path, **{"data.known_covariates": ["promo"], "window.lookback": 8,
+                                                     "window.horizon": 4})
+    prep = prepare(cfg)
+    assert prep.columns == ["y", "promo"]
+    h = 4
+    for o in prep.origins("test")[:20]:
+        # the window's last h rows carry promo at the h steps it forecasts
+        np.testing.assert_array_equal(prep.values[o - h : o, 1], promo[o : o + h])
+    # the end of the series: the lead rows are unknown until --future gives them
+    assert np.isnan(prep.values[-h:, 1]).all()
+
+
+def test_known_covariates_let_a_linear_model_see_the_future_promotion(write_csv, tmp_path):
+    from forecaster.baselines import Linear, Naive
+    from forecaster.scoring import score_model
+
+    rng = np.random.default_rng(4)
+    n = 400
+    promo = rng.integers(0, 2, n).astype(float)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="D"),
+                          "y": 10 + 5 * promo + rng.normal(0, 0.2, n), "promo": promo})
+    path = write_csv(frame)
+    known = prepare(small_cfg(path, tmp_path, **{"data.known_covariates": ["promo"], "window.lookback": 8}))
+    past = prepare(small_cfg(path, tmp_path, **{"data.covariates": ["promo"], "window.lookback": 8}))
+    mase_known = score_model(Linear().fit(known), known)["mase"]
+    mase_past = score_model(Linear().fit(past), past)["mase"]
+    assert mase_known < 0.2 < score_model(Naive().fit(known), known)["mase"]
+    assert mase_past > 3 * mase_known  # as a past covariate it cannot tell the next days' promotions
+
+
+def test_calendar_features_equal_a_hand_computation():
+    idx = pd.DatetimeIndex(["2024-01-03 06:00", "2024-07-01 18:00"])  # a Wednesday; a Monday (2024 is a leap year)
+    cal = calendar_features(idx, "h")
+    day = np.array([6 / 24, 18 / 24])
+    week = (np.array([2, 0]) + day) / 7
+    year = np.array([2, 182]) / 366
+    for name, c in (("day", day), ("week", week), ("year", year)):
+        np.testing.assert_allclose(cal[f"calendar_{name}_sin"], np.sin(2 * np.pi * c), atol=1e-12)
+        np.testing.assert_allclose(cal[f"calendar_{name}_cos"], np.cos(2 * np.pi * c), atol=1e-12)
+    monthly = calendar_features(pd.date_range("2024-01-01", periods=12, freq="MS"), "MS")
+    np.testing.assert_allclose(monthly["calendar_year_sin"], np.sin(2 * np.pi * np.arange(12) / 12), atol=1e-12)
+    with pytest.raises(DataError, match="no calendar cycle"):
+        calendar_features(pd.date_range("2000-01-01", periods=3, freq="YS"), "YS")
+
+
+def test_calendar_inputs_are_led_by_the_horizon(write_csv, tmp_path):
+    frame = panel_frame(lengths=(100,), starts_h=(0,)).drop(columns="store")
+    s = prepare(small_cfg(write_csv(frame), tmp_path, **{"data.calendar": True})).series
+    values = input_values(s, 4, calendar=True)
+    ahead = calendar_features(s.frame.index + pd.Timedelta(hours=4), "h")
+    np.testing.assert_allclose(values[:, 1:], ahead.to_numpy(), atol=1e-12)  # known at every row, no NaN
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda f: pd.concat([f, f[f.store == "s1"].iloc[[5]]]).sort_values(["store", "date"], kind="stable"),
+     r"series 's1': column 'date': duplicate timestamp"),
+    (lambda f: f.assign(store=f.store.where(f.index != 7, None)), r"column 'store' \(--id-col\): line 9 has no series id"),
+    (lambda f: f.assign(y=f.y.astype(object).where(f.index != 130, "n/a")),
+     r"series 's1': column 'y': missing value at line 132 \(2024-01-01 20:00:00\)"),
+    (lambda f: f.assign(y=f.y.astype(object).where(f.index != 130, "abc")), r"column 'y' \(--target\): line 132 value 'abc'"),
+])
+def test_bad_rows_are_reported_per_series(write_csv, edit, message):
+    with pytest.raises(DataError, match=message):
+        load_panel(write_csv(edit(panel_frame())), id_col="store", target="y")
+
+
+def test_series_on_another_frequency_is_named(write_csv):
+    frame = panel_frame(lengths=(100, 60), starts_h=(0, 0))
+    daily = frame.store == "s1"
+    frame.loc[daily, "date"] = pd.date_range("2024-01-01", periods=int(daily.sum()), freq="D")
+    with pytest.raises(DataError, match=r"series 's1': its 60 rows span 1,417 steps of 'h', the panel's frequency "
+                                        r"\(inferred on series 's0'; every series must share one frequency\)"):
+        load_panel(write_csv(frame), id_col="store", target="y")
+
+
+def test_panel_train_predict_every_series_with_its_own_timestamps(write_csv, tmp_path, capsys):
+    frame = panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0))
+    path = write_csv(frame)
+    models = tmp_path / "models"
+    rc = main(["train", "--data", str(path), "--id-col", "store", "--target", "y", "--lookback", "12", "--horizon", "4",
+               "--units", "8", "--epochs", "2", "--cell", "gru", "--models-dir", str(models), "--quiet",
+               "--baselines", "naive,seasonal_naive,linear", "--json"])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    run = Path(payload["run_dir"])
+    rows = {r["name"]: r for r in payload["leaderboard"]}
+    assert rows["gru"]["series"] == 3 and rows["gru"]["mase_median"] is not None and rows["gru"]["mase"] > 0
+    per = pd.read_csv(run / "series_metrics.csv")
+    assert set(per["store"]) == {"s0", "s1", "s2"} and set(per["name"]) == {"gru", "naive", "seasonal_naive", "linear"}
+    gru = per[per.name == "gru"]
+    assert rows["gru"]["mase"] == pytest.approx(gru["mase"].mean())
+    assert (run / "report.html").exists() is False  # train writes no report; compare does
+
+    out = tmp_path / "fc.csv"
+    assert main(["predict", "--model", str(run / "gru"), "--output", str(out)]) == 0
+    fc = pd.read_csv(out, parse_dates=["timestamp"])
+    assert list(fc.columns[:3]) == ["store", "timestamp", "yhat"] and {"lo-80", "hi-95"} <= set(fc.columns)
+    assert fc.groupby("store").size().to_dict() == {"s0": 4, "s1": 4, "s2": 4}
+    for sid, group in fc.groupby("store"):
+        last = frame[frame.store == sid]["date"].max()
+        assert list(group["timestamp"]) == list(pd.date_range(last, periods=5, freq="h")[1:])
+    assert "1 series left out (not in the training data): s3" in capsys.readouterr().err
+
+    # one series alone matches its rows of the batched call
+    assert main(["predict", "--model", str(run / "gru"), "--series", "s1", "--output", str(tmp_path / "one.csv")]) == 0
+    one = pd.read_csv(tmp_path / "one.csv")
+    np.testing.assert_allclose(one["yhat"], fc[fc.store == "s1"]["yhat"], rtol=1e-5)
+    assert main(["predict", "--model", str(run / "gru"), "--series", "nope"]) == 3
+    assert "--series: 'nope' is not a series of" in capsys.readouterr().err
+
+
+def test_panel_compare_reports_pooled_and_per_series(write_csv, tmp_path, capsys):
+    path = write_csv(panel_frame(lengths=(120, 130, 110), starts_h=(0, 4, 9)))
+    rc = main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--lookback", "12", "--horizon", "4",
+               "--units", "8", "--epochs", "2", "--cells", "gru,mlp", "--models-dir", str(tmp_path / "m"), "--quiet",
+               "--baselines", "naive,seasonal_naive,linear", "--json"])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    run = Path(payload["run_dir"])
+    assert "mean MASE over series" in payload["verdict"]
+    html = (run / "report.html").read_text()
+    assert "Per series: MASE of" in html and "series_mase.png" in html and html.count("data:image/png;base64,") == 2
+    board = json.loads((run / "leaderboard.json").read_text())
+    assert board["series"] == 3 and board["id_col"] == "store"
+    assert main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--backtest", "2",
+                 "--models-dir", str(tmp_path / "m")]) == 2
+    assert "--backtest: not available with --id-col" in capsys.readouterr().err
+
+
+def test_known_covariates_need_future_values_to_predict(write_csv, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    n = 160
+    promo = rng.integers(0, 2, n + 4).astype(float)
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="D"),
+                          "y": 10 + 5 * promo[:n] + rng.normal(0, 0.2, n), "promo": promo[:n]})
+    path = write_csv(frame)
+    models = tmp_path / "models"
+    assert main(["train", "--data", str(path), "--target", "y", "--known-covariates", "promo", "--lookback", "8",
+                 "--horizon", "4", "--units", "8", "--epochs", "2", "--cell", "mlp", "--models-dir", str(models),
+                 "--quiet", "--baselines", "naive"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(models / "series")]) == 2
+    assert "--future: " in capsys.readouterr().err
+    future = pd.DataFrame({"date": pd.date_range(frame.date.iloc[-1], periods=5, freq="D")[1:], "promo": promo[n:]})
+    short = write_csv(future.iloc[:3], "short.csv")
+    assert main(["predict", "--model", str(models / "series"), "--future", str(short)]) == 3
+    err = capsys.readouterr().err
+    assert "short.csv: no value of 'promo' at " in err and str(future.date.iloc[3].date()) in err
+    full = write_csv(future, "future.csv")
+    assert main(["predict", "--model", str(models / "series"), "--future", str(full), "--output",
+                 str(tmp_path / "fc.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "fc.csv")) == 4
+
+
+def test_backtest_refuses_a_panel_clearly(write_csv, tmp_path):
+    from forecaster.backtest import backtest
+
+    cfg = panel_cfg(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path)
+    with pytest.raises(DataError, match="backtest takes one series per file for now"):
+        backtest(cfg, cell="gru", folds=2)
+
+
+def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(write_csv, tmp_path):
+    from forecaster.registry import Registry, retrain
+
+    frame = panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10))
+    path = write_csv(frame)
+    cfg = panel_cfg(path, tmp_path / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "shops",
+                                                   "schedule.min_new_rows": 0})
+    first = retrain(cfg)
+    assert first.outcome == "promoted", first.reason
+    reg = Registry(tmp_path / "models", "shops")
+    champ = reg.inspect(reg.champion())
+    assert champ.manifest["data"]["id_col"] == "store" and champ.manifest["data"]["series"] == 3
+    again = retrain(cfg)  # the same data: the champion re-scored per series on the same holdout ties
+    assert again.outcome == "kept" and again.champion_score == pytest.approx(again.challenger_score, rel=1e-4)
+    assert again.challenger_score == pytest.approx(first.challenger_score, rel=1e-6)
+    grown = pd.concat([frame, panel_frame(lengths=(150,), starts_h=(0,), seed=9).assign(store="s9")])
+    write_csv(grown, path.name)
+    third = retrain(cfg)
+    assert third.outcome == "promoted" and "not trained on series 's9'" in third.reason
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: {**d, "ids": ["a", "a"]}, "ids must be distinct strings"),
+    (lambda d: {**d, "mean": d["mean"][:1]}, "ids, mean and scale differ in length"),
+    (lambda d: {**d, "scale": [[1.0], [0.0]]}, "not finite positive numbers"),
+    (lambda d: {k: v for k, v in d.items() if k != "ids"}, "not a valid per-series scaler"),
+])
+def test_a_tampered_per_series_scaler_is_refused(edit, message):
+    from forecaster.errors import ArtifactError
+    from forecaster.windows import Scaler, SeriesScalers, read_scaler
+
+    good = SeriesScalers(["a", "b"], [Scaler(["y"]).fit(np.array([[1.0], [3.0]])),
+                                      Scaler(["y"]).fit(np.array([[10.0], [30.0]]))]).to_dict()
+    assert read_scaler(good).of("b").mean_.tolist() == [20.0]
+    with pytest.raises(ArtifactError, match=message):
+        read_scaler(edit(good), "cell/scaler.json")

@@ -169,6 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = pipeline.train(cfg, prep, progress=progress)
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
+    _track(cfg, result.run_dir, result.leaderboard, result.cells, "train", quiet=args.quiet or args.json)
     if args.json:
         import json
 
@@ -185,6 +186,23 @@ def cmd_train(args: argparse.Namespace) -> int:
                  else f"{len(c.forecast)} steps")
         print(f"forecast ({steps}): {result.run_dir / c.name / 'forecast.csv'}")
     return ExitCode.OK
+
+
+def _track(cfg: Any, run_dir: Path, rows: Sequence[dict[str, Any]], cells: Sequence[Any], kind: str, *,
+           quiet: bool) -> None:
+    """Log a saved run to MLflow when a tracking URI is set; a failure is a warning (the run is saved)."""
+    from forecaster.tracking import log_run, mlflow_uri
+
+    uri = mlflow_uri(cfg)
+    if uri is None:
+        return
+    try:
+        run_id = log_run(uri, cfg, run_dir, rows, cells, kind=kind)
+    except ConfigError as exc:
+        _err(f"forecast: warning: {exc}")
+        return
+    if not quiet:
+        _err(f"mlflow: logged run {run_id} to {uri} (experiment {cfg.model_name})")
 
 
 def _levels(text: str | None) -> tuple[int, ...] | None:
@@ -277,6 +295,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     cfg = config.resolve(args.config, _overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address: only with --executor ray")
     from forecaster import pipeline
 
     t0 = time.perf_counter()
@@ -290,12 +310,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
         _load_tensorflow(args)
-        result = compare.compare_panel(cfg, cells=cells, repeats=args.repeats, progress=progress, pp=pp)
+        result = compare.compare_panel(cfg, cells=cells, repeats=args.repeats, progress=progress, pp=pp,
+                                       executor=args.executor, ray_address=args.ray_address)
     else:
         prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
         _load_tensorflow(args)
         result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
-                                 prep=prep, strategies=strategies)
+                                 prep=prep, strategies=strategies, executor=args.executor,
+                                 ray_address=args.ray_address)
+    _track(cfg, result.run_dir, result.rows, [t.result for t in result.trials], "compare",
+           quiet=args.quiet or args.json)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
@@ -569,6 +593,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run a K-fold rolling-origin backtest per cell and seed, and rank by its MASE")
     p.add_argument("--strategies", metavar="A,B",
                    help="horizon strategies to compare: direct, recursive or direct,recursive (default: --strategy)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the cell x seed trials run: one after another here, or as Ray tasks (default local)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --executor ray: a Ray cluster to join (ray://head:10001, auto); default: start one here")
     _add_run_flags(p, cell=False)
     p.set_defaults(func=cmd_compare)
 

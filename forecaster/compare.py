@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
-from forecaster import intervals, network, pipeline
-from forecaster.config import RunConfig, Strategy
-from forecaster.errors import ConfigError
+from forecaster import intervals, pipeline
+from forecaster.config import RunConfig
+from forecaster.errors import ConfigError, TrainingError
+from forecaster.executor import Failure, Outcome, TrialSpec, materialize, run_trials
 
 __all__ = ["Trial", "CompareResult", "compare", "verdict", "aggregate", "COMPARE_COLUMNS", "METRICS"]
 
@@ -50,6 +51,7 @@ class Trial:
     seed: int
     result: pipeline.CellResult
     train_windows_per_s: float
+    row: Any = None  # a panel's per-series scores (panels.PanelScored)
 
     @property
     def name(self) -> str:
@@ -99,13 +101,37 @@ def _timed_inference(model: Any, prep: pipeline.Prepared, batch_size: int, strat
     return 1000 * statistics.median(samples), n / seconds if seconds > 0 else float("nan")
 
 
-def _trial(prep: pipeline.Prepared, cfg: RunConfig, cell: str, n_train: int, progress: Progress | None) -> Trial:
-    """Train one cell with ``cfg``'s seed and strategy, and time it."""
-    result = network.train_cell(prep, cfg, cell, progress=progress)
-    return Trial(
-        cell=cell, seed=cfg.training.seed, result=result,
-        train_windows_per_s=n_train * result.epochs_total / result.train_seconds,  # every fit of the cell
-    )
+def _run(specs: Sequence[TrialSpec], data: Any, cfg: RunConfig, n_train: int, *, executor: str,
+         address: str | None, progress: Progress | None) -> tuple[list[Trial], list[Failure]]:
+    """Every trial on ``executor`` (see :mod:`forecaster.executor`): the finished ones as trials, and the failures.
+
+    Raises:
+        TrainingError: every trial failed (nothing to save).
+    """
+    outcomes = run_trials(specs, data, cfg, executor=executor, address=address, progress=progress)
+    failures = [o for o in outcomes if isinstance(o, Failure)]
+    done = [o for o in outcomes if isinstance(o, Outcome)]
+    if not done:
+        raise TrainingError(f"every trial failed; the first: {failures[0].spec.cell} seed {failures[0].spec.seed}: "
+                            f"{failures[0].reason}")
+    trials = [Trial(cell=o.spec.cell, seed=o.spec.seed, result=o.result, row=o.row,
+                    train_windows_per_s=n_train * o.result.epochs_total / o.result.train_seconds)  # every fit
+              for o in done]
+    return trials, failures
+
+
+def _add_failures(rows: list[dict[str, Any]], failures: Sequence[Failure]) -> None:
+    """A failed trial is said in its cell's row, or is a row of its own when every seed of the cell failed."""
+    from forecaster.network import leaderboard_name
+
+    for f in failures:
+        name = leaderboard_name(f.spec.cell, f.spec.strategy)
+        note = f"seed {f.spec.seed} failed: {f.reason}"
+        row = next((r for r in rows if r["name"] == name and r["kind"] == "model"), None)
+        if row is None:
+            rows.append({"name": name, "kind": "model", "seeds": str(f.spec.seed), "mase": None, "error": note})
+        else:
+            row["error"] = f"{row['error']}; {note}" if row.get("error") else note
 
 
 def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: pipeline.Prepared, batch_size: int) -> None:
@@ -339,6 +365,8 @@ def compare(
     backtest: int = 0,
     strategies: Sequence[str] | None = None,
     prep: pipeline.Prepared | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> CompareResult:
     """Train every cell ``repeats`` times under identical conditions, save the run and report.
 
@@ -361,26 +389,16 @@ def compare(
         raise ConfigError("--strategies: recursive needs no covariates (their future values are unknown); "
                           "drop --covariates or compare direct only")
     say = progress or (lambda _msg: None)
-    started = time.perf_counter()
     prep = prep if prep is not None else pipeline.prepare(cfg)
     say(pipeline.describe(prep))
     scored = pipeline.score_baselines(prep, cfg=cfg, progress=progress)
     base = {s.name: s.scores for s in scored}
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(prep.split.starts("train"))
-    trials: list[Trial] = []
-    total = len(cells) * len(strategies) * repeats
-    for cell in cells:
-        for strategy in strategies:
-            for seed in seeds:
-                say(f"[{len(trials) + 1}/{total}] {cell} {strategy} seed {seed} "
-                    f"(elapsed {time.perf_counter() - started:.0f}s)")
-                run_cfg = dataclasses.replace(
-                    cfg, training=dataclasses.replace(cfg.training, seed=seed),
-                    model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy)),
-                )
-                trials.append(_trial(prep, run_cfg, cell, n_train, progress))
+    specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
+    trials, failures = _run(specs, prep, cfg, n_train, executor=executor, address=ray_address, progress=progress)
     rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
+    _add_failures(rows, failures)
     key = "mase"
     backtests: dict[str, Any] = {}
     if backtest:
@@ -396,6 +414,7 @@ def compare(
     text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
+    kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
     sp = prep.split
     conditions = {
         "data": prep.series.path, "rows": sp.n, "filled": prep.series.filled_note or "none",
@@ -442,6 +461,8 @@ def compare_panel(
     run_dir: Path | None = None,
     report: bool = True,
     pp: Any = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> CompareResult:
     """:func:`compare` on a panel (``data.id_col``): one global network per cell and seed over every
     series, every baseline per series, rows pooled over series (mean MASE, median MASE) and the
@@ -456,7 +477,6 @@ def compare_panel(
 
     _check_cells(cells, repeats)
     say = progress or (lambda _msg: None)
-    started = time.perf_counter()
     pp = pp if pp is not None else prepare_panel(cfg)
     say(describe(pp))
     note = skipped_note(pp)
@@ -466,19 +486,11 @@ def compare_panel(
     base = {s.name: s.scores for s in scored}
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(pp.split.starts("train"))
-    trials: list[Trial] = []
-    rows_of: dict[tuple[str, int], panels.PanelScored] = {}
-    total = len(cells) * repeats
-    for cell in cells:
-        for seed in seeds:
-            say(f"[{len(trials) + 1}/{total}] {cell} seed {seed} on {len(pp.items)} series "
-                f"(elapsed {time.perf_counter() - started:.0f}s)")
-            run_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seed=seed))
-            result, row = panels.train_cell(pp, run_cfg, cell, progress=progress)
-            trials.append(Trial(cell=cell, seed=seed, result=result,
-                                train_windows_per_s=n_train * result.epochs_total / result.train_seconds))
-            rows_of[(result.name, seed)] = row
+    specs = [TrialSpec(cell, seed) for cell in cells for seed in seeds]
+    trials, failures = _run(specs, pp, cfg, n_train, executor=executor, address=ray_address, progress=progress)
+    rows_of = {(t.name, t.seed): t.row for t in trials}
     rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
+    _add_failures(rows, failures)
     pooled = {**{t.name: t.result.scores for t in trials}, **base}
     for r in rows:
         per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
@@ -488,6 +500,7 @@ def compare_panel(
                    subject="these series (mean MASE over series)")
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
+    kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
     first = pp.items[0].series
     conditions = {
         "data": pp.panel.path, "id_col": pp.panel.id_col, "series": len(pp.items), "skipped": note or "none",

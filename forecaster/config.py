@@ -130,6 +130,8 @@ class OutputConfig:
 
     name: str | None = None  # None: the data file's stem
     models_dir: str = "models"
+    tensorboard: bool = True  # per-epoch losses of every fit under <models_dir>/<name>/tensorboard/
+    mlflow_uri: str | None = None  # None: $MLFLOW_TRACKING_URI if set, else no MLflow tracking
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("output.name", "--name", "model name under the models dir", _OUT, "NAME",
             none_means="the data file's stem"),
     Setting("output.models_dir", "--models-dir", "where runs are saved", _OUT, "DIR"),
+    Setting("output.tensorboard", "--tensorboard", "write TensorBoard logs of every fit (tensorboard --logdir "
+            "<models-dir>/<name>/tensorboard)", _OUT),
+    Setting("output.mlflow_uri", "--mlflow-uri", "log each run to this MLflow tracking server or store (params, "
+            "per-epoch losses, leaderboard, the run folder); needs pip install 'forecaster[tracking]'", _OUT, "URI",
+            none_means="$MLFLOW_TRACKING_URI when set, else off"),
     Setting("forecast.levels", "--levels", "prediction interval levels in percent, comma-separated (conformal, "
             "calibrated on the validation windows); none: point forecasts only", _OUT, "P,P"),
     Setting("schedule.cron", "--cron", "when to retrain, UTC: 'min hour day month weekday' or 6 fields with "

@@ -30,6 +30,7 @@ from forecaster.errors import TrainingError
 from forecaster.inference import KerasRuntime, NetworkForecaster
 from forecaster.panel import PanelPrepared
 from forecaster.prepared import Prepared, future_index
+from forecaster.tracking import tensorboard_available, tensorboard_callback, tensorboard_dir
 from forecaster.windows import Scaler
 
 __all__ = ["NetworkModel", "SeriesView", "CellResult", "train_cell", "leaderboard_name"]
@@ -97,6 +98,7 @@ class NetworkModel:
         # (the linear start won 2.5x on the hourly sample and lost 1.5-7 % on the daily one; see docs).
         variants = [False] if not m.residual else ([m.linear] if m.linear is not None else [True, False])
         fits: list[tuple[Any, baselines.ResidualBase | None, Any]] = []
+        logs = tensorboard_dir(self.cfg, self.name) if self.cfg.output.tensorboard and tensorboard_available() else None
         for linear in variants:
             base = prep.residual_base(steps, linear=linear) if m.residual else None
             seed_everything(t.seed)
@@ -106,14 +108,18 @@ class NetworkModel:
                 residual=m.residual, base=base,
             )
             part = checkpoint
+            extra = list(self.callbacks)
             if len(variants) > 1:
                 part = checkpoint.child("linear" if linear else "plain") if checkpoint is not None else None
                 if progress is not None:
                     progress(f"  {'with' if linear else 'without'} the linear path")
+            if logs is not None:
+                extra.append(tensorboard_callback(logs / ("linear" if linear else "plain") if len(variants) > 1
+                                                  else logs))
             try:
                 fits.append((model, base, fit(model, train, val, epochs=t.epochs, patience=t.patience,
                                               progress=progress, checkpoint=part, jit_compile=jit,
-                                              callbacks=self.callbacks,
+                                              callbacks=extra,
                                               shards=shard_count(self.cell, t.batch_size, jit_compile=jit))))
             except TrainingError:
                 if linear is variants[-1] and not fits:  # every variant diverged

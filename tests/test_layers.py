@@ -16,12 +16,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "forecaster"
 #: Lower layers never import higher ones. Same-layer imports are allowed (but must not cycle).
 LAYERS: list[tuple[str, ...]] = [
     ("forecaster", "errors", "contract", "_runtime", "strategies", "metrics", "intervals", "artifacts.layout"),
-    ("windows", "data", "baselines", "architectures", "config"),
+    ("windows", "data", "baselines", "architectures", "config", "tracking"),
     ("inference", "prepared", "panel", "artifacts.io", "training"),
     ("artifacts.runtime", "artifacts.run", "artifacts.cell", "artifacts", "checkpoint", "scoring"),
     ("network", "statistical", "lineup", "export", "serving", "predict"),
     ("pipeline", "panels"),
-    ("backtest", "report"),
+    ("backtest", "report", "executor"),
     ("compare", "registry"),
     ("schedule",),
     ("cli", "__main__"),

@@ -127,7 +127,8 @@ def backtest(
     loaded: Any | None = None,
     series: Any | None = None,
     progress: Progress | None = None,
-    baseline_cache: dict[int, dict[str, dict[str, Any]]] | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> BacktestResult:
     """Evaluate ``cell`` on ``folds`` rolling origins.
 
@@ -139,41 +140,77 @@ def backtest(
             without refitting (its own scaler is used).
         series: an already loaded series (default: load ``cfg.data``).
         progress: receives one line per fold.
-        baseline_cache: fold number -> the baselines' scores, shared by backtests of the same
-            series and windows (they depend on neither the cell nor the seed: fitted once per fold).
+        executor, ray_address: where the per-fold refits run (:mod:`forecaster.executor`).
     """
-    say = progress or (lambda _msg: None)
     series = series if series is not None else pipeline.load(cfg)
+    if loaded is None:
+        return _refit(cfg, series, [(cell, cfg.model.strategy, cfg.training.seed)], folds, progress=progress,
+                      executor=executor, ray_address=ray_address)[0]
+    say = progress or (lambda _msg: None)
+    name = network.leaderboard_name(cell, loaded.strategy)
+    result = BacktestResult(cell=name, refit=False)
+    for k, (sp, prep, base) in enumerate(_folds(cfg, series, folds, say, name), start=1):
+        overlap = series.frame.index[sp.val_end] < _model_test_start(loaded)
+        result.folds.append(Fold(fold=k, cutoff=str(series.frame.index[sp.val_end]), train_rows=sp.train_end,
+                                 test_windows=len(sp.starts("test")), scores={name: _score_fixed(prep, loaded), **base},
+                                 overlaps_training=overlap))
+    return result
+
+
+def _folds(cfg: RunConfig, series: Any, folds: int, say: Progress, label: str) -> list[tuple[Split, Any, dict[str, Any]]]:
+    """Each fold's split, its prepared data and its baselines' scores (refitted per fold, like the networks;
+    they depend on neither the cell nor the seed, so every backtest of a comparison shares them)."""
     w = cfg.window
     splits = fold_splits(
         len(series.frame), folds=folds, lookback=prepared.window_lookback(cfg, series), horizon=w.horizon,
-        val=w.val, test=w.test,
-        source=series.path,
+        val=w.val, test=w.test, source=series.path,
     )
-    strategy = loaded.strategy if loaded is not None else cfg.model.strategy
-    name = network.leaderboard_name(cell, strategy)
-    result = BacktestResult(cell=name, refit=loaded is None)
+    out = []
     started = time.perf_counter()
     for k, sp in enumerate(splits, start=1):
-        prep = pipeline.prepare(cfg, series, sp=sp)
-        cutoff = str(series.frame.index[sp.val_end])
-        say(f"{name} fold {k}/{folds}: cut-off {cutoff}, {sp.train_end} training rows, "
+        say(f"{label} fold {k}/{folds}: cut-off {series.frame.index[sp.val_end]}, {sp.train_end} training rows, "
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
-        cache = baseline_cache if baseline_cache is not None else {}
-        if k not in cache:
-            cache[k] = pipeline.baseline_scores(prep, cfg=cfg)  # refit per fold, like the networks
-        scores = cache[k]
-        if loaded is None:
-            trained = network.train_cell(prep, cfg, cell, progress=progress)
-            model_scores = trained.scores
-        else:
-            model_scores = _score_fixed(prep, loaded)
-        overlap = loaded is not None and series.frame.index[sp.val_end] < _model_test_start(loaded)
-        result.folds.append(Fold(
-            fold=k, cutoff=cutoff, train_rows=sp.train_end, test_windows=len(sp.starts("test")),
-            scores={name: model_scores, **scores}, overlaps_training=overlap,
-        ))
-    return result
+        prep = pipeline.prepare(cfg, series, sp=sp)
+        out.append((sp, prep, pipeline.baseline_scores(prep, cfg=cfg)))
+    return out
+
+
+def _fold_task(prep: pipeline.Prepared, cfg: RunConfig, cell: str, progress: Progress | None = None) -> dict[str, Any]:
+    """One fold's refit of ``cell`` (seeded from ``cfg``) and its scores on the fold's test windows: a task."""
+    return network.train_cell(prep, cfg, cell, progress=progress).scores
+
+
+def _refit(cfg: RunConfig, series: Any, specs: Sequence[tuple[str, str, int]], folds: int, *,
+           progress: Progress | None, executor: str, ray_address: str | None) -> list[BacktestResult]:
+    """Backtest each ``(cell, strategy, seed)``, refitting per fold; every refit is one task of ``executor``.
+
+    A refit that fails is scored as a row with its reason (``error``) in that fold.
+    """
+    from forecaster.executor import Call, Failure, run_calls
+
+    say = progress or (lambda _msg: None)
+    fold_data = _folds(cfg, series, folds, say, "backtest")
+    calls = []
+    for cell, strategy, seed in specs:
+        run_cfg = dataclasses.replace(with_seed(cfg, seed),
+                                      model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy)))
+        name = network.leaderboard_name(cell, strategy)
+        epochs = progress if executor == "local" else None  # a Ray task's epochs stay in its worker
+        calls += [Call(f"{name} seed {seed} fold {k + 1}/{folds}", (name, seed, k), (run_cfg, cell, epochs), key=k)
+                  for k in range(len(fold_data))]
+    scores = run_calls(_fold_task, calls, [prep for _, prep, _ in fold_data], executor=executor,
+                       address=ray_address, progress=progress)
+    out = []
+    for j in range(len(specs)):
+        name = calls[j * len(fold_data)].spec[0]
+        result = BacktestResult(cell=name, refit=True)
+        for k, (sp, _prep, base) in enumerate(fold_data):
+            got = scores[j * len(fold_data) + k]
+            model_scores = ({**dict.fromkeys(FOLD_METRICS), "error": got.reason} if isinstance(got, Failure) else got)
+            result.folds.append(Fold(fold=k + 1, cutoff=str(series.frame.index[sp.val_end]), train_rows=sp.train_end,
+                                     test_windows=len(sp.starts("test")), scores={name: model_scores, **base}))
+        out.append(result)
+    return out
 
 
 def _model_test_start(loaded: Any) -> Any:
@@ -210,23 +247,19 @@ def cells_backtest(
     seeds: Sequence[int],
     strategies: Sequence[str] = ("direct",),
     progress: Progress | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> dict[str, list[BacktestResult]]:
-    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series.
+    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series; each
+    cell x strategy x seed x fold refit is one task of ``executor``.
 
     Returns:
         Leaderboard name (``gru``, ``gru-recursive``) -> one result per seed.
     """
     series = pipeline.load(cfg)
+    specs = [(cell, strategy, seed) for cell in cells for strategy in strategies for seed in seeds]
+    results = _refit(cfg, series, specs, folds, progress=progress, executor=executor, ray_address=ray_address)
     out: dict[str, list[BacktestResult]] = {}
-    baseline_cache: dict[int, dict[str, dict[str, Any]]] = {}
-    for cell in cells:
-        for strategy in strategies:
-            runs = []
-            for seed in seeds:
-                run_cfg = dataclasses.replace(
-                    with_seed(cfg, seed), model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy))
-                )
-                runs.append(backtest(run_cfg, cell=cell, folds=folds, series=series, progress=progress,
-                                     baseline_cache=baseline_cache))
-            out[runs[0].cell] = runs
+    for r in results:
+        out.setdefault(r.cell, []).append(r)
     return out

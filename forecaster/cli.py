@@ -113,6 +113,13 @@ def _add_run_flags(p: argparse.ArgumentParser, *, cell: bool = True) -> None:
     groups["output"].add_argument("--quiet", action="store_true", help="no progress lines")
 
 
+def _add_executor_flags(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help=f"where {what} run: one after another here, or as Ray tasks (default local)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="with --executor ray: a Ray cluster to join (ray://head:10001, auto); default: start one here")
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Dotted config overrides from the run flags on ``args`` (``None``: flag not given)."""
     return {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group in _RUN_GROUPS}
@@ -367,8 +374,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     _load_tensorflow(args)
     loaded = load_cell(cell_dir) if args.no_refit else None
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address: only with --executor ray")
     result = backtest(cfg, cell=str(manifest["cell"]), folds=args.folds, loaded=loaded, series=series,
-                      progress=progress)
+                      progress=progress, executor=args.executor, ray_address=args.ray_address)
     payload = json_ready({"model": str(cell_dir), **result.to_dict()})
     name = f"backtest-{args.folds}folds-{'fixed' if args.no_refit else 'refit'}.json"
     atomic_write_text(cell_dir.parent / name, json.dumps(payload, indent=2))
@@ -593,10 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run a K-fold rolling-origin backtest per cell and seed, and rank by its MASE")
     p.add_argument("--strategies", metavar="A,B",
                    help="horizon strategies to compare: direct, recursive or direct,recursive (default: --strategy)")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="where the cell x seed trials run: one after another here, or as Ray tasks (default local)")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="with --executor ray: a Ray cluster to join (ray://head:10001, auto); default: start one here")
+    _add_executor_flags(p, "the cell x seed trials (and backtest folds)")
     _add_run_flags(p, cell=False)
     p.set_defaults(func=cmd_compare)
 
@@ -612,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", default="models", metavar="DIR", help="where to look up a bare model name")
     p.add_argument("--json", action="store_true", help="print the folds and summary as JSON (no progress)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_executor_flags(p, "the per-fold refits")
     p.set_defaults(func=cmd_backtest)
 
     # [compare commands: compare, backtest]

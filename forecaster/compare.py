@@ -406,6 +406,7 @@ def compare(
 
         say(f"backtest: {backtest} rolling origins per cell and seed (refit per fold)")
         results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
+                                 executor=executor, ray_address=ray_address,
                                  progress=progress)
         _add_backtest_columns(rows, results)
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}

@@ -33,8 +33,8 @@ from typing import Any
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, ForecasterError
 
-__all__ = ["EXECUTORS", "TrialSpec", "Outcome", "Failure", "ModelBytes", "run_trials", "portable", "materialize",
-           "limit_threads"]
+__all__ = ["EXECUTORS", "TrialSpec", "Outcome", "Failure", "ModelBytes", "Call", "run_calls", "run_trials", "portable",
+           "materialize", "limit_threads"]
 
 #: ``local``: trials run one after another in this process; ``ray``: one Ray task each.
 EXECUTORS = ("local", "ray")
@@ -140,14 +140,6 @@ def train_trial(data: Any, cfg: RunConfig, spec: TrialSpec, progress: Progress |
                    time.perf_counter() - t0)
 
 
-def _remote_trial(data: Any, cfg: RunConfig, spec: TrialSpec, threads: int) -> Outcome:
-    """A trial inside a Ray worker: threads limited, the model returned as bytes."""
-    limit_threads(threads)
-    outcome = train_trial(data, cfg, spec)
-    outcome.result = portable(outcome.result)
-    return outcome
-
-
 def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)  # a RayTaskError carries the task's own exception
     exc = cause if isinstance(cause, BaseException) else exc
@@ -177,6 +169,84 @@ def _ray(address: str | None) -> tuple[Any, bool]:
     return ray, True
 
 
+@dataclass(frozen=True)
+class Call:
+    """One task: ``fn(shared[key], *args)`` (``key`` names the shared data it reads), labelled for progress
+    lines; ``spec`` is what a :class:`Failure` reports."""
+
+    label: str
+    spec: Any
+    args: tuple[Any, ...] = ()
+    key: int = 0
+
+
+def _in_worker(fn: Callable[..., Any], data: Any, args: tuple[Any, ...], threads: int) -> Any:
+    limit_threads(threads)
+    return fn(data, *args)
+
+
+def run_calls(fn: Callable[..., Any], calls: Sequence[Call], shared: Sequence[Any], *, executor: str = "local",
+              address: str | None = None, progress: Progress | None = None) -> list[Any]:
+    """``fn(shared[c.key], *c.args)`` for every call, here in order or as Ray tasks; a call that raises is a
+    :class:`Failure`. Results come back in the order of ``calls``.
+
+    ``fn`` must be importable by a Ray worker (a module-level function) and return something
+    picklable. Each ``shared`` item is put in Ray's object store once, whatever the number of
+    calls that read it.
+
+    Raises:
+        ConfigError: an unknown executor, Ray missing, or a cluster that cannot be reached.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    if executor == "local":
+        out: list[Any] = []
+        for k, call in enumerate(calls):
+            say(f"[{k + 1}/{len(calls)}] {call.label} (elapsed {time.perf_counter() - started:.0f}s)")
+            try:
+                out.append(fn(shared[call.key], *call.args))
+            except ForecasterError as exc:
+                say(f"  {call.label} failed: {_reason(exc)}")
+                out.append(Failure(call.spec, _reason(exc)))
+        return out
+    ray, started_here = _ray(address)
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        largest = max([int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1])
+        # CPUs (and TensorFlow threads) per task: the cluster shared by the tasks, never more than a node has
+        threads = max(1, min(cpus // max(1, len(calls)), largest))
+        remote = ray.remote(num_cpus=threads, max_retries=0)(_in_worker)
+        refs = [ray.put(item) for item in shared]
+        say(f"ray: {len(calls)} tasks on {cpus} CPU(s), {threads} TensorFlow thread(s) each")
+        futures = [remote.remote(fn, refs[c.key], c.args, threads) for c in calls]
+        index = {f: k for k, f in enumerate(futures)}
+        results: list[Any] = [None] * len(calls)
+        finished, pending = 0, list(futures)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            k = index[done[0]]
+            finished += 1
+            try:
+                results[k] = ray.get(done[0])
+                say(f"[{finished}/{len(calls)}] {calls[k].label} done (elapsed {time.perf_counter() - started:.0f}s)")
+            except Exception as exc:  # a RayTaskError (the task raised) or a lost worker
+                results[k] = Failure(calls[k].spec, _reason(exc))
+                say(f"  {calls[k].label} failed: {_reason(exc)}")
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _trial_task(data: Any, cfg: RunConfig, spec: TrialSpec, ship: bool) -> Outcome:
+    outcome = train_trial(data, cfg, spec)
+    if ship:  # from a Ray worker: the model as bytes
+        outcome.result = portable(outcome.result)
+    return outcome
+
+
 def run_trials(specs: Sequence[TrialSpec], data: Any, cfg: RunConfig, *, executor: str = "local",
                address: str | None = None, progress: Progress | None = None) -> list[Outcome | Failure]:
     """Run every trial and return its :class:`Outcome` or :class:`Failure`, in the order of ``specs``.
@@ -192,47 +262,8 @@ def run_trials(specs: Sequence[TrialSpec], data: Any, cfg: RunConfig, *, executo
     Raises:
         ConfigError: an unknown executor, Ray missing, or a cluster that cannot be reached.
     """
-    if executor not in EXECUTORS:
-        raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
-    say = progress or (lambda _msg: None)
-    started = time.perf_counter()
-    out: list[Outcome | Failure] = []
-    if executor == "local":
-        for k, spec in enumerate(specs):
-            say(f"[{k + 1}/{len(specs)}] {spec.cell} {spec.strategy} seed {spec.seed} "
-                f"(elapsed {time.perf_counter() - started:.0f}s)")
-            try:
-                out.append(train_trial(data, cfg, spec, progress))
-            except ForecasterError as exc:
-                say(f"  {spec.cell} seed {spec.seed} failed: {_reason(exc)}")
-                out.append(Failure(spec, _reason(exc)))
-        return out
-    ray, started_here = _ray(address)
-    try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        largest = max([int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1])
-        # CPUs (and TensorFlow threads) per task: the cluster shared by the tasks, never more than a node has
-        per_task = max(1, min(cpus // max(1, len(specs)), largest))
-        threads = per_task
-        remote = ray.remote(num_cpus=per_task, max_retries=0)(_remote_trial)
-        ref = ray.put(data)
-        say(f"ray: {len(specs)} tasks on {cpus} CPU(s), {threads} TensorFlow thread(s) each")
-        futures = [remote.remote(ref, cfg, spec, threads) for spec in specs]
-        index = {f: k for k, f in enumerate(futures)}
-        results: list[Outcome | Failure | None] = [None] * len(specs)
-        pending = list(futures)
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            k = index[done[0]]
-            spec = specs[k]
-            try:
-                results[k] = ray.get(done[0])
-                say(f"[{sum(r is not None for r in results)}/{len(specs)}] {spec.cell} seed {spec.seed} done "
-                    f"(elapsed {time.perf_counter() - started:.0f}s)")
-            except Exception as exc:  # a RayTaskError (the task raised) or a lost worker
-                results[k] = Failure(spec, _reason(exc))
-                say(f"  {spec.cell} seed {spec.seed} failed: {_reason(exc)}")
-        return [r for r in results if r is not None]
-    finally:
-        if started_here:
-            ray.shutdown()
+    if executor == "local":  # per-epoch progress lines too
+        calls = [Call(f"{s.cell} {s.strategy} seed {s.seed}", s, (cfg, s, progress)) for s in specs]
+        return run_calls(train_trial, calls, [data], executor="local", progress=progress)
+    calls = [Call(f"{s.cell} {s.strategy} seed {s.seed}", s, (cfg, s, True)) for s in specs]
+    return run_calls(_trial_task, calls, [data], executor=executor, address=address, progress=progress)

@@ -75,3 +75,20 @@ def test_cli_flags(tmp_path, capsys):
 
     assert main(["compare", "--ray-address", "auto", "--models-dir", str(tmp_path)]) == 2
     assert "--ray-address: only with --executor ray" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_backtest_folds_as_ray_tasks_equal_the_sequential_ones(ray_session, tmp_path):
+    from forecaster.backtest import backtest
+
+    from conftest import make_frame, small_cfg
+
+    path = tmp_path / "series.csv"
+    make_frame(400).to_csv(path, index=False)
+    cfg = small_cfg(path, tmp_path / "m", **{"model.baselines": ["naive", "seasonal_naive"], "window.test": 0.3})
+    local = backtest(cfg, cell="mlp", folds=3)
+    fanned = backtest(cfg, cell="mlp", folds=3, executor="ray")
+    assert [f.cutoff for f in fanned.folds] == [f.cutoff for f in local.folds]
+    for a, b in zip(fanned.folds, local.folds):
+        assert a.scores["seasonal_naive"]["mase"] == b.scores["seasonal_naive"]["mase"]
+        assert a.scores["mlp"]["mase"] == pytest.approx(b.scores["mlp"]["mase"], rel=1e-3)

@@ -38,12 +38,14 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies first, in their own cached layer: it is rebuilt only when setup.cfg changes.
-# constraints.txt pins every runtime dependency to the versions the test suite ran against.
-COPY pyproject.toml setup.cfg README.md constraints.txt ./
+# Dependencies first, in their own cached layer: it is rebuilt only when setup.cfg or the pins change
+# (not README.md: setuptools builds without it). constraints.txt pins every runtime dependency to the
+# versions the test suite ran against.
+COPY pyproject.toml setup.cfg constraints.txt ./
 COPY forecaster/__init__.py forecaster/__init__.py
 RUN pip install --no-cache-dir -c constraints.txt . && pip uninstall -y forecaster
 
+COPY README.md ./
 COPY forecaster ./forecaster
 COPY configs ./configs
 RUN pip install --no-cache-dir --no-deps . \

@@ -212,6 +212,27 @@ def _track(cfg: Any, run_dir: Path, rows: Sequence[dict[str, Any]], cells: Seque
         _err(f"mlflow: logged run {run_id} to {uri} (experiment {cfg.model_name})")
 
 
+def _track_saved(cfg: Any, run_dir: Path, kind: str, *, quiet: bool) -> None:
+    """:func:`_track` for a run folder already on disk (a retrain's version): its leaderboard and histories."""
+    from forecaster.tracking import mlflow_uri
+
+    if mlflow_uri(cfg) is None:
+        return
+    import json
+    import types
+
+    import pandas as pd
+
+    try:
+        rows = json.loads((run_dir / "leaderboard.json").read_text(encoding="utf-8"))["rows"]
+    except (OSError, ValueError, KeyError) as exc:
+        _err(f"forecast: warning: --mlflow-uri: {run_dir} could not be read to log it ({exc.__class__.__name__})")
+        return
+    cells = [types.SimpleNamespace(name=r["name"], fit=types.SimpleNamespace(history=pd.read_csv(h)))
+             for r in rows if (h := run_dir / str(r["name"]) / "history.csv").is_file()]
+    _track(cfg, run_dir, rows, cells, kind, quiet=quiet)
+
+
 def _levels(text: str | None) -> tuple[int, ...] | None:
     """``--levels`` of predict: ``None`` (not given), ``()`` for ``none``, else checked percentages."""
     if text is None:
@@ -325,8 +346,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
                                  prep=prep, strategies=strategies, executor=args.executor,
                                  ray_address=args.ray_address)
-    _track(cfg, result.run_dir, result.rows, [t.result for t in result.trials], "compare",
-           quiet=args.quiet or args.json)
+    import types
+
+    seeds = len({t.seed for t in result.trials}) > 1  # one loss history per seed: their own names
+    _track(cfg, result.run_dir, result.rows,
+           [types.SimpleNamespace(name=f"{t.name}.seed{t.seed}" if seeds else t.name, fit=t.result.fit)
+            for t in result.trials], "compare", quiet=args.quiet or args.json)
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
@@ -469,7 +494,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         return int(decision.error.exit_code)
     print(line)
     if decision.version is not None:
-        print(f"version {decision.version}: {registry.Registry(cfg.output.models_dir, cfg.model_name).version_dir(decision.version)}")
+        version_dir = registry.Registry(cfg.output.models_dir, cfg.model_name).version_dir(decision.version)
+        print(f"version {decision.version}: {version_dir}")
+        _track_saved(cfg, version_dir, f"retrain ({decision.outcome})", quiet=args.quiet)
     champion = decision.champion_after
     print(f"champion: {'version ' + str(champion) if champion is not None else 'none'}")
     return ExitCode.OK

@@ -139,7 +139,7 @@ def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: pipeline.
     from forecaster.artifacts.cell import load_for_serving
 
     for row in rows:
-        if row["kind"] != "model":
+        if row["kind"] != "model" or not (run_dir / row["name"]).is_dir():  # a cell whose every seed failed
             continue
         loaded = load_for_serving(run_dir / row["name"])
         single, batch = _timed_inference(loaded.model, prep, batch_size, loaded.strategy)
@@ -385,9 +385,10 @@ def compare(
     if not strategies or any(s not in STRATEGIES for s in strategies):
         raise ConfigError(f"--strategies: expected a comma-separated list of {', '.join(STRATEGIES)}, "
                           f"got {','.join(strategies) or '(none)'}")
-    if "recursive" in strategies and cfg.data.covariates:
-        raise ConfigError("--strategies: recursive needs no covariates (their future values are unknown); "
-                          "drop --covariates or compare direct only")
+    d = cfg.data
+    if "recursive" in strategies and (d.covariates or d.known_covariates or d.calendar):
+        raise ConfigError("--strategies: recursive forecasts from the target alone (it feeds back its own steps); "
+                          "drop --covariates/--known-covariates/--calendar or compare direct only")
     say = progress or (lambda _msg: None)
     prep = prep if prep is not None else pipeline.prepare(cfg)
     say(pipeline.describe(prep))
@@ -495,8 +496,8 @@ def compare_panel(
     pooled = {**{t.name: t.result.scores for t in trials}, **base}
     for r in rows:
         per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
-        r["mase_median"] = _mean_std(per)[0] if per else pooled[r["name"]].get("mase_median")
-        r["series"] = pooled[r["name"]].get("series")
+        r["mase_median"] = _mean_std(per)[0] if per else pooled.get(r["name"], {}).get("mase_median")
+        r["series"] = pooled.get(r["name"], {}).get("series")  # none for a cell whose every seed failed
     text = verdict(rows, repeats=repeats, epochs_cap=cfg.training.epochs, patience=cfg.training.patience,
                    subject="these series (mean MASE over series)")
     names = list(dict.fromkeys(t.name for t in trials))

@@ -120,7 +120,9 @@ def _data_lines(path: Path, rows: int) -> np.ndarray | None:
     return np.asarray(lines[1 : rows + 1], dtype=np.int64)  # the header is the first non-blank line
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, str]:
+def _read(path: Path, text: Sequence[str] = ()) -> tuple[pd.DataFrame, str]:
+    """The file as a frame and its kind (``csv``/``parquet``); ``text`` columns of a CSV are read as text
+    (a series id ``001`` stays ``001``, not the number 1)."""
     if not path.exists():
         raise DataError(f"{path}: data file not found")
     if path.is_dir():
@@ -138,7 +140,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
     try:
         if kind == "csv":
             df = _read_csv(path, tab=(suffixes[-2] if compressed else path.suffix.lower()) == ".tsv",
-                           compressed=compressed)  # (suffixes is empty for a name like "...csv")
+                           compressed=compressed, text_cols=text)  # (suffixes is empty for a name like "...csv")
         else:
             df = pd.read_parquet(path)
     except DataError:
@@ -157,7 +159,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, str]:
     return df, kind
 
 
-def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
+def _read_csv(path: Path, *, tab: bool, compressed: bool, text_cols: Sequence[str] = ()) -> pd.DataFrame:
     """Read a CSV: delimiter sniffed, decimal commas with ``;``, UTF-8 else Windows-1252."""
     with open(path, "rb") as fh:
         head = fh.read(64 * 1024)
@@ -172,10 +174,10 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool) -> pd.DataFrame:
     options = {"sep": sep, "decimal": decimal}
     try:
         names = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0].tolist()
-        df = pd.read_csv(path, **options)
+        df = pd.read_csv(path, dtype={c: str for c in text_cols if c in names} or None, **options)
     except UnicodeDecodeError:
         names = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="cp1252", **options).iloc[0].tolist()
-        df = pd.read_csv(path, encoding="cp1252", **options)
+        df = pd.read_csv(path, encoding="cp1252", dtype={c: str for c in text_cols if c in names} or None, **options)
     seen: set[str] = set()
     for name in map(str, names):
         if name in seen:
@@ -663,7 +665,7 @@ def load_panel(
     p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = _read(p)
+    df, kind = _read(p, text=(id_col,))
     at = _Locator(kind, df.attrs.get("csv_rows"))
     _check_column(df, id_col, "--id-col", p)
     inputs = (*covariates, *known)
@@ -761,7 +763,7 @@ def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col
         DataError: a missing column, a bad timestamp or value, or a timestamp given twice.
     """
     p = Path(path)
-    df, kind = _read(p)
+    df, kind = _read(p, text=(id_col,) if id_col else ())
     at = _Locator(kind, df.attrs.get("csv_rows"))
     _check_column(df, time_col, "the model's time column", p)
     if id_col is not None:

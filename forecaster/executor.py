@@ -181,6 +181,7 @@ class Call:
 
 
 def _in_worker(fn: Callable[..., Any], data: Any, args: tuple[Any, ...], threads: int) -> Any:
+    os.environ["FORECASTER_NO_TENSORBOARD"] = "1"  # a worker's disk may not be the parent's models/
     limit_threads(threads)
     return fn(data, *args)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from forecaster import baselines
 from forecaster.config import RunConfig
-from forecaster.data import Panel, SeriesFrame, load_panel
+from forecaster.data import Panel, SeriesFrame, calendar_features, load_panel
 from forecaster.errors import DataError
 from forecaster.prepared import Prepared, prepare, window_lookback
 from forecaster.windows import PARTS, SeriesScalers, make_dataset, split
@@ -136,6 +136,12 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
     panel = panel if panel is not None else load(cfg)
     w = cfg.window
     lb = lookback or window_lookback(cfg, _median_series(panel))
+    first = panel.first
+    if (first.known or cfg.data.calendar) and lb < w.horizon:  # settings, not series, are at fault: say so once
+        raise DataError(f"{panel.path}: lookback {lb} is shorter than the horizon {w.horizon}; known covariates and "
+                        "calendar inputs need lookback >= horizon: raise --lookback")
+    if cfg.data.calendar:
+        calendar_features(first.frame.index[:1], first.freq)  # a yearly panel has no calendar cycle: one error
     items, skipped = [], []
     for s in panel.series:
         try:

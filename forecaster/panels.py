@@ -123,15 +123,26 @@ def _calibrate(pairs: Sequence[tuple[Model, Prepared, np.ndarray]], levels: Sequ
     return cal
 
 
+#: After this many series, a row whose projected time over every series exceeds :data:`ETA_AFTER_S` says so.
+ETA_SAMPLE, ETA_AFTER_S = 20, 60.0
+
+
 def score_rows(make: Callable[[Prepared], Model], pp: PanelPrepared, *, levels: Sequence[int] = (),
-               fit: bool = True, name: str = "", kind: str = "baseline") -> PanelScored:
+               fit: bool = True, name: str = "", kind: str = "baseline", progress: Progress | None = None) -> PanelScored:
     """Fit (when ``fit``) and score ``make(item)`` on every series; a series where it fails is named, not fatal.
 
-    ``name`` and ``kind`` label the row when no model could even be made."""
+    ``name`` and ``kind`` label the row when no model could even be made; ``progress`` receives one
+    line when the row will take over a minute on every series (statistical fits on a large panel)."""
     per: list[dict[str, Any] | None] = []
     errors: list[tuple[str, str]] = []
     pairs = []
-    for item in pp.items:
+    began = time.perf_counter()
+    for k, item in enumerate(pp.items):
+        if progress is not None and k == ETA_SAMPLE and len(pp.items) > 2 * ETA_SAMPLE:
+            eta = (time.perf_counter() - began) / ETA_SAMPLE * (len(pp.items) - ETA_SAMPLE)
+            if eta > ETA_AFTER_S:
+                progress(f"baseline {name}: about {eta / 60:.0f} more minute(s) for {len(pp.items):,} series "
+                         "(leave it out of --baselines to skip it)")
         t0 = time.perf_counter()
         try:
             model = make(item)
@@ -200,7 +211,7 @@ def score_baselines(pp: PanelPrepared, cfg: RunConfig, progress: Progress | None
             if name == "linear":  # one least-squares map over every series' windows, as the networks learn
                 scored = score_rows(_global_linear(pp), pp, levels=cfg.forecast.levels, fit=False, name=name)
             else:
-                scored = score_rows(make, pp, levels=cfg.forecast.levels, name=name)
+                scored = score_rows(make, pp, levels=cfg.forecast.levels, name=name, progress=progress)
         if len(pp.items) > 1:
             say(f"baseline {name}: {len(pp.items)} series in {time.perf_counter() - t0:.1f}s")
         if scored.scores["error"]:

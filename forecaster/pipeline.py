@@ -162,7 +162,7 @@ def servable(scored: Sequence[scoring.Scored]) -> list[scoring.Scored]:
 
 def _write_statistical(cell_dir: Path, prep: Prepared, cfg: RunConfig, s: scoring.Scored) -> None:
     records = _records(prep, cfg, "direct")
-    records["data"]["covariates"] = []  # the target alone: predict needs no covariate columns
+    records["data"].update(covariates=[], known=[], calendar=False)  # the target alone: predict needs no other column
     write_statistical(cell_dir, name=s.name, spec=s.model.spec(),  # type: ignore[attr-defined]
                       metrics={"name": s.name, "test": s.scores, "season": prep.season,
                                "n_test_windows": int(prep.test_targets.shape[0])},

@@ -153,7 +153,7 @@ def read_future(loaded: LoadedCell | LoadedStatistical, path: str | Path | None)
     """
     d = loaded.manifest["data"]
     known = d.get("known", [])
-    if not known:
+    if not known or isinstance(loaded, LoadedStatistical):  # a statistical row reads the target alone
         return None
     if path is None:
         raise ConfigError(f"--future: {loaded.path} uses known covariates ({', '.join(known)}); pass their values "

@@ -365,7 +365,8 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
     fig.savefig(out / PANEL_PLOTS[0], dpi=100)
     plt.close(fig)
 
-    best = kept[0] if kept else None
+    best_name = wide.columns[0] if wide is not None and len(wide.columns) else None  # the best network by mean MASE
+    best = next((k for k in kept if k.name == best_name), kept[0] if kept else None)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     picks: list[str] = []
     if wide is not None and len(wide):

@@ -1,7 +1,7 @@
 """Run tracking: TensorBoard logs of every fit (on by default) and MLflow runs (when a URI is given).
 
-- TensorBoard: each fit of a cell writes its per-epoch ``loss`` and ``val_loss`` under
-  ``<models_dir>/<name>/tensorboard/<time>-<cell>-seed<N>[/linear|/plain]``, so
+- TensorBoard: each fit of a cell in this process (not in a Ray worker) writes its per-epoch ``loss``
+  and ``val_loss`` under ``<models_dir>/<name>/tensorboard/<time>-<cell>-seed<N>-<pid>.<k>[/linear|/plain]``, so
   ``tensorboard --logdir models/<name>`` shows every run, cell and seed side by side. Keras'
   own ``TensorBoard`` callback writes them (no graph, no profiling).
 - MLflow: with ``--mlflow-uri`` (or ``$MLFLOW_TRACKING_URI``) a saved run is logged as one MLflow
@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -33,17 +34,23 @@ __all__ = ["tensorboard_dir", "tensorboard_available", "tensorboard_callback", "
 TENSORBOARD_DIR = "tensorboard"
 
 
+_FITS = itertools.count(1)
+
+
 def tensorboard_dir(cfg: RunConfig, cell: str) -> Path:
-    """Where one fit of ``cell`` (with ``cfg``'s seed) writes its TensorBoard logs."""
+    """Where one fit of ``cell`` (with ``cfg``'s seed) writes its TensorBoard logs: a folder of its own
+    (the process and a counter keep two fits started in one second, backtest folds say, apart)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return Path(cfg.output.models_dir) / cfg.model_name / TENSORBOARD_DIR / f"{stamp}-{cell}-seed{cfg.training.seed}"
+    name = f"{stamp}-{cell}-seed{cfg.training.seed}-{os.getpid()}.{next(_FITS)}"
+    return Path(cfg.output.models_dir) / cfg.model_name / TENSORBOARD_DIR / name
 
 
 def tensorboard_available() -> bool:
-    """Whether TensorBoard's summary writer is installed (a dependency; a trimmed install may lack it)."""
+    """Whether TensorBoard's summary writer is installed (a dependency; a trimmed install may lack it) and
+    wanted here (a Ray worker sets ``FORECASTER_NO_TENSORBOARD``: its disk may not be the parent's)."""
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    return not os.environ.get("FORECASTER_NO_TENSORBOARD") and importlib.util.find_spec("tensorboard") is not None
 
 
 def tensorboard_callback(log_dir: Path) -> Any:

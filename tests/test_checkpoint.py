@@ -76,7 +76,9 @@ def test_resumed_fit_restores_weights_and_keeps_training(tmp_path):
     assert resumed.history["loss"].iloc[3] < resumed.history["loss"].iloc[0]
 
 
-def test_half_written_checkpoint_is_discarded(tmp_path):
+def test_a_torn_backup_is_rebuilt_from_the_states_own_copy(tmp_path):
+    """A kill while BackupAndRestore rewrites its files in place (torn, or an epoch ahead of state.json)
+    costs nothing: the state names its own copy of the weights, and the fit resumes from it."""
     from forecaster.training import fit
 
     train, val = _data()
@@ -85,6 +87,24 @@ def test_half_written_checkpoint_is_discarded(tmp_path):
         fit(_model(0.01), train, val, epochs=6, patience=10, checkpoint=_stop_after(2, ck_dir))
     weights = ck_dir / "backup" / "latest.weights.h5"
     weights.write_bytes(weights.read_bytes()[:100])  # a kill in the middle of BackupAndRestore's save
+    (ck_dir / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')  # ... of epoch 3
+    assert Checkpoint(ck_dir).completed_epochs() == 2
+    assert sorted(p.name for p in ck_dir.glob("weights-*.h5")) == ["weights-2.h5"]  # earlier copies deleted
+    lines: list[str] = []
+    result = fit(_model(0.01), train, val, epochs=4, patience=10, checkpoint=Checkpoint(ck_dir, progress=lines.append))
+    assert list(result.history["epoch"]) == [1, 2, 3, 4]
+    assert lines == ["  resuming from the checkpoint after epoch 2"]
+
+
+def test_a_torn_copy_named_by_the_state_discards_the_checkpoint(tmp_path):
+    from forecaster.training import fit
+
+    train, val = _data()
+    ck_dir = tmp_path / "ck"
+    with pytest.raises(Stopped):
+        fit(_model(0.01), train, val, epochs=6, patience=10, checkpoint=_stop_after(2, ck_dir))
+    copy = ck_dir / "weights-2.h5"
+    copy.write_bytes(copy.read_bytes()[:100])
     assert Checkpoint(ck_dir).completed_epochs() == 0
     lines: list[str] = []
     result = fit(_model(0.01), train, val, epochs=3, patience=10, checkpoint=Checkpoint(ck_dir, progress=lines.append))

@@ -320,3 +320,61 @@ def test_a_tampered_per_series_scaler_is_refused(edit, message):
     assert read_scaler(good).of("b").mean_.tolist() == [20.0]
     with pytest.raises(ArtifactError, match=message):
         read_scaler(edit(good), "cell/scaler.json")
+
+
+def test_series_ids_are_kept_as_written(write_csv):
+    frame = panel_frame(lengths=(60, 60, 60), starts_h=(0, 0, 0)).assign(
+        store=lambda f: f.store.map({"s0": "001", "s1": "010", "s2": "1"}))
+    panel = load_panel(write_csv(frame), id_col="store", target="y")
+    assert panel.ids == ["001", "010", "1"]  # not 1, 10, 1 (two series merged)
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_a_cell_failing_on_every_seed_is_a_row_and_the_run_completes(write_csv, tmp_path, monkeypatch, single):
+    from forecaster import compare, network, panels
+    from forecaster.errors import TrainingError
+
+    def failing(original):
+        def train(data, cfg, cell, **kw):
+            if cell == "gru":
+                raise TrainingError("gru diverged (loss is NaN)")
+            return original(data, cfg, cell, **kw)
+        return train
+
+    if single:
+        monkeypatch.setattr(network, "train_cell", failing(network.train_cell))
+        path = write_csv(panel_frame(lengths=(200,), starts_h=(0,)).drop(columns="store"))
+        cfg = small_cfg(path, tmp_path / "m", **{"model.baselines": ["naive"]})
+        result = compare.compare(cfg, cells=["mlp", "gru"], report=False)
+    else:
+        monkeypatch.setattr(panels, "train_cell", failing(panels.train_cell))
+        cfg = panel_cfg(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path / "m",
+                        **{"model.baselines": ["naive"]})
+        result = compare.compare_panel(cfg, cells=["mlp", "gru"], report=False)
+    rows = {r["name"]: r for r in result.rows}
+    assert rows["gru"]["error"] == "seed 42 failed: gru diverged (loss is NaN)" and rows["gru"]["mase"] is None
+    assert rows["mlp"]["mase"] is not None
+    assert (result.run_dir / "mlp" / "manifest.json").is_file() and not (result.run_dir / "gru").exists()
+
+
+def test_recursive_strategy_is_refused_with_calendar_or_known_inputs(write_csv, tmp_path):
+    from forecaster import compare
+    from forecaster.errors import ConfigError
+
+    path = write_csv(panel_frame(lengths=(200,), starts_h=(0,)).drop(columns="store"))
+    cfg = small_cfg(path, tmp_path / "m", **{"data.calendar": True})
+    with pytest.raises(ConfigError, match="--strategies: recursive forecasts from the target alone"):
+        compare.compare(cfg, cells=["mlp"], strategies=["direct", "recursive"], report=False)
+
+
+def test_panel_settings_errors_are_not_reported_as_short_series(write_csv, tmp_path):
+    path = write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0)))
+    with pytest.raises(DataError, match="lookback 2 is shorter than the horizon 4; known covariates and calendar"):
+        prepare_panel(panel_cfg(path, tmp_path, **{"data.calendar": True, "window.lookback": 2}))
+
+
+def test_a_statistical_row_needs_no_future_values(tmp_path):
+    from forecaster.predict import LoadedStatistical, read_future
+
+    row = LoadedStatistical(path=tmp_path, spec={"name": "theta"}, manifest={"data": {"known": ["promo"]}})
+    assert read_future(row, None) is None  # it forecasts from the target alone

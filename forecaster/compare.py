@@ -475,16 +475,8 @@ def compare_panel(
         DataError, TrainingError: nothing is saved.
     """
     from forecaster import panels
-    from forecaster.panel import describe, prepare_panel, skipped_note
-
     _check_cells(cells, repeats)
-    say = progress or (lambda _msg: None)
-    pp = pp if pp is not None else prepare_panel(cfg)
-    say(describe(pp))
-    note = skipped_note(pp)
-    if note:
-        say(note)
-    scored = panels.score_baselines(pp, cfg, progress)
+    pp, note, scored = panels.begin(cfg, pp, progress)
     base = {s.name: s.scores for s in scored}
     seeds = [cfg.training.seed + r for r in range(repeats)]
     n_train = len(pp.split.starts("train"))

@@ -349,6 +349,19 @@ def leaderboard(results: Sequence[CellResult], base: dict[str, dict[str, Any]]) 
     return rows
 
 
+def begin(cfg: RunConfig, pp: PanelPrepared | None, progress: Progress | None
+          ) -> tuple[PanelPrepared, str | None, list[PanelScored]]:
+    """The start of a panel run: prepare (unless ``pp`` is given), say what it holds and which series were
+    skipped, and score every baseline per series. Returns the panel, the skipped note and the baselines."""
+    say = progress or (lambda _msg: None)
+    pp = pp if pp is not None else prepare_panel(cfg)
+    say(describe(pp))
+    note = skipped_note(pp)
+    if note:
+        say(note)
+    return pp, note, score_baselines(pp, cfg, progress)
+
+
 def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[str] | None = None,
           progress: Progress | None = None, run_dir: Path | None = None, checkpoint: Any = None) -> pipeline.RunResult:
     """Train each cell globally on the panel beside the per-series baselines, and save one run.
@@ -358,12 +371,7 @@ def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[st
     """
     cells = list(cells or [cfg.model.cell])
     say = progress or (lambda _msg: None)
-    pp = pp if pp is not None else prepare_panel(cfg)
-    say(describe(pp))
-    note = skipped_note(pp)
-    if note:
-        say(note)
-    scored = score_baselines(pp, cfg, progress)
+    pp, note, scored = begin(cfg, pp, progress)
     results = []
     for cell in cells:
         say(f"training {cell} on {len(pp.items)} series (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")

@@ -303,6 +303,9 @@ def _records(pp: PanelPrepared, cfg: RunConfig, strategy: str) -> dict[str, dict
                  "id_col": pp.panel.id_col, **series_counts(pp),
                  "first": str(min(p.series.frame.index[0] for p in pp.items)),
                  "last": str(max(p.series.frame.index[-1] for p in pp.items)),
+                 # each series' own end: a retrain counts new rows per series (a ragged panel's early
+                 # finishers get rows before the latest timestamp of all)
+                 "series_last": {str(p.series.series_id): str(p.series.frame.index[-1]) for p in pp.items},
                  "n_filled": sum(p.series.n_filled for p in pp.items)},
     }
 

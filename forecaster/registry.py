@@ -420,10 +420,20 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     lasts = []
     for who, m in (("the champion's", manifest), ("the newest version's", seen or {})):
         with contextlib.suppress(KeyError, ValueError, TypeError, AttributeError):
-            lasts.append((pd.Timestamp(m["data"]["last"]), who))
+            lasts.append((pd.Timestamp(m["data"]["last"]), who, m["data"].get("series_last")))
     if not lasts:
         return None
-    last, who = max(lasts, key=lambda lw: lw[0])
+    last, who, per_series = max(lasts, key=lambda lw: lw[0])
+    if panel and isinstance(per_series, dict):  # each series after its own end; a new series counts whole
+        new_rows = 0
+        for s in series.series:
+            with contextlib.suppress(ValueError, TypeError):
+                end = per_series.get(str(s.series_id))
+                new_rows += len(s.frame) if end is None else int((s.frame.index > pd.Timestamp(end)).sum())
+        if new_rows < min_new_rows:
+            return (f"{new_rows} new rows after the end of each series in {who} data; need at least "
+                    f"{min_new_rows}")
+        return None
     new_rows = sum(int((s.frame.index > last).sum()) for s in (series.series if panel else [series]))
     if new_rows < min_new_rows:
         return f"{new_rows} new rows after {who} last timestamp {last}; need at least {min_new_rows}"

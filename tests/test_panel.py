@@ -378,3 +378,19 @@ def test_a_statistical_row_needs_no_future_values(tmp_path):
 
     row = LoadedStatistical(path=tmp_path, spec={"name": "theta"}, manifest={"data": {"known": ["promo"]}})
     assert read_future(row, None) is None  # it forecasts from the target alone
+
+
+def test_new_rows_are_counted_per_series_on_a_ragged_panel(write_csv):
+    from forecaster.registry import check_new_data
+
+    before = panel_frame(lengths=(100, 150), starts_h=(0, 0))
+    manifest = {"window": {"freq": "h", "horizon": 4},
+                "data": {"id_col": "store", "target": "y", "covariates": [], "known": [],
+                         "last": str(before.date.max()),
+                         "series_last": {sid: str(g.date.max()) for sid, g in before.groupby("store")}}}
+    grown = panel_frame(lengths=(130, 150), starts_h=(0, 0))  # s0 grew by 30 rows, all before s1's end
+    panel = load_panel(write_csv(grown), id_col="store", target="y")
+    assert check_new_data(panel, manifest, min_new_rows=10, horizon=4) is None
+    same = load_panel(write_csv(before, "same.csv"), id_col="store", target="y")
+    reason = check_new_data(same, manifest, min_new_rows=10, horizon=4)
+    assert reason == "0 new rows after the end of each series in the champion's data; need at least 10"

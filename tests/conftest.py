@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -77,3 +77,17 @@ def rehash(cell_dir: Path) -> None:
     manifest["files"] = {name: file_sha256(cell_dir / name) for name in manifest["files"] if (cell_dir / name).exists()}
     manifest[_SELF] = _manifest_digest(manifest)
     (cell_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def sigterm_while_retraining(proc: Any, heartbeat: Path) -> tuple[str, float]:
+    """Check ``heartbeat`` says a retrain runs, send ``proc`` SIGTERM, and return its stderr and the seconds
+    it took to end (at most 30)."""
+    import json
+    import signal
+    import time
+
+    assert json.loads(heartbeat.read_text())["state"] == "retraining"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return err, time.monotonic() - t0

@@ -20,7 +20,7 @@ from forecaster.export import load_cell, resolve_cell_dir
 from forecaster.predict import forecast, load_for_predict
 from forecaster.registry import Registry, retrain
 
-from conftest import make_frame, small_cfg
+from conftest import make_frame, sigterm_while_retraining, small_cfg
 
 pytestmark = pytest.mark.slow  # real processes, signals and 10,000-epoch retrains
 
@@ -72,11 +72,7 @@ def test_sigterm_during_a_scheduled_retrain_exits_0_within_seconds(tmp_path):
     ck = reg.checkpoint_dir / "gru"
     try:
         wait_for(lambda: epochs_done(ck) >= 2, proc)  # the catch-up retrain is training
-        assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - t0
+        err, elapsed = sigterm_while_retraining(proc, tmp_path / "hb.json")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -313,13 +313,14 @@ sys.exit(cli.main(["schedule", "--config", sys.argv[1], "--quiet"]))
 
 @pytest.mark.slow
 def test_sigterm_during_a_step_that_does_not_poll_exits_0_within_the_grace(tmp_path):
-    import signal
     import subprocess
     import sys
 
     import yaml
 
     from forecaster.schedule import STOP_GRACE
+
+    from conftest import sigterm_while_retraining
 
     cfg = tmp_path / "sched.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -335,11 +336,7 @@ def test_sigterm_during_a_step_that_does_not_poll_exits_0_within_the_grace(tmp_p
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, "the fake retrain never started"
             time.sleep(0.05)
-        assert json.loads((tmp_path / "hb.json").read_text())["state"] == "retraining"
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        elapsed = time.monotonic() - t0
+        err, elapsed = sigterm_while_retraining(proc, tmp_path / "hb.json")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from forecaster import tracking
 from forecaster.artifacts.cell import check_cell
 from forecaster.artifacts.io import atomic_write_text, json_ready, read_json
 from forecaster.artifacts.run import best_cell, read_pointer, write_pointer
@@ -281,8 +282,14 @@ class Registry:
             trash = self.versions_dir / f".pruned-{v}"
             os.rename(self.version_dir(v), trash)  # gone from versions/ at once, then deleted
             shutil.rmtree(trash, ignore_errors=True)
+            shutil.rmtree(self.root / tracking.TENSORBOARD_DIR / self.tensorboard_group(v), ignore_errors=True)
             removed.append(v)
         return removed
+
+    @staticmethod
+    def tensorboard_group(version: int) -> str:
+        """The folder under ``tensorboard/`` holding the logs of the fits that made ``version``."""
+        return f"version-{version}"
 
     # -- ledger and lock ------------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
@@ -576,14 +583,15 @@ def _retrain_locked(run: _Retrain) -> Decision:
     run.say(f"training challenger version {version} of {reg.root.name}")
     try:
         prep: Any
-        if is_panel:  # one global network over every series, the gate on the pooled score
-            prep = panel.prepare_panel(cfg, series)
-            result = panels.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
-                                  checkpoint=checkpoint)
-        else:
-            prep = pipeline.prepare(cfg, series)
-            result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
-                                    checkpoint=checkpoint)
+        with tracking.tensorboard_group(reg.tensorboard_group(version)):  # its logs go with the version
+            if is_panel:  # one global network over every series, the gate on the pooled score
+                prep = panel.prepare_panel(cfg, series)
+                result = panels.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
+                                      checkpoint=checkpoint)
+            else:
+                prep = pipeline.prepare(cfg, series)
+                result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
+                                        checkpoint=checkpoint)
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
         return run.decide("failed", f"challenger invalid, not saved: {exc}", exc)

@@ -3,7 +3,8 @@
 - TensorBoard: each fit of a cell in this process (not in a Ray worker) writes its per-epoch ``loss``
   and ``val_loss`` under ``<models_dir>/<name>/tensorboard/<time>-<cell>-seed<N>-<pid>.<k>[/linear|/plain]``, so
   ``tensorboard --logdir models/<name>`` shows every run, cell and seed side by side. Keras'
-  own ``TensorBoard`` callback writes them (no graph, no profiling).
+  own ``TensorBoard`` callback writes them (no graph, no profiling). A registry retrain writes
+  under ``tensorboard/version-<N>/``, pruned with its version.
 - MLflow: with ``--mlflow-uri`` (or ``$MLFLOW_TRACKING_URI``) a saved run is logged as one MLflow
   run in the experiment named after the model: the resolved config as params, each network's
   per-epoch losses as metric histories (``gru.loss``, ``gru.val_loss``), every leaderboard row's
@@ -22,27 +23,45 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ConfigError
 
-__all__ = ["tensorboard_dir", "tensorboard_available", "tensorboard_callback", "mlflow_uri", "log_run", "TENSORBOARD_DIR"]
+__all__ = ["tensorboard_dir", "tensorboard_group", "tensorboard_available", "tensorboard_callback", "mlflow_uri", "log_run",
+           "TENSORBOARD_DIR"]
 
 TENSORBOARD_DIR = "tensorboard"
 
 
 _FITS = itertools.count(1)
+_GROUP: ContextVar[str | None] = ContextVar("tensorboard_group", default=None)
+
+
+@contextmanager
+def tensorboard_group(name: str) -> Iterator[None]:
+    """Fits started inside write their logs under ``tensorboard/<name>/`` (a registry version's
+    ``version-<N>``, deleted when that version is pruned)."""
+    token = _GROUP.set(name)
+    try:
+        yield
+    finally:
+        _GROUP.reset(token)
 
 
 def tensorboard_dir(cfg: RunConfig, cell: str) -> Path:
     """Where one fit of ``cell`` (with ``cfg``'s seed) writes its TensorBoard logs: a folder of its own
-    (the process and a counter keep two fits started in one second, backtest folds say, apart)."""
+    (the process and a counter keep two fits started in one second, backtest folds say, apart),
+    inside the current :func:`tensorboard_group` if any."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"{stamp}-{cell}-seed{cfg.training.seed}-{os.getpid()}.{next(_FITS)}"
-    return Path(cfg.output.models_dir) / cfg.model_name / TENSORBOARD_DIR / name
+    root = Path(cfg.output.models_dir) / cfg.model_name / TENSORBOARD_DIR
+    group = _GROUP.get()
+    return root / group / name if group else root / name
 
 
 def tensorboard_available() -> bool:

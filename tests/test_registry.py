@@ -275,6 +275,8 @@ def test_keep_prunes_oldest_non_champion_versions(tmp_path):
     assert not [p for p in reg.versions_dir.iterdir() if p.name.startswith(".")]
     pruned = [r for r in reg.ledger() if "pruned versions" in r["reason"]]
     assert pruned  # the ledger says what was deleted
+    # each version's TensorBoard logs live and go with it
+    assert sorted(p.name for p in (reg.root / "tensorboard").iterdir()) == [f"version-{v}" for v in expected]
 
 
 def test_leftovers_of_a_killed_save_are_removed(tmp_path):

@@ -5,7 +5,8 @@ consecutive blocks. Fold ``k`` has a cut-off at the start of block ``k``: its mo
 (and its scaler fitted) only on rows before the cut-off, with the last ``window.val`` of those
 rows for early stopping, and it is scored on every window whose targets lie in block ``k``.
 Later folds see more history (expanding window). Without refitting, one saved model is scored
-on every block instead.
+on every block instead. A panel (``data.id_col``) is cut series by series: each series' own test
+part into ``folds`` blocks, every fold's series stacked and refitted together, scores pooled.
 
 Example:
     >>> folds = fold_splits(1000, folds=4, lookback=48, horizon=24, val=0.15, test=0.2)
@@ -26,10 +27,11 @@ import numpy as np
 from forecaster import intervals, network, pipeline, prepared, scoring
 from forecaster.artifacts.cell import read_calibration
 from forecaster.config import RunConfig, Strategy
+from forecaster.data import Panel, SeriesFrame
 from forecaster.errors import ConfigError, DataError
 from forecaster.windows import Split, _rows
 
-__all__ = ["fold_splits", "Fold", "BacktestResult", "backtest", "FOLD_METRICS"]
+__all__ = ["fold_splits", "Fold", "BacktestResult", "backtest", "cells_backtest", "load", "FOLD_METRICS"]
 
 Progress = Callable[[str], None]
 FOLD_METRICS = ("mae", "rmse", "smape", "mase")
@@ -142,24 +144,50 @@ def backtest(
         progress: receives one line per fold.
         executor, ray_address: where the per-fold refits run (:mod:`forecaster.executor`).
     """
-    series = series if series is not None else pipeline.load(cfg)
+    series = series if series is not None else load(cfg)
     if loaded is None:
         return _refit(cfg, series, [(cell, cfg.model.strategy, cfg.training.seed)], folds, progress=progress,
                       executor=executor, ray_address=ray_address)[0]
+    if isinstance(series, Panel):
+        raise ConfigError("--no-refit: a panel's model is backtested by refitting it per fold (each series cut at "
+                          "its own origins); leave out --no-refit")
     say = progress or (lambda _msg: None)
     name = network.leaderboard_name(cell, loaded.strategy)
     result = BacktestResult(cell=name, refit=False)
-    for k, (sp, prep, base) in enumerate(_folds(cfg, series, folds, say, name), start=1):
-        overlap = series.frame.index[sp.val_end] < _model_test_start(loaded)
-        result.folds.append(Fold(fold=k, cutoff=str(series.frame.index[sp.val_end]), train_rows=sp.train_end,
-                                 test_windows=len(sp.starts("test")), scores={name: _score_fixed(prep, loaded), **base},
-                                 overlaps_training=overlap))
+    for k, fd in enumerate(_folds(cfg, series, folds, say, name), start=1):
+        result.folds.append(Fold(fold=k, cutoff=str(fd.cutoff), train_rows=fd.train_rows, test_windows=fd.test_windows,
+                                 scores={name: _score_fixed(fd.prep, loaded), **fd.base},
+                                 overlaps_training=fd.cutoff < _model_test_start(loaded)))
     return result
 
 
-def _folds(cfg: RunConfig, series: Any, folds: int, say: Progress, label: str) -> list[tuple[Split, Any, dict[str, Any]]]:
+def load(cfg: RunConfig) -> Any:
+    """The configured series: a :class:`~forecaster.data.SeriesFrame`, or a :class:`~forecaster.data.Panel`
+    under ``data.id_col``."""
+    if cfg.data.id_col is not None:
+        from forecaster import panel
+
+        return panel.load(cfg)
+    return pipeline.load(cfg)
+
+
+@dataclass(frozen=True)
+class _FoldData:
+    """One fold's cut-off (a timestamp; a panel's: the range over its series), sizes, prepared data and
+    baselines' scores."""
+
+    cutoff: Any
+    train_rows: int
+    test_windows: int
+    prep: Any  # a Prepared, or a panel's PanelPrepared
+    base: dict[str, Any]
+
+
+def _folds(cfg: RunConfig, series: Any, folds: int, say: Progress, label: str) -> list[_FoldData]:
     """Each fold's split, its prepared data and its baselines' scores (refitted per fold, like the networks;
     they depend on neither the cell nor the seed, so every backtest of a comparison shares them)."""
+    if isinstance(series, Panel):
+        return _panel_folds(cfg, series, folds, say, label)
     w = cfg.window
     splits = fold_splits(
         len(series.frame), folds=folds, lookback=prepared.window_lookback(cfg, series), horizon=w.horizon,
@@ -171,12 +199,51 @@ def _folds(cfg: RunConfig, series: Any, folds: int, say: Progress, label: str) -
         say(f"{label} fold {k}/{folds}: cut-off {series.frame.index[sp.val_end]}, {sp.train_end} training rows, "
             f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
         prep = pipeline.prepare(cfg, series, sp=sp)
-        out.append((sp, prep, pipeline.baseline_scores(prep, cfg=cfg)))
+        out.append(_FoldData(series.frame.index[sp.val_end], sp.train_end, len(sp.starts("test")), prep,
+                             pipeline.baseline_scores(prep, cfg=cfg)))
     return out
 
 
-def _fold_task(prep: pipeline.Prepared, cfg: RunConfig, cell: str, progress: Progress | None = None) -> dict[str, Any]:
-    """One fold's refit of ``cell`` (seeded from ``cfg``) and its scores on the fold's test windows: a task."""
+def _panel_folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label: str) -> list[_FoldData]:
+    """A panel's folds: each series cut into ``folds`` blocks of its own test part (as one series is),
+    every fold's series stacked, the baselines fitted per series and pooled.
+
+    A series too short for the folds is skipped in every fold and named."""
+    from forecaster import panel as panels_data
+    from forecaster import panels
+
+    w = cfg.window
+    lookback = panels_data.panel_lookback(cfg, panel)
+
+    def split_of(k: int) -> Callable[[SeriesFrame, int], Split]:
+        return lambda s, lb: fold_splits(len(s.frame), folds=folds, lookback=lb, horizon=w.horizon, val=w.val,
+                                         test=w.test, source=s.path)[k]
+
+    out = []
+    started = time.perf_counter()
+    for k in range(folds):
+        pp = panels_data.prepare_panel(cfg, panel, lookback=lookback, split_of=split_of(k))
+        note = panels_data.skipped_note(pp)
+        if k == 0 and note:
+            say(f"backtest: {note}")
+        cuts = sorted({p.series.frame.index[p.split.val_end] for p in pp.items})
+        cutoff = str(cuts[0]) if len(cuts) == 1 else f"{cuts[0]} .. {cuts[-1]}"
+        say(f"{label} fold {k + 1}/{folds}: cut-off {cutoff} ({len(pp.items)} series, each at its own), "
+            f"{len(pp.split.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
+        base = {s.name: s.scores for s in panels.score_baselines(pp, cfg)}
+        out.append(_FoldData(cutoff, sum(p.split.train_end for p in pp.items), len(pp.split.starts("test")), pp, base))
+    return out
+
+
+def _fold_task(prep: Any, cfg: RunConfig, cell: str, progress: Progress | None = None) -> dict[str, Any]:
+    """One fold's refit of ``cell`` (seeded from ``cfg``) and its scores on the fold's test windows: a task.
+    On a panel's fold, the network(s) of :func:`forecaster.panels.train_cell`, scored per series and pooled."""
+    from forecaster.panel import PanelPrepared
+
+    if isinstance(prep, PanelPrepared):
+        from forecaster import panels
+
+        return panels.train_cell(prep, cfg, cell, progress=progress)[0].scores
     return network.train_cell(prep, cfg, cell, progress=progress).scores
 
 
@@ -198,17 +265,17 @@ def _refit(cfg: RunConfig, series: Any, specs: Sequence[tuple[str, str, int]], f
         epochs = progress if executor == "local" else None  # a Ray task's epochs stay in its worker
         calls += [Call(f"{name} seed {seed} fold {k + 1}/{folds}", (name, seed, k), (run_cfg, cell, epochs), key=k)
                   for k in range(len(fold_data))]
-    scores = run_calls(_fold_task, calls, [prep for _, prep, _ in fold_data], executor=executor,
+    scores = run_calls(_fold_task, calls, [fd.prep for fd in fold_data], executor=executor,
                        address=ray_address, progress=progress)
     out = []
     for j in range(len(specs)):
         name = calls[j * len(fold_data)].spec[0]
         result = BacktestResult(cell=name, refit=True)
-        for k, (sp, _prep, base) in enumerate(fold_data):
+        for k, fd in enumerate(fold_data):
             got = scores[j * len(fold_data) + k]
             model_scores = ({**dict.fromkeys(FOLD_METRICS), "error": got.reason} if isinstance(got, Failure) else got)
-            result.folds.append(Fold(fold=k + 1, cutoff=str(series.frame.index[sp.val_end]), train_rows=sp.train_end,
-                                     test_windows=len(sp.starts("test")), scores={name: model_scores, **base}))
+            result.folds.append(Fold(fold=k + 1, cutoff=str(fd.cutoff), train_rows=fd.train_rows,
+                                     test_windows=fd.test_windows, scores={name: model_scores, **fd.base}))
         out.append(result)
     return out
 
@@ -249,14 +316,15 @@ def cells_backtest(
     progress: Progress | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    series: Any | None = None,
 ) -> dict[str, list[BacktestResult]]:
-    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series; each
-    cell x strategy x seed x fold refit is one task of ``executor``.
+    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series (or
+    panel; default: load ``cfg.data``); each cell x strategy x seed x fold refit is one task of ``executor``.
 
     Returns:
         Leaderboard name (``gru``, ``gru-recursive``) -> one result per seed.
     """
-    series = pipeline.load(cfg)
+    series = series if series is not None else load(cfg)
     specs = [(cell, strategy, seed) for cell in cells for strategy in strategies for seed in seeds]
     results = _refit(cfg, series, specs, folds, progress=progress, executor=executor, ray_address=ray_address)
     out: dict[str, list[BacktestResult]] = {}

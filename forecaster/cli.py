@@ -331,15 +331,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
     if cfg.data.id_col is not None:
-        if args.backtest or strategies:
-            raise ConfigError(f"--{'backtest' if args.backtest else 'strategies'}: not available with --id-col (a "
-                              "panel) yet; compare a panel without it")
+        if strategies:
+            raise ConfigError("--strategies: not available with --id-col (a panel) yet; compare a panel without it")
         from forecaster import panel
 
         pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
         _load_tensorflow(args)
         result = compare.compare_panel(cfg, cells=cells, repeats=args.repeats, progress=progress, pp=pp,
-                                       executor=args.executor, ray_address=args.ray_address)
+                                       executor=args.executor, ray_address=args.ray_address, backtest=args.backtest)
     else:
         prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
         _load_tensorflow(args)
@@ -371,11 +370,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from forecaster import config, pipeline
+    from forecaster import config
     from forecaster.artifacts.cell import check_cell, is_statistical, load_cell
     from forecaster.artifacts.io import atomic_write_text, json_ready
     from forecaster.artifacts.run import resolve_cell_dir
     from forecaster.backtest import FOLD_METRICS, backtest
+    from forecaster.backtest import load as backtest_load
     from forecaster.intervals import coverage_columns, percent
 
     cell_dir = resolve_cell_dir(args.model, args.models_dir, networks_only=True)  # backtest refits a network
@@ -395,7 +395,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     merged = {**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}}
     merged["schedule.coverage_tolerance"] = None  # a retrain-gate setting: backtest has no gate (and may turn levels off)
     cfg = config.resolve(overrides=merged)
-    series = pipeline.load(cfg)  # data errors before the TensorFlow import
+    if args.no_refit and cfg.data.id_col is not None:
+        raise ConfigError(f"--no-refit: {cell_dir} is a panel's model, backtested by refitting it per fold (each "
+                          "series cut at its own origins); leave out --no-refit")
+    series = backtest_load(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
     loaded = load_cell(cell_dir) if args.no_refit else None
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err

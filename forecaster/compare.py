@@ -465,10 +465,13 @@ def compare_panel(
     pp: Any = None,
     executor: str = "local",
     ray_address: str | None = None,
+    backtest: int = 0,
 ) -> CompareResult:
     """:func:`compare` on a panel (``data.id_col``): one global network per cell and seed over every
-    series, every baseline per series, rows pooled over series (mean MASE, median MASE) and the
-    per-series scores in ``series_metrics.csv``.
+    series (one per series under ``model.per_series``), every baseline per series, rows pooled over
+    series (mean MASE, median MASE) and the per-series scores in ``series_metrics.csv``. With
+    ``backtest=K`` every cell and seed is also refitted on K rolling origins of every series and the
+    leaderboard is ranked by the pooled backtest MASE.
 
     Raises:
         ConfigError: an unknown cell or ``repeats < 1``.
@@ -490,7 +493,19 @@ def compare_panel(
         per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
         r["mase_median"] = _mean_std(per)[0] if per else pooled.get(r["name"], {}).get("mase_median")
         r["series"] = pooled.get(r["name"], {}).get("series")  # none for a cell whose every seed failed
-    text = verdict(rows, repeats=repeats, epochs_cap=cfg.training.epochs, patience=cfg.training.patience,
+    key, backtests = "mase", {}
+    if backtest:
+        from forecaster.backtest import cells_backtest
+
+        (progress or (lambda _msg: None))(f"backtest: {backtest} rolling origins of every series per cell and seed "
+                                          "(refit per fold)")
+        results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, executor=executor,
+                                 ray_address=ray_address, progress=progress, series=pp.panel)
+        _add_backtest_columns(rows, results)
+        backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
+        key = "backtest_mase"
+        rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
+    text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs, patience=cfg.training.patience,
                    subject="these series (mean MASE over series)")
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
@@ -508,12 +523,20 @@ def compare_panel(
         "epochs_cap": cfg.training.epochs, "patience": cfg.training.patience,
         "batch_size": cfg.training.batch_size, "learning_rate": cfg.training.learning_rate,
         "units": list(cfg.model.units), "dropout": cfg.model.dropout, "seeds": seeds,
-        "ranked_by": "mean test MASE over series (each series' own scale)",
+        "ranked_by": ("mean backtest MASE over folds of the mean over series" if backtest
+                      else "mean test MASE over series (each series' own scale)"),
+        "backtest_folds": backtest,
+        "networks": ("one per series (--per-series), each trained on its own windows" if cfg.model.per_series
+                     else "one global network per cell over every series"),
     }
     final = run_dir or pipeline.default_run_dir(cfg, "compare")
     saved_rows = [*scored, *(rows_of[(t.name, t.seed)] for t in kept)]
 
     def write_report(tmp: Path) -> None:
+        if backtests:
+            from forecaster.artifacts.io import atomic_write_text, json_ready
+
+            atomic_write_text(tmp / "backtest.json", json.dumps(json_ready(backtests), indent=2))
         if report:
             from forecaster.report import write_panel_report
 

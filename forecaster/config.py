@@ -103,6 +103,7 @@ class ModelConfig:
     linear: bool | None = None
     # rows scored beside the networks on the same windows; arima and mstl are slow (opt-in)
     baselines: tuple[BaselineName, ...] = DEFAULT_BASELINES
+    per_series: bool = False  # a panel: one network per series instead of one global network over all of them
 
 
 @dataclass(frozen=True)
@@ -376,6 +377,8 @@ SETTINGS: tuple[Setting, ...] = (
             _MODEL, none_means="train with and without it, keep the lower validation loss"),
     Setting("model.baselines", "--baselines", "rows scored beside the networks, comma-separated, from "
             + ", ".join(typing.get_args(BaselineName)) + " (arima and mstl are slow: opt-in)", _MODEL, "A,B"),
+    Setting("model.per_series", "--per-series", "with --id-col: train one network per series (each on its own "
+            "windows only) instead of one global network over every series", _MODEL),
     Setting("training.epochs", "--epochs", "maximum epochs", _MODEL, "N", at_least=1),
     Setting("training.batch_size", "--batch-size", "windows per batch", _MODEL, "N", at_least=1),
     Setting("training.patience", "--patience", "early-stopping patience in epochs", _MODEL, "N", at_least=0),
@@ -545,6 +548,9 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
         fail("data.known_covariates", "columns not also listed in data.covariates (a column is past or known)", both)
     if m.strategy == "recursive" and (d.known_covariates or d.calendar):
         fail("model.strategy", "'direct' when known covariates or calendar inputs are used", m.strategy)
+    if m.per_series and d.id_col is None:
+        fail("model.per_series", "false unless data.id_col names the series-id column (--id-col): one network "
+             "per series needs a file of many series", m.per_series)
     if d.id_col is not None and d.id_col in (d.target, d.time_col, *d.covariates, *d.known_covariates):
         fail("data.id_col", "a column of its own (not the target, time or a covariate column)", d.id_col)
 

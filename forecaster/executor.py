@@ -91,19 +91,29 @@ class ModelBytes:
         return model
 
 
-def portable(result: Any) -> Any:
-    """``result`` (a ``CellResult``) with its model as :class:`ModelBytes` and without the in-memory network."""
+def _bytes(model: Any) -> ModelBytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
-        result.model.save(path)
-        data = path.read_bytes()
-    return dataclasses.replace(result, model=ModelBytes(data), network=None)
+        model.save(path)
+        return ModelBytes(path.read_bytes())
+
+
+def portable(result: Any) -> Any:
+    """``result`` (a ``CellResult``) with its model as :class:`ModelBytes` (a ``--per-series`` cell's
+    ``{series id: model}`` as bytes each) and without the in-memory network."""
+    model = result.model
+    shipped = {sid: _bytes(m) for sid, m in model.items()} if isinstance(model, dict) else _bytes(model)
+    return dataclasses.replace(result, model=shipped, network=None)
 
 
 def materialize(result: Any) -> Any:
-    """``result`` with a Keras model again (loaded from its bytes when it came from a worker)."""
-    if isinstance(result.model, ModelBytes):
-        return dataclasses.replace(result, model=result.model.load())
+    """``result`` with Keras models again (loaded from their bytes when they came from a worker)."""
+    model = result.model
+    if isinstance(model, ModelBytes):
+        return dataclasses.replace(result, model=model.load())
+    if isinstance(model, dict) and any(isinstance(m, ModelBytes) for m in model.values()):
+        return dataclasses.replace(result, model={sid: m.load() if isinstance(m, ModelBytes) else m
+                                                  for sid, m in model.items()})
     return result
 
 

@@ -62,8 +62,9 @@ class NetworkModel:
     kind: Kind = "model"
 
     def __init__(self, cell: str, cfg: RunConfig, *, progress: Progress | None = None, checkpoint: Any = None,
-                 callbacks: Sequence[Any] = ()) -> None:
+                 callbacks: Sequence[Any] = (), log_name: str | None = None) -> None:
         self.cell = cell
+        self.log_name = log_name  # its TensorBoard folder's label (default: its name)
         self.cfg = cfg
         self.progress = progress
         self.checkpoint = checkpoint
@@ -98,7 +99,8 @@ class NetworkModel:
         # (the linear start won 2.5x on the hourly sample and lost 1.5-7 % on the daily one; see docs).
         variants = [False] if not m.residual else ([m.linear] if m.linear is not None else [True, False])
         fits: list[tuple[Any, baselines.ResidualBase | None, Any]] = []
-        logs = tensorboard_dir(self.cfg, self.name) if self.cfg.output.tensorboard and tensorboard_available() else None
+        logs = (tensorboard_dir(self.cfg, self.log_name or self.name)
+                if self.cfg.output.tensorboard and tensorboard_available() else None)
         for linear in variants:
             base = prep.residual_base(steps, linear=linear) if m.residual else None
             seed_everything(t.seed)

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +28,9 @@ from forecaster.config import RunConfig
 from forecaster.data import Panel, SeriesFrame, calendar_features, load_panel
 from forecaster.errors import DataError
 from forecaster.prepared import Prepared, prepare, window_lookback
-from forecaster.windows import PARTS, SeriesScalers, make_dataset, split
+from forecaster.windows import PARTS, SeriesScalers, Split, make_dataset, split
 
-__all__ = ["PanelPrepared", "PanelSplit", "prepare_panel", "load", "describe", "MAX_LISTED"]
+__all__ = ["PanelPrepared", "PanelSplit", "prepare_panel", "panel_lookback", "load", "describe", "MAX_LISTED"]
 
 #: Skipped series named in a message, at most (the count is always given).
 MAX_LISTED = 10
@@ -123,19 +123,26 @@ def _median_series(panel: Panel) -> SeriesFrame:
     return panel.series[int(np.argsort(lengths, kind="stable")[len(lengths) // 2])]
 
 
-def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None) -> PanelPrepared:
+def panel_lookback(cfg: RunConfig, panel: Panel) -> int:
+    """``window.lookback``, or the default lookback of the panel's series of median length."""
+    return window_lookback(cfg, _median_series(panel))
+
+
+def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None,
+                  split_of: Callable[[SeriesFrame, int], Split] | None = None) -> PanelPrepared:
     """Prepare every series of the panel with one lookback and horizon (its own split and scaler).
 
     The lookback is ``window.lookback``, or the default for the series of median length
-    (:func:`forecaster.prepared.window_lookback`). A series whose parts cannot hold the windows
-    is skipped with its reason.
+    (:func:`forecaster.prepared.window_lookback`). Each series is split by time by the
+    ``window`` fractions, or by ``split_of(series, lookback)`` (a backtest fold's split). A
+    series whose parts cannot hold the windows is skipped with its reason.
 
     Raises:
         DataError: no series is long enough (the message gives the shortest need and a few ids).
     """
     panel = panel if panel is not None else load(cfg)
     w = cfg.window
-    lb = lookback or window_lookback(cfg, _median_series(panel))
+    lb = lookback or panel_lookback(cfg, panel)
     first = panel.first
     if (first.known or cfg.data.calendar) and lb < w.horizon:  # settings, not series, are at fault: say so once
         raise DataError(f"{panel.path}: lookback {lb} is shorter than the horizon {w.horizon}; known covariates and "
@@ -145,7 +152,8 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
     items, skipped = [], []
     for s in panel.series:
         try:
-            sp = split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test, source=s.path)
+            sp = (split_of(s, lb) if split_of is not None
+                  else split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test, source=s.path))
             items.append(prepare(cfg, s, sp=sp))
         except DataError as exc:
             text = str(exc).split(": ", 1)[-1]

@@ -31,7 +31,7 @@ import pandas as pd
 
 from forecaster import intervals, lineup, metrics, network, pipeline, scoring
 from forecaster.artifacts import layout
-from forecaster.artifacts.cell import write_cell
+from forecaster.artifacts.cell import write_cell, write_per_series_cell
 from forecaster.artifacts.io import atomic_write_text
 from forecaster.artifacts.run import store_run
 from forecaster.baselines import Linear
@@ -40,6 +40,7 @@ from forecaster.errors import ForecasterError
 from forecaster.network import CellResult
 from forecaster.panel import PanelPrepared, describe, prepare_panel, series_counts, skipped_note
 from forecaster.prepared import Prepared, future_index
+from forecaster.windows import SeriesScalers
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.contract import Model
@@ -242,8 +243,10 @@ def _global_linear(pp: PanelPrepared) -> Callable[[Prepared], Model]:
     return make
 
 
-def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibration | None) -> pd.DataFrame:
-    """``<id_col>, timestamp, yhat[, lo-80, hi-80...]``: the horizon after the end of every series (long format).
+def future(model_of: Callable[[Prepared], Model | None], pp: PanelPrepared,
+           cal: intervals.Calibration | None) -> pd.DataFrame:
+    """``<id_col>, timestamp, yhat[, lo-80, hi-80...]``: the horizon after the end of every series (long format)
+    by ``model_of(item)`` (a series it gives no model is left out: its per-series network failed).
 
     Empty when known covariates are inputs (their future values come with ``forecast predict --future``).
     """
@@ -252,8 +255,10 @@ def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibrat
         return pd.DataFrame({id_col: [], "timestamp": pd.DatetimeIndex([]), "yhat": []})
     frames = []
     for item in pp.items:
-        s = item.series
-        yhat = net.on(item.scaler).predict(item.values, np.array([item.split.n]), h)[0]
+        s, model = item.series, model_of(item)
+        if model is None:
+            continue
+        yhat = model.predict(item.values, np.array([item.split.n]), h)[0]
         bands = cal.columns(yhat, scale=float(item.scaler.scale_[0])) if cal is not None else {}
         frames.append(pd.DataFrame({id_col: s.series_id, "timestamp": future_index(s.frame.index[-1], s.freq, h),
                                     "yhat": yhat, **bands}))
@@ -262,16 +267,103 @@ def future(net: network.NetworkModel, pp: PanelPrepared, cal: intervals.Calibrat
 
 def train_cell(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None,
                callbacks: Sequence[Any] = (), checkpoint: Any = None) -> tuple[CellResult, PanelScored]:
-    """One global network over every series, scored per series and pooled (seeded from ``cfg``;
-    ``checkpoint`` makes the fit resumable)."""
+    """One global network over every series (or, under ``model.per_series``, one network per series),
+    scored per series and pooled (seeded from ``cfg``; ``checkpoint`` makes the fit resumable)."""
+    if cfg.model.per_series:
+        return _train_per_series(pp, cfg, cell, progress=progress, callbacks=callbacks, checkpoint=checkpoint)
     net = network.NetworkModel(cell, cfg, progress=progress, callbacks=callbacks, checkpoint=checkpoint).fit(pp)
     scored = score_rows(lambda item: net.on(item.scaler), pp, levels=cfg.forecast.levels, fit=False, name=net.name,
                         kind="model")
     result = CellResult(
         cell=cell, model=net.model_, params=int(net.model_.count_params()), fit=net.fit_, scores=scored.scores,
-        forecast=future(net, pp, scored.calibration), strategy=net.strategy, base=net.base_,
-        linear_choice=net.linear_choice_, train_seconds=net.train_seconds_, epochs_total=net.epochs_total_,
-        network=net, calibration=scored.calibration,
+        forecast=future(lambda item: net.on(item.scaler), pp, scored.calibration), strategy=net.strategy,
+        base=net.base_, linear_choice=net.linear_choice_, train_seconds=net.train_seconds_,
+        epochs_total=net.epochs_total_, network=net, calibration=scored.calibration,
+    )
+    return result, scored
+
+
+@dataclass(frozen=True)
+class SeriesFits:
+    """The fits of a ``--per-series`` cell's networks, read like one fit (``training.FitResult``'s fields).
+
+    ``history`` is the mean curve over the series still training at each epoch (with how many
+    were: ``series``), ``epochs_run`` and ``best_epoch`` the mean over series (rounded),
+    ``best_val_loss`` the mean; ``by_series`` has every series' own rows (``history.csv``).
+    """
+
+    ids: tuple[str, ...]
+    fits: tuple[Any, ...]
+
+    @property
+    def by_series(self) -> pd.DataFrame:
+        return pd.concat([f.history.assign(series=sid) for sid, f in zip(self.ids, self.fits)], ignore_index=True)[
+            ["series", *self.fits[0].history.columns]]
+
+    @property
+    def history(self) -> pd.DataFrame:
+        rows = pd.concat([f.history for f in self.fits], ignore_index=True)
+        return rows.groupby("epoch", as_index=False).agg(loss=("loss", "mean"), val_loss=("val_loss", "mean"),
+                                                         seconds=("seconds", "sum"), series=("loss", "size"))
+
+    @property
+    def epochs_run(self) -> int:
+        return round(float(np.mean([f.epochs_run for f in self.fits])))
+
+    @property
+    def best_epoch(self) -> int:
+        return round(float(np.mean([f.best_epoch for f in self.fits])))
+
+    @property
+    def best_val_loss(self) -> float:
+        return float(np.mean([f.best_val_loss for f in self.fits]))
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(f.seconds for f in self.fits))
+
+
+#: Series whose start a ``--per-series`` fit announces, at most (then one line every tenth of them).
+ANNOUNCED_SERIES = 20
+
+
+def _train_per_series(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress: Progress | None,
+                      callbacks: Sequence[Any], checkpoint: Any) -> tuple[CellResult, PanelScored]:
+    """One network per series, each trained on its own windows (and scaler) only, scored as the global one is.
+
+    A series whose network cannot be trained (it diverged) is a named failure of the row; the
+    others are kept. ``CellResult.model`` is then ``{series id: Keras model}`` of the trained ones.
+    """
+    from forecaster.errors import TrainingError
+
+    say = progress or (lambda _msg: None)
+    nets: dict[str, network.NetworkModel] = {}
+    n = len(pp.items)
+    every = max(1, n // 10)
+
+    def make(item: Prepared) -> Model:
+        sid = str(item.series.series_id)
+        k = len(nets)
+        if n <= ANNOUNCED_SERIES or k % every == 0:
+            say(f"  {cell}: series {k + 1}/{n} ({sid})")
+        net = network.NetworkModel(cell, cfg, callbacks=callbacks, log_name=f"{cell}-series{k}",
+                                   checkpoint=checkpoint.child(f"series-{k}") if checkpoint is not None else None)
+        nets[sid] = net
+        return net
+
+    scored = score_rows(make, pp, levels=cfg.forecast.levels, fit=True, name=network.leaderboard_name(
+        cell, cfg.model.strategy), kind="model")
+    trained = [(sid, nets[sid]) for sid, s in zip(pp.ids, scored.per_series) if s is not None]
+    if not trained:
+        raise TrainingError(f"{cell}: no per-series network could be trained ({scored.scores['error']})")
+    models = {sid: net.model_ for sid, net in trained}
+    fits = SeriesFits(tuple(models), tuple(net.fit_ for _, net in trained))
+    kept = dict(trained)
+    result = CellResult(
+        cell=cell, model=models, params=int(sum(m.count_params() for m in models.values())), fit=fits,
+        scores=scored.scores, forecast=future(lambda item: kept.get(str(item.series.series_id)), pp, scored.calibration),
+        strategy=trained[0][1].strategy, base=None, train_seconds=float(sum(net.train_seconds_ for _, net in trained)),
+        epochs_total=int(sum(net.epochs_total_ for _, net in trained)), calibration=scored.calibration,
     )
     return result, scored
 
@@ -322,12 +414,21 @@ def save_run(final: Path, pp: PanelPrepared, cfg: RunConfig, results: Sequence[C
 
     def write_cells(tmp: Path) -> None:
         for c in results:
-            write_cell(tmp / c.name, cell=c.cell, model=c.model, scaler=pp.scaler,
-                       metrics={"cell": c.cell, "test": c.scores, "baselines": base, "season": pp.season,
-                                "residual_base": c.base.name if c.base is not None else None,
-                                "series": len(pp.items), "params": c.params, "epochs_run": c.fit.epochs_run,
-                                "best_epoch": c.fit.best_epoch, "best_val_loss": c.fit.best_val_loss,
-                                "train_seconds": c.train_seconds, "epochs_total": c.epochs_total},
+            metrics = {"cell": c.cell, "test": c.scores, "baselines": base, "season": pp.season,
+                       "residual_base": c.base.name if c.base is not None else None,
+                       "series": len(pp.items), "params": c.params, "epochs_run": c.fit.epochs_run,
+                       "best_epoch": c.fit.best_epoch, "best_val_loss": c.fit.best_val_loss,
+                       "train_seconds": c.train_seconds, "epochs_total": c.epochs_total}
+            if isinstance(c.model, dict):  # --per-series: the network of each series trained
+                ids = list(c.model)
+                scaler = pp.scaler
+                write_per_series_cell(tmp / c.name, cell=c.cell, models=list(c.model.values()),
+                                      scaler=SeriesScalers(ids, [scaler.of(sid) for sid in ids]),
+                                      metrics={**metrics, "networks": "one per series", "series_trained": len(ids)},
+                                      history=c.fit.by_series, forecast=c.forecast, calibration=c.calibration,
+                                      **_records(pp, cfg, c.strategy))
+                continue
+            write_cell(tmp / c.name, cell=c.cell, model=c.model, scaler=pp.scaler, metrics=metrics,
                        history=c.fit.history, forecast=c.forecast, calibration=c.calibration,
                        **_records(pp, cfg, c.strategy))
 
@@ -377,7 +478,9 @@ def train(cfg: RunConfig, pp: PanelPrepared | None = None, *, cells: Sequence[st
     pp, note, scored = begin(cfg, pp, progress)
     results = []
     for cell in cells:
-        say(f"training {cell} on {len(pp.items)} series (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
+        how = "one network per series" if cfg.model.per_series else "one network"
+        say(f"training {cell} on {len(pp.items)} series ({how}, seed {cfg.training.seed}, up to {cfg.training.epochs} "
+            "epochs)")
         result, row = train_cell(pp, cfg, cell, progress=progress,
                                  checkpoint=checkpoint.child(cell) if checkpoint is not None else None)
         results.append(result)

@@ -253,7 +253,8 @@ def _check_output(loaded: LoadedCell | LoadedStatistical, yhat: np.ndarray, shap
 def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None, levels: Sequence[int] | None = None,
                    *, series: Sequence[str] | None = None, future: pd.DataFrame | None = None,
                    future_source: str = "--future", notes: list[str] | None = None) -> pd.DataFrame:
-    """Forecast every series of ``panel`` the network was trained on (or ``series``) in one batched call.
+    """Forecast every series of ``panel`` the network was trained on (or ``series``) in one batched call
+    (one call per series for a ``--per-series`` cell: a network each).
 
     Returns the long format ``<id_col>, timestamp, yhat[, lo-80, hi-80, ...]``. Series the model was
     not trained on, and series shorter than its lookback, are left out with a line in ``notes``
@@ -307,7 +308,11 @@ def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None,
     scalers = [loaded.scaler.of(sid) for sid in served_ids]
     mean = np.stack([s.mean_ for s in scalers])
     scale = np.stack([s.scale_ for s in scalers])
-    yhat = loaded.on(served_ids[0]).predict_rows(windows, h, mean, scale)
+    if loaded.per_series:  # a network per series (--per-series): one call each
+        yhat = np.concatenate([loaded.on(sid).predict_rows(windows[k:k + 1], h, mean[k:k + 1], scale[k:k + 1])
+                               for k, sid in enumerate(served_ids)])
+    else:
+        yhat = loaded.on(served_ids[0]).predict_rows(windows, h, mean, scale)
     _check_output(loaded, yhat, (len(served_ids), h))
     return _long_frame(id_col, served_ids, [by_id[sid].frame.index[-1] for sid in served_ids], panel.first.freq,
                        yhat, cal.columns(yhat, served, scale=scale[:, :1] if cal.scaled else 1.0)

@@ -189,6 +189,14 @@ class SeriesScalers:
     def __contains__(self, sid: object) -> bool:
         return sid in self._at
 
+    def index(self, sid: str) -> int:
+        """Position of series ``sid`` (its network's folder in a ``--per-series`` cell).
+
+        Raises:
+            KeyError: the series was not in the training data.
+        """
+        return self._at[str(sid)]
+
     def of(self, sid: str) -> Scaler:
         """The scaler of series ``sid``.
 

@@ -16,7 +16,7 @@ from forecaster.errors import DataError
 from forecaster.panel import prepare_panel, skipped_note
 from forecaster.prepared import input_values, prepare
 
-from conftest import small_cfg
+from conftest import FAST, small_cfg
 
 
 def panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0), seed=0, code=False) -> pd.DataFrame:
@@ -246,9 +246,25 @@ def test_panel_compare_reports_pooled_and_per_series(write_csv, tmp_path, capsys
     assert "Per series: MASE of" in html and "series_mase.png" in html and html.count("data:image/png;base64,") == 2
     board = json.loads((run / "leaderboard.json").read_text())
     assert board["series"] == 3 and board["id_col"] == "store"
-    assert main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--backtest", "2",
+    assert main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--strategies", "direct",
                  "--models-dir", str(tmp_path / "m")]) == 2
-    assert "--backtest: not available with --id-col" in capsys.readouterr().err
+    assert "--strategies: not available with --id-col" in capsys.readouterr().err
+
+
+def test_panel_compare_ranks_by_the_pooled_backtest(write_csv, tmp_path, capsys):
+    path = write_csv(panel_frame(lengths=(160, 170, 150), starts_h=(0, 4, 9)))
+    rc = main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--cells", "mlp", "--backtest", "2",
+               "--test", "0.3", "--models-dir", str(tmp_path / "m"), "--baselines", "naive,seasonal_naive",
+               "--no-tensorboard", "--json", *FAST])
+    assert rc == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["conditions"]["backtest_folds"] == 2 and "backtest MASE" in payload["conditions"]["ranked_by"]
+    rows = {r["name"]: r for r in payload["leaderboard"]}
+    assert all(rows[n]["backtest_mase"] is not None for n in ("mlp", "naive", "seasonal_naive"))
+    ranked = [r["backtest_mase"] for r in payload["leaderboard"]]
+    assert ranked == sorted(ranked)
+    saved = json.loads((Path(payload["run_dir"]) / "backtest.json").read_text())
+    assert len(saved["mlp"][0]["folds"]) == 2
 
 
 def test_known_covariates_need_future_values_to_predict(write_csv, tmp_path, capsys):
@@ -276,12 +292,45 @@ def test_known_covariates_need_future_values_to_predict(write_csv, tmp_path, cap
     assert len(pd.read_csv(tmp_path / "fc.csv")) == 4
 
 
-def test_backtest_refuses_a_panel_clearly(write_csv, tmp_path):
-    from forecaster.backtest import backtest
+def test_a_panel_backtest_cuts_each_series_at_its_own_origins(write_csv, tmp_path):
+    """Fold k of a panel scores each series exactly as a backtest of that series alone would (here the
+    naive row, whose forecasts need no fit), pooled as the mean over series; a series too short
+    for the folds is skipped in every fold."""
+    from forecaster import backtest as bt
 
-    cfg = panel_cfg(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path)
-    with pytest.raises(DataError, match="backtest takes one series per file for now"):
-        backtest(cfg, cell="gru", folds=2)
+    frame = panel_frame(lengths=(160, 200, 130, 25), starts_h=(0, 10, 30, 0))
+    cfg = panel_cfg(write_csv(frame), tmp_path, **{"window.test": 0.3, "model.baselines": ["naive", "seasonal_naive"]})
+    said: list[str] = []
+    folds = bt._folds(cfg, bt.load(cfg), 3, said.append, "backtest")
+    assert "1 series skipped" in said[0] and "s3" in said[0]
+    for k, fd in enumerate(folds):
+        assert [p.series.series_id for p in fd.prep.items] == ["s0", "s1", "s2"]
+        alone = []
+        for p in fd.prep.items:  # the same series in a file of its own, backtested alone
+            one = write_csv(frame[frame.store == p.series.series_id].drop(columns="store"), f"{p.series.series_id}.csv")
+            single = small_cfg(one, tmp_path, **{"window.test": 0.3, "model.baselines": ["naive"]})
+            own = bt._folds(single, bt.load(single), 3, lambda _m: None, "alone")[k]
+            assert p.split.val_end == own.prep.split.val_end and p.split.n == own.prep.split.n
+            np.testing.assert_allclose(p.scaler.mean_, own.prep.scaler.mean_)  # fitted before the cut-off only
+            alone.append(own.base["naive"]["mase"])
+        assert fd.base["naive"]["mase"] == pytest.approx(np.mean(alone), rel=1e-9)
+        assert fd.base["naive"]["series"] == 3
+
+
+def test_panel_backtest_refits_per_fold_from_the_cli(write_csv, tmp_path, capsys):
+    path = write_csv(panel_frame(lengths=(160, 170), starts_h=(0, 5)))
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(path), "--id-col", "store", "--target", "y", "--cell", "mlp", "--models-dir",
+                 str(models), "--baselines", "naive", "--no-tensorboard", "--test", "0.3", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["backtest", "--model", str(models / "series"), "--folds", "2", "--json", "--quiet"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [f["fold"] for f in payload["folds"]] == [1, 2] and payload["refit"] is True
+    assert all(f["scores"]["mlp"]["mase"] is not None and f["scores"]["naive"]["mase"] is not None
+               for f in payload["folds"])
+    assert payload["folds"][0]["cutoff"] < payload["folds"][1]["cutoff"]
+    assert main(["backtest", "--model", str(models / "series"), "--folds", "2", "--no-refit"]) == 2
+    assert "--no-refit: " in capsys.readouterr().err
 
 
 def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(write_csv, tmp_path):

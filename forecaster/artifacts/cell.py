@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.prepared import Prepared
 
 __all__ = [
-    "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "write_statistical", "is_statistical",
+    "BACKENDS", "LoadedCell", "write_cell", "write_per_series_cell", "write_cell_manifest", "is_per_series",
+    "write_statistical", "is_statistical",
     "read_spec", "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
 
@@ -81,7 +84,8 @@ def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], da
         "window": window,
         "data": data,
         "libraries": library_versions(),
-        "files": {p.name: _sha256(p) for p in sorted(cell_dir.iterdir()) if p.is_file()},
+        # every file, nested ones too (a --per-series cell's series/<k>/ networks) by their relative path
+        "files": {p.relative_to(cell_dir).as_posix(): _sha256(p) for p in sorted(cell_dir.rglob("*")) if p.is_file()},
     }
     manifest = json_ready(manifest)
     manifest[_SELF] = _manifest_digest(manifest)
@@ -146,12 +150,12 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
         raise bad("files", "a mapping of file names to checksums", files)
 
 
-def _write_onnx(cell_dir: Path, model: Any) -> None:
+def _write_onnx(cell_dir: Path, model: Any, label: str) -> None:
     """``model.onnx`` beside ``model.keras``; a failed export costs the fast predict path, not the run."""
     try:
         runtime.export_onnx(model, cell_dir / layout.ONNX_FILE)
     except Exception as exc:
-        warnings.warn(f"{cell_dir.name}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
+        warnings.warn(f"{label}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
                       "predict will use Keras", RuntimeWarning, stacklevel=2)
 
 
@@ -184,16 +188,53 @@ def write_cell(
         calibration: the conformal interval radii (``None``: point forecasts only).
     """
     cell_dir.mkdir()
+    _write_network(cell_dir, model)
+    _write_outputs(cell_dir, scaler, calibration, metrics, history, forecast)
+    write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
+
+
+def write_per_series_cell(
+    cell_dir: Path,
+    *,
+    cell: str,
+    models: Sequence[Any],
+    scaler: SeriesScalers,
+    metrics: dict[str, Any],
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    window: dict[str, Any],
+    data: dict[str, Any],
+    calibration: Calibration | None = None,
+) -> None:
+    """Write a ``--per-series`` cell: the k-th network of ``models`` (the network of ``scaler.ids[k]``)
+    under ``series/<k>/``, and the per-series scaler, pooled calibration, metrics, history (a
+    ``series`` column) and long-format forecast beside them, all hashed in one manifest
+    (arguments as :func:`write_cell`)."""
+    if len(models) != len(scaler.ids) or not models:
+        raise ValueError(f"{len(models)} networks for {len(scaler.ids)} series")
+    cell_dir.mkdir()
+    for k, model in enumerate(models):
+        sub = cell_dir / layout.SERIES_DIR / str(k)
+        sub.mkdir(parents=True)
+        _write_network(sub, model, label=f"{cell_dir.name} series {scaler.ids[k]!r}")
+    _write_outputs(cell_dir, scaler, calibration, metrics, history, forecast)
+    write_cell_manifest(cell_dir, cell=cell, window=window, data=data, kind=layout.PER_SERIES)
+
+
+def _write_network(cell_dir: Path, model: Any, *, label: str | None = None) -> None:
     with atomic_path(cell_dir / layout.KERAS_FILE, suffix=".keras") as tmp:
         model.save(tmp)
-    _write_onnx(cell_dir, model)
+    _write_onnx(cell_dir, model, label or cell_dir.name)
+
+
+def _write_outputs(cell_dir: Path, scaler: Scaler | SeriesScalers, calibration: Calibration | None,
+                   metrics: dict[str, Any], history: pd.DataFrame, forecast: pd.DataFrame) -> None:
     atomic_write_text(cell_dir / layout.SCALER_FILE, scaler.to_json())
     _write_calibration(cell_dir, calibration)
     atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
     atomic_write_text(cell_dir / layout.HISTORY_FILE, history.to_csv(index=False))
     stamped = forecast.assign(timestamp=forecast["timestamp"].map(lambda ts: ts.isoformat()))
     atomic_write_text(cell_dir / layout.FORECAST_FILE, stamped.to_csv(index=False))
-    write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
 
 
 def _write_calibration(cell_dir: Path, calibration: Calibration | None) -> None:
@@ -232,6 +273,11 @@ def is_statistical(manifest: dict[str, Any]) -> bool:
     return manifest.get("kind") == layout.STATISTICAL
 
 
+def is_per_series(manifest: dict[str, Any]) -> bool:
+    """Whether a checked manifest describes a ``--per-series`` cell (one network per series)."""
+    return manifest.get("kind") == layout.PER_SERIES
+
+
 def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """A statistical row's checked manifest and its spec.
 
@@ -254,9 +300,10 @@ class LoadedCell:
     """
 
     path: Path
-    model: Predictor
-    scaler: Scaler | SeriesScalers  # one per series for a panel's global network
+    model: Predictor  # a --per-series cell: its first series' network (``members`` holds them all)
+    scaler: Scaler | SeriesScalers  # one per series for a panel's network(s)
     manifest: dict[str, Any]
+    members: tuple[Predictor, ...] = ()  # --per-series: the network of each series, aligned with scaler.ids
 
     kind: Kind = "model"
     capabilities = Capabilities(uses_covariates=True, network=True, saves=True)
@@ -285,8 +332,13 @@ class LoadedCell:
 
     @property
     def panel(self) -> bool:
-        """A panel's global network (one scaler per series, ``data.id_col`` in the manifest)."""
+        """A panel's network(s) (one scaler per series, ``data.id_col`` in the manifest)."""
         return isinstance(self.scaler, SeriesScalers)
+
+    @property
+    def per_series(self) -> bool:
+        """One network per series (trained ``--per-series``), not one global network."""
+        return bool(self.members)
 
     @property
     def forecaster(self) -> NetworkForecaster:
@@ -304,7 +356,8 @@ class LoadedCell:
             return self.forecaster
         if series_id not in self.scaler:
             raise ArtifactError(f"{self.path}: series {series_id!r} was not in the training data")
-        return NetworkForecaster(self.model, self.scaler.of(series_id), self.lookback, self.strategy)
+        model = self.members[self.scaler.index(series_id)] if self.members else self.model
+        return NetworkForecaster(model, self.scaler.of(series_id), self.lookback, self.strategy)
 
     def fit(self, prep: Prepared) -> LoadedCell:
         """A saved cell is already fitted: it is scored as it is (with its own scaler)."""
@@ -332,7 +385,13 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
     files = manifest["files"]
     optional = tuple(n for n in layout.OPTIONAL_CELL_FILES
                      if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
-    required = (*(layout.STATISTICAL_FILES if is_statistical(manifest) else layout.REQUIRED_CELL_FILES), *optional)
+    if is_statistical(manifest):
+        own: tuple[str, ...] = layout.STATISTICAL_FILES
+    elif is_per_series(manifest):
+        own = (layout.SCALER_FILE, *_series_files(cell_dir, files, where))
+    else:
+        own = layout.REQUIRED_CELL_FILES
+    required = (*own, *optional)
     for name in required:
         path = cell_dir / name
         if not path.is_file():
@@ -342,6 +401,22 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
                 f"{path}: corrupt (checksum differs from {layout.MANIFEST}); retrain or pick another run"
             )
     return manifest
+
+
+_SERIES_FILE = re.compile(rf"{layout.SERIES_DIR}/(\d+)/({re.escape(layout.KERAS_FILE)}|{re.escape(layout.ONNX_FILE)})")
+
+
+def _series_files(cell_dir: Path, files: dict[str, str], where: str) -> list[str]:
+    """A ``--per-series`` cell's hashed network files: every ``series/<k>/model.keras`` (k = 0..n-1),
+    and each ``model.onnx`` that is there (Keras serves a series whose export failed)."""
+    found = {m.group(1) for m in map(_SERIES_FILE.fullmatch, files) if m}
+    n = len(found)
+    if not n or found != {str(k) for k in range(n)}:
+        raise ArtifactError(f"{where}: a per-series cell must list series/0..n-1/{layout.KERAS_FILE}; "
+                            "retrain or pick another run")
+    out = [f"{layout.SERIES_DIR}/{k}/{layout.KERAS_FILE}" for k in range(n)]
+    return out + [name for k in range(n) if (cell_dir / (name := f"{layout.SERIES_DIR}/{k}/{layout.ONNX_FILE}")).exists()
+                  or (name in files and layout.ONNX_FILE not in layout.FALLBACK_FILES)]
 
 
 def _scaler(path: Path) -> Scaler | SeriesScalers:
@@ -367,15 +442,33 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
             f"{path}: saved with Keras {saved_keras}, this is Keras {keras.__version__}; retrain the model"
         )
     scaler = _scaler(path)
+    if is_per_series(manifest):
+        members = tuple(KerasRuntime(_keras(sub / layout.KERAS_FILE)) for sub in _member_dirs(path, scaler))
+        return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)
+    return LoadedCell(path=path, model=KerasRuntime(_keras(path / layout.KERAS_FILE)), scaler=scaler, manifest=manifest)
+
+
+def _keras(file: Path) -> Any:
+    """A saved Keras model, loaded with ``safe_mode=True`` (no code runs from the file)."""
+    import keras
+
     try:
         from forecaster.architectures import custom_objects
 
-        model = keras.saving.load_model(
-            path / layout.KERAS_FILE, custom_objects=custom_objects(), compile=False, safe_mode=True
-        )
+        return keras.saving.load_model(file, custom_objects=custom_objects(), compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file
-        raise ArtifactError(f"{path / layout.KERAS_FILE}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
-    return LoadedCell(path=path, model=KerasRuntime(model), scaler=scaler, manifest=manifest)
+        raise ArtifactError(f"{file}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
+
+
+def _member_dirs(path: Path, scaler: Scaler | SeriesScalers) -> list[Path]:
+    """A checked ``--per-series`` cell's network folders, one per series of its scaler."""
+    dirs = sorted((p for p in (path / layout.SERIES_DIR).iterdir() if p.is_dir() and p.name.isdigit()),
+                  key=lambda p: int(p.name))
+    if not isinstance(scaler, SeriesScalers) or len(dirs) != len(scaler.ids):
+        n = len(scaler.ids) if isinstance(scaler, SeriesScalers) else 1
+        raise ArtifactError(f"{path}: {len(dirs)} per-series networks for {n} series in {layout.SCALER_FILE}; "
+                            "retrain or pick another run")
+    return dirs
 
 
 def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: int | None = None) -> LoadedCell:
@@ -396,6 +489,8 @@ def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: in
     if backend not in BACKENDS:
         raise ArtifactError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
     path = Path(cell_dir)
+    if backend != "keras" and (path / layout.SERIES_DIR).is_dir():  # --per-series (the manifest says; checked there)
+        return _serve_per_series(path, backend, threads)
     onnx_path = path / layout.ONNX_FILE
     if backend == "keras" or (backend == "auto" and not onnx_path.is_file()):
         return load_cell(path)
@@ -404,3 +499,23 @@ def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: in
     manifest = check_cell(path)  # also verifies model.onnx's hash
     return LoadedCell(path=path, model=runtime.OnnxRuntime(onnx_path, threads=threads), scaler=_scaler(path),
                       manifest=manifest)
+
+
+def _serve_per_series(path: Path, backend: str, threads: int | None) -> LoadedCell:
+    """A ``--per-series`` cell with each series' network on ONNX Runtime (Keras for a series without
+    ``model.onnx`` under ``auto``)."""
+    manifest = check_cell(path)
+    if not is_per_series(manifest):
+        raise ArtifactError(f"{path}: a '{layout.SERIES_DIR}' folder in a cell that is not per-series; "
+                            "retrain or pick another run")
+    scaler = _scaler(path)
+    members: list[Predictor] = []
+    for sub in _member_dirs(path, scaler):
+        onnx_path = sub / layout.ONNX_FILE
+        if onnx_path.is_file():
+            members.append(runtime.OnnxRuntime(onnx_path, threads=threads))
+        elif backend == "onnx":
+            raise ArtifactError(f"{onnx_path}: missing; this run has no ONNX export (serve it with the Keras backend)")
+        else:
+            members.append(KerasRuntime(_keras(sub / layout.KERAS_FILE)))
+    return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=tuple(members))

@@ -7,6 +7,8 @@ Layout::
         <cell>/model.keras  model.onnx  scaler.json  calibration.json  metrics.json  history.csv  forecast.csv
                 manifest.json
         <statistical row>/spec.json  calibration.json  manifest.json     (a statsforecast model: its spec, refitted to serve)
+        <cell>/series/<k>/model.keras  model.onnx   (--per-series: the network of the k-th series of scaler.json)
+                scaler.json  calibration.json  metrics.json  history.csv  forecast.csv  manifest.json
     <models_dir>/<name>/champion.json        which run/cell serves by default
 """
 
@@ -16,7 +18,7 @@ __all__ = [
     "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
     "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
     "SPEC_FILE", "CALIBRATION_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "FALLBACK_FILES", "STATISTICAL",
-    "STATISTICAL_FILES", "SERIES_METRICS",
+    "STATISTICAL_FILES", "SERIES_METRICS", "PER_SERIES", "SERIES_DIR",
 ]
 
 #: Version tag of the run-directory format written by this code.
@@ -42,6 +44,10 @@ RUNS_DIR = "runs"
 REQUIRED_CELL_FILES = (KERAS_FILE, SCALER_FILE)
 #: ``manifest["kind"]`` of a statistical row's folder (a network's manifest has no ``kind``).
 STATISTICAL = "statistical"
+#: ``manifest["kind"]`` of a panel cell trained ``--per-series``: one network per series under
+#: ``series/<k>/`` (k: the series' position in ``scaler.json``), each file hashed in the one manifest.
+PER_SERIES = "per_series"
+SERIES_DIR = "series"
 #: Hashed and required in a statistical row's folder.
 STATISTICAL_FILES = (SPEC_FILE,)
 #: Hashed when present (runs saved before ONNX export, or whose export failed, lack it; a model

@@ -222,7 +222,8 @@ def _panel_folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label:
     out = []
     started = time.perf_counter()
     for k in range(folds):
-        pp = panels_data.prepare_panel(cfg, panel, lookback=lookback, split_of=split_of(k))
+        pp = panels_data.prepare_panel(cfg, panel, lookback=lookback, split_of=split_of(k),
+                                       advice="use fewer --folds, a larger --test or longer series")
         note = panels_data.skipped_note(pp)
         if k == 0 and note:
             say(f"backtest: {note}")

@@ -228,7 +228,13 @@ def _track_saved(cfg: Any, run_dir: Path, kind: str, *, quiet: bool) -> None:
     except (OSError, ValueError, KeyError) as exc:
         _err(f"forecast: warning: --mlflow-uri: {run_dir} could not be read to log it ({exc.__class__.__name__})")
         return
-    cells = [types.SimpleNamespace(name=r["name"], fit=types.SimpleNamespace(history=pd.read_csv(h)))
+    from forecaster.panels import mean_curve
+
+    def curve(path: Path) -> pd.DataFrame:  # a --per-series cell's rows of every series: their mean curve
+        frame = pd.read_csv(path)
+        return mean_curve(frame) if "series" in frame.columns else frame
+
+    cells = [types.SimpleNamespace(name=r["name"], fit=types.SimpleNamespace(history=curve(h)))
              for r in rows if (h := run_dir / str(r["name"]) / "history.csv").is_file()]
     _track(cfg, run_dir, rows, cells, kind, quiet=quiet)
 
@@ -255,7 +261,7 @@ def _levels(text: str | None) -> tuple[int, ...] | None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.cell import is_statistical
     from forecaster.artifacts.io import output_file, read_json, write_output
-    from forecaster.artifacts.layout import MANIFEST, ONNX_FILE
+    from forecaster.artifacts.layout import MANIFEST, ONNX_FILE, SERIES_DIR
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
     from forecaster.data import Panel
     from forecaster.predict import forecast, forecast_panel, load_for_predict, load_model, read_future, rounded, to_json
@@ -265,7 +271,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     destination = output_file(args.output) if args.output not in (None, "-") else None  # before any work
     cell_dir, why = resolve_model(args.model, args.models_dir)
     manifest = read_json(cell_dir / MANIFEST, "run manifest")  # a look at the kind; load_model checks it all
-    if not (isinstance(manifest, dict) and is_statistical(manifest)) and not (cell_dir / ONNX_FILE).is_file():
+    onnx = (cell_dir / ONNX_FILE).is_file() or (cell_dir / SERIES_DIR / "0" / ONNX_FILE).is_file()  # --per-series
+    if not (isinstance(manifest, dict) and is_statistical(manifest)) and not onnx:
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
     series = load_for_predict(loaded, args.data, missing=args.missing)

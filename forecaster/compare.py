@@ -114,8 +114,9 @@ def _run(specs: Sequence[TrialSpec], data: Any, cfg: RunConfig, n_train: int, *,
     if not done:
         raise TrainingError(f"every trial failed; the first: {failures[0].spec.cell} seed {failures[0].spec.seed}: "
                             f"{failures[0].reason}")
-    trials = [Trial(cell=o.spec.cell, seed=o.spec.seed, result=o.result, row=o.row,
-                    train_windows_per_s=n_train * o.result.epochs_total / o.result.train_seconds)  # every fit
+    trials = [Trial(cell=o.spec.cell, seed=o.spec.seed, result=o.result, row=o.row,  # windows x epochs of every fit:
+                    train_windows_per_s=(getattr(o.result.fit, "windows_trained", 0)  # a network per series: its own
+                                         or n_train * o.result.epochs_total) / o.result.train_seconds)
               for o in done]
     return trials, failures
 
@@ -514,8 +515,8 @@ def compare_panel(
     conditions = {
         "data": pp.panel.path, "id_col": pp.panel.id_col, "series": len(pp.items), "skipped": note or "none",
         "rows": int(pp.split.offsets[-1]), "freq": first.freq, "season": pp.season, "seasons": list(pp.seasons),
-        "target": first.target, "covariates": [c for c in first.covariates if c not in first.known],
-        "known_covariates": list(first.known), "calendar": pp.calendar,
+        "target": first.target, "covariates": [c for c in first.covariates if c not in (*first.known, *first.static)],
+        "known_covariates": list(first.known), "static_covariates": list(first.static), "calendar": pp.calendar,
         "lookback": pp.split.lookback, "horizon": pp.split.horizon,
         "split": f"per series by time (val {cfg.window.val:g}, test {cfg.window.test:g} of each series' rows)",
         "windows": {p: len(pp.split.starts(p)) for p in ("train", "val", "test")},

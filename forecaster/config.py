@@ -73,6 +73,7 @@ class DataConfig:
     freq: str | None = None  # None: inferred from the timestamps
     id_col: str | None = None  # a long-format file of many series: the series-id column (one global model)
     known_covariates: tuple[str, ...] = ()  # known in the future too: predict needs their values (--future)
+    static_covariates: tuple[str, ...] = ()  # a panel: numeric columns holding one value per series, scaled across series
     calendar: bool = False  # add hour/day-of-week/month as sine and cosine of the timestamps (known in the future)
 
 
@@ -353,6 +354,9 @@ SETTINGS: tuple[Setting, ...] = (
             "over all of them, scored per series)", _DATA, "COL", none_means="one series per file"),
     Setting("data.known_covariates", "--known-covariates", "input columns known in the future too (promotions, "
             "holidays), comma-separated; predict reads their future values from --future", _DATA, "COLS"),
+    Setting("data.static_covariates", "--static-covariates", "with --id-col: numeric columns holding one value per "
+            "series (store size, a region code), comma-separated; inputs scaled across series, so one global network "
+            "can tell series apart", _DATA, "COLS"),
     Setting("data.calendar", "--calendar", "add calendar inputs from the timestamps (hour, day of week, day of "
             "year as sine and cosine, as the frequency allows)", _DATA),
     Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1,
@@ -551,7 +555,16 @@ def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
     if m.per_series and d.id_col is None:
         fail("model.per_series", "false unless data.id_col names the series-id column (--id-col): one network "
              "per series needs a file of many series", m.per_series)
-    if d.id_col is not None and d.id_col in (d.target, d.time_col, *d.covariates, *d.known_covariates):
+    if d.static_covariates and d.id_col is None:
+        fail("data.static_covariates", "none unless data.id_col names the series-id column (--id-col): a static "
+             "covariate describes each series of a panel", list(d.static_covariates))
+    if d.target is not None and d.target in d.static_covariates:
+        fail("data.static_covariates", f"columns other than the target '{d.target}'", list(d.static_covariates))
+    twice = sorted(set(d.static_covariates) & {*d.covariates, *d.known_covariates})
+    if twice:
+        fail("data.static_covariates", "columns not also listed as past or known covariates", twice)
+    if d.id_col is not None and d.id_col in (d.target, d.time_col, *d.covariates, *d.known_covariates,
+                                             *d.static_covariates):
         fail("data.id_col", "a column of its own (not the target, time or a covariate column)", d.id_col)
 
 

@@ -63,6 +63,7 @@ class SeriesFrame:
     filled_by: str | None = None  # the missing-value policy that filled them ("interpolate", "ffill")
     series_id: str | None = None  # the series' id in a panel file (None: a file of one series)
     known: tuple[str, ...] = ()  # covariates known in the future (the last of ``covariates``)
+    static: tuple[str, ...] = ()  # a panel's per-series constants (in ``covariates``, before ``known``)
 
     @property
     def filled_note(self) -> str | None:
@@ -594,11 +595,13 @@ def load_series(
 
 
 def _value_frame(df: pd.DataFrame, index: pd.DatetimeIndex, target: str, covariates: Sequence[str],
-                 known: Sequence[str], p: Path, at: Any) -> pd.DataFrame:
-    """The numeric columns ``[target, *covariates, *known]`` on ``index`` (each cell checked)."""
+                 known: Sequence[str], p: Path, at: Any, *, static: Sequence[str] = ()) -> pd.DataFrame:
+    """The numeric columns ``[target, *covariates, *static, *known]`` on ``index`` (each cell checked)."""
     columns = {target: _to_numeric(df[target], target, "--target", p, at)}
     for cov in covariates:
         columns[cov] = _to_numeric(df[cov], cov, "--covariates", p, at)
+    for cov in static:
+        columns[cov] = _to_numeric(df[cov], cov, "--static-covariates", p, at)
     for cov in known:
         columns[cov] = _to_numeric(df[cov], cov, "--known-covariates", p, at)
     return pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
@@ -647,12 +650,14 @@ def load_panel(
     missing: str = "error",
     freq: str | None = None,
     known: Sequence[str] = (),
+    static: Sequence[str] = (),
 ) -> Panel:
     """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
 
     Every series is checked as a file of one series is, its errors naming the series id; all must
     share one frequency (inferred on the longest series unless ``freq`` is given). Series may
-    start and end at different times.
+    start and end at different times. A ``static`` column must hold one value on every row of a
+    series (its per-series constant: store size, a region code).
 
     Raises:
         DataError: one line naming the file, the series, the column and the first offending row.
@@ -668,7 +673,7 @@ def load_panel(
     df, kind = _read(p, text=(id_col,))
     at = _Locator(kind, df.attrs.get("csv_rows"))
     _check_column(df, id_col, "--id-col", p)
-    inputs = (*covariates, *known)
+    inputs = (*covariates, *static, *known)
     time_col, target = _pick_columns(df, p, target, time_col, inputs, exclude=(id_col,))
     if id_col in (time_col, target, *inputs):
         raise DataError(f"{p}: column '{id_col}' (--id-col) is also the time, target or a covariate column; "
@@ -680,7 +685,7 @@ def load_panel(
         raise DataError(f"{p}: column '{id_col}' (--id-col): {at(int(empty[0]))} has no series id ({empty.size} "
                         "empty in all); every row needs one")
     index = _parse_times(df[time_col], time_col, p, at)
-    values = _value_frame(df, index, target, covariates, known, p, at)
+    values = _value_frame(df, index, target, covariates, known, p, at, static=static)
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
@@ -695,6 +700,16 @@ def load_panel(
             return at(int(pos[i]))
 
         _check_order(part.index, time_col, label, loc)
+        for col in static:
+            column = part[col].to_numpy()
+            present = np.flatnonzero(~np.isnan(column))  # a missing value is the missing policy's to report
+            if present.size:
+                first = column[present[0]]
+                changed = present[column[present] != first]
+                if changed.size:
+                    raise DataError(f"{label}: column '{col}' (--static-covariates): {loc(int(changed[0]))} holds "
+                                    f"{column[changed[0]]:g} after {first:g} on earlier rows; a static covariate "
+                                    "has one value per series")
         parts.append((sid, part, label, loc))
     source, inferred_on = "", None
     if freq is None:
@@ -711,7 +726,8 @@ def load_panel(
         frame, n_filled = _on_grid(part, label, time_col, freq, missing, loc, source if sid != inferred_on else "")
         series.append(SeriesFrame(frame=frame, target=target, covariates=tuple(inputs), freq=str(frame.index.freqstr),
                                   path=str(p), sha256=sha, time_col=time_col, n_filled=n_filled,
-                                  filled_by=missing if n_filled else None, series_id=str(sid), known=tuple(known)))
+                                  filled_by=missing if n_filled else None, series_id=str(sid), known=tuple(known),
+                                  static=tuple(static)))
     return Panel(series=tuple(series), id_col=id_col, path=str(p), sha256=sha)
 
 

@@ -115,7 +115,18 @@ def load(cfg: RunConfig) -> Panel:
     if d.id_col is None:
         raise DataError(f"{d.path}: no series-id column given; set --id-col (data.id_col)")
     return load_panel(d.path, id_col=d.id_col, target=d.target, time_col=d.time_col, covariates=d.covariates,
-                      missing=d.missing, freq=d.freq, known=d.known_covariates)
+                      missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates)
+
+
+def static_stats(panel: Panel) -> dict[str, tuple[float, float]]:
+    """Mean and scale (standard deviation; 1 when every series shares the value) of each static covariate over
+    the panel's series, one value per series: the statistics every series' scaler uses for them."""
+    out = {}
+    for col in panel.first.static:
+        vals = np.array([s.frame[col].iloc[0] for s in panel.series], dtype=np.float64)
+        std = float(vals.std())
+        out[col] = (float(vals.mean()), std if std > 0 else 1.0)
+    return out
 
 
 def _median_series(panel: Panel) -> SeriesFrame:
@@ -129,13 +140,15 @@ def panel_lookback(cfg: RunConfig, panel: Panel) -> int:
 
 
 def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None,
-                  split_of: Callable[[SeriesFrame, int], Split] | None = None) -> PanelPrepared:
+                  split_of: Callable[[SeriesFrame, int], Split] | None = None,
+                  advice: str = "use a shorter --lookback/--horizon or smaller --val/--test") -> PanelPrepared:
     """Prepare every series of the panel with one lookback and horizon (its own split and scaler).
 
     The lookback is ``window.lookback``, or the default for the series of median length
     (:func:`forecaster.prepared.window_lookback`). Each series is split by time by the
     ``window`` fractions, or by ``split_of(series, lookback)`` (a backtest fold's split). A
-    series whose parts cannot hold the windows is skipped with its reason.
+    series whose parts cannot hold the windows is skipped with its reason; when none can, the
+    error ends with ``advice``.
 
     Raises:
         DataError: no series is long enough (the message gives the shortest need and a few ids).
@@ -150,11 +163,12 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
     if cfg.data.calendar:
         calendar_features(first.frame.index[:1], first.freq)  # a yearly panel has no calendar cycle: one error
     items, skipped = [], []
+    stats = static_stats(panel)
     for s in panel.series:
         try:
             sp = (split_of(s, lb) if split_of is not None
                   else split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test, source=s.path))
-            items.append(prepare(cfg, s, sp=sp))
+            items.append(prepare(cfg, s, sp=sp, static_stats=stats))
         except DataError as exc:
             text = str(exc).split(": ", 1)[-1]
             reason = text.split(": ", 1)[1].split(";")[0] if "rows are too few" in text else text
@@ -162,8 +176,7 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
     if not items:
         ids = ", ".join(sid for sid, _ in skipped[:MAX_LISTED])
         raise DataError(f"{panel.path}: no series is long enough for lookback {lb} and horizon {w.horizon} "
-                        f"({len(skipped)} series: {ids}; e.g. {skipped[0][1]}); use a shorter --lookback/--horizon "
-                        "or smaller --val/--test")
+                        f"({len(skipped)} series: {ids}; e.g. {skipped[0][1]}); {advice}")
     lengths = np.array([len(p.scaled) for p in items], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     parts = {part: np.concatenate([np.asarray(p.split.starts(part), dtype=np.int64) + off

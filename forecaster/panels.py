@@ -86,10 +86,13 @@ def _pool(per: Sequence[dict[str, Any] | None], errors: Sequence[tuple[str, str]
     found = sorted({w for s in ok for w in s.get("warnings", [])})
     out["warnings"] += found[:5] + ([f"... {len(found) - 5} more warnings"] if len(found) > 5 else [])
     out["error"] = None
-    if errors:
+    if errors:  # on some series: a warning (the row is scored, and served, on the others); on all: its error
         sid, reason = errors[0]
-        out["error"] = (f"{name} failed on {len(errors)} of {len(per)} series (first {sid!r}: {reason})" if ok
-                        else f"{name} failed on every series (first {sid!r}: {reason})")
+        if ok:
+            out["warnings"].insert(0, f"{name} failed on {len(errors)} of {len(per)} series (first {sid!r}: {reason}); "
+                                      f"its scores are over the other {len(ok)}")
+        else:
+            out["error"] = f"{name} failed on every series (first {sid!r}: {reason})"
     return out
 
 
@@ -183,6 +186,10 @@ def score_saved(loaded: Any, pp: PanelPrepared, metric: str) -> float | None:
         raise ArtifactError(f"{loaded.path}: not a panel's network (trained without --id-col)")
     scalers = loaded.scaler
     new = [sid for sid in pp.ids if sid not in scalers]
+    failed = [sid for sid in new if sid in (loaded.manifest["data"].get("series_last") or {})]
+    if failed:
+        raise ArtifactError(f"it has no network for series {failed[0]!r} ({len(failed)} whose training failed) and "
+                            "cannot serve it")
     if new:
         raise ArtifactError(f"it was not trained on series {new[0]!r} ({len(new)} new in the data) and cannot serve it")
     short = [p.series.series_id for p in pp.items if loaded.lookback > int(p.origins("test").min())]
@@ -294,6 +301,7 @@ class SeriesFits:
 
     ids: tuple[str, ...]
     fits: tuple[Any, ...]
+    windows_trained: int = 0  # training windows x epochs, summed over every fit of every series
 
     @property
     def by_series(self) -> pd.DataFrame:
@@ -302,9 +310,7 @@ class SeriesFits:
 
     @property
     def history(self) -> pd.DataFrame:
-        rows = pd.concat([f.history for f in self.fits], ignore_index=True)
-        return rows.groupby("epoch", as_index=False).agg(loss=("loss", "mean"), val_loss=("val_loss", "mean"),
-                                                         seconds=("seconds", "sum"), series=("loss", "size"))
+        return mean_curve(pd.concat([f.history for f in self.fits], ignore_index=True))
 
     @property
     def epochs_run(self) -> int:
@@ -321,6 +327,14 @@ class SeriesFits:
     @property
     def seconds(self) -> float:
         return float(sum(f.seconds for f in self.fits))
+
+
+def mean_curve(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch rows of many fits (a ``--per-series`` cell's ``history.csv``) as one curve: the mean
+    ``loss`` and ``val_loss`` of the fits still training at each epoch, their ``seconds`` summed, and
+    how many they were (``series``)."""
+    return rows.groupby("epoch", as_index=False).agg(loss=("loss", "mean"), val_loss=("val_loss", "mean"),
+                                                     seconds=("seconds", "sum"), series=("loss", "size"))
 
 
 #: Series whose start a ``--per-series`` fit announces, at most (then one line every tenth of them).
@@ -357,7 +371,9 @@ def _train_per_series(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress:
     if not trained:
         raise TrainingError(f"{cell}: no per-series network could be trained ({scored.scores['error']})")
     models = {sid: net.model_ for sid, net in trained}
-    fits = SeriesFits(tuple(models), tuple(net.fit_ for _, net in trained))
+    windows = {str(p.series.series_id): len(p.split.starts("train")) for p in pp.items}
+    fits = SeriesFits(tuple(models), tuple(net.fit_ for _, net in trained),
+                      windows_trained=sum(windows[sid] * net.epochs_total_ for sid, net in trained))
     kept = dict(trained)
     result = CellResult(
         cell=cell, model=models, params=int(sum(m.count_params() for m in models.values())), fit=fits,
@@ -385,12 +401,13 @@ def series_table(pp: PanelPrepared, rows: Sequence[PanelScored]) -> pd.DataFrame
 def _records(pp: PanelPrepared, cfg: RunConfig, strategy: str) -> dict[str, dict[str, Any]]:
     """The manifest's ``window`` and ``data`` records of a panel run's folders."""
     first = pp.items[0].series
-    known = list(first.known)
+    known, static = list(first.known), list(first.static)
     return {
         "window": {"lookback": pp.split.lookback, "horizon": pp.split.horizon, "freq": first.freq,
                    "season": pp.season, "seasons": list(pp.seasons), "strategy": strategy},
         "data": {"path": pp.panel.path, "sha256": pp.panel.sha256, "rows": pp.panel.rows, "target": first.target,
-                 "covariates": [c for c in first.covariates if c not in known], "known": known,
+                 "covariates": [c for c in first.covariates if c not in known and c not in static], "known": known,
+                 "static": static,
                  "calendar": pp.calendar, "time_col": first.time_col, "missing": cfg.data.missing,
                  "id_col": pp.panel.id_col, **series_counts(pp),
                  "first": str(min(p.series.frame.index[0] for p in pp.items)),

@@ -126,7 +126,7 @@ def load_for_predict(
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
                "missing": missing or d.get("missing", "error"), "known": d.get("known", [])}
     if d.get("id_col"):
-        panel = load_panel(path, id_col=d["id_col"], **options)
+        panel = load_panel(path, id_col=d["id_col"], static=d.get("static", []), **options)
         _same_freq(path, panel.first.freq, freq)
         return panel
     try:  # the file's own frequency first, so a daily file given to an hourly model says so
@@ -278,19 +278,23 @@ def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None,
             raise DataError(f"--series: {unknown[0]!r} is not a series of {panel.path} ({len(by_id)} series, "
                             f"column '{id_col}')")
     wanted = list(series) if series else list(by_id)
-    new = [sid for sid in wanted if sid not in loaded.scaler]
+    trained_on = loaded.manifest["data"].get("series_last") or {}  # every series of its training run
+    failed = [sid for sid in wanted if sid not in loaded.scaler and sid in trained_on]  # --per-series: no network
+    new = [sid for sid in wanted if sid not in loaded.scaler and sid not in trained_on]
     short = [sid for sid in wanted if sid in loaded.scaler and len(by_id[sid].frame) < loaded.lookback]
-    if series and (new or short):
-        sid = (new or short)[0]
-        why = "was not in the training data" if new else f"has fewer rows than the lookback of {loaded.lookback}"
+    if series and (failed or new or short):
+        sid = (failed or new or short)[0]
+        why = ("has no network (its training failed)" if failed else "was not in the training data" if new
+               else f"has fewer rows than the lookback of {loaded.lookback}")
         raise DataError(f"--series: series {sid!r} {why}; the model cannot forecast it")
     from forecaster.panel import MAX_LISTED
 
-    for group, why in ((new, "not in the training data"), (short, f"fewer rows than the lookback {loaded.lookback}")):
+    for group, why in ((failed, "no network: its training failed"), (new, "not in the training data"),
+                       (short, f"fewer rows than the lookback {loaded.lookback}")):
         if group and notes is not None:
             shown = ", ".join(group[:MAX_LISTED]) + (f", ... ({len(group)} in all)" if len(group) > MAX_LISTED else "")
             notes.append(f"{len(group)} series left out ({why}): {shown}")
-    served_ids = [sid for sid in wanted if sid not in new and sid not in short]
+    served_ids = [sid for sid in wanted if sid in loaded.scaler and sid not in short]
     if not served_ids:
         raise DataError(f"{panel.path}: none of its series can be forecast by {loaded.path} (not in the training "
                         "data, or shorter than the lookback)")

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,7 +234,8 @@ def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
     return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
 
 
-def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None) -> Prepared:
+def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None,
+            static_stats: Mapping[str, tuple[float, float]] | None = None) -> Prepared:
     """Split and scale the series once for every cell of a run.
 
     Args:
@@ -241,6 +243,9 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
         series: an already loaded series (default: load ``cfg.data``).
         sp: an explicit split (a backtest fold); its ``n`` may be shorter than the series, which
             is then cut at ``sp.n`` so nothing after the fold is even held in memory.
+        static_stats: a panel's static covariates: ``column -> (mean, scale)`` over its series,
+            used in place of this series' own statistics (a constant column scaled by itself
+            would be 0 in every series, and tell them apart no longer).
     """
     series = series if series is not None else load(cfg)
     w = cfg.window
@@ -255,6 +260,11 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
                         "values of the steps it forecasts): raise --lookback")
     values = values[: sp.n]
     scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end])
+    for col in series.static:
+        if static_stats is None or col not in static_stats:
+            raise DataError(f"{series.path}: static covariate '{col}' has no statistics over the panel's series")
+        j = scaler.columns.index(col)
+        scaler.mean_[j], scaler.scale_[j] = static_stats[col]
     season, seasons, notes = seasons_for(cfg, series.freq, sp.train_end, series.path)
     first = sp.first_targets("test")
     if season > int(first.min()):

@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -272,6 +273,7 @@ class Registry:
             The deleted version numbers (none when ``keep`` is 0).
         """
         if keep <= 0:
+            self.prune_logs()
             return []
         versions = self.versions()
         protected = {self.champion(), *self.previous()[-1:], *versions[-keep:]}
@@ -282,9 +284,19 @@ class Registry:
             trash = self.versions_dir / f".pruned-{v}"
             os.rename(self.version_dir(v), trash)  # gone from versions/ at once, then deleted
             shutil.rmtree(trash, ignore_errors=True)
-            shutil.rmtree(self.root / tracking.TENSORBOARD_DIR / self.tensorboard_group(v), ignore_errors=True)
             removed.append(v)
+        self.prune_logs()
         return removed
+
+    def prune_logs(self) -> None:
+        """Delete the TensorBoard logs of every version that is gone (pruned, or never saved: a failed challenger)."""
+        logs = self.root / tracking.TENSORBOARD_DIR
+        if not logs.is_dir():
+            return
+        kept = {self.tensorboard_group(v) for v in self.versions()}
+        for group in logs.iterdir():
+            if group.is_dir() and re.fullmatch(r"version-\d+", group.name) and group.name not in kept:
+                shutil.rmtree(group, ignore_errors=True)
 
     @staticmethod
     def tensorboard_group(version: int) -> str:
@@ -417,7 +429,7 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
         return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
                 data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
     one = series.first if panel else series
-    expected = [data.get("target"), *data.get("covariates", []), *data.get("known", [])]
+    expected = [data.get("target"), *data.get("covariates", []), *data.get("static", []), *data.get("known", [])]
     if one.columns != expected:
         return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
     if window.get("freq") != one.freq:
@@ -456,6 +468,17 @@ def _served_row(run_dir: Path, rows: Sequence[dict[str, Any]], fallback: str) ->
     except ArtifactError:
         name = fallback
     return next((r for r in rows if r.get("name") == name), next(r for r in rows if r.get("name") == fallback))
+
+
+def _unscored_series(row: dict[str, Any], prep: Any) -> str | None:
+    """On a panel, ``"the challenger scored 14 of 15 series"`` when its row left series out (a
+    ``--per-series`` network that failed to train on them); ``None`` otherwise."""
+    from forecaster.panel import PanelPrepared
+
+    scored, total = row.get("series"), len(prep.items) if isinstance(prep, PanelPrepared) else None
+    if total is None or not isinstance(scored, int) or scored >= total:
+        return None
+    return f"the challenger scored {scored} of {total} series (no network for the others)"
 
 
 def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
@@ -594,9 +617,11 @@ def _retrain_locked(run: _Retrain) -> Decision:
                                         checkpoint=checkpoint)
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
+        reg.prune_logs()  # nor keep the logs of a version never saved
         return run.decide("failed", f"challenger invalid, not saved: {exc}", exc)
     except DataError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)
+        reg.prune_logs()
         return run.decide("skipped", f"data checks failed: {exc}", exc)
     except Stopped as exc:
         reg.log(run.decide("stopped", f"{exc}; the next retrain resumes from the checkpoint").to_record())
@@ -617,6 +642,11 @@ def _retrain_locked(run: _Retrain) -> Decision:
         promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"
     elif refused is not None:  # nothing intact to keep: an unserved model folder helps nobody
         reason = f"{reason}; {refused} (schedule.coverage_tolerance), promoted anyway: there is no champion to keep"
+    short = _unscored_series(served, prep)  # a panel's challenger scored (and so serves) fewer series than it has
+    if promote and short is not None and run.champ_info is not None and run.champ_info.ok:
+        promote, reason = False, f"{reason}, but {short}; not promoted (its pooled score leaves them out)"
+    elif promote and short is not None:
+        reason = f"{reason}; {short}, promoted anyway: there is no champion to keep"
     if promote:
         reg._promote(version)
     pruned = reg.prune(sc.keep)

@@ -68,7 +68,8 @@ def test_the_table_names_real_keys_once():
 
 
 #: Settings valid only beside another one: the words that set it, and its key.
-NEEDS = {"model.per_series": (["--id-col", "store"], "data.id_col")}
+NEEDS = {"model.per_series": (["--id-col", "store"], "data.id_col"),
+         "data.static_covariates": (["--id-col", "store"], "data.id_col")}
 
 
 @pytest.mark.parametrize("s", RUN, ids=lambda s: s.key)

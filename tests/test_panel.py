@@ -443,3 +443,49 @@ def test_new_rows_are_counted_per_series_on_a_ragged_panel(write_csv):
     same = load_panel(write_csv(before, "same.csv"), id_col="store", target="y")
     reason = check_new_data(same, manifest, min_new_rows=10, horizon=4)
     assert reason == "0 new rows after the end of each series in the champion's data; need at least 10"
+
+
+def _with_size(frame: pd.DataFrame) -> pd.DataFrame:
+    sizes = {"s0": 100.0, "s1": 250.0, "s2": 400.0, "s3": 50.0}
+    return frame.assign(size=frame["store"].map(sizes))
+
+
+def test_static_covariates_are_scaled_across_series_not_within_each(write_csv, tmp_path):
+    cfg = panel_cfg(write_csv(_with_size(panel_frame(lengths=(120, 150, 100), starts_h=(0, 10, 30)))), tmp_path,
+                    **{"data.static_covariates": ["size"]})
+    pp = prepare_panel(cfg)
+    assert all(p.columns == ["y", "size"] for p in pp.items)
+    sizes = np.array([100.0, 250.0, 400.0])
+    for p in pp.items:  # every series' scaler holds the statistics over the series, not its own (which would give 0)
+        assert p.scaler.mean_[1] == pytest.approx(sizes.mean()) and p.scaler.scale_[1] == pytest.approx(sizes.std())
+    scaled = [float(np.unique(p.scaled[:, 1])[0]) for p in pp.items]
+    np.testing.assert_allclose(scaled, (sizes - sizes.mean()) / sizes.std(), rtol=1e-6)
+    assert all(np.unique(p.scaled[:, 1]).size == 1 for p in pp.items)
+
+
+def test_a_static_covariate_that_varies_within_a_series_is_named(write_csv):
+    frame = _with_size(panel_frame(lengths=(60, 60), starts_h=(0, 0)))
+    frame.loc[frame.index[70], "size"] = 999.0  # row 70: the 11th row of s1
+    with pytest.raises(DataError, match=r"series 's1': column 'size' \(--static-covariates\): line 72 holds 999 "
+                                        r"after 250 on earlier rows; a static covariate has one value per series"):
+        load_panel(write_csv(frame), id_col="store", target="y", static=["size"])
+
+
+def test_static_covariates_need_a_panel(write_csv, capsys):
+    path = write_csv(_with_size(panel_frame(lengths=(120,), starts_h=(0,))).drop(columns="store"))
+    assert main(["train", "--data", str(path), "--target", "y", "--static-covariates", "size", *FAST]) == 2
+    assert "(data.static_covariates): expected none unless data.id_col" in capsys.readouterr().err
+
+
+def test_a_model_with_static_covariates_is_saved_and_served(write_csv, tmp_path, capsys):
+    path = write_csv(_with_size(panel_frame(lengths=(120, 150, 100), starts_h=(0, 10, 30))))
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(path), "--id-col", "store", "--target", "y", "--static-covariates", "size",
+                 "--cell", "mlp", "--baselines", "naive", "--no-tensorboard", "--models-dir", str(models), "--json",
+                 *FAST]) == 0
+    run = Path(json.loads(capsys.readouterr().out)["run_dir"])
+    manifest = json.loads((run / "mlp" / "manifest.json").read_text())
+    assert manifest["data"]["static"] == ["size"] and manifest["data"]["covariates"] == []
+    out = tmp_path / "fc.csv"
+    assert main(["predict", "--model", str(run), "--output", str(out)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["yhat"], pd.read_csv(run / "mlp" / "forecast.csv")["yhat"], rtol=1e-4)

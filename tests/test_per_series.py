@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -152,14 +153,26 @@ def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv
         return original(self, prep)
 
     monkeypatch.setattr(network.NetworkModel, "fit", diverge_on_s1)
-    payload = _train(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path / "models", capsys,
-                     "--linear")
+    path = write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0)))
+    models = tmp_path / "models"
+    assert main(["train", "--data", str(path), "--id-col", "store", "--target", "y", "--cell", "gru", "--per-series",
+                 *TINY, "--linear", "--models-dir", str(models), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: gru failed on 1 of 2 series (first 's1': training diverged" in captured.err
+    payload = json.loads(captured.out)
     row = next(r for r in payload["leaderboard"] if r["name"] == "gru")
-    assert row["series"] == 1 and "gru failed on 1 of 2 series (first 's1': training diverged" in row["error"]
+    assert row["series"] == 1 and row["error"] is None and row["mase"] is not None
     cell = Path(payload["run_dir"]) / "gru"
     assert json.loads((cell / "scaler.json").read_text())["ids"] == ["s0"]
     assert sorted(p.name for p in (cell / "series").iterdir()) == ["0"]
     assert set(pd.read_csv(cell / "forecast.csv")["store"]) == {"s0"}
+    # the run still serves its network (by the run folder and by the model's name)
+    out = tmp_path / "fc.csv"
+    assert main(["predict", "--model", str(models / "series"), "--output", str(out)]) == 0
+    assert set(pd.read_csv(out)["store"]) == {"s0"}
+    assert "1 series left out (no network: its training failed): s1" in capsys.readouterr().err
+    assert main(["predict", "--model", str(Path(payload["run_dir"])), "--series", "s1"]) == 3
+    assert "series 's1' has no network (its training failed)" in capsys.readouterr().err
 
 
 def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeypatch):
@@ -190,6 +203,21 @@ def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
     assert champ.manifest["kind"] == "per_series"
     again = retrain(cfg)  # the champion's own networks, re-scored series by series, tie the retrained ones
     assert again.outcome == "kept" and again.champion_score == pytest.approx(again.challenger_score, rel=1e-4)
+
+    from forecaster import network
+
+    original = network.NetworkModel.fit
+
+    def diverge_on_s1(self, prep):
+        if prep.series.series_id == "s1":
+            raise TrainingError("training diverged (loss is NaN)")
+        return original(self, prep)
+
+    with pytest.MonkeyPatch.context() as mp:  # a challenger with no network for s1: its mean leaves s1 out
+        mp.setattr(network.NetworkModel, "fit", diverge_on_s1)
+        partial = retrain(dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule, margin=0.0)))
+    assert partial.outcome == "kept" and "the challenger scored 1 of 2 series" in partial.reason
+    assert reg.champion() == 1
 
 
 def test_a_per_series_result_crosses_a_process_as_bytes(trained):

@@ -205,6 +205,7 @@ def test_nan_loss_challenger_is_never_promoted(tmp_path):
     assert reg.versions() == [1] and reg.champion() == 1
     assert not reg.checkpoint_dir.exists()  # a diverged run is never resumed
     assert reg.ledger()[-1]["outcome"] == "failed"
+    assert sorted(p.name for p in (reg.root / "tensorboard").iterdir()) == ["version-1"]  # nor its logs kept
 
 
 def test_data_checks_skip_without_training(tmp_path, capsys):

@@ -139,9 +139,10 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
     if not isinstance(data["target"], str) or not isinstance(data["covariates"], list) or not all(
             isinstance(c, str) for c in data["covariates"]):
         raise bad("data.covariates", "a list of column names", data["covariates"])
-    known = data.get("known", [])
-    if not isinstance(known, list) or not all(isinstance(c, str) for c in known):
-        raise bad("data.known", "a list of column names", known)
+    for key in ("known", "static"):
+        named = data.get(key, [])
+        if not isinstance(named, list) or not all(isinstance(c, str) for c in named):
+            raise bad(f"data.{key}", "a list of column names", named)
     if not isinstance(data.get("calendar", False), bool):
         raise bad("data.calendar", "true or false", data.get("calendar"))
     if "id_col" in data and not (isinstance(data["id_col"], str) and data["id_col"]):
@@ -303,7 +304,7 @@ class LoadedCell:
     model: Predictor  # a --per-series cell: its first series' network (``members`` holds them all)
     scaler: Scaler | SeriesScalers  # one per series for a panel's network(s)
     manifest: dict[str, Any]
-    members: tuple[Predictor, ...] = ()  # --per-series: the network of each series, aligned with scaler.ids
+    members: Sequence[Predictor] = ()  # --per-series: the network of each series (aligned with scaler.ids), lazy
 
     kind: Kind = "model"
     capabilities = Capabilities(uses_covariates=True, network=True, saves=True)
@@ -434,6 +435,16 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
     manifest = check_cell(path)
     if is_statistical(manifest):
         raise ArtifactError(f"{path}: a statistical model's folder, not a network; serve it with `forecast predict`")
+    _check_keras_version(path, manifest)
+    scaler = _scaler(path)
+    if is_per_series(manifest):
+        members = Members([sub / layout.KERAS_FILE for sub in _member_dirs(path, manifest, scaler)],
+                          lambda file: KerasRuntime(_keras(file)))
+        return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)
+    return LoadedCell(path=path, model=KerasRuntime(_keras(path / layout.KERAS_FILE)), scaler=scaler, manifest=manifest)
+
+
+def _check_keras_version(path: Path, manifest: dict[str, Any]) -> None:
     saved_keras = str(manifest.get("libraries", {}).get("keras", "?"))
     import keras
 
@@ -441,11 +452,6 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
         raise ArtifactError(
             f"{path}: saved with Keras {saved_keras}, this is Keras {keras.__version__}; retrain the model"
         )
-    scaler = _scaler(path)
-    if is_per_series(manifest):
-        members = tuple(KerasRuntime(_keras(sub / layout.KERAS_FILE)) for sub in _member_dirs(path, scaler))
-        return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)
-    return LoadedCell(path=path, model=KerasRuntime(_keras(path / layout.KERAS_FILE)), scaler=scaler, manifest=manifest)
 
 
 def _keras(file: Path) -> Any:
@@ -460,15 +466,37 @@ def _keras(file: Path) -> Any:
         raise ArtifactError(f"{file}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
 
 
-def _member_dirs(path: Path, scaler: Scaler | SeriesScalers) -> list[Path]:
-    """A checked ``--per-series`` cell's network folders, one per series of its scaler."""
-    dirs = sorted((p for p in (path / layout.SERIES_DIR).iterdir() if p.is_dir() and p.name.isdigit()),
-                  key=lambda p: int(p.name))
-    if not isinstance(scaler, SeriesScalers) or len(dirs) != len(scaler.ids):
-        n = len(scaler.ids) if isinstance(scaler, SeriesScalers) else 1
-        raise ArtifactError(f"{path}: {len(dirs)} per-series networks for {n} series in {layout.SCALER_FILE}; "
-                            "retrain or pick another run")
-    return dirs
+def _member_dirs(path: Path, manifest: dict[str, Any], scaler: Scaler | SeriesScalers) -> list[Path]:
+    """A checked ``--per-series`` cell's network folders, one per series of its scaler: exactly those its
+    manifest lists (hashed), and nothing else under ``series/``."""
+    listed = {m.group(1) for m in map(_SERIES_FILE.fullmatch, manifest["files"]) if m}
+    on_disk = {p.name for p in (path / layout.SERIES_DIR).iterdir()}
+    n = len(scaler.ids) if isinstance(scaler, SeriesScalers) else 1
+    if not isinstance(scaler, SeriesScalers) or len(listed) != n or on_disk != listed:
+        extra = sorted(on_disk - listed)
+        detail = f" ({layout.SERIES_DIR}/{extra[0]} is not in {layout.MANIFEST})" if extra else ""
+        raise ArtifactError(f"{path}: {len(on_disk)} per-series networks for {n} series in {layout.SCALER_FILE}"
+                            f"{detail}; retrain or pick another run")
+    return [path / layout.SERIES_DIR / str(k) for k in range(n)]
+
+
+class Members(Sequence[Predictor]):
+    """A ``--per-series`` cell's networks, each loaded the first time it is used (a request for one series
+    of many loads one)."""
+
+    def __init__(self, files: Sequence[Path], load: Any) -> None:
+        self._files, self._load = list(files), load
+        self._loaded: dict[int, Predictor] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k not in self._loaded:
+            self._loaded[k] = self._load(self._files[k])
+        return self._loaded[k]
 
 
 def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: int | None = None) -> LoadedCell:
@@ -509,13 +537,18 @@ def _serve_per_series(path: Path, backend: str, threads: int | None) -> LoadedCe
         raise ArtifactError(f"{path}: a '{layout.SERIES_DIR}' folder in a cell that is not per-series; "
                             "retrain or pick another run")
     scaler = _scaler(path)
-    members: list[Predictor] = []
-    for sub in _member_dirs(path, scaler):
-        onnx_path = sub / layout.ONNX_FILE
-        if onnx_path.is_file():
-            members.append(runtime.OnnxRuntime(onnx_path, threads=threads))
-        elif backend == "onnx":
-            raise ArtifactError(f"{onnx_path}: missing; this run has no ONNX export (serve it with the Keras backend)")
-        else:
-            members.append(KerasRuntime(_keras(sub / layout.KERAS_FILE)))
-    return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=tuple(members))
+    dirs = _member_dirs(path, manifest, scaler)
+    missing = [sub for sub in dirs if not (sub / layout.ONNX_FILE).is_file()]
+    if missing and backend == "onnx":
+        raise ArtifactError(f"{missing[0] / layout.ONNX_FILE}: missing ({len(missing)} of {len(dirs)} series' networks "
+                            "have no ONNX export); serve them with the Keras backend")
+    if missing:
+        _check_keras_version(path, manifest)
+
+    def load(sub: Path) -> Predictor:
+        if (sub / layout.ONNX_FILE).is_file():  # one thread each: a series is one window, and there may be thousands
+            return runtime.OnnxRuntime(sub / layout.ONNX_FILE, threads=threads or 1)
+        return KerasRuntime(_keras(sub / layout.KERAS_FILE))
+
+    members = Members(dirs, load)
+    return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)

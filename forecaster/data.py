@@ -346,6 +346,8 @@ def _to_numeric(raw: pd.Series, col: str, option: str, path: Path, at: _Locator)
         value = str(raw.iloc[pos])
         hint = "; it looks like thousands separators: remove them" if re.fullmatch(
             r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", value.strip()) else ""
+        if option == "--static-covariates" and not hint:
+            hint = " (encode a category as a number, or as one 0/1 column per category)"
         raise DataError(
             f"{path}: column '{col}' ({option}): {at(pos)} value {value!r} is not a number "
             f"({bad.size} non-numeric in all); expected numeric values{hint}"

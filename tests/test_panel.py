@@ -489,3 +489,11 @@ def test_a_model_with_static_covariates_is_saved_and_served(write_csv, tmp_path,
     out = tmp_path / "fc.csv"
     assert main(["predict", "--model", str(run), "--output", str(out)]) == 0
     np.testing.assert_allclose(pd.read_csv(out)["yhat"], pd.read_csv(run / "mlp" / "forecast.csv")["yhat"], rtol=1e-4)
+
+
+def test_a_text_static_covariate_says_how_to_encode_it(write_csv):
+    frame = panel_frame(lengths=(60, 60), starts_h=(0, 0))
+    frame["region"] = frame["store"].map({"s0": "north", "s1": "south"})
+    with pytest.raises(DataError, match=r"column 'region' \(--static-covariates\): line 2 value 'north' is not a number "
+                                        r".*encode a category as a number, or as one 0/1 column per category"):
+        load_panel(write_csv(frame), id_col="store", target="y", static=["region"])

@@ -230,3 +230,20 @@ def test_a_per_series_result_crosses_a_process_as_bytes(trained):
     for sid, model in result.model.items():
         for a, b in zip(model.get_weights(), back.model[sid].get_weights()):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_per_series_cell_is_served_without_tensorflow(trained):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cell = trained[1].run_dir / "gru"
+    code = ("import json, sys\n"
+            "from forecaster.cli import main\n"
+            f"rc = main(['predict', '--model', {str(cell)!r}, '--series', 's1', '--format', 'json'])\n"
+            "print(json.dumps({'rc': rc, 'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "tf": False, "keras": False}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from forecaster import intervals, pipeline
+from forecaster.artifacts.run import partial
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, TrainingError
 from forecaster.executor import Failure, Outcome, TrialSpec, materialize, run_trials
@@ -292,7 +293,7 @@ def verdict(
     - Cells still improving at the epoch cap (read from the validation curve, ``still_improving``
       in the rows; rows without it fall back to a best epoch within the last ``patience``).
     """
-    scored = [r for r in rows if r.get(key) is not None and not r.get("error")]
+    scored = [r for r in rows if r.get(key) is not None and not r.get("error") and not partial(r, rows)]
     models = sorted((r for r in scored if r["kind"] == "model"), key=lambda r: r[key])
     baselines = sorted((r for r in scored if r["kind"] == "baseline"), key=lambda r: r[key])
     label = "backtest MASE" if key.startswith("backtest") else "MASE"
@@ -341,6 +342,11 @@ def verdict(
         ]
         if capped:
             lines.append(f"{', '.join(capped)} still improved at the {epochs_cap}-epoch cap: rerun with more --epochs.")
+    left = [r for r in rows if r.get(key) is not None and not r.get("error") and partial(r, rows)]
+    if left:
+        total = max(r["series"] for r in rows if isinstance(r.get("series"), int))
+        lines.append("Not ranked (scored on fewer series, a mean over others): "
+                     + ", ".join(f"{_label(r)} ({r['series']} of {total})" for r in left) + ".")
     return " ".join(lines)
 
 

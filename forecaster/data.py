@@ -712,6 +712,8 @@ def load_panel(
                     raise DataError(f"{label}: column '{col}' (--static-covariates): {loc(int(changed[0]))} holds "
                                     f"{column[changed[0]]:g} after {first:g} on earlier rows; a static covariate "
                                     "has one value per series")
+                if present.size < column.size:  # its one value is known: not a gap for the missing policy
+                    part = part.assign(**{col: first})
         parts.append((sid, part, label, loc))
     source, inferred_on = "", None
     if freq is None:

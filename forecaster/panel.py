@@ -118,12 +118,12 @@ def load(cfg: RunConfig) -> Panel:
                       missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates)
 
 
-def static_stats(panel: Panel) -> dict[str, tuple[float, float]]:
+def static_stats(series: Sequence[SeriesFrame]) -> dict[str, tuple[float, float]]:
     """Mean and scale (standard deviation; 1 when every series shares the value) of each static covariate over
-    the panel's series, one value per series: the statistics every series' scaler uses for them."""
-    out = {}
-    for col in panel.first.static:
-        vals = np.array([s.frame[col].iloc[0] for s in panel.series], dtype=np.float64)
+    ``series``, one value per series: the statistics every series' scaler uses for them."""
+    out: dict[str, tuple[float, float]] = {}
+    for col in series[0].static if series else ():
+        vals = np.array([s.frame[col].iloc[0] for s in series], dtype=np.float64)
         std = float(vals.std())
         out[col] = (float(vals.mean()), std if std > 0 else 1.0)
     return out
@@ -162,17 +162,26 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
                         "calendar inputs need lookback >= horizon: raise --lookback")
     if cfg.data.calendar:
         calendar_features(first.frame.index[:1], first.freq)  # a yearly panel has no calendar cycle: one error
-    items, skipped = [], []
-    stats = static_stats(panel)
+    items, skipped, splits = [], [], []
+
+    def skip(s: SeriesFrame, exc: DataError) -> None:
+        text = str(exc).split(": ", 1)[-1]
+        reason = text.split(": ", 1)[1].split(";")[0] if "rows are too few" in text else text
+        skipped.append((str(s.series_id), f"{len(s.frame)} rows, {reason}"))
+
     for s in panel.series:
         try:
-            sp = (split_of(s, lb) if split_of is not None
-                  else split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test, source=s.path))
+            splits.append((s, split_of(s, lb) if split_of is not None
+                           else split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test,
+                                      source=s.path)))
+        except DataError as exc:
+            skip(s, exc)
+    stats = static_stats([s for s, _ in splits])  # over the series kept, not those too short for the windows
+    for s, sp in splits:
+        try:
             items.append(prepare(cfg, s, sp=sp, static_stats=stats))
         except DataError as exc:
-            text = str(exc).split(": ", 1)[-1]
-            reason = text.split(": ", 1)[1].split(";")[0] if "rows are too few" in text else text
-            skipped.append((str(s.series_id), f"{len(s.frame)} rows, {reason}"))
+            skip(s, exc)
     if not items:
         ids = ", ".join(sid for sid, _ in skipped[:MAX_LISTED])
         raise DataError(f"{panel.path}: no series is long enough for lookback {lb} and horizon {w.horizon} "

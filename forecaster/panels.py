@@ -192,6 +192,8 @@ def score_saved(loaded: Any, pp: PanelPrepared, metric: str) -> float | None:
                             "cannot serve it")
     if new:
         raise ArtifactError(f"it was not trained on series {new[0]!r} ({len(new)} new in the data) and cannot serve it")
+    for k in range(len(loaded.members)):  # load every network now: a broken one is an unusable champion, not a
+        loaded.members[k]                 # series it failed on
     short = [p.series.series_id for p in pp.items if loaded.lookback > int(p.origins("test").min())]
     if short:
         raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of series {short[0]!r}")

@@ -643,10 +643,11 @@ def _retrain_locked(run: _Retrain) -> Decision:
     elif refused is not None:  # nothing intact to keep: an unserved model folder helps nobody
         reason = f"{reason}; {refused} (schedule.coverage_tolerance), promoted anyway: there is no champion to keep"
     short = _unscored_series(served, prep)  # a panel's challenger scored (and so serves) fewer series than it has
-    if promote and short is not None and run.champ_info is not None and run.champ_info.ok:
+    rescored = champion_score is not None and math.isfinite(champion_score)  # the champion served every series
+    if promote and short is not None and rescored:
         promote, reason = False, f"{reason}, but {short}; not promoted (its pooled score leaves them out)"
     elif promote and short is not None:
-        reason = f"{reason}; {short}, promoted anyway: there is no champion to keep"
+        reason = f"{reason}; {short}, promoted anyway: no champion served every series of this data"
     if promote:
         reg._promote(version)
     pruned = reg.prune(sc.keep)

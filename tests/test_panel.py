@@ -451,11 +451,12 @@ def _with_size(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_static_covariates_are_scaled_across_series_not_within_each(write_csv, tmp_path):
-    cfg = panel_cfg(write_csv(_with_size(panel_frame(lengths=(120, 150, 100), starts_h=(0, 10, 30)))), tmp_path,
+    frame = _with_size(panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0)))  # s3 is too short
+    cfg = panel_cfg(write_csv(frame.assign(size=frame["size"].where(frame["store"] != "s3", 5000.0))), tmp_path,
                     **{"data.static_covariates": ["size"]})
     pp = prepare_panel(cfg)
-    assert all(p.columns == ["y", "size"] for p in pp.items)
-    sizes = np.array([100.0, 250.0, 400.0])
+    assert pp.ids == ["s0", "s1", "s2"] and all(p.columns == ["y", "size"] for p in pp.items)
+    sizes = np.array([100.0, 250.0, 400.0])  # the skipped series' 5000 takes no part
     for p in pp.items:  # every series' scaler holds the statistics over the series, not its own (which would give 0)
         assert p.scaler.mean_[1] == pytest.approx(sizes.mean()) and p.scaler.scale_[1] == pytest.approx(sizes.std())
     scaled = [float(np.unique(p.scaled[:, 1])[0]) for p in pp.items]
@@ -497,3 +498,22 @@ def test_a_text_static_covariate_says_how_to_encode_it(write_csv):
     with pytest.raises(DataError, match=r"column 'region' \(--static-covariates\): line 2 value 'north' is not a number "
                                         r".*encode a category as a number, or as one 0/1 column per category"):
         load_panel(write_csv(frame), id_col="store", target="y", static=["region"])
+
+
+def test_a_static_covariates_empty_cell_takes_its_series_value(write_csv):
+    frame = _with_size(panel_frame(lengths=(60, 60), starts_h=(0, 0)))
+    frame.loc[[0, 5], "size"] = np.nan  # s0's first and sixth rows
+    panel = load_panel(write_csv(frame), id_col="store", target="y", static=["size"])
+    assert (panel.series[0].frame["size"] == 100.0).all() and panel.series[0].n_filled == 0
+
+
+def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
+    from forecaster.compare import verdict
+
+    rows = [{"name": "gru", "kind": "model", "mase": 0.5, "series": 3},
+            {"name": "lstm", "kind": "model", "mase": 0.2, "series": 2},  # its mean leaves out the hardest series
+            {"name": "naive", "kind": "baseline", "mase": 0.8, "series": 3},
+            {"name": "ets", "kind": "baseline", "mase": 0.1, "series": 1}]
+    text = verdict(rows, repeats=1, subject="these series")
+    assert text.startswith("MASE GRU 0.500.") and "It beats naive" in text
+    assert "Not ranked (scored on fewer series, a mean over others): LSTM (2 of 3), ets (1 of 3)." in text

@@ -129,6 +129,8 @@ def test_an_extra_series_folder_not_in_the_manifest_is_refused(trained, tmp_path
     import shutil
 
     cell = _copy(trained, tmp_path)
+    (cell / "series" / ".DS_Store").write_bytes(b"")  # a stray file is no network
+    assert main(["predict", "--model", str(cell), "--series", "s2"]) == 0
     shutil.copytree(cell / "series" / "1", cell / "series" / "3")  # a fourth network, unlisted
     assert main(["predict", "--model", str(cell)]) == 4
     assert "4 per-series networks for 3 series in scaler.json" in capsys.readouterr().err

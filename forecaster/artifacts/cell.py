@@ -470,7 +470,7 @@ def _member_dirs(path: Path, manifest: dict[str, Any], scaler: Scaler | SeriesSc
     """A checked ``--per-series`` cell's network folders, one per series of its scaler: exactly those its
     manifest lists (hashed), and nothing else under ``series/``."""
     listed = {m.group(1) for m in map(_SERIES_FILE.fullmatch, manifest["files"]) if m}
-    on_disk = {p.name for p in (path / layout.SERIES_DIR).iterdir()}
+    on_disk = {p.name for p in (path / layout.SERIES_DIR).iterdir() if p.is_dir()}
     n = len(scaler.ids) if isinstance(scaler, SeriesScalers) else 1
     if not isinstance(scaler, SeriesScalers) or len(listed) != n or on_disk != listed:
         extra = sorted(on_disk - listed)
@@ -494,6 +494,7 @@ class Members(Sequence[Predictor]):
     def __getitem__(self, k: Any) -> Any:
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
+        k = range(len(self))[k]  # a negative index: its position (one cache entry per network)
         if k not in self._loaded:
             self._loaded[k] = self._load(self._files[k])
         return self._loaded[k]

@@ -96,16 +96,25 @@ def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
         raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: unexpected content") from None
 
 
+def partial(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether a panel row scored fewer series than another row of its leaderboard (a ``--per-series``
+    network or a statistical model that failed on some): its mean is over other series, so it is
+    not ranked against the full rows."""
+    counts = [r["series"] for r in rows if isinstance(r.get("series"), int)]
+    return isinstance(row.get("series"), int) and bool(counts) and row["series"] < max(counts)
+
+
 def best_cell(run_dir: Path, *, networks_only: bool = False) -> Path:
     """The folder of a run's servable row (:func:`servable_rows`) with the lowest test MASE (then MAE):
-    a network, or a statistical model where one beat every network (``networks_only``: networks)."""
+    a network, or a statistical model where one beat every network (``networks_only``: networks).
+    On a panel, a row that scored every series comes before one that scored fewer (:func:`partial`)."""
     rows = [r for r in servable_rows(run_dir) if not networks_only or r.get("kind") == "model"]
     if not rows:
         raise ArtifactError(f"{run_dir}: the run holds no trained model")
 
-    def key(row: dict[str, Any]) -> tuple[float, float]:
+    def key(row: dict[str, Any]) -> tuple[bool, float, float]:
         mase = row.get("mase")
-        return (math.inf if mase is None else float(mase), float(row.get("mae") or math.inf))
+        return (partial(row, rows), math.inf if mase is None else float(mase), float(row.get("mae") or math.inf))
 
     cell = run_dir / str(min(rows, key=key)["name"])
     if not inside(run_dir, cell):
@@ -182,7 +191,7 @@ def lost_to_baseline(cell_dir: Path) -> tuple[str, float, float] | None:
         mine = next(float(r["mase"]) for r in rows if r.get("name") == cell_dir.name)
         scored = [(str(r["name"]), float(r["mase"])) for r in rows
                   if r.get("kind") == "baseline" and r.get("name") != cell_dir.name
-                  and isinstance(r.get("mase"), (int, float)) and not r.get("error")]
+                  and isinstance(r.get("mase"), (int, float)) and not r.get("error") and not partial(r, rows)]
     except (ArtifactError, KeyError, TypeError, ValueError, StopIteration):
         return None
     if not scored:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from forecaster import intervals, lineup, metrics, network, pipeline, scoring
 from forecaster.artifacts import layout
-from forecaster.artifacts.cell import write_cell, write_per_series_cell
+from forecaster.artifacts.cell import write_cell
 from forecaster.artifacts.io import atomic_write_text
 from forecaster.artifacts.run import store_run
 from forecaster.baselines import Linear
@@ -438,18 +438,13 @@ def save_run(final: Path, pp: PanelPrepared, cfg: RunConfig, results: Sequence[C
                        "series": len(pp.items), "params": c.params, "epochs_run": c.fit.epochs_run,
                        "best_epoch": c.fit.best_epoch, "best_val_loss": c.fit.best_val_loss,
                        "train_seconds": c.train_seconds, "epochs_total": c.epochs_total}
-            if isinstance(c.model, dict):  # --per-series: the network of each series trained
+            scaler, history = pp.scaler, c.fit.history
+            if isinstance(c.model, dict):  # --per-series: the network of each series trained, their scalers
                 ids = list(c.model)
-                scaler = pp.scaler
-                write_per_series_cell(tmp / c.name, cell=c.cell, models=list(c.model.values()),
-                                      scaler=SeriesScalers(ids, [scaler.of(sid) for sid in ids]),
-                                      metrics={**metrics, "networks": "one per series", "series_trained": len(ids)},
-                                      history=c.fit.by_series, forecast=c.forecast, calibration=c.calibration,
-                                      **_records(pp, cfg, c.strategy))
-                continue
-            write_cell(tmp / c.name, cell=c.cell, model=c.model, scaler=pp.scaler, metrics=metrics,
-                       history=c.fit.history, forecast=c.forecast, calibration=c.calibration,
-                       **_records(pp, cfg, c.strategy))
+                scaler, history = SeriesScalers(ids, [scaler.of(sid) for sid in ids]), c.fit.by_series
+                metrics.update(networks="one per series", series_trained=len(ids))
+            write_cell(tmp / c.name, cell=c.cell, model=c.model, scaler=scaler, metrics=metrics, history=history,
+                       forecast=c.forecast, calibration=c.calibration, **_records(pp, cfg, c.strategy))
 
     def write_extra(tmp: Path) -> None:
         atomic_write_text(tmp / layout.SERIES_METRICS, series_table(pp, scored).to_csv(index=False))

@@ -17,7 +17,7 @@ import json
 import platform
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.prepared import Prepared
 
 __all__ = [
-    "BACKENDS", "LoadedCell", "write_cell", "write_per_series_cell", "write_cell_manifest", "is_per_series",
+    "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "is_per_series",
     "write_statistical", "is_statistical",
     "read_spec", "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
@@ -179,7 +179,9 @@ def write_cell(
     Args:
         cell_dir: the folder to create (inside a staged run).
         cell: the cell name recorded in the manifest.
-        model: the trained Keras model.
+        model: the trained Keras model; or ``{series id: model}`` (``--per-series``): the network of
+            the k-th series of ``scaler`` (a ``SeriesScalers`` of those ids, in that order) goes to
+            ``series/<k>/``, and the manifest's kind says so.
         scaler: its scaler.
         metrics: ``metrics.json``'s content.
         history: per-epoch losses.
@@ -189,37 +191,19 @@ def write_cell(
         calibration: the conformal interval radii (``None``: point forecasts only).
     """
     cell_dir.mkdir()
-    _write_network(cell_dir, model)
+    kind = None
+    if isinstance(model, Mapping):
+        if not isinstance(scaler, SeriesScalers) or list(model) != scaler.ids or not model:
+            raise ValueError(f"{len(model)} networks for the series of {type(scaler).__name__}")
+        for k, (sid, network) in enumerate(model.items()):
+            sub = cell_dir / layout.SERIES_DIR / str(k)
+            sub.mkdir(parents=True)
+            _write_network(sub, network, label=f"{cell_dir.name} series {sid!r}")
+        kind = layout.PER_SERIES
+    else:
+        _write_network(cell_dir, model)
     _write_outputs(cell_dir, scaler, calibration, metrics, history, forecast)
-    write_cell_manifest(cell_dir, cell=cell, window=window, data=data)
-
-
-def write_per_series_cell(
-    cell_dir: Path,
-    *,
-    cell: str,
-    models: Sequence[Any],
-    scaler: SeriesScalers,
-    metrics: dict[str, Any],
-    history: pd.DataFrame,
-    forecast: pd.DataFrame,
-    window: dict[str, Any],
-    data: dict[str, Any],
-    calibration: Calibration | None = None,
-) -> None:
-    """Write a ``--per-series`` cell: the k-th network of ``models`` (the network of ``scaler.ids[k]``)
-    under ``series/<k>/``, and the per-series scaler, pooled calibration, metrics, history (a
-    ``series`` column) and long-format forecast beside them, all hashed in one manifest
-    (arguments as :func:`write_cell`)."""
-    if len(models) != len(scaler.ids) or not models:
-        raise ValueError(f"{len(models)} networks for {len(scaler.ids)} series")
-    cell_dir.mkdir()
-    for k, model in enumerate(models):
-        sub = cell_dir / layout.SERIES_DIR / str(k)
-        sub.mkdir(parents=True)
-        _write_network(sub, model, label=f"{cell_dir.name} series {scaler.ids[k]!r}")
-    _write_outputs(cell_dir, scaler, calibration, metrics, history, forecast)
-    write_cell_manifest(cell_dir, cell=cell, window=window, data=data, kind=layout.PER_SERIES)
+    write_cell_manifest(cell_dir, cell=cell, window=window, data=data, kind=kind)
 
 
 def _write_network(cell_dir: Path, model: Any, *, label: str | None = None) -> None:

@@ -355,7 +355,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data.known_covariates", "--known-covariates", "input columns known in the future too (promotions, "
             "holidays), comma-separated; predict reads their future values from --future", _DATA, "COLS"),
     Setting("data.static_covariates", "--static-covariates", "with --id-col: numeric columns holding one value per "
-            "series (store size, a region code), comma-separated; inputs scaled across series, so one global network "
+            "series (store size, floor area), comma-separated; inputs scaled across series, so one global network "
             "can tell series apart", _DATA, "COLS"),
     Setting("data.calendar", "--calendar", "add calendar inputs from the timestamps (hour, day of week, day of "
             "year as sine and cosine, as the frequency allows)", _DATA),

@@ -241,7 +241,8 @@ def linear_correction(
     miss = (y[first[:, None] + np.arange(steps)[None, :]] - forecast) / base.scale
     design = np.hstack([x, np.ones((len(first), 1))])
     gram = design.T @ design
-    ridge = 1e-4 * np.trace(gram[:-1, :-1]) / max(1, x.shape[1])
+    # (a floor keeps a constant series, whose centred windows are all zero, solvable: its correction is 0)
+    ridge = max(1e-4 * np.trace(gram[:-1, :-1]) / max(1, x.shape[1]), 1e-8)
     gram[np.arange(x.shape[1]), np.arange(x.shape[1])] += ridge
     coef = np.linalg.solve(gram, design.T @ miss)
     return coef[:-1].astype(np.float32), coef[-1].astype(np.float32)

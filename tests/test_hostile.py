@@ -251,3 +251,14 @@ def test_review_findings_output_streams_loops_levels_names_and_artifact_numbers(
     rehash(run / "mlp")
     assert main(["predict", "--model", str(run / "mlp")]) == ExitCode.ARTIFACT
     assert "'window.freq' must be a pandas frequency" in capsys.readouterr().err
+
+
+def test_a_constant_series_trains_and_forecasts_its_value(tmp_path, capsys):
+    """A series that never moves: the residual network's linear start used to be a singular solve (an internal
+    error); its correction is now zero and the network forecasts the constant."""
+    frame = make_frame(160)[["date", "y"]].assign(y=5.0)
+    path = tmp_path / "flat.csv"
+    frame.to_csv(path, index=False)
+    cell = trained_mlp(tmp_path, path)
+    forecast = np.loadtxt(cell / "forecast.csv", delimiter=",", skiprows=1, usecols=1)
+    np.testing.assert_allclose(forecast, 5.0, atol=1e-3)

@@ -432,6 +432,10 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     expected = [data.get("target"), *data.get("covariates", []), *data.get("static", []), *data.get("known", [])]
     if one.columns != expected:
         return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
+    for role, now, then in (("known covariates", one.known, data.get("known", [])),
+                            ("static covariates", one.static, data.get("static", []))):
+        if list(now) != list(then):  # the same columns in another role would feed the champion wrong inputs
+            return f"schema differs from the champion's: {role} {list(now)}, expected {list(then)}"
     if window.get("freq") != one.freq:
         return f"frequency {one.freq!r} differs from the champion's {window.get('freq')!r}"
     if int(window.get("horizon", horizon)) != horizon:

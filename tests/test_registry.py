@@ -432,3 +432,21 @@ def test_previous_never_lists_the_champion_and_a_bad_previous_is_one_line(tmp_pa
     assert err.count("\n") == 1 and "champion.json: 'previous' must be a list of version numbers, got '2'" in err
     assert main(["models", "promote", *args, "--version", "3"]) == 0  # as the message says: a promote rewrites it
     assert reg.champion() == 3 and reg.pointer()["previous"] == [1]
+
+
+def test_a_column_moved_between_past_and_known_is_a_schema_change():
+    import numpy as np
+    import pandas as pd
+
+    from forecaster.data import SeriesFrame
+    from forecaster.registry import check_new_data
+
+    idx = pd.date_range("2024-01-01", periods=10, freq="D", name="date")
+    frame = pd.DataFrame({"y": np.arange(10.0), "promo": np.zeros(10)}, index=idx)
+    manifest = {"data": {"target": "y", "covariates": ["promo"], "known": [], "last": "2024-01-05"},
+                "window": {"freq": "D", "horizon": 2}}
+    past = SeriesFrame(frame, "y", ("promo",), "D", "f.csv", "", "date")
+    known = SeriesFrame(frame, "y", ("promo",), "D", "f.csv", "", "date", known=("promo",))
+    assert check_new_data(past, manifest, min_new_rows=1, horizon=2) is None
+    reason = check_new_data(known, manifest, min_new_rows=1, horizon=2)
+    assert reason == "schema differs from the champion's: known covariates ['promo'], expected []"

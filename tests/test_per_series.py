@@ -249,3 +249,23 @@ def test_a_per_series_cell_is_served_without_tensorflow(trained):
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "tf": False, "keras": False}
+
+
+def test_networks_load_when_a_series_asks_for_them(trained):
+    from forecaster.artifacts.cell import load_for_serving
+    from forecaster.predict import forecast_panel, load_for_predict
+
+    loaded = load_for_serving(trained[1].run_dir / "gru")
+    assert sorted(loaded.members._loaded) == [0]  # the first, as LoadedCell.model
+    forecast_panel(loaded, load_for_predict(loaded), series=["s2"])
+    assert sorted(loaded.members._loaded) == [0, 2] and loaded.members[-1] is loaded.members[2]
+
+
+def test_the_mean_curve_averages_the_series_still_training():
+    from forecaster.panels import mean_curve
+
+    rows = pd.DataFrame({"series": ["a", "a", "a", "b"], "epoch": [1, 2, 3, 1], "loss": [4.0, 2.0, 1.0, 2.0],
+                         "val_loss": [3.0, 2.0, 1.5, 1.0], "seconds": [1.0, 1.0, 1.0, 2.0]})
+    curve = mean_curve(rows)
+    assert curve.to_dict("list") == {"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0], "val_loss": [2.0, 2.0, 1.5],
+                                     "seconds": [3.0, 1.0, 1.0], "series": [2, 1, 1]}

@@ -73,7 +73,7 @@ class DataConfig:
     freq: str | None = None  # None: inferred from the timestamps
     id_col: str | None = None  # a long-format file of many series: the series-id column (one global model)
     known_covariates: tuple[str, ...] = ()  # known in the future too: predict needs their values (--future)
-    static_covariates: tuple[str, ...] = ()  # a panel: numeric columns holding one value per series, scaled across series
+    static_covariates: tuple[str, ...] = ()  # a panel: one value per series (number or category), scaled across series
     calendar: bool = False  # add hour/day-of-week/month as sine and cosine of the timestamps (known in the future)
 
 
@@ -354,9 +354,9 @@ SETTINGS: tuple[Setting, ...] = (
             "over all of them, scored per series)", _DATA, "COL", none_means="one series per file"),
     Setting("data.known_covariates", "--known-covariates", "input columns known in the future too (promotions, "
             "holidays), comma-separated; predict reads their future values from --future", _DATA, "COLS"),
-    Setting("data.static_covariates", "--static-covariates", "with --id-col: numeric columns holding one value per "
-            "series (store size, floor area), comma-separated; inputs scaled across series, so one global network "
-            "can tell series apart", _DATA, "COLS"),
+    Setting("data.static_covariates", "--static-covariates", "with --id-col: columns holding one value per series "
+            "(store size; a text category such as a region becomes one 0/1 input per category), comma-separated; "
+            "scaled across series, so one global network can tell series apart", _DATA, "COLS"),
     Setting("data.calendar", "--calendar", "add calendar inputs from the timestamps (hour, day of week, day of "
             "year as sine and cosine, as the frequency allows)", _DATA),
     Setting("window.lookback", "--lookback", "input steps per window", _WIN, "N", at_least=1,

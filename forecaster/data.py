@@ -18,8 +18,8 @@ import hashlib
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -346,8 +346,6 @@ def _to_numeric(raw: pd.Series, col: str, option: str, path: Path, at: _Locator)
         value = str(raw.iloc[pos])
         hint = "; it looks like thousands separators: remove them" if re.fullmatch(
             r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", value.strip()) else ""
-        if option == "--static-covariates" and not hint:
-            hint = " (encode a category as a number, or as one 0/1 column per category)"
         raise DataError(
             f"{path}: column '{col}' ({option}): {at(pos)} value {value!r} is not a number "
             f"({bad.size} non-numeric in all); expected numeric values{hint}"
@@ -624,6 +622,8 @@ class Panel:
     id_col: str
     path: str
     sha256: str
+    static_columns: tuple[str, ...] = ()  # --static-covariates as named (a text one: several input columns)
+    static_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # a text static column's categories
 
     @property
     def ids(self) -> list[str]:
@@ -653,13 +653,18 @@ def load_panel(
     freq: str | None = None,
     known: Sequence[str] = (),
     static: Sequence[str] = (),
+    static_levels: Mapping[str, Sequence[str]] | None = None,
 ) -> Panel:
     """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
 
     Every series is checked as a file of one series is, its errors naming the series id; all must
     share one frequency (inferred on the longest series unless ``freq`` is given). Series may
     start and end at different times. A ``static`` column must hold one value on every row of a
-    series (its per-series constant: store size, a region code).
+    series (its per-series constant: store size, a region). A numeric one is an input column as
+    it is; a text one (a category) becomes one 0/1 column per category, ``region=north``...,
+    the categories found in the file (sorted), or ``static_levels[col]`` (a saved model's: a
+    category it never saw is all zeros). With ``static_levels`` given, a column it does not
+    name is numeric.
 
     Raises:
         DataError: one line naming the file, the series, the column and the first offending row.
@@ -687,7 +692,11 @@ def load_panel(
         raise DataError(f"{p}: column '{id_col}' (--id-col): {at(int(empty[0]))} has no series id ({empty.size} "
                         "empty in all); every row needs one")
     index = _parse_times(df[time_col], time_col, p, at)
-    values = _value_frame(df, index, target, covariates, known, p, at, static=static)
+    levels = _static_levels(df, static, static_levels, p)
+    values = _value_frame(df, index, target, covariates, known, p, at, static=[c for c in static if c not in levels])
+    texts = {c: df[c].astype("string").str.strip().replace("", pd.NA).to_numpy(dtype=object) for c in levels}
+    expanded = [name for c in static for name in ([f"{c}={v}" for v in levels[c]] if c in levels else [c])]
+    columns = [target, *covariates, *expanded, *known]
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
@@ -703,17 +712,20 @@ def load_panel(
 
         _check_order(part.index, time_col, label, loc)
         for col in static:
-            column = part[col].to_numpy()
-            present = np.flatnonzero(~np.isnan(column))  # a missing value is the missing policy's to report
-            if present.size:
-                first = column[present[0]]
-                changed = present[column[present] != first]
-                if changed.size:
-                    raise DataError(f"{label}: column '{col}' (--static-covariates): {loc(int(changed[0]))} holds "
-                                    f"{column[changed[0]]:g} after {first:g} on earlier rows; a static covariate "
-                                    "has one value per series")
-                if present.size < column.size:  # its one value is known: not a gap for the missing policy
-                    part = part.assign(**{col: first})
+            column = texts[col][pos] if col in levels else part[col].to_numpy()
+            present = np.flatnonzero(~pd.isna(column))  # a missing value is the missing policy's to report
+            value = column[present[0]] if present.size else None
+            changed = present[column[present] != value]
+            if changed.size:
+                now, then = ((repr(column[changed[0]]), repr(value)) if col in levels
+                             else (f"{column[changed[0]]:g}", f"{value:g}"))
+                raise DataError(f"{label}: column '{col}' (--static-covariates): {loc(int(changed[0]))} holds "
+                                f"{now} after {then} on earlier rows; a static covariate has one value per series")
+            if col in levels:  # its category as 0/1 columns (all missing: NaN, for the missing policy)
+                part = part.assign(**{f"{col}={v}": np.nan if value is None else float(value == v) for v in levels[col]})
+            elif present.size and present.size < column.size:  # its one value is known: not a gap to fill
+                part = part.assign(**{col: value})
+        part = part[columns]
         parts.append((sid, part, label, loc))
     source, inferred_on = "", None
     if freq is None:
@@ -728,11 +740,42 @@ def load_panel(
     series = []
     for sid, part, label, loc in parts:
         frame, n_filled = _on_grid(part, label, time_col, freq, missing, loc, source if sid != inferred_on else "")
-        series.append(SeriesFrame(frame=frame, target=target, covariates=tuple(inputs), freq=str(frame.index.freqstr),
-                                  path=str(p), sha256=sha, time_col=time_col, n_filled=n_filled,
-                                  filled_by=missing if n_filled else None, series_id=str(sid), known=tuple(known),
-                                  static=tuple(static)))
-    return Panel(series=tuple(series), id_col=id_col, path=str(p), sha256=sha)
+        series.append(SeriesFrame(frame=frame, target=target, covariates=tuple(columns[1:]),
+                                  freq=str(frame.index.freqstr), path=str(p), sha256=sha, time_col=time_col,
+                                  n_filled=n_filled, filled_by=missing if n_filled else None, series_id=str(sid),
+                                  known=tuple(known), static=tuple(expanded)))
+    return Panel(series=tuple(series), id_col=id_col, path=str(p), sha256=sha, static_columns=tuple(static),
+                 static_levels=levels)
+
+
+#: Categories of one text static covariate, at most (each becomes an input column).
+MAX_STATIC_LEVELS = 50
+
+
+def _static_levels(df: pd.DataFrame, static: Sequence[str], given: Mapping[str, Sequence[str]] | None,
+                   p: Path) -> dict[str, tuple[str, ...]]:
+    """The categories of each text static column: ``given``'s (a saved model's), else those in the file.
+
+    A column of numbers with a few bad cells is numeric (its bad cells are then reported), not text."""
+    out: dict[str, tuple[str, ...]] = {}
+    for col in static:
+        if given is not None:
+            if col in given:
+                out[col] = tuple(str(v) for v in given[col])
+            continue
+        raw = df[col]
+        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            continue
+        text = raw.astype("string").str.strip().replace("", pd.NA)
+        if pd.to_numeric(text, errors="coerce").notna().any():
+            continue
+        found = sorted(set(text.dropna()))
+        if len(found) > MAX_STATIC_LEVELS:
+            raise DataError(f"{p}: column '{col}' (--static-covariates): {len(found)} distinct text values; a "
+                            f"category becomes one input column each, at most {MAX_STATIC_LEVELS}: group them, or "
+                            "leave the column out")
+        out[col] = tuple(found)
+    return out
 
 
 def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:

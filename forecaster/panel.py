@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,13 +109,15 @@ class PanelPrepared:
                                                                             lookback=sp.lookback))
 
 
-def load(cfg: RunConfig) -> Panel:
-    """Load and validate the configured panel (``data.id_col`` set)."""
+def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = None) -> Panel:
+    """Load and validate the configured panel (``data.id_col`` set); ``static_levels``: a saved model's
+    categories of its text static covariates (see :func:`forecaster.data.load_panel`)."""
     d = cfg.data
     if d.id_col is None:
         raise DataError(f"{d.path}: no series-id column given; set --id-col (data.id_col)")
     return load_panel(d.path, id_col=d.id_col, target=d.target, time_col=d.time_col, covariates=d.covariates,
-                      missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates)
+                      missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates,
+                      static_levels=static_levels)
 
 
 def static_stats(series: Sequence[SeriesFrame]) -> dict[str, tuple[float, float]]:

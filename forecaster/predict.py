@@ -126,7 +126,8 @@ def load_for_predict(
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
                "missing": missing or d.get("missing", "error"), "known": d.get("known", [])}
     if d.get("id_col"):
-        panel = load_panel(path, id_col=d["id_col"], static=d.get("static", []), **options)
+        panel = load_panel(path, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
+                           static_levels=d.get("static_levels", {}), **options)
         _same_freq(path, panel.first.freq, freq)
         return panel
     try:  # the file's own frequency first, so a daily file given to an hourly model says so

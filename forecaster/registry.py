@@ -592,7 +592,10 @@ def _retrain_locked(run: _Retrain) -> Decision:
 
     is_panel = cfg.data.id_col is not None
     try:  # the data is read once: checks, challenger and champion all see this snapshot
-        series: Any = panel.load(cfg) if is_panel else pipeline.load(cfg)
+        champ = run.champ_info.manifest.get("data", {}) if run.champ_info is not None and run.champ_info.ok else {}
+        # a text static covariate keeps the champion's categories (a new one is all zeros), so both read one input
+        series: Any = (panel.load(cfg, static_levels=champ.get("static_levels") if champ else None) if is_panel
+                       else pipeline.load(cfg))
     except DataError as exc:
         return run.decide("skipped", f"data checks failed: {exc}", exc)
     frames = [s.frame for s in series.series] if is_panel else [series.frame]

@@ -492,12 +492,52 @@ def test_a_model_with_static_covariates_is_saved_and_served(write_csv, tmp_path,
     np.testing.assert_allclose(pd.read_csv(out)["yhat"], pd.read_csv(run / "mlp" / "forecast.csv")["yhat"], rtol=1e-4)
 
 
-def test_a_text_static_covariate_says_how_to_encode_it(write_csv):
-    frame = panel_frame(lengths=(60, 60), starts_h=(0, 0))
-    frame["region"] = frame["store"].map({"s0": "north", "s1": "south"})
-    with pytest.raises(DataError, match=r"column 'region' \(--static-covariates\): line 2 value 'north' is not a number "
-                                        r".*encode a category as a number, or as one 0/1 column per category"):
-        load_panel(write_csv(frame), id_col="store", target="y", static=["region"])
+def _with_region(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(region=frame["store"].map({"s0": "north", "s1": "south", "s2": "north", "s3": "west"}))
+
+
+def test_a_text_static_covariate_is_one_column_per_category(write_csv, tmp_path):
+    frame = _with_region(panel_frame(lengths=(120, 150, 100), starts_h=(0, 10, 30)))
+    frame.loc[130, "region"] = None  # an empty cell of s1 takes its series' category
+    panel = load_panel(write_csv(frame), id_col="store", target="y", static=["region"])
+    assert panel.static_levels == {"region": ("north", "south")} and panel.static_columns == ("region",)
+    assert panel.first.columns == ["y", "region=north", "region=south"]
+    onehot = [s.frame[["region=north", "region=south"]].drop_duplicates().to_numpy().tolist() for s in panel.series]
+    assert onehot == [[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 0.0]]] and panel.series[1].n_filled == 0
+    # a saved model's categories: one it never saw is all zeros
+    again = load_panel(write_csv(frame.assign(region=frame["region"].replace("south", "west")), "new.csv"),
+                       id_col="store", target="y", static=["region"], static_levels={"region": ["north", "south"]})
+    assert again.series[1].frame[["region=north", "region=south"]].eq(0.0).all().all()
+    with pytest.raises(DataError, match=r"series 's1': column 'region' \(--static-covariates\): line \d+ holds "
+                                        r"'west' after 'south' on earlier rows"):
+        bad = frame.copy()
+        bad.loc[140, "region"] = "west"
+        load_panel(write_csv(bad, "bad.csv"), id_col="store", target="y", static=["region"])
+
+
+def test_a_numeric_static_column_with_a_bad_cell_is_not_read_as_categories(write_csv):
+    frame = _with_size(panel_frame(lengths=(60, 60), starts_h=(0, 0))).astype({"size": object})
+    frame.loc[3, "size"] = "1OO"
+    with pytest.raises(DataError, match=r"column 'size' \(--static-covariates\): line 5 value '1OO' is not a number"):
+        load_panel(write_csv(frame), id_col="store", target="y", static=["size"])
+
+
+def test_a_model_with_a_text_static_covariate_serves_a_new_category(write_csv, tmp_path, capsys):
+    frame = _with_region(panel_frame(lengths=(120, 150, 100), starts_h=(0, 10, 30)))
+    path = write_csv(frame)
+    models = tmp_path / "m"
+    assert main(["train", "--data", str(path), "--id-col", "store", "--target", "y", "--static-covariates", "region",
+                 "--cell", "mlp", "--baselines", "naive", "--no-tensorboard", "--models-dir", str(models), "--json",
+                 *FAST]) == 0
+    run = Path(json.loads(capsys.readouterr().out)["run_dir"])
+    data = json.loads((run / "mlp" / "manifest.json").read_text())["data"]
+    assert data["static"] == ["region=north", "region=south"] and data["static_levels"] == {"region": ["north", "south"]}
+    out = tmp_path / "fc.csv"
+    assert main(["predict", "--model", str(run), "--output", str(out)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["yhat"], pd.read_csv(run / "mlp" / "forecast.csv")["yhat"], rtol=1e-4)
+    moved = write_csv(frame.assign(region=frame["region"].replace("south", "east")), "moved.csv")
+    assert main(["predict", "--model", str(run), "--data", str(moved), "--output", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 12  # s1's unseen category is all zeros: still served
 
 
 def test_a_static_covariates_empty_cell_takes_its_series_value(write_csv):
@@ -517,3 +557,16 @@ def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
     text = verdict(rows, repeats=1, subject="these series")
     assert text.startswith("MASE GRU 0.500.") and "It beats naive" in text
     assert "Not ranked (scored on fewer series, a mean over others): LSTM (2 of 3), ets (1 of 3)." in text
+
+
+def test_a_retrain_keeps_the_champions_categories(write_csv, tmp_path):
+    from forecaster.registry import retrain
+
+    frame = _with_region(panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10)))
+    path = write_csv(frame)
+    cfg = panel_cfg(path, tmp_path / "models", **{"model.cell": "mlp", "output.name": "shops", "schedule.min_new_rows": 0,
+                                                   "data.static_covariates": ["region"], "output.tensorboard": False})
+    assert retrain(cfg).outcome == "promoted"
+    write_csv(frame.assign(region=frame["region"].replace("south", "east")), path.name)  # a category it never saw
+    again = retrain(cfg)
+    assert again.outcome in ("kept", "promoted") and again.challenger_score is not None and again.champion_score

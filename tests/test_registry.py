@@ -240,13 +240,13 @@ def test_check_new_data_unit():
     import pandas as pd
 
     frame = pd.DataFrame({"y": range(5)}, index=pd.date_range("2024-01-01", periods=5, freq="h"))
-    series = SimpleNamespace(columns=["y"], freq="h", frame=frame)
+    series = SimpleNamespace(columns=["y"], freq="h", frame=frame, known=(), static=())
     manifest = {"data": {"target": "y", "covariates": [], "last": "2024-01-01 02:00:00"},
                 "window": {"freq": "h", "horizon": 4}}
     assert check_new_data(series, manifest, min_new_rows=2, horizon=4) is None
     assert "2 new rows" in check_new_data(series, manifest, min_new_rows=3, horizon=4)
-    assert "frequency 'D'" in check_new_data(SimpleNamespace(columns=["y"], freq="D", frame=frame), manifest,
-                                             min_new_rows=1, horizon=4)
+    daily = SimpleNamespace(columns=["y"], freq="D", frame=frame, known=(), static=())
+    assert "frequency 'D'" in check_new_data(daily, manifest, min_new_rows=1, horizon=4)
 
 
 def test_busy_lock_skips_with_a_message(tmp_path, capsys):

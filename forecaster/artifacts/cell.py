@@ -139,10 +139,14 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
     if not isinstance(data["target"], str) or not isinstance(data["covariates"], list) or not all(
             isinstance(c, str) for c in data["covariates"]):
         raise bad("data.covariates", "a list of column names", data["covariates"])
-    for key in ("known", "static"):
+    for key in ("known", "static", "static_columns"):
         named = data.get(key, [])
         if not isinstance(named, list) or not all(isinstance(c, str) for c in named):
             raise bad(f"data.{key}", "a list of column names", named)
+    levels = data.get("static_levels", {})
+    if not isinstance(levels, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                                               for v in levels.values()):
+        raise bad("data.static_levels", "a mapping of column names to lists of categories", levels)
     if not isinstance(data.get("calendar", False), bool):
         raise bad("data.calendar", "true or false", data.get("calendar"))
     if "id_col" in data and not (isinstance(data["id_col"], str) and data["id_col"]):

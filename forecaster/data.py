@@ -697,6 +697,10 @@ def load_panel(
     texts = {c: df[c].astype("string").str.strip().replace("", pd.NA).to_numpy(dtype=object) for c in levels}
     expanded = [name for c in static for name in ([f"{c}={v}" for v in levels[c]] if c in levels else [c])]
     columns = [target, *covariates, *expanded, *known]
+    twice = next((c for c in columns if columns.count(c) > 1), None)
+    if twice is not None:
+        raise DataError(f"{p}: input column '{twice}' would be made twice (a category of a text --static-covariates "
+                        "column named like another column); rename one of them")
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
@@ -721,9 +725,12 @@ def load_panel(
                              else (f"{column[changed[0]]:g}", f"{value:g}"))
                 raise DataError(f"{label}: column '{col}' (--static-covariates): {loc(int(changed[0]))} holds "
                                 f"{now} after {then} on earlier rows; a static covariate has one value per series")
-            if col in levels:  # its category as 0/1 columns (all missing: NaN, for the missing policy)
-                part = part.assign(**{f"{col}={v}": np.nan if value is None else float(value == v) for v in levels[col]})
-            elif present.size and present.size < column.size:  # its one value is known: not a gap to fill
+            if value is None:
+                raise DataError(f"{label}: column '{col}' (--static-covariates) is empty on every row of the series; "
+                                "give the series its value")
+            if col in levels:  # its category as 0/1 columns
+                part = part.assign(**{f"{col}={v}": float(value == v) for v in levels[col]})
+            elif present.size < column.size:  # its one value is known: not a gap to fill
                 part = part.assign(**{col: value})
         part = part[columns]
         parts.append((sid, part, label, loc))
@@ -759,17 +766,26 @@ def _static_levels(df: pd.DataFrame, static: Sequence[str], given: Mapping[str, 
     A column of numbers with a few bad cells is numeric (its bad cells are then reported), not text."""
     out: dict[str, tuple[str, ...]] = {}
     for col in static:
+        raw = df[col]
+        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            text = pd.Series([], dtype="string")
+            categorical = False
+        else:  # categories: text holding no number, none starting like one ("1,200", "12 m2": numbers gone wrong)
+            text = raw.astype("string").str.strip().replace("", pd.NA).dropna()
+            categorical = not (pd.to_numeric(text, errors="coerce").notna().any()
+                               or text.str.match(r"[-+]?\.?\d").any())
         if given is not None:
             if col in given:
                 out[col] = tuple(str(v) for v in given[col])
+            elif categorical and len(text):
+                raise DataError(f"{p}: column '{col}' (--static-covariates) holds text categories ({text.iloc[0]!r}, "
+                                "...), but the saved model reads it as numbers or not at all; train a new model name")
             continue
-        raw = df[col]
-        if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        if not categorical:
             continue
-        text = raw.astype("string").str.strip().replace("", pd.NA)
-        if pd.to_numeric(text, errors="coerce").notna().any():
-            continue
-        found = sorted(set(text.dropna()))
+        found = sorted(set(text))
+        if not found:
+            raise DataError(f"{p}: column '{col}' (--static-covariates) is empty; give each series its value")
         if len(found) > MAX_STATIC_LEVELS:
             raise DataError(f"{p}: column '{col}' (--static-covariates): {len(found)} distinct text values; a "
                             f"category becomes one input column each, at most {MAX_STATIC_LEVELS}: group them, or "

@@ -570,3 +570,20 @@ def test_a_retrain_keeps_the_champions_categories(write_csv, tmp_path):
     write_csv(frame.assign(region=frame["region"].replace("south", "east")), path.name)  # a category it never saw
     again = retrain(cfg)
     assert again.outcome in ("kept", "promoted") and again.challenger_score is not None and again.champion_score
+
+
+@pytest.mark.parametrize(("edit", "kwargs", "message"), [
+    (lambda f: f.assign(size=f["store"].map({"s0": "1,200", "s1": "3,400"})), {"static": ["size"]},
+     r"column 'size' \(--static-covariates\): line 2 value '1,200' is not a number .*thousands separators"),
+    (lambda f: f.assign(region=f["store"].map({"s0": "north", "s1": None})), {"static": ["region"]},
+     r"series 's1': column 'region' \(--static-covariates\) is empty on every row of the series"),
+    (lambda f: f.assign(region=f["store"].map({"s0": "north", "s1": "south"}), **{"region=north": 1.0}),
+     {"static": ["region"], "covariates": ["region=north"]}, r"input column 'region=north' would be made twice"),
+    (lambda f: f.assign(region=f["store"].map({"s0": "north", "s1": "south"})), {"static": ["region"],
+     "static_levels": {}}, r"column 'region' \(--static-covariates\) holds text categories \('north', \.\.\.\), but the "
+                           r"saved model reads it as numbers or not at all"),
+])
+def test_static_columns_that_cannot_be_read_as_meant_are_named(write_csv, edit, kwargs, message):
+    frame = edit(panel_frame(lengths=(60, 60), starts_h=(0, 0)))
+    with pytest.raises(DataError, match=message):
+        load_panel(write_csv(frame), id_col="store", target="y", **kwargs)

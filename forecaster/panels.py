@@ -192,8 +192,7 @@ def score_saved(loaded: Any, pp: PanelPrepared, metric: str) -> float | None:
                             "cannot serve it")
     if new:
         raise ArtifactError(f"it was not trained on series {new[0]!r} ({len(new)} new in the data) and cannot serve it")
-    for k in range(len(loaded.members)):  # load every network now: a broken one is an unusable champion, not a
-        loaded.members[k]                 # series it failed on
+    list(loaded.members)  # load every network now: a broken one is an unusable champion, not a series it failed on
     short = [p.series.series_id for p in pp.items if loaded.lookback > int(p.origins("test").min())]
     if short:
         raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of series {short[0]!r}")
@@ -369,19 +368,19 @@ def _train_per_series(pp: PanelPrepared, cfg: RunConfig, cell: str, *, progress:
 
     scored = score_rows(make, pp, levels=cfg.forecast.levels, fit=True, name=network.leaderboard_name(
         cell, cfg.model.strategy), kind="model")
-    trained = [(sid, nets[sid]) for sid, s in zip(pp.ids, scored.per_series) if s is not None]
-    if not trained:
+    kept = {sid: nets[sid] for sid, s in zip(pp.ids, scored.per_series) if s is not None}
+    if not kept:
         raise TrainingError(f"{cell}: no per-series network could be trained ({scored.scores['error']})")
-    models = {sid: net.model_ for sid, net in trained}
+    models = {sid: net.model_ for sid, net in kept.items()}
     windows = {str(p.series.series_id): len(p.split.starts("train")) for p in pp.items}
-    fits = SeriesFits(tuple(models), tuple(net.fit_ for _, net in trained),
-                      windows_trained=sum(windows[sid] * net.epochs_total_ for sid, net in trained))
-    kept = dict(trained)
+    fits = SeriesFits(tuple(kept), tuple(net.fit_ for net in kept.values()),
+                      windows_trained=sum(windows[sid] * net.epochs_total_ for sid, net in kept.items()))
     result = CellResult(
         cell=cell, model=models, params=int(sum(m.count_params() for m in models.values())), fit=fits,
         scores=scored.scores, forecast=future(lambda item: kept.get(str(item.series.series_id)), pp, scored.calibration),
-        strategy=trained[0][1].strategy, base=None, train_seconds=float(sum(net.train_seconds_ for _, net in trained)),
-        epochs_total=int(sum(net.epochs_total_ for _, net in trained)), calibration=scored.calibration,
+        strategy=next(iter(kept.values())).strategy, base=None,
+        train_seconds=float(sum(net.train_seconds_ for net in kept.values())),
+        epochs_total=int(sum(net.epochs_total_ for net in kept.values())), calibration=scored.calibration,
     )
     return result, scored
 

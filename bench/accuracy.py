@@ -4,14 +4,14 @@ For each shipped series (hourly with daily and weekly cycles, hourly, daily, wee
 yearly; see data/README.md) one config: horizon one season (at most 24; 10 for a yearly series)
 and the product's default lookback, from the seasons the data holds (hourly: 168 + 24;
 ``--fixed-lookback``: the former bench rule, two seasons within 20..168 steps). On that config's
-:class:`~forecaster.prepared.Prepared` every row is scored on the same test windows
+:class:`~forecaster.data.prepared.Prepared` every row is scored on the same test windows
 (``prep.split.first_targets("test")``) by the same MASE (scaled by the training part's
 seasonal-naive error):
 
-- ``naive``, ``seasonal_naive`` and ``linear`` (:mod:`forecaster.baselines`);
-- each statistical model (:mod:`forecaster.statistical`), fitted once on train + validation and
+- ``naive``, ``seasonal_naive`` and ``linear`` (:mod:`forecaster.models.baselines`);
+- each statistical model (:mod:`forecaster.models.statistical`), fitted once on train + validation and
   filtered forward to each origin;
-- ``lstm`` and ``gru``, trained by :func:`forecaster.pipeline.train` (its leaderboard's test MASE).
+- ``lstm`` and ``gru``, trained by :func:`forecaster.workflows.pipeline.train` (its leaderboard's test MASE).
 
 Printed: one table (series, row, MASE, fit s, predict s) and, per series, the ratio of the best
 network's MASE to the best statistical model's (below 1: the network wins). Timings are on a
@@ -23,7 +23,7 @@ Usage: ``python bench/accuracy.py [--quick] [--series a,b] [--models ets,theta,a
 ``--quick`` trains the networks for 3 epochs (a smoke run: their MASE is not representative);
 ``arima`` and ``mstl`` are opt-in (``--models``): on the 8,760-row hourly sample they take about
 1.5 minutes and (estimated) 45 minutes for the 1,291 test origins. Theta filters over the last
-``forecaster.lineup.THETA_HISTORY`` rows, as in the product.
+``forecaster.models.catalog.THETA_HISTORY`` rows, as in the product.
 """
 
 from __future__ import annotations
@@ -72,11 +72,12 @@ def window_for(season: int) -> tuple[int, int]:
 def _config(s: Series, models_dir: Path, epochs: int | None, *, fixed_lookback: bool = False) -> Any:
     """The series' config: horizon one season (``window_for``); lookback the product's default (from the
     seasons), or with ``fixed_lookback`` the former rule (two seasons, 20..168 steps)."""
-    from forecaster import config, metrics
-    from forecaster.prepared import load
+    from forecaster import config
+    from forecaster.data import seasons
+    from forecaster.data.prepared import load
 
     base = config.resolve(overrides={"data.path": str(ROOT / s.path), "data.target": s.target})
-    season = base.window.season or metrics.infer_season(load(base).freq)
+    season = base.window.season or seasons.infer_season(load(base).freq)
     lookback, horizon = window_for(season)
     overrides: dict[str, Any] = {
         "data.path": str(ROOT / s.path), "data.target": s.target, "window.horizon": horizon,
@@ -96,7 +97,7 @@ def first_call_costs() -> list[tuple[str, float]]:
     import statsforecast.models  # noqa: F401
 
     costs = [("import statsforecast.models", time.perf_counter() - t0)]
-    from forecaster import statistical
+    from forecaster.models import statistical
 
     y = 10 + np.sin(np.arange(200) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.1, 200)
     for name in statistical.DEFAULT:
@@ -112,13 +113,14 @@ def bench_series(s: Series, models: list[str], *, networks: bool, epochs: int | 
     """Score every row on one series through the product's own path; returns the rows and a description.
 
     The rows are those of ``forecast train --baselines naive,seasonal_naive,linear,<models>``: one
-    prepared split, one scoring function (:func:`forecaster.scoring.fit_and_score`), the same
+    prepared split, one scoring function (:func:`forecaster.evaluation.scoring.fit_and_score`), the same
     windows and MASE scale for networks, baselines and statistical models alike.
     """
     import dataclasses
 
-    from forecaster import pipeline, statistical
-    from forecaster.prepared import prepare
+    from forecaster.data.prepared import prepare
+    from forecaster.models import statistical
+    from forecaster.workflows import pipeline
 
     cfg = _config(s, tmp / "models", epochs, fixed_lookback=fixed_lookback)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(
@@ -181,14 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="train the networks for 3 epochs only")
     parser.add_argument("--series", default=",".join(s.name for s in SERIES))
-    parser.add_argument("--models", default=None, help="statistical models (default: forecaster.statistical.DEFAULT)")
+    parser.add_argument("--models", default=None, help="statistical models (default: forecaster.models.statistical.DEFAULT)")
     parser.add_argument("--no-networks", action="store_true")
     parser.add_argument("--fixed-lookback", action="store_true",
                         help="the former lookback rule (two seasons, 20..168 steps) instead of the product's default")
     parser.add_argument("--json", default=None, help="also write run_all rows (one per series ratio) here")
     args = parser.parse_args(argv)
 
-    from forecaster import statistical
+    from forecaster.models import statistical
 
     models = args.models.split(",") if args.models else list(statistical.DEFAULT)
     for name in models:

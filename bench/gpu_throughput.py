@@ -24,7 +24,7 @@ __all__ = ["main"]
 
 
 def main() -> None:
-    from forecaster._runtime import import_tensorflow_quietly
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import tensorflow as tf
@@ -36,7 +36,8 @@ def main() -> None:
         return
     import train_throughput as tt
 
-    from forecaster import pipeline, training
+    from forecaster.models.network import training
+    from forecaster.workflows import pipeline
 
     cfg = tt.config()
     prep = pipeline.prepare(cfg)

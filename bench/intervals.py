@@ -1,7 +1,7 @@
 """Interval bench: measured coverage, width and Winkler score of every row's conformal intervals.
 
 For each shipped series (the configs of ``bench/accuracy.py``: lookback about two seasons,
-horizon one season) the product's own path, :func:`forecaster.pipeline.train` with
+horizon one season) the product's own path, :func:`forecaster.workflows.pipeline.train` with
 ``--levels 80,95``, calibrates each row's split-conformal intervals on the validation windows and
 measures them on the test windows: coverage (nominal 80 / 95 %), mean width and Winkler score.
 Beside them, statsforecast's own (model-based) AutoETS intervals at the same test origins
@@ -31,7 +31,8 @@ def native_ets(prep: Any) -> dict[str, Any]:
     """statsforecast AutoETS's own intervals at every test origin, measured like the conformal ones."""
     import numpy as np
 
-    from forecaster import intervals, statistical
+    from forecaster.evaluation import intervals
+    from forecaster.models import statistical
 
     model = statistical.make("ets").fit(prep)
     h, origins = prep.split.horizon, prep.origins("test")
@@ -47,8 +48,8 @@ def native_ets(prep: Any) -> dict[str, Any]:
 
 
 def bench_series(s: Any, *, networks: bool, epochs: int | None, tmp: Path) -> list[dict[str, Any]]:
-    from forecaster import pipeline
-    from forecaster.prepared import prepare
+    from forecaster.data.prepared import prepare
+    from forecaster.workflows import pipeline
 
     cfg = _config(s, tmp / "models", epochs)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(

@@ -38,12 +38,12 @@ def child(rows: int, cell: str, units: int, batch: int) -> None:
     """Train one epoch and print what happened as JSON (runs in its own process)."""
     import numpy as np
 
-    from forecaster._runtime import import_tensorflow_quietly
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster.architectures import build_model
-    from forecaster.training import fit, seed_everything, shard_count, use_jit
-    from forecaster.windows import Scaler, make_dataset, split
+    from forecaster.data.windows import Scaler, make_dataset, split
+    from forecaster.models.network.cells import build_model
+    from forecaster.models.network.training import fit, seed_everything, shard_count, use_jit
 
     rng = np.random.default_rng(0)
     t = np.arange(rows, dtype=np.float64)

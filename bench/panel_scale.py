@@ -69,11 +69,11 @@ def _print(out: dict[str, object]) -> None:
 
 def child(stage: str, path: str, models: str) -> None:
     """Run one stage and print its record as JSON (in its own process)."""
-    from forecaster._runtime import import_tensorflow_quietly
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     out: dict[str, object] = {}
     t0 = time.perf_counter()
-    from forecaster import panel
+    from forecaster.data import panel
 
     cfg = _cfg(path, models)
     loaded = panel.load(cfg)  # type: ignore[arg-type]
@@ -94,7 +94,7 @@ def child(stage: str, path: str, models: str) -> None:
         return
     import_tensorflow_quietly()
     if stage == "epoch":
-        from forecaster.network import NetworkModel
+        from forecaster.models.network.model import NetworkModel
 
         t2 = time.perf_counter()
         net = NetworkModel("gru", cfg).fit(pp)  # type: ignore[arg-type]
@@ -106,9 +106,9 @@ def child(stage: str, path: str, models: str) -> None:
     import dataclasses
 
     from forecaster.artifacts.cell import load_for_serving, write_cell
-    from forecaster.network import NetworkModel
-    from forecaster.panels import _records
-    from forecaster.predict import forecast_panel
+    from forecaster.models.network.model import NetworkModel
+    from forecaster.workflows.panels import _records
+    from forecaster.workflows.predict import forecast_panel
 
     small = dataclasses.replace(pp, split=dataclasses.replace(pp.split, parts={
         k: v[:: max(1, len(v) // 20000)] for k, v in pp.split.parts.items()}))

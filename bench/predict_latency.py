@@ -83,8 +83,9 @@ def main() -> None:
         print(f"fresh predict: onnx {onnx_s:.2f}s keras {keras_s:.2f}s; --help {help_s:.2f}s, "
               f"config check {validate_s:.2f}s", file=sys.stderr)
 
-        from forecaster.predict import forecast_windows, load_for_predict
-        from forecaster.serving import OnnxModel, load_for_serving
+        from forecaster.artifacts.cell import load_for_serving
+        from forecaster.artifacts.onnx_runtime import OnnxRuntime
+        from forecaster.workflows.predict import forecast_windows, load_for_predict
 
         served = load_for_serving(cell)
         assert served.backend == "onnx"
@@ -97,18 +98,18 @@ def main() -> None:
 
         latency, batched = {}, {}
         for threads in (1, None):
-            model = OnnxModel(cell / "model.onnx", threads=threads)
+            model = OnnxRuntime(cell / "model.onnx", threads=threads)
             latency[threads] = per_call(lambda m=model: m(one), 2000)
             for size in (64, 256, 1024):  # windows/s depends on the batch size: report the best
                 big = np.ascontiguousarray(scaled[:size])
                 batched[(threads, size)] = size / per_call(lambda m=model, b=big: m(b), max(10, 20000 // size))
         print(f"onnx: single {latency}, batched {batched}", file=sys.stderr)
 
-        from forecaster._runtime import import_tensorflow_quietly
+        from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()
-        from forecaster.export import load_cell
-        from forecaster.serving import export_onnx
+        from forecaster.artifacts.cell import load_cell
+        from forecaster.artifacts.onnx_runtime import export_onnx
 
         keras_loaded = load_cell(cell)
         diff = float(np.abs(forecast_windows(served, windows) - forecast_windows(keras_loaded, windows)).max())

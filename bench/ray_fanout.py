@@ -42,7 +42,7 @@ def _cfg(models: str, epochs: int) -> object:
 def child(mode: str, models: str, epochs: int) -> None:
     import tempfile
 
-    from forecaster import compare
+    from forecaster.workflows import compare
 
     cfg = _cfg(models, epochs)
     out: dict[str, object] = {}
@@ -73,9 +73,9 @@ def child(mode: str, models: str, epochs: int) -> None:
             t = time.perf_counter()
             import tensorflow  # noqa: F401
 
-            import forecaster.executor
+            import forecaster.workflows.executor
 
-            assert forecaster.executor.EXECUTORS
+            assert forecaster.workflows.executor.EXECUTORS
             return time.perf_counter() - t
 
         out["worker_import_s"] = ray.get(first_import.remote())

@@ -113,8 +113,8 @@ def our_model(prep, cfg, cell: str = "lstm", *, batch_size: int | None = None, j
               shards: int | None = None):
     """forecaster's network and compile settings, exactly as ``pipeline.train_cell`` makes them
     (``jit``/``shards`` override the automatic choices)."""
-    from forecaster import training
-    from forecaster.architectures import build_model
+    from forecaster.models.network import training
+    from forecaster.models.network.cells import build_model
 
     training.seed_everything(cfg.training.seed)
     model = build_model(cell=cell, lookback=LOOKBACK, n_features=1, horizon=HORIZON, units=(UNITS,),
@@ -159,7 +159,7 @@ def blog_full(prep, data, epochs: int, patience: int) -> dict[str, float]:
     """The blog recipe trained to its end (same cap and stopping rule as ours)."""
     import keras
 
-    from forecaster import metrics
+    from forecaster.evaluation import metrics
 
     (x, y), (xv, yv), (xt, _) = data
     keras.utils.set_random_seed(42)
@@ -175,7 +175,7 @@ def blog_full(prep, data, epochs: int, patience: int) -> dict[str, float]:
 
 def ours_full(prep, cfg) -> dict[str, float]:
     """forecaster's own training path, default settings, to its end."""
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     c = pipeline.train_cell(prep, cfg, "lstm")
     return {"mase": float(c.scores["mase"]), "epochs": c.fit.epochs_run, "seconds": c.train_seconds,
@@ -199,7 +199,8 @@ def threads_child(intra: int, inter: int) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from forecaster import pipeline, training
+    from forecaster.models.network import training
+    from forecaster.workflows import pipeline
 
     cfg = config()
     prep = pipeline.prepare(cfg)
@@ -222,10 +223,10 @@ def run_child(intra: int, inter: int) -> float:
 
 def pair_child() -> None:
     """Fresh process holding only the blog recipe and forecaster's defaults, timed interleaved."""
-    from forecaster._runtime import import_tensorflow_quietly
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     cfg = config()
     prep = pipeline.prepare(cfg)
@@ -237,7 +238,7 @@ def pair_child() -> None:
 def contender_factory(prep, cfg, data=None) -> Callable[..., Contender]:
     """``make("blog")`` or ``make("ours", cell=..., batch_size=..., one_iterator=..., jit=..., shards=...)``;
     ``data`` is :func:`blog_windows` of ``prep`` when the caller already has it."""
-    from forecaster import training
+    from forecaster.models.network import training
 
     (x, y), (xv, yv), _ = data if data is not None else blog_windows(prep)
 
@@ -274,10 +275,11 @@ def main() -> None:
         print(pair.stderr[-2000:], file=sys.stderr)
         raise SystemExit(f"train_throughput: the blog-vs-forecaster child failed with exit code {pair.returncode}")
     pair_times: dict[str, list[float]] = json.loads(pair.stdout.strip().splitlines()[-1])
-    from forecaster._runtime import import_tensorflow_quietly
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster import pipeline, training
+    from forecaster.models.network import training
+    from forecaster.workflows import pipeline
 
     cfg = config()
     batch = cfg.training.batch_size

@@ -1,5 +1,5 @@
 """``python -m forecaster`` is the same as the ``forecast`` command."""
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Typed errors raised by the library and the exit codes the CLI maps them to.
 
-Core code raises these; only :func:`forecaster.cli.main` turns them into a one-line message
+Core code raises these; only :func:`forecaster.cli.main.main` turns them into a one-line message
 and an exit code (see :class:`ExitCode`).
 """
 

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from forecaster.architectures import RECURRENT_CELLS, available_cells, build_model
 from forecaster.errors import ConfigError
+from forecaster.models.network.cells import RECURRENT_CELLS, available_cells, build_model
 
 
 @pytest.mark.parametrize("cell", available_cells())
@@ -87,7 +87,7 @@ def test_residual_models_are_level_equivariant(cell):
 @pytest.mark.parametrize("cell", available_cells())
 def test_seasonal_base_is_level_equivariant_and_scaled(cell):
     """With a seasonal base the forecast is seasonal naive plus ``scale`` x the network's output."""
-    from forecaster.baselines import ResidualBase
+    from forecaster.models.baselines import ResidualBase
 
     x = np.random.default_rng(3).normal(size=(4, 8, 1)).astype("float32")
     tiny = build_model(cell=cell, lookback=8, n_features=1, horizon=7, units=(5,),
@@ -107,8 +107,8 @@ def _drifting_cycle(n: int = 600) -> np.ndarray:
 
 
 def test_linear_correction_is_the_least_squares_start_the_model_holds(monkeypatch):
-    from forecaster import baselines
-    from forecaster.baselines import linear_correction, residual_base, seasonal_naive
+    from forecaster.models import baselines
+    from forecaster.models.baselines import linear_correction, residual_base, seasonal_naive
 
     y = _drifting_cycle()
     lookback, steps = 48, 12

@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from forecaster.artifacts.io import atomic_write_text, staged_run
 from forecaster.artifacts.run import read_pointer, resolve_cell_dir
 from forecaster.errors import ArtifactError
+from forecaster.fs import atomic_write_text, staged_run
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_saved_files_and_run_folders_follow_the_umask(tmp_path, umask_022):
 
 
 def test_saved_cells_are_readable_by_other_users(tmp_path, umask_022):
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     from conftest import make_frame, small_cfg
 
@@ -71,7 +71,7 @@ def test_staging_left_by_a_killed_process_is_removed_by_the_next_save(tmp_path):
     import os
     import time
 
-    from forecaster.artifacts.io import STALE_SECONDS, staged_run
+    from forecaster.fs import STALE_SECONDS, staged_run
 
     runs = tmp_path / "runs"
     runs.mkdir()

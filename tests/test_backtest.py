@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from forecaster import backtest, config, network, pipeline
-from forecaster.cli import main
+from forecaster import config
+from forecaster.cli.main import main
 from forecaster.errors import ConfigError, DataError, ExitCode
+from forecaster.models.network import model as network
+from forecaster.workflows import backtest, pipeline
 
 from conftest import FAST
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forecaster.checkpoint import Checkpoint, Stopped
+from forecaster.models.network.checkpoint import Checkpoint, Stopped
 
 
 def _data():
@@ -21,8 +21,8 @@ def _data():
 
 
 def _model(learning_rate: float):
-    from forecaster.architectures import build_model
-    from forecaster.training import seed_everything
+    from forecaster.models.network.cells import build_model
+    from forecaster.models.network.training import seed_everything
 
     seed_everything(3)
     return build_model(cell="gru", lookback=6, n_features=1, horizon=2, units=(4,), learning_rate=learning_rate)
@@ -39,7 +39,7 @@ def _stop_after(epochs: int, ck_dir) -> Checkpoint:
 
 
 def test_early_stopping_patience_survives_an_interruption(tmp_path):
-    from forecaster.training import fit
+    from forecaster.models.network.training import fit
 
     train, val = _data()
     # learning rate 0: val_loss never improves after epoch 1, so patience 3 stops after epoch 4.
@@ -61,7 +61,7 @@ def test_early_stopping_patience_survives_an_interruption(tmp_path):
 
 
 def test_resumed_fit_restores_weights_and_keeps_training(tmp_path):
-    from forecaster.training import fit
+    from forecaster.models.network.training import fit
 
     train, val = _data()
     ck_dir = tmp_path / "ck"
@@ -79,7 +79,7 @@ def test_resumed_fit_restores_weights_and_keeps_training(tmp_path):
 def test_a_torn_backup_is_rebuilt_from_the_states_own_copy(tmp_path):
     """A kill while BackupAndRestore rewrites its files in place (torn, or an epoch ahead of state.json)
     costs nothing: the state names its own copy of the weights, and the fit resumes from it."""
-    from forecaster.training import fit
+    from forecaster.models.network.training import fit
 
     train, val = _data()
     ck_dir = tmp_path / "ck"
@@ -97,7 +97,7 @@ def test_a_torn_backup_is_rebuilt_from_the_states_own_copy(tmp_path):
 
 
 def test_a_torn_copy_named_by_the_state_discards_the_checkpoint(tmp_path):
-    from forecaster.training import fit
+    from forecaster.models.network.training import fit
 
     train, val = _data()
     ck_dir = tmp_path / "ck"
@@ -114,7 +114,7 @@ def test_a_torn_copy_named_by_the_state_discards_the_checkpoint(tmp_path):
 def test_both_ways_of_a_cell_keep_their_own_checkpoint(tmp_path, series_csv):
     """model.linear null fits a cell with and without the linear path: one checkpoint for each,
     so a resumed run resumes each fit from its own epochs."""
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     from conftest import small_cfg
 

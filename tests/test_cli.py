@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.errors import ExitCode
 
 from conftest import FAST, ROOT, make_frame
@@ -82,12 +82,12 @@ def test_predict_unknown_model(tmp_path, capsys):
 
 
 def test_ctrl_c_exits_130_and_saves_nothing(tmp_path, series_csv, capsys, monkeypatch):
-    import forecaster.training
+    import forecaster.models.network.training
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(forecaster.training, "fit", interrupted)
+    monkeypatch.setattr(forecaster.models.network.training, "fit", interrupted)
     code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"), *FAST])
     assert code == ExitCode.INTERRUPTED
     assert "interrupted; nothing was saved" in capsys.readouterr().err
@@ -95,12 +95,12 @@ def test_ctrl_c_exits_130_and_saves_nothing(tmp_path, series_csv, capsys, monkey
 
 
 def test_internal_error_is_one_line_and_debug_shows_traceback(tmp_path, series_csv, capsys, monkeypatch):
-    import forecaster.pipeline
+    import forecaster.workflows.pipeline
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(forecaster.pipeline, "train", boom)
+    monkeypatch.setattr(forecaster.workflows.pipeline, "train", boom)
     assert main(["train", "--data", str(series_csv), "--target", "y"]) == ExitCode.INTERNAL
     err = capsys.readouterr().err
     assert err.strip() == "forecast: internal error: RuntimeError: boom (run with --debug for the traceback)"
@@ -153,7 +153,7 @@ def test_predict_refuses_another_frequency_and_fills_on_request(model_dir, write
 def test_manifest_that_disagrees_with_the_network_is_an_artifact_error(model_dir, tmp_path, capsys):
     import shutil
 
-    from forecaster.export import resolve_cell_dir
+    from forecaster.artifacts.run import resolve_cell_dir
 
     copy = tmp_path / "edited"
     shutil.copytree(resolve_cell_dir(model_dir), copy)
@@ -226,7 +226,7 @@ def test_train_json(tmp_path, series_csv, capsys):
 def test_bad_data_is_reported_before_tensorflow_is_imported(tmp_path, command):
     bad = tmp_path / "bad.csv"
     bad.write_text("date,y\n2024-01-01 00:00,1\n2024-01-01 01:00,oops\n")
-    code = ("import sys\nfrom forecaster.cli import main\n"
+    code = ("import sys\nfrom forecaster.cli.main import main\n"
             f"rc = main([{command!r}, '--data', {str(bad)!r}, '--models-dir', {str(tmp_path / 'm')!r}])\n"
             "print(rc, 'tensorflow' in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -235,12 +235,12 @@ def test_bad_data_is_reported_before_tensorflow_is_imported(tmp_path, command):
 
 
 def test_ctrl_c_after_the_run_was_saved_reports_success(tmp_path, series_csv, capsys, monkeypatch):
-    import forecaster.cli
+    import forecaster.cli.main
 
     def interrupted(rows):  # the signal lands while the saved run's table is printed
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(forecaster.cli, "print_leaderboard", interrupted)
+    monkeypatch.setattr(forecaster.cli.main, "print_leaderboard", interrupted)
     code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"),
                  "--cell", "mlp", "--baselines", "naive", *FAST])
     (run,) = (tmp_path / "m" / "series" / "runs").iterdir()

@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from forecaster import compare, config, network
-from forecaster.cli import main
+from forecaster import config
+from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode
+from forecaster.models.network import model as network
+from forecaster.workflows import compare
 
 from conftest import FAST
 
@@ -77,7 +79,7 @@ def test_compare_cli_writes_report_and_json(tmp_path, series_csv, capsys):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 5 and "Verdict" in html
-    from forecaster.report import PLOTS
+    from forecaster.evaluation.report import PLOTS
 
     for name in PLOTS:  # every plot inlined: the file opens anywhere, alone
         assert f'alt="{name}" src="data:image/png;base64,' in html

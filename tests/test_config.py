@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from forecaster import config
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.cli import main
-from forecaster.data import load_series
+from forecaster.cli.main import main
+from forecaster.data.load import load_series
 from forecaster.errors import DataError, ExitCode
 
 from conftest import make_frame

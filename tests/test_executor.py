@@ -7,10 +7,10 @@ import json
 import pytest
 from test_panel import panel_cfg, panel_frame
 
-from forecaster import compare
+from forecaster.data.panel import prepare_panel
 from forecaster.errors import ConfigError
-from forecaster.executor import Failure, Outcome, TrialSpec, run_trials
-from forecaster.panel import prepare_panel
+from forecaster.workflows import compare
+from forecaster.workflows.executor import Failure, Outcome, TrialSpec, run_trials
 
 ray = pytest.importorskip("ray")
 
@@ -71,7 +71,7 @@ def test_unknown_executor_and_unreachable_cluster_are_config_errors(tiny_panel):
 
 
 def test_cli_flags(tmp_path, capsys):
-    from forecaster.cli import main
+    from forecaster.cli.main import main
 
     assert main(["compare", "--ray-address", "auto", "--models-dir", str(tmp_path)]) == 2
     assert "--ray-address: only with --executor ray" in capsys.readouterr().err
@@ -79,7 +79,7 @@ def test_cli_flags(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_backtest_folds_as_ray_tasks_equal_the_sequential_ones(ray_session, tmp_path):
-    from forecaster.backtest import backtest
+    from forecaster.workflows.backtest import backtest
 
     from conftest import make_frame, small_cfg
 

@@ -14,11 +14,12 @@ import pytest
 import yaml
 
 from forecaster import config
-from forecaster.checkpoint import Checkpoint
+from forecaster.artifacts.cell import load_cell
+from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.errors import ExitCode
-from forecaster.export import load_cell, resolve_cell_dir
-from forecaster.predict import forecast, load_for_predict
-from forecaster.registry import Registry, retrain
+from forecaster.models.network.checkpoint import Checkpoint
+from forecaster.registry.store import Registry, retrain
+from forecaster.workflows.predict import forecast, load_for_predict
 
 from conftest import make_frame, sigterm_while_retraining, small_cfg
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from forecaster import cli, config
-from forecaster.cli import build_parser, main
+from forecaster import config
+from forecaster.cli import main as cli
+from forecaster.cli.main import build_parser, main
 from forecaster.errors import ConfigError, ExitCode
 
 from conftest import ROOT
@@ -158,7 +159,7 @@ def test_units_flag_errors_stay_one_line(capsys):
 
 
 def test_building_the_parser_imports_no_pandas_or_tensorflow():
-    code = ("import sys; from forecaster.cli import build_parser; build_parser().format_help(); "
+    code = ("import sys; from forecaster.cli.main import build_parser; build_parser().format_help(); "
             "heavy = [m for m in ('pandas', 'numpy', 'tensorflow', 'keras') if m in sys.modules]; "
             "assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)

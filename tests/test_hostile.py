@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forecaster.cli import MAX_MESSAGE, main
+from forecaster.cli.main import MAX_MESSAGE, main
 from forecaster.errors import ExitCode
 
 from conftest import FAST, make_frame, rehash
@@ -216,8 +216,9 @@ def test_review_findings_output_streams_loops_levels_names_and_artifact_numbers(
     import subprocess
     import sys
 
-    from forecaster import config, intervals
+    from forecaster import config
     from forecaster.errors import ArtifactError
+    from forecaster.evaluation import intervals
 
     data = tmp_path / "series.csv"
     make_frame()[["date", "y"]].to_csv(data, index=False)

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import config, intervals, scoring
-from forecaster.baselines import Naive, SeasonalNaive
-from forecaster.cli import main
+from forecaster import config
+from forecaster.cli.main import main
+from forecaster.data.prepared import prepare
 from forecaster.errors import ArtifactError, ConfigError, ExitCode
-from forecaster.prepared import prepare
+from forecaster.evaluation import intervals, scoring
+from forecaster.models.baselines import Naive, SeasonalNaive
 
 from conftest import FAST, small_cfg
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typing
 
-from forecaster import config, lineup, statistical
-from forecaster.cli import main
-from forecaster.contract import Model
+from forecaster import config
+from forecaster.cli.main import main
 from forecaster.errors import ExitCode
+from forecaster.models import catalog as lineup
+from forecaster.models import statistical
+from forecaster.models.contract import Model
 
 from conftest import FAST, make_frame
 
@@ -81,7 +83,7 @@ def test_a_statistical_row_that_beats_every_network_is_served_and_can_be_champio
 
     import pytest
 
-    from forecaster.registry import Registry, retrain
+    from forecaster.registry.store import Registry, retrain
 
     from conftest import make_frame, small_cfg
 

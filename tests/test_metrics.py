@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecaster import baselines, metrics
+from forecaster.data import seasons
+from forecaster.evaluation import metrics
+from forecaster.models import baselines
 
 
 def test_metrics_by_hand():
@@ -35,7 +37,7 @@ def test_mase_of_constant_training_series_is_missing():
     [("30min", 48), ("h", 24), ("15min", 96), ("D", 7), ("W-SUN", 52), ("MS", 12), ("ME", 12), ("QS", 4), ("YS", 1)],
 )
 def test_infer_season(freq, season):
-    assert metrics.infer_season(freq) == season
+    assert seasons.infer_season(freq) == season
 
 
 def test_baselines_by_hand():

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from forecaster import config
-from forecaster.cli import main
-from forecaster.data import calendar_features, load_panel
+from forecaster.cli.main import main
+from forecaster.data.load import calendar_features, load_panel
+from forecaster.data.panel import prepare_panel, skipped_note
+from forecaster.data.prepared import input_values, prepare
 from forecaster.errors import DataError
-from forecaster.panel import prepare_panel, skipped_note
-from forecaster.prepared import input_values, prepare
 
 from conftest import FAST, small_cfg
 
@@ -99,7 +99,7 @@ def test_windows_never_cross_two_series(write_csv, tmp_path):
         k = np.searchsorted(offsets, starts, side="right") - 1
         assert (starts + lb + h <= offsets[k + 1]).all(), part
     # the streamed dataset itself, on a column that holds each row's series number: constant in every window
-    from forecaster.windows import make_dataset
+    from forecaster.data.windows import make_dataset
 
     series_of_row = np.repeat(np.arange(3), np.diff(offsets)).astype(np.float32)
     seen = 0
@@ -135,8 +135,8 @@ def test_known_covariates_are_aligned_to_the_step_they_describe(write_csv, tmp_p
 
 
 def test_known_covariates_let_a_linear_model_see_the_future_promotion(write_csv, tmp_path):
-    from forecaster.baselines import Linear, Naive
-    from forecaster.scoring import score_model
+    from forecaster.evaluation.scoring import score_model
+    from forecaster.models.baselines import Linear, Naive
 
     rng = np.random.default_rng(4)
     n = 400
@@ -296,7 +296,7 @@ def test_a_panel_backtest_cuts_each_series_at_its_own_origins(write_csv, tmp_pat
     """Fold k of a panel scores each series exactly as a backtest of that series alone would (here the
     naive row, whose forecasts need no fit), pooled as the mean over series; a series too short
     for the folds is skipped in every fold."""
-    from forecaster import backtest as bt
+    from forecaster.workflows import backtest as bt
 
     frame = panel_frame(lengths=(160, 200, 130, 25), starts_h=(0, 10, 30, 0))
     cfg = panel_cfg(write_csv(frame), tmp_path, **{"window.test": 0.3, "model.baselines": ["naive", "seasonal_naive"]})
@@ -334,7 +334,7 @@ def test_panel_backtest_refits_per_fold_from_the_cli(write_csv, tmp_path, capsys
 
 
 def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(write_csv, tmp_path):
-    from forecaster.registry import Registry, retrain
+    from forecaster.registry.store import Registry, retrain
 
     frame = panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10))
     path = write_csv(frame)
@@ -361,8 +361,8 @@ def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(
     (lambda d: {k: v for k, v in d.items() if k != "ids"}, "not a valid per-series scaler"),
 ])
 def test_a_tampered_per_series_scaler_is_refused(edit, message):
+    from forecaster.data.windows import Scaler, SeriesScalers, read_scaler
     from forecaster.errors import ArtifactError
-    from forecaster.windows import Scaler, SeriesScalers, read_scaler
 
     good = SeriesScalers(["a", "b"], [Scaler(["y"]).fit(np.array([[1.0], [3.0]])),
                                       Scaler(["y"]).fit(np.array([[10.0], [30.0]]))]).to_dict()
@@ -380,8 +380,9 @@ def test_series_ids_are_kept_as_written(write_csv):
 
 @pytest.mark.parametrize("single", [True, False])
 def test_a_cell_failing_on_every_seed_is_a_row_and_the_run_completes(write_csv, tmp_path, monkeypatch, single):
-    from forecaster import compare, network, panels
     from forecaster.errors import TrainingError
+    from forecaster.models.network import model as network
+    from forecaster.workflows import compare, panels
 
     def failing(original):
         def train(data, cfg, cell, **kw):
@@ -407,8 +408,8 @@ def test_a_cell_failing_on_every_seed_is_a_row_and_the_run_completes(write_csv, 
 
 
 def test_recursive_strategy_is_refused_with_calendar_or_known_inputs(write_csv, tmp_path):
-    from forecaster import compare
     from forecaster.errors import ConfigError
+    from forecaster.workflows import compare
 
     path = write_csv(panel_frame(lengths=(200,), starts_h=(0,)).drop(columns="store"))
     cfg = small_cfg(path, tmp_path / "m", **{"data.calendar": True})
@@ -423,14 +424,14 @@ def test_panel_settings_errors_are_not_reported_as_short_series(write_csv, tmp_p
 
 
 def test_a_statistical_row_needs_no_future_values(tmp_path):
-    from forecaster.predict import LoadedStatistical, read_future
+    from forecaster.workflows.predict import LoadedStatistical, read_future
 
     row = LoadedStatistical(path=tmp_path, spec={"name": "theta"}, manifest={"data": {"known": ["promo"]}})
     assert read_future(row, None) is None  # it forecasts from the target alone
 
 
 def test_new_rows_are_counted_per_series_on_a_ragged_panel(write_csv):
-    from forecaster.registry import check_new_data
+    from forecaster.registry.store import check_new_data
 
     before = panel_frame(lengths=(100, 150), starts_h=(0, 0))
     manifest = {"window": {"freq": "h", "horizon": 4},
@@ -548,7 +549,7 @@ def test_a_static_covariates_empty_cell_takes_its_series_value(write_csv):
 
 
 def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
-    from forecaster.compare import verdict
+    from forecaster.workflows.compare import verdict
 
     rows = [{"name": "gru", "kind": "model", "mase": 0.5, "series": 3},
             {"name": "lstm", "kind": "model", "mase": 0.2, "series": 2},  # its mean leaves out the hardest series
@@ -560,7 +561,7 @@ def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
 
 
 def test_a_retrain_keeps_the_champions_categories(write_csv, tmp_path):
-    from forecaster.registry import retrain
+    from forecaster.registry.store import retrain
 
     frame = _with_region(panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10)))
     path = write_csv(frame)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from test_panel import panel_cfg, panel_frame
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.errors import TrainingError
 
 TINY = ["--lookback", "12", "--horizon", "4", "--units", "8", "--epochs", "2", "--batch-size", "32",
@@ -30,8 +30,9 @@ def _train(path: Path, models: Path, capsys: pytest.CaptureFixture[str], *extra:
 def trained(tmp_path_factory):
     """One ``--per-series`` GRU run on a ragged panel whose series k lies in [1000k, 1000k + 999] (s3 is too
     short and skipped), with every series handed to a fit recorded: (frame, run result, fits seen)."""
-    from forecaster import network, panels
-    from forecaster.panel import PanelPrepared
+    from forecaster.data.panel import PanelPrepared
+    from forecaster.models.network import model as network
+    from forecaster.workflows import panels
 
     root = tmp_path_factory.mktemp("per_series")
     frame = panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0), code=True)
@@ -95,7 +96,7 @@ def test_predict_serves_each_series_with_its_own_network(trained, tmp_path, caps
         last = frame[frame.store == sid]["date"].max()
         assert list(pd.to_datetime(group["timestamp"])) == list(pd.date_range(last, periods=5, freq="h")[1:])
     from forecaster.artifacts.cell import load_cell
-    from forecaster.predict import forecast_panel, load_for_predict
+    from forecaster.workflows.predict import forecast_panel, load_for_predict
 
     loaded = load_cell(run / "gru")  # the Keras files: the same forecasts as ONNX
     assert loaded.per_series and loaded.backend == "keras" and len(loaded.members) == 3
@@ -145,7 +146,7 @@ def test_per_series_needs_an_id_column(write_csv, capsys):
 
 
 def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv, tmp_path, capsys, monkeypatch):
-    from forecaster import network
+    from forecaster.models.network import model as network
 
     original = network.NetworkModel.fit
 
@@ -178,7 +179,8 @@ def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv
 
 
 def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeypatch):
-    from forecaster import network, panels
+    from forecaster.models.network import model as network
+    from forecaster.workflows import panels
 
     def diverge(self, prep):
         raise TrainingError("training diverged (loss is NaN)")
@@ -191,7 +193,7 @@ def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeyp
 
 
 def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
-    from forecaster.registry import Registry, retrain
+    from forecaster.registry.store import Registry, retrain
 
     path = write_csv(panel_frame(lengths=(150, 140), starts_h=(0, 10)))
     cfg = panel_cfg(path, tmp_path / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "shops",
@@ -206,7 +208,7 @@ def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
     again = retrain(cfg)  # the champion's own networks, re-scored series by series, tie the retrained ones
     assert again.outcome == "kept" and again.champion_score == pytest.approx(again.challenger_score, rel=1e-4)
 
-    from forecaster import network
+    from forecaster.models.network import model as network
 
     original = network.NetworkModel.fit
 
@@ -223,7 +225,7 @@ def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
 
 
 def test_a_per_series_result_crosses_a_process_as_bytes(trained):
-    from forecaster.executor import ModelBytes, materialize, portable
+    from forecaster.workflows.executor import ModelBytes, materialize, portable
 
     result = trained[1].cells[0]
     shipped = portable(result)
@@ -242,7 +244,7 @@ def test_a_per_series_cell_is_served_without_tensorflow(trained):
 
     cell = trained[1].run_dir / "gru"
     code = ("import json, sys\n"
-            "from forecaster.cli import main\n"
+            "from forecaster.cli.main import main\n"
             f"rc = main(['predict', '--model', {str(cell)!r}, '--series', 's1', '--format', 'json'])\n"
             "print(json.dumps({'rc': rc, 'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
@@ -253,7 +255,7 @@ def test_a_per_series_cell_is_served_without_tensorflow(trained):
 
 def test_networks_load_when_a_series_asks_for_them(trained):
     from forecaster.artifacts.cell import load_for_serving
-    from forecaster.predict import forecast_panel, load_for_predict
+    from forecaster.workflows.predict import forecast_panel, load_for_predict
 
     loaded = load_for_serving(trained[1].run_dir / "gru")
     assert sorted(loaded.members._loaded) == [0]  # the first, as LoadedCell.model
@@ -262,7 +264,7 @@ def test_networks_load_when_a_series_asks_for_them(trained):
 
 
 def test_the_mean_curve_averages_the_series_still_training():
-    from forecaster.panels import mean_curve
+    from forecaster.workflows.panels import mean_curve
 
     rows = pd.DataFrame({"series": ["a", "a", "a", "b"], "epoch": [1, 2, 3, 1], "loss": [4.0, 2.0, 1.0, 2.0],
                          "val_loss": [3.0, 2.0, 1.5, 1.0], "seconds": [1.0, 1.0, 1.0, 2.0]})

@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import config, pipeline
+from forecaster import config
+from forecaster.artifacts.cell import load_cell
+from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.errors import ArtifactError, ExitCode, TrainingError
-from forecaster.export import load_cell, resolve_cell_dir, staged_run
-from forecaster.predict import forecast, load_for_predict
+from forecaster.fs import staged_run
+from forecaster.workflows import pipeline
+from forecaster.workflows.predict import forecast, load_for_predict
 
 from conftest import small_cfg
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecaster import intervals
-from forecaster.data import load_series
+from forecaster.data.load import load_series
 from forecaster.errors import ConfigError, DataError
+from forecaster.evaluation import intervals
 
 _CELL = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr),
@@ -109,7 +109,7 @@ def test_any_yaml_config_resolves_or_is_refused_with_a_config_error(tmp_path, do
 
 @pytest.fixture(scope="module")
 def saved_cell(tmp_path_factory):
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     from conftest import make_frame, small_cfg
 
@@ -135,7 +135,7 @@ def test_any_tampered_manifest_is_served_or_refused_with_an_artifact_error(saved
 
     from forecaster.artifacts.cell import check_cell, load_for_serving
     from forecaster.errors import ArtifactError
-    from forecaster.predict import forecast, load_for_predict
+    from forecaster.workflows.predict import forecast, load_for_predict
 
     from conftest import rehash
 

@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from forecaster import config
-from forecaster.cli import main
+from forecaster.artifacts.cell import load_cell
+from forecaster.artifacts.run import resolve_cell_dir
+from forecaster.cli.main import main
 from forecaster.errors import ArtifactError, ExitCode
-from forecaster.export import load_cell, resolve_cell_dir
-from forecaster.registry import Registry, check_new_data, gate, retrain
+from forecaster.registry.store import Registry, check_new_data, gate, retrain
 
 from conftest import make_frame, small_cfg
 
@@ -335,7 +336,7 @@ def test_retrain_cli_takes_every_train_flag_and_reports_the_decision(tmp_path, c
 
 
 def test_shipped_schedule_config_is_valid():
-    from forecaster.schedule import parse_cron
+    from forecaster.registry.schedule import parse_cron
 
     from conftest import ROOT
 
@@ -346,7 +347,7 @@ def test_shipped_schedule_config_is_valid():
 
 
 def test_retrain_and_schedule_accept_every_train_flag():
-    from forecaster.cli import build_parser
+    from forecaster.cli.main import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices
 
@@ -361,8 +362,8 @@ def test_retrain_and_schedule_accept_every_train_flag():
 
 def test_data_changing_during_the_retrain_is_read_once(tmp_path, monkeypatch):
     """The file is read once: challenger, champion re-score and manifest all use that snapshot."""
-    from forecaster import pipeline
-    from forecaster.data import file_sha256
+    from forecaster.data.load import file_sha256
+    from forecaster.workflows import pipeline
 
     data = write(tmp_path, 300, name="live.csv")
     assert retrain(cfg_for(tmp_path, data)).outcome == "promoted"
@@ -398,7 +399,7 @@ def test_a_kept_challengers_data_counts_as_seen(tmp_path):
 
 
 def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_path, monkeypatch):
-    import forecaster.registry as registry
+    import forecaster.registry.store as registry
 
     first = retrain(cfg_for(tmp_path, write(tmp_path, 300), **{"schedule.coverage_tolerance": 0.0}))
     assert first.outcome == "promoted"  # coverage exactly nominal is never met, but there is no champion to keep
@@ -438,8 +439,8 @@ def test_a_column_moved_between_past_and_known_is_a_schema_change():
     import numpy as np
     import pandas as pd
 
-    from forecaster.data import SeriesFrame
-    from forecaster.registry import check_new_data
+    from forecaster.data.load import SeriesFrame
+    from forecaster.registry.store import check_new_data
 
     idx = pd.date_range("2024-01-01", periods=10, freq="D", name="date")
     frame = pd.DataFrame({"y": np.arange(10.0), "promo": np.zeros(10)}, index=idx)

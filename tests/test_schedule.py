@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 from forecaster import config
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode, HealthError
-from forecaster.schedule import Heartbeat, check_health, next_fire, parse_cron, run_schedule
+from forecaster.registry.schedule import Heartbeat, check_health, next_fire, parse_cron, run_schedule
 
 UTC = timezone.utc
 
@@ -206,7 +206,7 @@ def test_health_and_models_list_never_import_tensorflow(tmp_path):
     import sys
 
     code = (
-        "import sys; from forecaster.cli import main; "
+        "import sys; from forecaster.cli.main import main; "
         f"main(['health', '--heartbeat', {str(tmp_path / 'none.json')!r}]); "
         f"main(['models', 'list', '--name', 'x', '--models-dir', {str(tmp_path)!r}]); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
@@ -231,8 +231,8 @@ def test_an_unwritable_models_folder_blocks_without_a_crash_loop(tmp_path, capsy
 
 
 def test_schedule_writes_a_starting_heartbeat_before_the_slow_import(tmp_path, monkeypatch):
-    import forecaster.cli as cli
-    import forecaster.schedule as schedule
+    import forecaster.cli.main as cli
+    import forecaster.registry.schedule as schedule
 
     hb = tmp_path / "hb.json"
     hb.write_text(json.dumps({"state": "stopped", "unix": time.time(), "time": "earlier"}))
@@ -253,7 +253,7 @@ def _write_cfg(tmp_path: Path, hb: Path) -> Path:
 
 
 def test_the_stop_watchdog_writes_the_last_heartbeat_and_exits_unless_disarmed(tmp_path):
-    from forecaster.schedule import StopWatchdog
+    from forecaster.registry.schedule import StopWatchdog
 
     exits: list[int] = []
     hb = Heartbeat(tmp_path / "hb.json", every=60)
@@ -280,8 +280,8 @@ def test_the_stop_watchdog_writes_the_last_heartbeat_and_exits_unless_disarmed(t
 def test_schedule_restores_the_signal_handlers_when_it_returns(tmp_path, monkeypatch):
     import signal
 
-    import forecaster.cli as cli
-    import forecaster.schedule as schedule
+    import forecaster.cli.main as cli
+    import forecaster.registry.schedule as schedule
 
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     seen = []
@@ -298,8 +298,8 @@ def test_schedule_restores_the_signal_handlers_when_it_returns(tmp_path, monkeyp
 _BLOCKING_SCHEDULE = """
 import sys, time
 from pathlib import Path
-import forecaster.cli as cli
-import forecaster.registry as registry
+import forecaster.cli.main as cli
+import forecaster.registry.store as registry
 
 def blocking_retrain(cfg, *, progress, should_stop):
     Path(sys.argv[2]).write_text("started")
@@ -318,7 +318,7 @@ def test_sigterm_during_a_step_that_does_not_poll_exits_0_within_the_grace(tmp_p
 
     import yaml
 
-    from forecaster.schedule import STOP_GRACE
+    from forecaster.registry.schedule import STOP_GRACE
 
     from conftest import sigterm_while_retraining
 

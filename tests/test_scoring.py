@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecaster import baselines, metrics, network, pipeline, scoring
 from forecaster.artifacts.cell import load_cell, load_for_serving
-from forecaster.contract import Capabilities, Model
-from forecaster.prepared import prepare
+from forecaster.data.prepared import prepare
+from forecaster.evaluation import metrics, scoring
+from forecaster.models import baselines
+from forecaster.models.contract import Capabilities, Model
+from forecaster.models.network import model as network
+from forecaster.workflows import pipeline
 
 from conftest import small_cfg
 
@@ -93,7 +96,7 @@ def test_linear_row_is_the_networks_linear_start_alone(tmp_path, write_csv):
     """The ``linear`` baseline forecasts what a residual network with its head silenced forecasts."""
     import pandas as pd
 
-    from forecaster.architectures import build_model
+    from forecaster.models.network.cells import build_model
 
     t = np.arange(600, dtype=np.float64)
     y = np.sin(2 * np.pi * t / 24) + 0.002 * t - 1e-5 * (t - 300) ** 2  # seasonal naive misses the drift

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import config, metrics
+from forecaster import config
+from forecaster.data import seasons
+from forecaster.data.prepared import default_lookback, describe, prepare, seasons_for
 from forecaster.errors import DataError
-from forecaster.prepared import default_lookback, describe, prepare, seasons_for
 
 from conftest import small_cfg
 
@@ -20,7 +21,7 @@ from conftest import small_cfg
     ("MS", [12]), ("QS", [4]), ("YS", []),
 ])
 def test_natural_seasons_of_each_frequency(freq, expected):
-    assert metrics.natural_seasons(metrics.infer_season(freq), freq) == expected
+    assert seasons.natural_seasons(seasons.infer_season(freq), freq) == expected
 
 
 def test_inferred_seasons_need_two_cycles_in_the_training_part():
@@ -103,7 +104,7 @@ def test_the_residual_base_chooses_the_week_on_training_windows_only(tmp_path):
 def test_a_run_saves_the_lookback_its_defaults_chose(tmp_path):
     import yaml
 
-    from forecaster import pipeline
+    from forecaster.workflows import pipeline
 
     data = tmp_path / "weekly.csv"
     _weekly(700).to_csv(data, index=False)  # 490 training rows: the week is kept (two cycles) but 3 x 192 > 490

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forecaster import config, pipeline
-from forecaster.cli import main
+from forecaster import config
+from forecaster.artifacts.cell import load_for_serving
+from forecaster.cli.main import main
 from forecaster.errors import ArtifactError, DataError, ExitCode
-from forecaster.predict import forecast, forecast_windows, load_for_predict
-from forecaster.serving import load_for_serving
+from forecaster.workflows import pipeline
+from forecaster.workflows.predict import forecast, forecast_windows, load_for_predict
 
 from conftest import ROOT, make_frame, small_cfg
 
@@ -86,7 +87,7 @@ def test_predict_process_never_imports_tensorflow(run):
     cell_dir = run.run_dir / "gru"
     code = (
         "import json, sys\n"
-        "from forecaster.cli import main\n"
+        "from forecaster.cli.main import main\n"
         f"rc = main(['predict', '--model', {str(cell_dir)!r}, '--format', 'json'])\n"
         "print(json.dumps({'rc': rc, 'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules}))\n"
     )
@@ -128,12 +129,12 @@ def test_corrupt_onnx_is_reported_not_served(run, tmp_path, capsys):
 
 
 def test_failed_export_keeps_the_run_and_predict_uses_keras(tmp_path, monkeypatch):
-    import forecaster.artifacts.runtime
+    import forecaster.artifacts.onnx_runtime
 
     def broken(model, path):
         raise RuntimeError("unsupported op")
 
-    monkeypatch.setattr(forecaster.artifacts.runtime, "export_onnx", broken)
+    monkeypatch.setattr(forecaster.artifacts.onnx_runtime, "export_onnx", broken)
     data = tmp_path / "series.csv"
     make_frame().to_csv(data, index=False)
     with pytest.warns(RuntimeWarning, match="ONNX export failed .*unsupported op.*predict will use Keras"):
@@ -144,7 +145,7 @@ def test_failed_export_keeps_the_run_and_predict_uses_keras(tmp_path, monkeypatc
 
 
 def test_export_that_dies_mid_write_leaves_nothing(tmp_path):
-    from forecaster.serving import export_onnx
+    from forecaster.artifacts.onnx_runtime import export_onnx
 
     class Dies:
         def export(self, path, format, verbose):

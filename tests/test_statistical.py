@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from forecaster import statistical as st
-from forecaster.contract import Model
+from forecaster.data.prepared import Prepared, prepare
 from forecaster.errors import ConfigError, ExitCode
-from forecaster.prepared import Prepared, prepare
+from forecaster.models import statistical as st
+from forecaster.models.contract import Model
 
 from conftest import make_frame, small_cfg
 
@@ -62,7 +62,7 @@ def _library_class(name: str) -> type:
 
 
 def test_import_is_cheap() -> None:
-    code = "import sys, forecaster.statistical; assert 'statsforecast' not in sys.modules, 'statsforecast imported'"
+    code = "import sys, forecaster.models.statistical; assert 'statsforecast' not in sys.modules, 'statsforecast imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

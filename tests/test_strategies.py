@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecaster import config, pipeline
-from forecaster.cli import main
+from forecaster import config
+from forecaster.artifacts.cell import load_cell
+from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode
-from forecaster.export import load_cell
-from forecaster.predict import forecast, load_for_predict
-from forecaster.strategies import rollout
+from forecaster.models.network.strategies import rollout
+from forecaster.workflows import pipeline
+from forecaster.workflows.predict import forecast, load_for_predict
 
 from conftest import FAST
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 
 from conftest import make_frame
 

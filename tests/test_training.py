@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from forecaster import training
-from forecaster.architectures import build_model
 from forecaster.config import resolve
 from forecaster.errors import ConfigError
+from forecaster.models.network import training
+from forecaster.models.network.cells import build_model
 
 
 def test_use_jit_explicit_setting_wins_and_auto_needs_enough_windows():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from forecaster.data.windows import Scaler, make_dataset, split, target_windows
 from forecaster.errors import ArtifactError, DataError
-from forecaster.windows import Scaler, make_dataset, split, target_windows
 
 
 def test_split_sizes_and_window_counts():

@@ -3,7 +3,7 @@
 Each cell's ``manifest.json`` records the window spec, the data file's hash and row count,
 library versions and a SHA-256 of every file, so a truncated or swapped file is reported
 instead of served. A loaded cell (:class:`LoadedCell`) is a model of the leaderboard contract
-(:class:`forecaster.contract.Model`): it forecasts at origins with its own scaler and strategy.
+(:class:`forecaster.models.contract.Model`): it forecasts at origins with its own scaler and strategy.
 
 Example:
     >>> loaded = load_for_serving("models/seattle-temps/runs/<id>/lstm")  # doctest: +SKIP
@@ -25,18 +25,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecaster.artifacts import layout, runtime
-from forecaster.artifacts.io import atomic_path, atomic_write_text, json_ready, read_json
-from forecaster.contract import Capabilities, Kind
+from forecaster.artifacts import layout
+from forecaster.artifacts import onnx_runtime as runtime
+from forecaster.data.windows import Scaler, SeriesScalers, read_scaler
 from forecaster.errors import ArtifactError
-from forecaster.inference import KerasRuntime, NetworkForecaster, Predictor
-from forecaster.intervals import Calibration
-from forecaster.windows import Scaler, SeriesScalers, read_scaler
+from forecaster.evaluation.intervals import Calibration
+from forecaster.fs import atomic_path, atomic_write_text, json_ready, read_json
+from forecaster.models.contract import Capabilities, Kind
+from forecaster.models.network.inference import KerasRuntime, NetworkForecaster, Predictor
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from forecaster.prepared import Prepared
+    from forecaster.data.prepared import Prepared
 
 __all__ = [
     "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "is_per_series",
@@ -68,7 +69,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _sha256(path: Path) -> str:
-    from forecaster.data import file_sha256
+    from forecaster.data.load import file_sha256
 
     return file_sha256(path)
 
@@ -107,7 +108,7 @@ def _manifest_digest(manifest: dict[str, Any]) -> str:
 
 def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
     """Every field a loader uses, of the right type and range (a tampered or foreign manifest is refused)."""
-    from forecaster.strategies import STRATEGIES
+    from forecaster.models.network.strategies import STRATEGIES
 
     def bad(field: str, expected: str, got: Any) -> ArtifactError:
         return ArtifactError(f"{where}: '{field}' must be {expected}, got {str(got)[:60]!r}; "
@@ -284,7 +285,7 @@ def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 class LoadedCell:
     """A trained cell ready to predict: its runtime, scaler and manifest.
 
-    ``model`` is the runtime (:class:`~forecaster.inference.Predictor`): ONNX Runtime, or the
+    ``model`` is the runtime (:class:`~forecaster.models.network.inference.Predictor`): ONNX Runtime, or the
     Keras model in safe mode (whose attributes, e.g. ``layers``, it passes through).
     """
 
@@ -447,7 +448,7 @@ def _keras(file: Path) -> Any:
     import keras
 
     try:
-        from forecaster.architectures import custom_objects
+        from forecaster.models.network.cells import custom_objects
 
         return keras.saving.load_model(file, custom_objects=custom_objects(), compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a bad file

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from forecaster import intervals
 from forecaster.artifacts import layout
-from forecaster.artifacts.io import atomic_write_text, json_ready, read_json, staged_run
 from forecaster.errors import ArtifactError
+from forecaster.evaluation import intervals
+from forecaster.fs import atomic_write_text, json_ready, read_json, staged_run
 
 __all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_model", "resolve_cell_dir", "lost_to_baseline",
            "read_pointer", "write_pointer", "list_runs", "inside"]

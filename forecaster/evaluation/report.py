@@ -1,0 +1,407 @@
+"""The comparison report: ``report.md``, a self-contained ``report.html`` and ``plots/*.png``.
+
+Plots (matplotlib, Agg backend, no display needed):
+
+- ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
+- ``test_forecast.png``: the end of the test period, actuals against each cell's and the
+  seasonal-naive one-step-ahead forecasts, with the best cell's conformal intervals shaded;
+- ``future_forecast.png``: the end of the series and each cell's forecast past it, with the best
+  cell's intervals;
+- ``horizon_error.png``: MAE by horizon step for every cell and baseline;
+- ``accuracy_vs_time.png``: MASE (mean ± std over seeds) beside training time, per cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forecaster.evaluation import intervals
+from forecaster.fs import atomic_write_text
+from forecaster.models import baselines
+
+__all__ = ["write_report", "write_panel_report", "PLOTS", "PANEL_PLOTS"]
+
+PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
+#: A panel run's plots: per-series MASE of every row, and the forecasts of three series.
+PANEL_PLOTS = ("series_mase.png", "series_forecasts.png")
+_TABLE = (
+    ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
+    ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
+    ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
+    ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
+    ("batch_windows_per_s", "batch win/s", 0),
+    ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mape", "MAPE %", 2), ("mase", "MASE", 3),
+    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("mase_median", "median MASE", 3), ("series", "series", 0),
+    ("backtest_mase", "backtest MASE", 3),
+)
+
+
+def _cell(row: dict[str, Any], key: str, digits: int) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        whole = digits <= 1 and float(value).is_integer()  # 30 epochs, not 30.0
+        text = f"{value:,.0f}" if whole else f"{value:,.{digits}f}"
+        std = row.get(f"{key}_std")
+        return f"{text} ± {std:.{digits}f}" if std else text
+    return str(value)
+
+
+def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML).
+
+    Columns with no value in any row (e.g. backtest MASE without ``--backtest``) are left out.
+    """
+    cols = [c for c in _TABLE if any(r.get(c[0]) is not None for r in rows)]
+    header = [h for _, h, _ in cols]
+    body = [[_cell(r, k, d) for k, _, d in cols] for r in rows]
+    covered = intervals.coverage_columns(rows)
+    header += [f"{level}% covered" for _, level in covered]  # measured on the test windows
+    for r, line in zip(rows, body):
+        line += ["-" if r.get(k) is None else intervals.percent(r[k]) for k, _ in covered]
+    return header, body
+
+
+def _kept(trials: Sequence[Any]) -> dict[str, Any]:
+    best: dict[str, Any] = {}
+    for t in trials:
+        if t.name not in best or t.result.fit.best_val_loss < best[t.name].result.fit.best_val_loss:
+            best[t.name] = t
+    return best
+
+
+def _best_calibrated(kept: dict[str, Any], rows: Sequence[dict[str, Any]]) -> Any:
+    """The kept trial with intervals whose row has the lowest MASE (its bands are drawn), or ``None``."""
+    mase = {r["name"]: float(r["mase"]) for r in rows if r.get("kind") == "model" and r.get("mase") is not None}
+    ranked = [t for name, t in kept.items() if t.result.calibration is not None and name in mase]
+    return min(ranked, key=lambda t: mase[t.name]) if ranked else None
+
+
+def _shade(ax: Any, x: Any, yhat: np.ndarray, cal: Any, color: str, name: str, *, along: str = "origins") -> None:
+    """Shade each calibrated level around ``yhat`` (``(n, 1)``: one step at many origins, or ``(h, 1)``:
+    the steps of one forecast, ``along="steps"``), widest first and lightest."""
+    for level in sorted(cal.levels, reverse=True):
+        r = np.asarray(cal.radius_of(level))
+        radius = r[: len(yhat)] if along == "steps" else np.full(len(yhat), r[0])
+        mid = yhat[:, 0]
+        ax.fill_between(x, mid - radius, mid + radius, color=color, alpha=0.12 if level >= 90 else 0.22, lw=0,
+                        label=f"{name} {level}% interval")
+
+
+#: Markers and line styles that tell overlapping cells apart (colour alone does not, in print or for
+#: colour-blind readers).
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_CELL_STYLES = ("-", "--", "-.", ":")
+
+
+def _unit(prep: Any) -> str:
+    """The y-axis label: the target column (its name is the only unit a file carries)."""
+    return str(prep.series.target)
+
+
+def _dates(ax: Any) -> None:
+    """Dates with the year on a time axis (concise: the year once in the offset when it does not change)."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+
+
+#: Line styles for baseline rows in the plots (gray, told apart by dash pattern).
+_BASELINE_STYLES: tuple[Any, ...] = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 4)))
+
+
+def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    kept = _kept(trials)
+    colors = {cell: f"C{i}" for i, cell in enumerate(kept)}
+    markers = {cell: _MARKERS[i % len(_MARKERS)] for i, cell in enumerate(kept)}
+    out.mkdir(exist_ok=True)
+    unit = _unit(prep)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for cell, t in kept.items():
+        h = t.result.fit.history
+        ax.plot(h["epoch"], h["loss"], "--", color=colors[cell], label=f"{cell} train")
+        ax.plot(h["epoch"], h["val_loss"], "-", color=colors[cell], marker=markers[cell], ms=3,
+                label=f"{cell} validation")
+        ax.axvline(t.result.fit.best_epoch, color=colors[cell], alpha=0.35, lw=1, ls=":",
+                   label=f"{cell} best epoch ({t.result.fit.best_epoch}, kept)")
+    ax.set(title="Training and validation loss (MSE on scaled data)", xlabel="epoch", ylabel="loss", yscale="log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=110)
+    plt.close(fig)
+
+    sp = prep.split
+    first = sp.first_targets("test")
+    shown = slice(max(0, len(first) - max(4 * prep.season, 96)), len(first))
+    index = prep.series.frame.index[first[shown]]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
+    snaive = baselines.seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
+    ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
+    best = _best_calibrated(kept, rows)
+    if best is not None and best.result.test_pred is not None:
+        _shade(ax, index, best.result.test_pred[shown, :1], best.result.calibration, colors[best.name], best.name)
+    for i, (cell, t) in enumerate(kept.items()):
+        if t.result.test_pred is not None:  # overlapping cells told apart by line style and marker
+            ax.plot(index, t.result.test_pred[shown, 0], color=colors[cell], alpha=0.85, label=cell,
+                    linestyle=_CELL_STYLES[i % len(_CELL_STYLES)], marker=markers[cell], ms=2.5, markevery=6)
+    ax.set(title="Test period: actuals vs one-step-ahead forecasts", xlabel=prep.series.time_col, ylabel=unit)
+    ax.legend(fontsize=8)
+    _dates(ax)
+    fig.tight_layout()
+    fig.savefig(out / "test_forecast.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    tail = slice(max(0, sp.n - max(3 * prep.season, 3 * sp.horizon, 48)), sp.n)
+    ax.plot(prep.series.frame.index[tail], prep.y[tail], color="black", lw=2, label="actual")
+    for cell, t in kept.items():
+        fc = t.result.forecast
+        if best is t:
+            _shade(ax, fc["timestamp"], fc["yhat"].to_numpy()[:, None], t.result.calibration, colors[cell], cell,
+                   along="steps")
+        ax.plot(fc["timestamp"], fc["yhat"], color=colors[cell], marker=markers[cell], ms=3,
+                linestyle=_CELL_STYLES[list(kept).index(cell) % len(_CELL_STYLES)], label=f"{cell} forecast")
+    ax.set(title=f"Forecast past the end of the series ({sp.horizon} steps)", xlabel=prep.series.time_col,
+           ylabel=unit)
+    ax.legend(fontsize=8)
+    _dates(ax)
+    fig.tight_layout()
+    fig.savefig(out / "future_forecast.png", dpi=110)
+    plt.close(fig)
+
+    steps = np.arange(1, sp.horizon + 1)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for cell, t in kept.items():
+        ax.plot(steps, t.result.scores["per_step_mae"], marker=markers[cell], ms=3, color=colors[cell], label=cell)
+    scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
+    for (name, b), style in zip(scored, _BASELINE_STYLES):
+        ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
+    ax.set(title="Test MAE by horizon step", xlabel=f"steps ahead ({prep.series.freq})", ylabel=f"MAE, {unit}")
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()] or [np.ones(1)])
+    drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if drawn.size and drawn.max() > 20 * drawn.min():  # one far-off baseline would flatten every other line
+        ax.set_yscale("log")
+        ax.set_ylabel(f"MAE, {unit} (log scale)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "horizon_error.png", dpi=110)
+    plt.close(fig)
+
+    models = [r for r in rows if r["kind"] == "model"]
+    names = [r["name"] for r in models]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
+    a1.bar(names, [r["mase"] or 0 for r in models], yerr=[r.get("mase_std") or 0 for r in models],
+           color=[colors.get(n, "C9") for n in names], capsize=4)
+    top = 2 * max([r["mase"] for r in models if r.get("mase") is not None] or [1.0])
+    lines = [b for b in rows if b["kind"] == "baseline" and b.get("mase") is not None]
+    for r, style in zip(lines, _BASELINE_STYLES):
+        if r["mase"] <= top:  # a baseline far above every network would flatten the bars: named, not drawn
+            a1.axhline(r["mase"], ls=style, color="gray", label=f"{r['name'].replace('_', ' ')} {r['mase']:.3f}")
+    off = [f"{r['name'].replace('_', ' ')} {r['mase']:.2f}" for r in lines if r["mase"] > top]
+    if off:
+        a1.set_xlabel("off the chart: " + ", ".join(off), fontsize=8)
+    a1.set(title="Accuracy: test MASE (lower is better)", ylabel="MASE")
+    a1.legend(fontsize=8)
+    a2.bar(names, [r["train_seconds"] for r in models], color=[colors.get(n, "C9") for n in names])
+    a2.set(title="Cost: training time per run", ylabel="seconds")
+    fig.suptitle("Accuracy against training time")
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_vs_time.png", dpi=110)
+    plt.close(fig)
+
+
+_COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% prediction interval (split conformal, "
+                 "calibrated on the validation windows' errors per horizon step; the test part is never used to "
+                 "calibrate); width and Winkler score per level are in leaderboard.csv.")
+
+
+def _plain(value: Any) -> str:
+    """A condition's value as text a reader expects: lists joined, mappings as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _spread_note(rows: Sequence[dict[str, Any]]) -> str:
+    """What the table's numbers are; the ``±`` explained only when some row has one (several seeds)."""
+    note = "Metrics are on the test windows in the original units"
+    if any(r.get(f"{m}_std") for r in rows for m in ("mae", "rmse", "smape", "mase")):
+        note += "; ± is the standard deviation over seeds"
+    return note + "."
+
+
+def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any],
+              plots: Sequence[str] = PLOTS, extra: str = "") -> str:
+    header, body = table_rows(rows)
+    lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    lines += ["", _spread_note(rows), "", _COVERED_NOTE, "", "## Conditions (identical for every cell)", "",
+              "| condition | value |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
+    lines += ["", extra] if extra else []
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}](plots/{name})" for name in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _flags_unbroken(text: str) -> str:
+    """Escaped ``text`` with each ``--flag`` in a non-wrapping ``<code>`` (a line never breaks inside it)."""
+    import re
+
+    return re.sub(r"(--[a-z][a-z-]*)", r'<code class="flag">\1</code>', html.escape(text))
+
+
+def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path,
+          names: Sequence[str] = PLOTS, extra: str = "") -> str:
+    header, body = table_rows(rows)
+    esc = html.escape
+    table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>"
+    conds = ("<table class='conditions'><tr><th>condition</th><th>value</th></tr>"
+             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(_plain(v))}</td></tr>"
+                       for k, v in conditions.items()) + "</table>")
+    images = "".join(
+        f'<figure><img alt="{name}" src="data:image/png;base64,'
+        f'{base64.b64encode((plots / name).read_bytes()).decode()}"></figure>'
+        for name in names
+    )
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
+             "text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
+             "table.conditions td,table.conditions th{text-align:left;white-space:normal}"
+             "code.flag{white-space:nowrap}div.wide{overflow-x:auto}"
+             "img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
+            f"<style>{style}</style></head><body><h1>Comparison report</h1>"
+            f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
+            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
+            f"<p>{esc(_COVERED_NOTE)}</p>"
+            f"<h2>Conditions (identical for every cell)</h2>{conds}{extra}<h2>Plots</h2>{images}</body></html>\n")
+
+
+def write_report(
+    run_dir: Path,
+    *,
+    prep: Any,
+    rows: Sequence[dict[str, Any]],
+    verdict: str,
+    conditions: dict[str, Any],
+    trials: Sequence[Any],
+    base: dict[str, Any],
+) -> None:
+    """Write ``plots/*.png``, ``report.md`` and ``report.html`` into ``run_dir``."""
+    _plots(run_dir / "plots", prep=prep, rows=rows, trials=trials, base=base)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots"))
+
+
+def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, limit: int = 20) -> tuple[str, str, Any]:
+    """The per-series results of the best network beside seasonal naive: (markdown, html, that frame)."""
+    best = next((r["name"] for r in rows if r.get("kind") == "model" and r.get("mase") is not None), None)
+    if best is None or table.empty:
+        return "", "", None
+    wide = table.pivot_table(index=id_col, columns="name", values="mase", aggfunc="first")
+    keep = [c for c in (best, "seasonal_naive", "naive", "linear") if c in wide.columns]
+    wide = wide[keep].sort_values(best, ascending=False)
+    beats = ""
+    if "seasonal_naive" in wide and best != "seasonal_naive":
+        both = wide[[best, "seasonal_naive"]].dropna()
+        beats = (f"{best.upper()} beats seasonal naive on {int((both[best] < both['seasonal_naive']).sum())} of "
+                 f"{len(both)} series. ")
+    title = f"Per series: MASE of {best.upper()} (the best network) and the baselines, worst {min(limit, len(wide))} first"
+    note = beats + f"Every row on every series is in series_metrics.csv ({len(wide)} series)."
+    shown = wide.head(limit)
+    header = [id_col, *[c.replace("_", " ") for c in shown.columns]]
+    body = [[str(i), *["-" if v != v else f"{v:.3f}" for v in r]] for i, r in zip(shown.index, shown.to_numpy())]
+    md = "\n".join([f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                    *["| " + " | ".join(r) + " |" for r in body], "", note])
+    esc = html.escape
+    tab = ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+           + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+    return md, f"<h2>{esc(title)}</h2>{tab}<p>{esc(note)}</p>", wide
+
+
+def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    id_col = pp.panel.id_col
+    names = list(dict.fromkeys(table["name"]))
+    data = [table.loc[table["name"] == n, "mase"].dropna().to_numpy() for n in names]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(names) + 1), [n.replace("_", " ") for n in names], rotation=20)
+    ax.set_ylabel("test MASE per series")
+    ax.set_title(f"MASE of every row on each of {len(pp.items)} series (lower is better)")
+    if any(d.size and d.max() > 20 * max(np.median(d), 1e-9) for d in data):
+        ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(out / PANEL_PLOTS[0], dpi=100)
+    plt.close(fig)
+
+    best_name = wide.columns[0] if wide is not None and len(wide.columns) else None  # the best network by mean MASE
+    best = next((k for k in kept if k.name == best_name), kept[0] if kept else None)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    picks: list[str] = []
+    if wide is not None and len(wide):
+        order = list(wide.index)  # worst first
+        picks = list(dict.fromkeys([order[-1], order[len(order) // 2], order[0]]))
+    by_id = {str(p.series.series_id): p for p in pp.items}
+    for ax, sid, label in zip(axes, picks, ("best", "median", "worst")):
+        item = by_id[sid]
+        s = item.series
+        tail = s.frame[s.target].iloc[-max(3 * pp.split.horizon, 48):]
+        ax.plot(tail.index, tail.to_numpy(), color="black", lw=1, label="actual")
+        if best is not None and len(best.forecast):
+            fc = best.forecast[best.forecast[id_col] == sid]
+            ax.plot(fc["timestamp"], fc["yhat"], color="tab:blue", lw=1.5, label=f"{best.name} forecast")
+            lo = [c for c in fc.columns if c.startswith("lo-")]
+            if lo:
+                ax.fill_between(fc["timestamp"], fc[lo[-1]], fc["hi-" + lo[-1][3:]], color="tab:blue", alpha=0.2,
+                                label=f"{lo[-1][3:]}% interval")
+        ax.set_title(f"{sid} ({label} MASE)", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        _dates(ax)
+    for ax in axes[len(picks):]:
+        ax.axis("off")
+    if picks:
+        axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / PANEL_PLOTS[1], dpi=100)
+    plt.close(fig)
+
+
+def write_panel_report(run_dir: Path, *, pp: Any, rows: Sequence[dict[str, Any]], verdict: str,
+                       conditions: dict[str, Any], table: Any, kept: Sequence[Any]) -> None:
+    """A panel run's report: the pooled leaderboard, the per-series results and two plots."""
+    md, section, wide = _series_section(table, rows, pp.panel.id_col)
+    _panel_plots(run_dir / "plots", pp=pp, table=table, wide=wide, kept=kept)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, md))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, section))

@@ -1,0 +1,382 @@
+"""Fit a compiled model: early stopping on validation loss, a NaN guard, per-epoch progress.
+
+Keras' own ``TerminateOnNaN`` ends ``fit`` normally, so a diverged run would look like a
+success; :func:`fit` raises :class:`~forecaster.errors.TrainingError` instead, and the caller
+never gets to save it.
+
+Example:
+    >>> result = fit(model, train_ds, val_ds, epochs=30, patience=5)  # doctest: +SKIP
+    >>> result.best_epoch, result.epochs_run  # doctest: +SKIP
+    (12, 17)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from forecaster.errors import TrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+    import tensorflow as tf
+
+    from forecaster.models.network.checkpoint import Checkpoint
+
+__all__ = [
+    "FitResult", "fit", "fit_inputs", "prepare_to_train", "seed_everything", "use_jit", "gpu_available",
+    "JIT_MIN_WINDOWS", "epoch_line", "MIN_SHARD_WINDOWS", "shard_count", "cpu_cores", "quota_cores",
+]
+
+#: XLA (``jit_compile``) fuses each recurrent step's element-wise ops. Measured on 2 CPU cores
+#: (bench/train_throughput.py, interleaved epochs): GRU 1.10-1.59x windows/s (one noisy run
+#: 0.75x), LSTM 0.76-1.06x, MLP 1.01-1.06x, for a compile of about 2 s per model. Auto turns it on only where it paid:
+#: the cells registered with ``jit_auto`` (:func:`forecaster.models.network.cells.cell_traits`), with at
+#: least this many training windows.
+JIT_MIN_WINDOWS = 2048
+
+#: A recurrent layer runs its time steps one after another, each a handful of small ops, so one
+#: batch keeps about one CPU core busy. Splitting the batch into shards, one per core, gives
+#: TensorFlow independent recurrent loops (forward and backward) to run side by side; the loss
+#: and gradient are those of the whole batch (the shards' predictions are concatenated before the
+#: loss). Shards are never smaller than this many windows.
+MIN_SHARD_WINDOWS = 64
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What training did.
+
+    Attributes:
+        history: one row per epoch: ``epoch`` (1-based), ``loss``, ``val_loss``, ``seconds``.
+        best_epoch: the epoch whose weights the model now holds (1-based).
+        seconds: wall time of ``fit``.
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def best_val_loss(self) -> float:
+        return float(self.history["val_loss"].iloc[self.best_epoch - 1])
+
+
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU (imports TensorFlow)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow so that the same seed gives the same model.
+
+    TensorFlow's CPU kernels (and XLA on CPU) are deterministic as they are; on a GPU, op
+    determinism is switched on too. It is not switched on for the CPU because Keras then refuses
+    ``jit_compile``, the largest CPU speed-up measured for the GRU (see :func:`use_jit`);
+    ``tests/test_pipeline.py`` checks that a seed reproduces the losses exactly.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if gpu_available():
+        tf.config.experimental.enable_op_determinism()
+
+
+def use_jit(setting: bool | None, n_windows: int, cell: str) -> bool:
+    """Resolve ``training.jit_compile``: an explicit ``True``/``False`` wins; ``None`` (auto) is
+    on for a cell registered with ``jit_auto`` trained on a CPU with at least :data:`JIT_MIN_WINDOWS`
+    windows.
+
+    On a GPU the recurrent layers already run fused cuDNN kernels, and op determinism (on there)
+    makes Keras refuse XLA anyway.
+    """
+    if setting is not None:
+        return setting
+    from forecaster.models.network.cells import cell_traits
+
+    return cell_traits(cell).jit_auto and n_windows >= JIT_MIN_WINDOWS and not gpu_available()
+
+
+def quota_cores(cpu_max: str) -> int | None:
+    """Whole cores allowed by a cgroup v2 ``cpu.max`` line (``"200000 100000"`` -> 2), ``None`` if unlimited."""
+    fields = cpu_max.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        return max(1, math.ceil(int(fields[0]) / int(fields[1])))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on: its CPU affinity, capped by a container's CPU quota
+    (``docker run --cpus 2`` on a 32-core host is 2)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as f:
+            quota = quota_cores(f.read())
+    except OSError:
+        quota = None
+    return min(n, quota) if quota else n
+
+
+def shard_count(cell: str, batch_size: int, *, jit_compile: bool = False) -> int:
+    """How many shards to split each training batch into (1: no sharding).
+
+    One per CPU core for a recurrent cell on a CPU, with at least :data:`MIN_SHARD_WINDOWS`
+    windows each. 1 on a GPU (one fused cuDNN kernel per batch), for the MLP (its few large
+    matmuls already use every core) and under XLA (measured: XLA's CPU runtime ran the shards
+    one after the other, 0.7-0.9x; the GRU gains more from XLA than from shards).
+    """
+    from forecaster.models.network.cells import cell_traits
+
+    if jit_compile or not cell_traits(cell).recurrent or gpu_available():
+        return 1
+    return max(1, min(cpu_cores(), batch_size // MIN_SHARD_WINDOWS))
+
+
+def _shard_steps(model: keras.Model, shards: int) -> None:
+    """Make ``model``'s train and test steps run each batch as ``shards`` independent parts.
+
+    Keras' own steps with one change, as in Keras' guide to customising ``fit``: the forward
+    pass is ``concat([model(part) for part in split(x)])``. Loss, gradient, metrics and the
+    optimizer update are computed on the whole batch, so training is the same (up to float
+    rounding); TensorFlow runs the parts' recurrent loops, and their gradients, in parallel.
+    The methods are set on this model object only; saving and exporting are unaffected.
+    """
+    import types
+
+    import keras
+    import tensorflow as tf
+
+    def forward(self: keras.Model, x: tf.Tensor, training: bool) -> tf.Tensor:
+        n = tf.shape(x)[0]
+        cuts = [(n * k) // shards for k in range(shards + 1)]
+        return tf.concat([self(x[cuts[k] : cuts[k + 1]], training=training) for k in range(shards)], axis=0)
+
+    def track(self: keras.Model, loss: tf.Tensor, x: tf.Tensor, y: Any, y_pred: tf.Tensor, sample_weight: Any) -> Any:
+        for metric in self.metrics:
+            if metric.name == "loss":  # the epoch's loss: a mean over windows, as Keras keeps it
+                metric.update_state(loss, sample_weight=tf.shape(x)[0])
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def train_step(self: keras.Model, data: Any) -> Any:
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = forward(self, x, True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return track(self, loss, x, y, y_pred, sample_weight)
+
+    def test_step(self: keras.Model, data: Any) -> Any:
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred = forward(self, x, False)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        return track(self, loss, x, y, y_pred, sample_weight)
+
+    model.train_step = types.MethodType(train_step, model)
+    model.test_step = types.MethodType(test_step, model)
+
+
+def epoch_line(rows: Sequence[dict[str, float]], epochs: int) -> str:
+    """One progress line for the newest epoch of ``rows``: losses with four significant digits
+    (scaled losses are often ~1e-4, which ``.4f`` printed as 0.0001 every epoch), the change of
+    the validation loss from the first epoch, and the best epoch so far.
+
+    Example:
+        >>> rows = [{"epoch": 1, "loss": 2.3e-4, "val_loss": 3.1e-4, "seconds": 0.52},
+        ...         {"epoch": 2, "loss": 1.9e-4, "val_loss": 2.2e-4, "seconds": 0.31}]
+        >>> epoch_line(rows, 60)
+        '  epoch   2/60  loss 0.00019  val_loss 0.00022 (-29.0% vs epoch 1)  best 2 *  0.3s'
+    """
+    row = rows[-1]
+    vals = [r["val_loss"] for r in rows]
+    best = min(range(len(vals)), key=lambda i: vals[i] if math.isfinite(vals[i]) else math.inf)
+    change = ""
+    if len(rows) > 1 and vals[0] and math.isfinite(vals[0]) and math.isfinite(row["val_loss"]):
+        change = f" ({100 * (row['val_loss'] / vals[0] - 1):+.1f}% vs epoch 1)"
+    mark = " *" if best == len(rows) - 1 else ""
+    return (f"  epoch {int(row['epoch']):>3}/{epochs}  loss {row['loss']:.4g}  val_loss {row['val_loss']:.4g}{change}"
+            f"  best {best + 1}{mark}  {row['seconds']:.1f}s")
+
+
+def _callbacks(epochs: int, progress: Callable[[str], None] | None) -> tuple[list[Any], Any]:
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        """Times epochs, prints progress, and catches a non-finite loss at the batch it appears."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[dict[str, float]] = []
+            self.bad: str | None = None
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(loss) and self.bad is None:
+                self.bad = f"training loss became {loss} at epoch {len(self.rows) + 1}, batch {batch + 1}"
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            logs = logs or {}
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(logs.get("loss", math.nan)),
+                "val_loss": float(logs.get("val_loss", math.nan)),
+                "seconds": time.perf_counter() - self._t0,
+            }
+            self.rows.append(row)
+            if self.bad is None and not math.isfinite(row["val_loss"]):
+                self.bad = f"validation loss became {row['val_loss']} at epoch {epoch + 1}"
+                self.model.stop_training = True
+            if progress is not None:
+                progress(epoch_line(self.rows, epochs))
+
+    recorder = Recorder()
+    return [recorder], recorder
+
+
+def prepare_to_train(model: keras.Model, *, jit_compile: bool, shards: int = 1) -> None:
+    """Recompile ``model`` (same optimizer and loss) for fast training: XLA or not, and each
+    batch in ``shards`` parallel parts (see :func:`shard_count`). One batch per call into
+    TensorFlow: Keras' multi-batch loop (``steps_per_execution``) ran shards one after the other,
+    gained at most 1.12x otherwise, and would run past the end of an epoch on the repeated
+    datasets :func:`fit` uses. The saved model is unaffected (loading does not compile)."""
+    import warnings
+
+    if shards > 1:
+        _shard_steps(model, shards)
+    with warnings.catch_warnings():  # Keras warns, and runs without XLA, when op determinism is on
+        warnings.simplefilter("ignore", UserWarning)
+        model.compile(optimizer=model.optimizer, loss=model.loss, jit_compile=jit_compile, steps_per_execution=1)
+
+
+def _batches(ds: tf.data.Dataset) -> int | None:
+    """The number of batches in a finite dataset whose size TensorFlow knows, else ``None``."""
+    n = int(ds.cardinality())
+    return n if n > 0 else None
+
+
+def fit_inputs(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset) -> dict[str, Any]:
+    """``model.fit`` keyword arguments for these datasets, each read through one iterator per fit.
+
+    Training: a dataset of known size is repeated and cut into epochs by step count (each epoch
+    is still exactly one pass). Keras otherwise makes a new iterator every epoch, and about half
+    of those stalled the epoch's first batch by 0.2-0.7 s here, against 0.3 s epochs at the
+    defaults.
+
+    Validation: not Keras' ``validation_data`` but a callback, first in ``callbacks``, that puts
+    ``val_loss`` into the epoch's logs before any other callback reads them. Keras' ``evaluate``
+    inside ``fit`` makes a new iterator every epoch too, and dropping the old one blocked for
+    0.2-0.3 s in about one epoch in four here (measured with ``TFEpochIterator.reset`` timed).
+    The callback runs the model's own test step (sharded, as training) over the same batches.
+    """
+    steps = _batches(train)
+    return {"x": train.repeat() if steps else train, "steps_per_epoch": steps, "callbacks": [_validator(model, val)]}
+
+
+def _validator(model: keras.Model, val: tf.data.Dataset) -> Any:
+    """A callback that sets ``logs["val_loss"]`` at each epoch's end (see :func:`fit_inputs`)."""
+    import itertools
+
+    import keras
+    import tensorflow as tf
+
+    steps = _batches(val)
+
+    class Validation(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self._batches = iter(val.repeat()) if steps else None  # one iterator for the whole fit
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            model.make_test_function()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            if logs is None:
+                return
+            model.reset_metrics()  # the epoch's training logs are already read; fit resets them next epoch anyway
+            batches, result = self._batches if steps else iter(val), None
+            for _ in range(steps) if steps else itertools.count():
+                try:
+                    result = model.test_function(batches)
+                except (StopIteration, tf.errors.OutOfRangeError):  # the end of a dataset of unknown size
+                    break
+            logs["val_loss"] = float(result["loss"]) if result is not None else math.nan
+
+    return Validation()
+
+
+def fit(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    val: tf.data.Dataset,
+    *,
+    epochs: int,
+    patience: int,
+    progress: Callable[[str], None] | None = None,
+    callbacks: Sequence[Any] = (),
+    checkpoint: Checkpoint | None = None,
+    jit_compile: bool = False,
+    shards: int = 1,
+) -> FitResult:
+    """Train ``model`` and leave it holding the weights of its best validation epoch.
+
+    Args:
+        model: a compiled Keras model.
+        train, val: datasets of ``(inputs, targets)`` batches.
+        epochs: the cap on epochs.
+        patience: epochs without validation improvement before stopping.
+        progress: called with one line per epoch (loss, val_loss, seconds); ``None`` is silent.
+        callbacks: extra Keras callbacks (checkpointing, for instance).
+        checkpoint: resume from / save to this checkpoint after every epoch, early-stopping
+            state and history included (see :mod:`forecaster.models.network.checkpoint`).
+        jit_compile: XLA-compile the train and validation steps (see :func:`use_jit`).
+        shards: run each batch as this many parallel parts (see :func:`shard_count`).
+
+    Raises:
+        TrainingError: the loss or validation loss became NaN/inf (the model is not usable).
+        checkpoint.Stopped: ``checkpoint.should_stop()`` became true; the last epoch is saved.
+    """
+    import keras
+
+    prepare_to_train(model, jit_compile=jit_compile, shards=shards)
+    own, recorder = _callbacks(epochs, progress)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    t0 = time.perf_counter()
+    inputs = fit_inputs(model, train, val)
+    model.fit(
+        x=inputs["x"], steps_per_epoch=inputs["steps_per_epoch"], epochs=epochs, verbose=0,
+        shuffle=False,  # the dataset shuffles itself
+        callbacks=[*inputs["callbacks"], *own, stopper, *(checkpoint.callbacks(stopper, recorder) if checkpoint else ()),
+                   *callbacks],
+    )
+    seconds = time.perf_counter() - t0
+    if recorder.bad is not None:
+        raise TrainingError(f"{recorder.bad}; the run was not saved (try a lower --learning-rate or check the data)")
+    history = pd.DataFrame(recorder.rows, columns=["epoch", "loss", "val_loss", "seconds"])
+    if history.empty:
+        raise TrainingError("training ran no epoch; the run was not saved")
+    best_epoch = int(history["val_loss"].idxmin()) + 1
+    return FitResult(history=history, best_epoch=best_epoch, seconds=seconds)

@@ -1,4 +1,4 @@
-"""Atomic writes and checked JSON reads: every file of a saved run goes through here.
+"""Atomic writes, checked JSON reads and file hashes: every file of a saved run goes through here.
 
 Files are written to a temporary name beside the target and renamed into place (``os.replace``),
 so a reader never sees half a file; a run directory is staged under a hidden name and renamed
@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -32,7 +33,7 @@ from forecaster.errors import ArtifactError
 
 __all__ = ["json_ready", "output_file", "write_output", "atomic_write_text", "atomic_path", "read_json", "staged_run",
            "new_run_id", "umask_mode",
-           "remove_stale", "STALE_SECONDS", "SAVED"]
+           "remove_stale", "STALE_SECONDS", "SAVED", "file_sha256"]
 
 
 def json_ready(value: Any) -> Any:
@@ -204,3 +205,12 @@ def staged_run(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

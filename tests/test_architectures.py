@@ -87,7 +87,7 @@ def test_residual_models_are_level_equivariant(cell):
 @pytest.mark.parametrize("cell", available_cells())
 def test_seasonal_base_is_level_equivariant_and_scaled(cell):
     """With a seasonal base the forecast is seasonal naive plus ``scale`` x the network's output."""
-    from forecaster.models.baselines import ResidualBase
+    from forecaster.models.network.residual import ResidualBase
 
     x = np.random.default_rng(3).normal(size=(4, 8, 1)).astype("float32")
     tiny = build_model(cell=cell, lookback=8, n_features=1, horizon=7, units=(5,),
@@ -107,8 +107,9 @@ def _drifting_cycle(n: int = 600) -> np.ndarray:
 
 
 def test_linear_correction_is_the_least_squares_start_the_model_holds(monkeypatch):
-    from forecaster.models import baselines
-    from forecaster.models.baselines import linear_correction, residual_base, seasonal_naive
+    from forecaster.models.naive import seasonal_naive
+    from forecaster.models.network import residual
+    from forecaster.models.network.residual import linear_correction, residual_base
 
     y = _drifting_cycle()
     lookback, steps = 48, 12
@@ -124,7 +125,7 @@ def test_linear_correction_is_the_least_squares_start_the_model_holds(monkeypatc
     assert base.name == "seasonal_naive"
     assert np.abs(truth - corrected).mean() < 0.05 * np.abs(truth - seasonal).mean()
     # long series: the fit samples windows evenly (here 4 per coefficient) and still finds it
-    monkeypatch.setattr(baselines, "LINEAR_MAX_WINDOWS", 4 * lookback)
+    monkeypatch.setattr(residual, "LINEAR_MAX_WINDOWS", 4 * lookback)
     k_sampled, b_sampled = linear_correction(y[:, None], first, steps, base, lookback=lookback)
     sampled = seasonal + base.scale * ((x[:, :, 0] - x[:, -1:, 0]) @ k_sampled + b_sampled)
     assert np.abs(truth - sampled).mean() < 0.05 * np.abs(truth - seasonal).mean()

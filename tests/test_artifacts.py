@@ -36,13 +36,13 @@ def test_saved_files_and_run_folders_follow_the_umask(tmp_path, umask_022):
 
 
 def test_saved_cells_are_readable_by_other_users(tmp_path, umask_022):
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import train
 
     from conftest import make_frame, small_cfg
 
     data = tmp_path / "s.csv"
     make_frame().to_csv(data, index=False)
-    run = pipeline.train(small_cfg(data, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}),
+    run = train(small_cfg(data, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}),
                          cells=["mlp"])
     for path in (run.run_dir, run.run_dir / "mlp", *(run.run_dir / "mlp").iterdir()):
         assert mode(path) & 0o044 == 0o044, path  # group and others can read

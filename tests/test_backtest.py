@@ -10,8 +10,8 @@ import pytest
 from forecaster import config
 from forecaster.cli.main import main
 from forecaster.errors import ConfigError, DataError, ExitCode
-from forecaster.models.network import model as network
-from forecaster.workflows import backtest, pipeline
+from forecaster.models.catalog import default_baselines
+from forecaster.workflows import backtest
 
 from conftest import FAST
 
@@ -31,20 +31,21 @@ def test_fold_splits_expand_and_tile_the_test_part():
 
 def test_folds_never_train_on_data_after_their_cutoff(tmp_path, series_csv, monkeypatch):
     seen = []
-    real = network.train_cell
+    real = backtest.train_cell
 
     def spy(prep, cfg, cell, **kwargs):
-        sp = prep.split
+        item = prep.single
+        sp = item.split
         seen.append(sp)
         train_targets_end = max(sp.starts("train")) + sp.lookback + sp.horizon
         val_targets_end = max(sp.starts("val")) + sp.lookback + sp.horizon
         assert train_targets_end <= sp.train_end <= sp.val_end and val_targets_end <= sp.val_end
         assert prep.scaled.shape[0] == sp.n  # rows after the fold's block are not even held
-        raw = prep.series.frame.to_numpy()[: sp.train_end]
-        np.testing.assert_allclose(prep.scaler.mean_, raw.mean(axis=0))  # scaler from before the cut-off
+        raw = item.series.frame.to_numpy()[: sp.train_end]
+        np.testing.assert_allclose(item.scaler.mean_, raw.mean(axis=0))  # scaler from before the cut-off
         return real(prep, cfg, cell, **kwargs)
 
-    monkeypatch.setattr(network, "train_cell", spy)
+    monkeypatch.setattr(backtest, "train_cell", spy)
     cfg = config.resolve(overrides={
         "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
         "window.test": 0.3, "model.units": [4], "training.epochs": 1,
@@ -53,7 +54,7 @@ def test_folds_never_train_on_data_after_their_cutoff(tmp_path, series_csv, monk
     assert [sp.val_end for sp in seen] == [168, 192, 216]
     assert [f.train_rows for f in result.folds] == [sp.train_end for sp in seen]
     summary = result.summary()
-    assert set(summary) == {"gru", *config.DEFAULT_BASELINES} and summary["gru"]["mase"] is not None
+    assert set(summary) == {"gru", *default_baselines()} and summary["gru"]["mase"] is not None
 
 
 def test_backtest_cli_refit_and_fixed(tmp_path, series_csv, capsys):
@@ -88,13 +89,13 @@ def test_backtest_cli_refit_and_fixed(tmp_path, series_csv, capsys):
 
 def test_baselines_are_fitted_once_per_fold_for_every_cell_and_seed(tmp_path, series_csv, monkeypatch):
     calls = []
-    real = pipeline.baseline_scores
+    real = backtest.score_baselines
 
     def spy(prep, *args, **kwargs):
-        calls.append(prep.split)
+        calls.append(prep.single.split)
         return real(prep, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "baseline_scores", spy)
+    monkeypatch.setattr(backtest, "score_baselines", spy)
     cfg = config.resolve(overrides={
         "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
         "window.test": 0.3, "model.units": [4], "training.epochs": 1, "model.linear": False,

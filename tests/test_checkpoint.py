@@ -114,12 +114,13 @@ def test_a_torn_copy_named_by_the_state_discards_the_checkpoint(tmp_path):
 def test_both_ways_of_a_cell_keep_their_own_checkpoint(tmp_path, series_csv):
     """model.linear null fits a cell with and without the linear path: one checkpoint for each,
     so a resumed run resumes each fit from its own epochs."""
-    from forecaster.workflows import pipeline
+    from forecaster.data.prepared import prepare
+    from forecaster.workflows.train import train_cell
 
     from conftest import small_cfg
 
     cfg = small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 2, "training.patience": 10})
-    result = pipeline.train_cell(pipeline.prepare(cfg), cfg, "gru", checkpoint=Checkpoint(tmp_path / "ck"))
+    result = train_cell(prepare(cfg), cfg, "gru", checkpoint=Checkpoint(tmp_path / "ck"))
     assert set(result.linear_choice) == {"linear", "plain"}
     assert Checkpoint(tmp_path / "ck" / "linear").completed_epochs() == 2
     assert Checkpoint(tmp_path / "ck" / "plain").completed_epochs() == 2

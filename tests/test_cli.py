@@ -95,12 +95,12 @@ def test_ctrl_c_exits_130_and_saves_nothing(tmp_path, series_csv, capsys, monkey
 
 
 def test_internal_error_is_one_line_and_debug_shows_traceback(tmp_path, series_csv, capsys, monkeypatch):
-    import forecaster.workflows.pipeline
+    import forecaster.workflows.train
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(forecaster.workflows.pipeline, "train", boom)
+    monkeypatch.setattr(forecaster.workflows.train, "train", boom)
     assert main(["train", "--data", str(series_csv), "--target", "y"]) == ExitCode.INTERNAL
     err = capsys.readouterr().err
     assert err.strip() == "forecast: internal error: RuntimeError: boom (run with --debug for the traceback)"

@@ -9,8 +9,10 @@ import pytest
 from forecaster import config
 from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode
-from forecaster.models.network import model as network
+from forecaster.evaluation.verdict import still_improving, verdict
+from forecaster.models.catalog import default_baselines
 from forecaster.workflows import compare
+from forecaster.workflows import train as train_flow
 
 from conftest import FAST
 
@@ -21,14 +23,14 @@ def rows(**mase: tuple[float, float | None]) -> list[dict]:
 
 
 def test_verdict_declares_a_winner_only_beyond_the_spread():
-    clear = compare.verdict(rows(gru=(0.80, 0.01), lstm=(0.90, 0.02)), repeats=3)
+    clear = verdict(rows(gru=(0.80, 0.01), lstm=(0.90, 0.02)), repeats=3)
     assert "GRU is better (gap 0.100 > spread 0.020)" in clear
     assert "beats seasonal naive (MASE 1.000) by 20%" in clear
-    noisy = compare.verdict(rows(gru=(0.82, 0.01), lstm=(0.85, 0.04)), repeats=3)
+    noisy = verdict(rows(gru=(0.82, 0.01), lstm=(0.85, 0.04)), repeats=3)
     assert "GRU 0.820 ± 0.010 vs LSTM 0.850 ± 0.040: no clear difference" in noisy
-    single = compare.verdict(rows(gru=(0.82, None), lstm=(0.85, None)), repeats=1)
+    single = verdict(rows(gru=(0.82, None), lstm=(0.85, None)), repeats=1)
     assert "with one seed the gap cannot be told from seed-to-seed noise" in single
-    worse = compare.verdict(rows(gru=(1.2, 0.0), lstm=(1.5, 0.0)), repeats=2)
+    worse = verdict(rows(gru=(1.2, 0.0), lstm=(1.5, 0.0)), repeats=2)
     assert "No network beats seasonal naive" in worse
 
 
@@ -36,7 +38,7 @@ def test_verdict_always_answers_lstm_vs_gru_and_flags_the_epoch_cap():
     board = rows(mlp=(0.70, 0.01), lstm=(0.85, 0.04), gru=(0.82, 0.01))
     board[1].update(epochs_run=30.0, best_epoch=28.0)  # lstm used every epoch, best within the patience
     board[2].update(epochs_run=30.0, best_epoch=20.0)  # gru used them all too, but had stopped improving
-    text = compare.verdict(board, repeats=3, epochs_cap=30, patience=5)
+    text = verdict(board, repeats=3, epochs_cap=30, patience=5)
     assert text.startswith("MASE MLP 0.700 ± 0.010 vs GRU 0.820 ± 0.010: MLP is better")
     assert "LSTM vs GRU: MASE GRU 0.820 ± 0.010 vs LSTM 0.850 ± 0.040: no clear difference" in text
     assert text.endswith("LSTM still improved at the 30-epoch cap: rerun with more --epochs.")
@@ -44,13 +46,14 @@ def test_verdict_always_answers_lstm_vs_gru_and_flags_the_epoch_cap():
 
 def test_every_cell_gets_the_same_windows_scaler_and_seeds(tmp_path, series_csv, monkeypatch):
     seen = []
-    real = network.train_cell
+    real = train_flow.train_cell
 
     def spy(prep, cfg, cell, **kwargs):
-        seen.append((cell, cfg.training.seed, id(prep), prep.split, prep.scaler.mean_.tolist(), cfg.training.epochs))
+        seen.append((cell, cfg.training.seed, id(prep), prep.single.split, prep.single.scaler.mean_.tolist(),
+                     cfg.training.epochs))
         return real(prep, cfg, cell, **kwargs)
 
-    monkeypatch.setattr(network, "train_cell", spy)
+    monkeypatch.setattr(train_flow, "train_cell", spy)
     cfg = config.resolve(overrides={
         "data.path": str(series_csv), "data.target": "y", "window.lookback": 12, "window.horizon": 4,
         "model.units": [4], "training.epochs": 1, "output.models_dir": str(tmp_path / "m"),
@@ -60,7 +63,7 @@ def test_every_cell_gets_the_same_windows_scaler_and_seeds(tmp_path, series_csv,
     assert len({(p, sp, str(m), e) for _, _, p, sp, m, e in seen}) == 1  # one prep, split, scaler, epochs cap
     board = json.loads((result.run_dir / "leaderboard.json").read_text())
     assert board["conditions"]["seeds"] == [42, 43] and board["conditions"]["windows"]["test"] > 0
-    assert {r["name"] for r in board["rows"]} == {"lstm", "gru", "mlp", *config.DEFAULT_BASELINES}
+    assert {r["name"] for r in board["rows"]} == {"lstm", "gru", "mlp", *default_baselines()}
     assert all(r["mase_std"] is not None for r in board["rows"] if r["kind"] == "model")
 
 
@@ -121,7 +124,7 @@ def board(**rows_: tuple[str, float]) -> list[dict]:
 
 
 def test_verdict_equal_at_the_shown_precision_is_equal():
-    text = compare.verdict(board(lstm=("model", 0.50931), gru=("model", 0.50928), seasonal_naive=("baseline", 1.2)),
+    text = verdict(board(lstm=("model", 0.50931), gru=("model", 0.50928), seasonal_naive=("baseline", 1.2)),
                            repeats=1)
     assert text.startswith("MASE GRU 0.509 vs LSTM 0.509: equal at this precision.")
     assert "scored lower" not in text
@@ -130,17 +133,17 @@ def test_verdict_equal_at_the_shown_precision_is_equal():
 def test_verdict_names_the_best_baseline_and_what_to_use():
     rows_ = board(lstm=("model", 0.51), gru=("model", 0.52), mlp=("model", 0.512),
                   linear=("baseline", 0.509), ets=("baseline", 0.60), seasonal_naive=("baseline", 1.2))
-    text = compare.verdict(rows_, repeats=1)
+    text = verdict(rows_, repeats=1)
     assert "Recurrence (LSTM 0.510) loses to MLP (0.512)" not in text  # 0.510 < 0.512: it beats it
     assert "Recurrence (LSTM 0.510) beats MLP (0.512) by 0.4%; loses to linear (0.509) by 0.2%." in text
     assert ("No network beats linear (MASE 0.509; the best network LSTM 0.510 is 0.2% worse): "
             "use the baseline for this series.") in text
-    won = compare.verdict(board(gru=("model", 0.45), ets=("baseline", 0.5), naive=("baseline", 2.0)), repeats=1)
+    won = verdict(board(gru=("model", 0.45), ets=("baseline", 0.5), naive=("baseline", 2.0)), repeats=1)
     assert won.endswith("It beats ets (MASE 0.500) by 10.0%, the best baseline: use GRU.")
 
 
 def test_verdict_never_calls_mase_above_one_a_win():
-    text = compare.verdict(board(gru=("model", 1.10), seasonal_naive=("baseline", 1.3), naive=("baseline", 1.5)),
+    text = verdict(board(gru=("model", 1.10), seasonal_naive=("baseline", 1.3), naive=("baseline", 1.5)),
                            repeats=1)
     assert "is not below 1" in text and "not a win" in text and "It beats" not in text
 
@@ -149,14 +152,14 @@ def test_a_failed_baseline_row_is_left_out_of_the_verdict():
     rows_ = board(gru=("model", 0.8), arima=("baseline", 0.1)) + [{"name": "seasonal_naive", "kind": "baseline",
                                                                   "mase": 1.0, "mase_std": None}]
     rows_[1]["error"] = "arima failed: too short"
-    assert "beats seasonal naive (MASE 1.000) by 20%" in compare.verdict(rows_, repeats=1)
+    assert "beats seasonal naive (MASE 1.000) by 20%" in verdict(rows_, repeats=1)
 
 
 def test_still_improving_reads_the_validation_curve():
-    assert compare.still_improving([1.0, 0.8, 0.6, 0.5, 0.4], cap=5, patience=2)
-    assert not compare.still_improving([1.0, 0.5, 0.5, 0.5, 0.49999], cap=5, patience=2)  # best late by a hair
-    assert not compare.still_improving([1.0, 0.8, 0.6], cap=5, patience=2)  # stopped before the cap
-    text = compare.verdict([{"name": "gru", "kind": "model", "mase": 0.5, "epochs_run": 30.0, "best_epoch": 30.0,
+    assert still_improving([1.0, 0.8, 0.6, 0.5, 0.4], cap=5, patience=2)
+    assert not still_improving([1.0, 0.5, 0.5, 0.5, 0.49999], cap=5, patience=2)  # best late by a hair
+    assert not still_improving([1.0, 0.8, 0.6], cap=5, patience=2)  # stopped before the cap
+    text = verdict([{"name": "gru", "kind": "model", "mase": 0.5, "epochs_run": 30.0, "best_epoch": 30.0,
                              "still_improving": False}], repeats=1, epochs_cap=30, patience=5)
     assert "still improved" not in text
 

@@ -70,8 +70,10 @@ def test_bad_yaml(tmp_path):
     ],
 )
 def test_range_errors_name_the_flag(key, value, message):
+    from forecaster.models.catalog import choices
+
     with pytest.raises(ConfigError) as info:
-        config.resolve(overrides={key: value})
+        config.resolve(overrides={key: value}, choices=choices())  # model names: the catalog's, handed in
     assert message in str(info.value)
 
 

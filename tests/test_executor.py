@@ -7,7 +7,7 @@ import json
 import pytest
 from test_panel import panel_cfg, panel_frame
 
-from forecaster.data.panel import prepare_panel
+from forecaster.data.prepared import prepare
 from forecaster.errors import ConfigError
 from forecaster.workflows import compare
 from forecaster.workflows.executor import Failure, Outcome, TrialSpec, run_trials
@@ -52,7 +52,7 @@ def test_ray_compare_equals_the_sequential_one_for_the_same_seeds(ray_session, t
 
 @pytest.mark.slow
 def test_a_failed_task_is_a_failure_with_its_reason_and_the_rest_finish(ray_session, tiny_panel):
-    pp = prepare_panel(tiny_panel)
+    pp = prepare(tiny_panel)
     out = run_trials([TrialSpec("mlp", 42), TrialSpec("no-such-cell", 42)], pp, tiny_panel, executor="ray")
     assert isinstance(out[0], Outcome) and out[0].result.scores["mase"] > 0
     assert isinstance(out[1], Failure) and "no-such-cell" in out[1].reason

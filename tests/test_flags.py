@@ -14,6 +14,7 @@ from forecaster import config
 from forecaster.cli import main as cli
 from forecaster.cli.main import build_parser, main
 from forecaster.errors import ConfigError, ExitCode
+from forecaster.models import catalog
 
 from conftest import ROOT
 
@@ -35,8 +36,9 @@ def sample(s: config.Setting) -> tuple[list[str], Any]:
     default = s.default
     if s.is_bool:
         return ([f"--no-{s.flag[2:]}"], False) if default else ([s.flag], True)
-    if s.choices is not None:
-        value = next(c for c in s.choices if c != default)
+    choices = s.choices if s.choices is not None else catalog.choices().get(s.key) if s.value_type is str else None
+    if choices is not None:
+        value = next(c for c in choices if c != default)
         return [s.flag, value], value
     if s.value_type is int:
         value = (default or 1) + 1
@@ -48,7 +50,7 @@ def sample(s: config.Setting) -> tuple[list[str], Any]:
         return [s.flag, "16,8"], (16, 8)
     if s.value_type == tuple[str, ...]:
         return [s.flag, "a,b"], ("a", "b")
-    if s.value_type == tuple[config.BaselineName, ...]:
+    if s.key == "model.baselines":
         return [s.flag, "naive,ets"], ("naive", "ets")
     return [s.flag, "sample"], "sample"
 
@@ -105,8 +107,12 @@ def test_flag_for_key_and_argparse_agree(command):
         action = opts[spelled[0]]
         assert list(action.option_strings) == spelled and action.dest == s.dest
         assert action.default is None  # unset flags never override the config file
-        assert action.help is not None and action.help.replace("%%", "%") == s.help_text()
-        assert (tuple(action.choices) if action.choices else None) == (None if s.is_bool else s.choices)
+        names = catalog.choices().get(s.key) if s.catalog else None
+        help_text = s.help_text() if names is None or s.value_type is str else s.help_text().replace(
+            " (default", f", from {', '.join(names)} (default")  # a list of catalog names says which
+        assert action.help is not None and action.help.replace("%%", "%") == help_text
+        choices = names if s.catalog and s.value_type is str else None if s.is_bool else s.choices
+        assert (tuple(action.choices) if action.choices else None) == choices
     setting_dests = {s.dest for s in config.SETTINGS}
     declared = {a.dest for a in subparser(command)._actions if a.dest in setting_dests}
     assert declared == {s.dest for s in expected}
@@ -159,8 +165,9 @@ def test_units_flag_errors_stay_one_line(capsys):
 
 
 def test_building_the_parser_imports_no_pandas_or_tensorflow():
+    # numpy comes with the model catalog (the --cell choices and the --baselines names are its table)
     code = ("import sys; from forecaster.cli.main import build_parser; build_parser().format_help(); "
-            "heavy = [m for m in ('pandas', 'numpy', 'tensorflow', 'keras') if m in sys.modules]; "
+            "heavy = [m for m in ('pandas', 'sklearn', 'tensorflow', 'keras') if m in sys.modules]; "
             "assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

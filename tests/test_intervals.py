@@ -15,7 +15,8 @@ from forecaster.cli.main import main
 from forecaster.data.prepared import prepare
 from forecaster.errors import ArtifactError, ConfigError, ExitCode
 from forecaster.evaluation import intervals, scoring
-from forecaster.models.baselines import Naive, SeasonalNaive
+from forecaster.models.local import PerSeries
+from forecaster.models.naive import Naive, SeasonalNaive
 
 from conftest import FAST, small_cfg
 
@@ -34,7 +35,7 @@ def test_coverage_on_a_series_with_known_noise_is_near_nominal(tmp_path):
     t = np.arange(6000)
     data = _csv(tmp_path, 10 + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1.0, len(t)))
     prep = prepare(small_cfg(data, tmp_path / "m", **{"window.val": 0.3, "window.test": 0.3}))
-    (row,) = scoring.fit_and_score([SeasonalNaive()], prep, levels=(80, 95))
+    row = scoring.score_row(PerSeries(SeasonalNaive), prep, levels=(80, 95))
     assert abs(row.scores["coverage_80"] - 0.80) < 0.03 and abs(row.scores["coverage_95"] - 0.95) < 0.02
     # the radius is the error distribution's quantile: Z80 * sqrt(2) for the difference of two N(0, 1)
     np.testing.assert_allclose(row.calibration.radius_of(80), Z80 * np.sqrt(2), rtol=0.1)
@@ -47,7 +48,7 @@ def test_intervals_widen_with_the_horizon_when_the_errors_do(tmp_path):
     """A random walk forecast by naive: the step-k error has sd sqrt(k), and so has the radius."""
     y = np.cumsum(np.random.default_rng(5).normal(0, 1.0, 4000)) + 100
     prep = prepare(small_cfg(_csv(tmp_path, y), tmp_path / "m", **{"window.horizon": 9, "window.val": 0.3}))
-    cal = scoring.calibrate_model(Naive().fit(prep), prep, (80,))
+    cal = scoring.score_row(PerSeries(Naive), prep, levels=(80,)).calibration
     r = np.asarray(cal.radius_of(80))
     assert np.all(np.diff(r[[0, 3, 8]]) > 0)
     assert r[8] / r[0] == pytest.approx(3.0, rel=0.25)  # sqrt(9)
@@ -65,6 +66,9 @@ class _Recorder:
     def fit(self, prep):
         return self
 
+    def on(self, item):
+        return self
+
     def predict(self, values, origins, horizon):
         self.origins.append(np.asarray(origins))
         return np.repeat(values[np.asarray(origins) - 1, :1], horizon, axis=1)
@@ -73,15 +77,16 @@ class _Recorder:
 def test_calibration_never_sees_the_test_part(tmp_path, series_csv):
     prep = prepare(small_cfg(series_csv, tmp_path / "m"))
     model = _Recorder()
-    cal = scoring.calibrate_model(model, prep, (80, 95))
-    (asked,) = model.origins
-    sp = prep.split
+    cal = scoring.score_row(model, prep, levels=(80, 95)).calibration
+    _test, asked = model.origins  # forecast at the test origins, then calibrated at the validation ones
+    item = prep.single
+    sp = item.split
     assert asked.min() >= sp.train_end and asked.max() + sp.horizon <= sp.val_end  # validation windows only
     # changing every test value changes nothing in the calibration
-    values = prep.values.copy()
+    values = item.values.copy()
     values[sp.val_end:, 0] += 1000.0
-    changed = dataclasses.replace(prep, values=values, y=values[:, 0])
-    assert scoring.calibrate_model(_Recorder(), changed, (80, 95)) == cal
+    changed = dataclasses.replace(prep, items=(dataclasses.replace(item, values=values, y=values[:, 0]),))
+    assert scoring.score_row(_Recorder(), changed, levels=(80, 95)).calibration == cal
 
 
 def test_conformal_rank_and_too_few_windows():
@@ -147,7 +152,7 @@ def test_every_row_reports_its_measured_coverage(run):
     assert {"coverage_80", "width_80", "winkler_80", "coverage_95"} <= set(header)
     metrics = json.loads((run / "mlp" / "metrics.json").read_text())
     assert metrics["test"]["intervals"]["n_calibration_windows"] == len(prepare(
-        config.from_dict(__import__("yaml").safe_load((run / "config.yaml").read_text()))).origins("val"))
+        config.from_dict(__import__("yaml").safe_load((run / "config.yaml").read_text()))).single.origins("val"))
 
 
 def test_the_saved_calibration_is_what_onnx_predict_serves(run, capsys):

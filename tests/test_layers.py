@@ -29,13 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 #: Upward imports still to be removed by the restructuring (issue 25), each named; empty when done.
-KNOWN_UPWARD: set[tuple[str, str]] = {
-    ("config.settings", "models.network.cells"),  # --cell choices: the CLI will pass the model catalog's names
-    ("data.panel", "models.baselines"),  # the residual start computed by the data: moves to models/network
-    ("data.prepared", "models.baselines"),
-    ("models.network.model", "evaluation.scoring"),  # train_cell (fit + score) is a workflow step
-    ("models.network.model", "workflows.tracking"),  # the workflow will pass the TensorBoard callback
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def _name(path: Path, package: Path) -> str:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import typing
-
-from forecaster import config
 from forecaster.cli.main import main
 from forecaster.errors import ExitCode
-from forecaster.models import catalog as lineup
-from forecaster.models import statistical
+from forecaster.models import catalog, statistical
 from forecaster.models.contract import Model
 
 from conftest import FAST, make_frame
 
 
-def test_every_configurable_name_makes_a_model_with_that_name():
-    names = typing.get_args(config.BaselineName)
-    assert names == lineup.NAMES and set(names) == {"naive", "seasonal_naive", "linear", *statistical.STATISTICAL}
-    models = lineup.make_baselines(names)
+def test_every_catalog_name_makes_a_model_with_that_name():
+    names = catalog.baseline_names()
+    assert set(names) == {"naive", "seasonal_naive", "linear", *statistical.STATISTICAL}  # registered by their modules
+    assert catalog.choices()["model.baselines"] == names
+    models = catalog.line_up(names)
     assert [m.name for m in models] == list(names) and all(isinstance(m, Model) for m in models)
     assert all(m.kind == "baseline" for m in models)
-    assert [m.name for m in lineup.make_baselines(["ets", "naive", "ets"])] == ["ets", "naive"]
-    assert lineup.slow_notes(config.DEFAULT_BASELINES) == []  # the default line-up has no slow model
-    assert [n.split(":")[0] for n in lineup.slow_notes(["arima", "mstl"])] == ["arima", "mstl"]
+    assert [m.capabilities.global_fit for m in models] == [name == "linear" for name in names]  # local: per series
+    assert [m.name for m in catalog.line_up(["ets", "naive", "ets"])] == ["ets", "naive"]
+    assert catalog.slow_notes(None) == []  # the default line-up has no slow model
+    assert [n.split(":")[0] for n in catalog.slow_notes(["arima", "mstl"])] == ["arima", "mstl"]
 
 
 def test_train_scores_the_line_up_and_a_failing_model_is_a_row(tmp_path, write_csv, capsys):
@@ -40,7 +38,8 @@ def test_train_scores_the_line_up_and_a_failing_model_is_a_row(tmp_path, write_c
 def test_a_bad_baseline_name_is_a_usage_error(tmp_path, capsys):
     assert main(["train", "--baselines", "naive,prophet", "--models-dir", str(tmp_path)]) == ExitCode.USAGE
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--baselines (model.baselines): expected one of 'naive'" in err
+    assert err.count("\n") == 1 and "--baselines (model.baselines): expected one of naive, seasonal_naive" in err
+    assert "got 'prophet'" in err
 
 
 def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, capsys):

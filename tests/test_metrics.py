@@ -7,7 +7,8 @@ import pytest
 
 from forecaster.data import seasons
 from forecaster.evaluation import metrics
-from forecaster.models import baselines
+from forecaster.models.naive import naive, seasonal_naive
+from forecaster.models.network.residual import residual_base
 
 
 def test_metrics_by_hand():
@@ -43,15 +44,15 @@ def test_infer_season(freq, season):
 def test_baselines_by_hand():
     y = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 0.0])
     first = np.array([3, 5])
-    np.testing.assert_array_equal(baselines.naive(y, first, 2), [[3.0, 3.0], [20.0, 20.0]])
+    np.testing.assert_array_equal(naive(y, first, 2), [[3.0, 3.0], [20.0, 20.0]])
     # season 3: window at row 3 repeats rows 0,1,2; at row 5 repeats rows 2,3 then (step 2) row 4
     np.testing.assert_array_equal(
-        baselines.seasonal_naive(y, first, 3, season=3), [[1.0, 2.0, 3.0], [3.0, 10.0, 20.0]]
+        seasonal_naive(y, first, 3, season=3), [[1.0, 2.0, 3.0], [3.0, 10.0, 20.0]]
     )
     # horizon longer than the season wraps to the same phase
-    np.testing.assert_array_equal(baselines.seasonal_naive(y, np.array([4]), 4, season=2), [[3.0, 10.0, 3.0, 10.0]])
+    np.testing.assert_array_equal(seasonal_naive(y, np.array([4]), 4, season=2), [[3.0, 10.0, 3.0, 10.0]])
     with pytest.raises(ValueError, match="more rows of history"):
-        baselines.seasonal_naive(y, np.array([1]), 2, season=3)
+        seasonal_naive(y, np.array([1]), 2, season=3)
 
 
 def test_residual_base_picks_the_better_baseline_on_the_given_windows():
@@ -59,16 +60,16 @@ def test_residual_base_picks_the_better_baseline_on_the_given_windows():
     t = np.arange(400)
     cycle = np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.05, t.size)
     first = np.arange(48, 380)
-    b = baselines.residual_base(cycle, first, 6, season=24, lookback=48)
-    expected = np.sqrt(np.mean((baselines.seasonal_naive(cycle, first, 6, season=24)
+    b = residual_base(cycle, first, 6, season=24, lookback=48)
+    expected = np.sqrt(np.mean((seasonal_naive(cycle, first, 6, season=24)
                                 - cycle[first[:, None] + np.arange(6)]) ** 2))
     assert (b.name, b.season) == ("seasonal_naive", 24) and b.scale == pytest.approx(expected)
     # the period does not fit in the lookback: naive, whatever the errors
-    assert baselines.residual_base(cycle, first, 6, season=24, lookback=12).name == "naive"
+    assert residual_base(cycle, first, 6, season=24, lookback=12).name == "naive"
     # a random walk: the last value is the better forecast
     walk = np.cumsum(rng.normal(size=t.size))
-    b = baselines.residual_base(walk, first, 6, season=24, lookback=48)
+    b = residual_base(walk, first, 6, season=24, lookback=48)
     expected = np.sqrt(np.mean((walk[first - 1][:, None] - walk[first[:, None] + np.arange(6)]) ** 2))
     assert (b.name, b.season) == ("naive", None) and b.scale == pytest.approx(expected)
     # a constant part: no error to measure by, scale 1
-    assert baselines.residual_base(np.ones(100), np.arange(10, 90), 3, season=4, lookback=8).scale == 1.0
+    assert residual_base(np.ones(100), np.arange(10, 90), 3, season=4, lookback=8).scale == 1.0

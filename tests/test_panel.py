@@ -11,9 +11,9 @@ import pytest
 
 from forecaster import config
 from forecaster.cli.main import main
-from forecaster.data.load import calendar_features, load_panel
-from forecaster.data.panel import prepare_panel, skipped_note
-from forecaster.data.prepared import input_values, prepare
+from forecaster.data.features import calendar_features, input_values
+from forecaster.data.load import load_panel
+from forecaster.data.prepared import prepare, skipped_note
 from forecaster.errors import DataError
 
 from conftest import FAST, small_cfg
@@ -60,7 +60,7 @@ def test_interleaved_rows_are_grouped_by_series(write_csv):
 
 
 def test_too_short_series_is_skipped_and_named(write_csv, tmp_path):
-    pp = prepare_panel(panel_cfg(write_csv(panel_frame()), tmp_path))
+    pp = prepare(panel_cfg(write_csv(panel_frame()), tmp_path))
     assert pp.ids == ["s0", "s1", "s2"]
     assert [sid for sid, _ in pp.skipped] == ["s3"]
     note = skipped_note(pp)
@@ -69,12 +69,12 @@ def test_too_short_series_is_skipped_and_named(write_csv, tmp_path):
 
 def test_no_series_long_enough_is_one_clear_error(write_csv, tmp_path):
     with pytest.raises(DataError, match=r"no series is long enough for lookback 12 and horizon 4 \(2 series: s0, s1"):
-        prepare_panel(panel_cfg(write_csv(panel_frame(lengths=(20, 25), starts_h=(0, 0))), tmp_path))
+        prepare(panel_cfg(write_csv(panel_frame(lengths=(20, 25), starts_h=(0, 0))), tmp_path))
 
 
 def test_each_series_scaler_is_fitted_on_its_own_training_rows_only(write_csv, tmp_path):
     frame = panel_frame(lengths=(120, 150), starts_h=(0, 5))
-    pp = prepare_panel(panel_cfg(write_csv(frame), tmp_path))
+    pp = prepare(panel_cfg(write_csv(frame), tmp_path))
     for item, sid in zip(pp.items, ["s0", "s1"]):
         y = frame.loc[frame.store == sid, "y"].to_numpy()
         train = y[: item.split.train_end]
@@ -84,13 +84,13 @@ def test_each_series_scaler_is_fitted_on_its_own_training_rows_only(write_csv, t
     changed = frame.copy()
     rows = changed.index[changed.store == "s1"][pp.items[1].split.train_end:]
     changed.loc[rows, "y"] = 1e6
-    again = prepare_panel(panel_cfg(write_csv(changed, "changed.csv"), tmp_path))
+    again = prepare(panel_cfg(write_csv(changed, "changed.csv"), tmp_path))
     for a, b in zip(pp.items, again.items):
         np.testing.assert_array_equal(a.scaler.mean_, b.scaler.mean_)
 
 
 def test_windows_never_cross_two_series(write_csv, tmp_path):
-    pp = prepare_panel(panel_cfg(write_csv(panel_frame(lengths=(90, 70, 80), starts_h=(0, 3, 7), code=True)), tmp_path,
+    pp = prepare(panel_cfg(write_csv(panel_frame(lengths=(90, 70, 80), starts_h=(0, 3, 7), code=True)), tmp_path,
                                  **{"data.missing": "error"}))
     lb, h = pp.split.lookback, pp.split.horizon
     offsets = pp.split.offsets
@@ -124,7 +124,7 @@ def test_known_covariates_are_aligned_to_the_step_they_describe(write_csv, tmp_p
                           rng.normal(0, 0.1, n), "promo": promo})
     cfg = small_cfg(write_csv(frame), tmp_path, **{"data.known_covariates": ["promo"], "window.lookback": 8,
                                                      "window.horizon": 4})
-    prep = prepare(cfg)
+    prep = prepare(cfg).single
     assert prep.columns == ["y", "promo"]
     h = 4
     for o in prep.origins("test")[:20]:
@@ -135,8 +135,10 @@ def test_known_covariates_are_aligned_to_the_step_they_describe(write_csv, tmp_p
 
 
 def test_known_covariates_let_a_linear_model_see_the_future_promotion(write_csv, tmp_path):
-    from forecaster.evaluation.scoring import score_model
-    from forecaster.models.baselines import Linear, Naive
+    from forecaster.evaluation.scoring import score_row
+    from forecaster.models.linear import Linear
+    from forecaster.models.local import PerSeries
+    from forecaster.models.naive import Naive
 
     rng = np.random.default_rng(4)
     n = 400
@@ -146,9 +148,9 @@ def test_known_covariates_let_a_linear_model_see_the_future_promotion(write_csv,
     path = write_csv(frame)
     known = prepare(small_cfg(path, tmp_path, **{"data.known_covariates": ["promo"], "window.lookback": 8}))
     past = prepare(small_cfg(path, tmp_path, **{"data.covariates": ["promo"], "window.lookback": 8}))
-    mase_known = score_model(Linear().fit(known), known)["mase"]
-    mase_past = score_model(Linear().fit(past), past)["mase"]
-    assert mase_known < 0.2 < score_model(Naive().fit(known), known)["mase"]
+    mase_known = score_row(Linear(), known).scores["mase"]
+    mase_past = score_row(Linear(), past).scores["mase"]
+    assert mase_known < 0.2 < score_row(PerSeries(Naive), known).scores["mase"]
     assert mase_past > 3 * mase_known  # as a past covariate it cannot tell the next days' promotions
 
 
@@ -169,7 +171,7 @@ def test_calendar_features_equal_a_hand_computation():
 
 def test_calendar_inputs_are_led_by_the_horizon(write_csv, tmp_path):
     frame = panel_frame(lengths=(100,), starts_h=(0,)).drop(columns="store")
-    s = prepare(small_cfg(write_csv(frame), tmp_path, **{"data.calendar": True})).series
+    s = prepare(small_cfg(write_csv(frame), tmp_path, **{"data.calendar": True})).single.series
     values = input_values(s, 4, calendar=True)
     ahead = calendar_features(s.frame.index + pd.Timedelta(hours=4), "h")
     np.testing.assert_allclose(values[:, 1:], ahead.to_numpy(), atol=1e-12)  # known at every row, no NaN
@@ -246,9 +248,7 @@ def test_panel_compare_reports_pooled_and_per_series(write_csv, tmp_path, capsys
     assert "Per series: MASE of" in html and "series_mase.png" in html and html.count("data:image/png;base64,") == 2
     board = json.loads((run / "leaderboard.json").read_text())
     assert board["series"] == 3 and board["id_col"] == "store"
-    assert main(["compare", "--data", str(path), "--id-col", "store", "--target", "y", "--strategies", "direct",
-                 "--models-dir", str(tmp_path / "m")]) == 2
-    assert "--strategies: not available with --id-col" in capsys.readouterr().err
+    assert {r["name"] for r in board["rows"] if r.get("inference_backend")} == {"gru", "mlp"}  # timed as served
 
 
 def test_panel_compare_ranks_by_the_pooled_backtest(write_csv, tmp_path, capsys):
@@ -296,12 +296,13 @@ def test_a_panel_backtest_cuts_each_series_at_its_own_origins(write_csv, tmp_pat
     """Fold k of a panel scores each series exactly as a backtest of that series alone would (here the
     naive row, whose forecasts need no fit), pooled as the mean over series; a series too short
     for the folds is skipped in every fold."""
+    from forecaster.data.load import load
     from forecaster.workflows import backtest as bt
 
     frame = panel_frame(lengths=(160, 200, 130, 25), starts_h=(0, 10, 30, 0))
     cfg = panel_cfg(write_csv(frame), tmp_path, **{"window.test": 0.3, "model.baselines": ["naive", "seasonal_naive"]})
     said: list[str] = []
-    folds = bt._folds(cfg, bt.load(cfg), 3, said.append, "backtest")
+    folds = bt._folds(cfg, load(cfg), 3, said.append, "backtest")
     assert "1 series skipped" in said[0] and "s3" in said[0]
     for k, fd in enumerate(folds):
         assert [p.series.series_id for p in fd.prep.items] == ["s0", "s1", "s2"]
@@ -309,9 +310,9 @@ def test_a_panel_backtest_cuts_each_series_at_its_own_origins(write_csv, tmp_pat
         for p in fd.prep.items:  # the same series in a file of its own, backtested alone
             one = write_csv(frame[frame.store == p.series.series_id].drop(columns="store"), f"{p.series.series_id}.csv")
             single = small_cfg(one, tmp_path, **{"window.test": 0.3, "model.baselines": ["naive"]})
-            own = bt._folds(single, bt.load(single), 3, lambda _m: None, "alone")[k]
-            assert p.split.val_end == own.prep.split.val_end and p.split.n == own.prep.split.n
-            np.testing.assert_allclose(p.scaler.mean_, own.prep.scaler.mean_)  # fitted before the cut-off only
+            own = bt._folds(single, load(single), 3, lambda _m: None, "alone")[k]
+            assert p.split.val_end == own.prep.single.split.val_end and p.split.n == own.prep.single.split.n
+            np.testing.assert_allclose(p.scaler.mean_, own.prep.single.scaler.mean_)  # fitted before the cut-off only
             alone.append(own.base["naive"]["mase"])
         assert fd.base["naive"]["mase"] == pytest.approx(np.mean(alone), rel=1e-9)
         assert fd.base["naive"]["series"] == 3
@@ -361,7 +362,7 @@ def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(
     (lambda d: {k: v for k, v in d.items() if k != "ids"}, "not a valid per-series scaler"),
 ])
 def test_a_tampered_per_series_scaler_is_refused(edit, message):
-    from forecaster.data.windows import Scaler, SeriesScalers, read_scaler
+    from forecaster.data.scaling import Scaler, SeriesScalers, read_scaler
     from forecaster.errors import ArtifactError
 
     good = SeriesScalers(["a", "b"], [Scaler(["y"]).fit(np.array([[1.0], [3.0]])),
@@ -381,8 +382,8 @@ def test_series_ids_are_kept_as_written(write_csv):
 @pytest.mark.parametrize("single", [True, False])
 def test_a_cell_failing_on_every_seed_is_a_row_and_the_run_completes(write_csv, tmp_path, monkeypatch, single):
     from forecaster.errors import TrainingError
-    from forecaster.models.network import model as network
-    from forecaster.workflows import compare, panels
+    from forecaster.workflows import compare
+    from forecaster.workflows import train as train_flow
 
     def failing(original):
         def train(data, cfg, cell, **kw):
@@ -391,16 +392,14 @@ def test_a_cell_failing_on_every_seed_is_a_row_and_the_run_completes(write_csv, 
             return original(data, cfg, cell, **kw)
         return train
 
+    monkeypatch.setattr(train_flow, "train_cell", failing(train_flow.train_cell))
     if single:
-        monkeypatch.setattr(network, "train_cell", failing(network.train_cell))
         path = write_csv(panel_frame(lengths=(200,), starts_h=(0,)).drop(columns="store"))
         cfg = small_cfg(path, tmp_path / "m", **{"model.baselines": ["naive"]})
-        result = compare.compare(cfg, cells=["mlp", "gru"], report=False)
     else:
-        monkeypatch.setattr(panels, "train_cell", failing(panels.train_cell))
         cfg = panel_cfg(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path / "m",
                         **{"model.baselines": ["naive"]})
-        result = compare.compare_panel(cfg, cells=["mlp", "gru"], report=False)
+    result = compare.compare(cfg, cells=["mlp", "gru"], report=False)
     rows = {r["name"]: r for r in result.rows}
     assert rows["gru"]["error"] == "seed 42 failed: gru diverged (loss is NaN)" and rows["gru"]["mase"] is None
     assert rows["mlp"]["mase"] is not None
@@ -420,11 +419,12 @@ def test_recursive_strategy_is_refused_with_calendar_or_known_inputs(write_csv, 
 def test_panel_settings_errors_are_not_reported_as_short_series(write_csv, tmp_path):
     path = write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0)))
     with pytest.raises(DataError, match="lookback 2 is shorter than the horizon 4; known covariates and calendar"):
-        prepare_panel(panel_cfg(path, tmp_path, **{"data.calendar": True, "window.lookback": 2}))
+        prepare(panel_cfg(path, tmp_path, **{"data.calendar": True, "window.lookback": 2}))
 
 
 def test_a_statistical_row_needs_no_future_values(tmp_path):
-    from forecaster.workflows.predict import LoadedStatistical, read_future
+    from forecaster.artifacts.statistical import LoadedStatistical
+    from forecaster.workflows.predict import read_future
 
     row = LoadedStatistical(path=tmp_path, spec={"name": "theta"}, manifest={"data": {"known": ["promo"]}})
     assert read_future(row, None) is None  # it forecasts from the target alone
@@ -455,7 +455,7 @@ def test_static_covariates_are_scaled_across_series_not_within_each(write_csv, t
     frame = _with_size(panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0)))  # s3 is too short
     cfg = panel_cfg(write_csv(frame.assign(size=frame["size"].where(frame["store"] != "s3", 5000.0))), tmp_path,
                     **{"data.static_covariates": ["size"]})
-    pp = prepare_panel(cfg)
+    pp = prepare(cfg)
     assert pp.ids == ["s0", "s1", "s2"] and all(p.columns == ["y", "size"] for p in pp.items)
     sizes = np.array([100.0, 250.0, 400.0])  # the skipped series' 5000 takes no part
     for p in pp.items:  # every series' scaler holds the statistics over the series, not its own (which would give 0)

@@ -30,9 +30,8 @@ def _train(path: Path, models: Path, capsys: pytest.CaptureFixture[str], *extra:
 def trained(tmp_path_factory):
     """One ``--per-series`` GRU run on a ragged panel whose series k lies in [1000k, 1000k + 999] (s3 is too
     short and skipped), with every series handed to a fit recorded: (frame, run result, fits seen)."""
-    from forecaster.data.panel import PanelPrepared
     from forecaster.models.network import model as network
-    from forecaster.workflows import panels
+    from forecaster.workflows.train import train
 
     root = tmp_path_factory.mktemp("per_series")
     frame = panel_frame(lengths=(120, 150, 100, 20), starts_h=(0, 10, 30, 0), code=True)
@@ -42,9 +41,9 @@ def trained(tmp_path_factory):
     original = network.NetworkModel.fit
 
     def spy(self, prep):
-        assert not isinstance(prep, PanelPrepared)  # a global fit would see the stack of every series
-        raw = prep.values[:, 0]
-        seen.append((str(prep.series.series_id), float(raw.min()), float(raw.max())))
+        assert len(prep.items) == 1  # a global fit would see the stack of every series
+        raw = prep.single.values[:, 0]
+        seen.append((str(prep.single.series_id), float(raw.min()), float(raw.max())))
         return original(self, prep)
 
     cfg = panel_cfg(path, root / "models", **{"model.per_series": True, "model.cell": "gru",
@@ -52,7 +51,7 @@ def trained(tmp_path_factory):
                                               "model.linear": True})
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(network.NetworkModel, "fit", spy)
-        result = panels.train(cfg)
+        result = train(cfg)
     return frame, result, seen
 
 
@@ -96,11 +95,11 @@ def test_predict_serves_each_series_with_its_own_network(trained, tmp_path, caps
         last = frame[frame.store == sid]["date"].max()
         assert list(pd.to_datetime(group["timestamp"])) == list(pd.date_range(last, periods=5, freq="h")[1:])
     from forecaster.artifacts.cell import load_cell
-    from forecaster.workflows.predict import forecast_panel, load_for_predict
+    from forecaster.workflows.predict import forecast, load_for_predict
 
     loaded = load_cell(run / "gru")  # the Keras files: the same forecasts as ONNX
     assert loaded.per_series and loaded.backend == "keras" and len(loaded.members) == 3
-    one = forecast_panel(loaded, load_for_predict(loaded), series=["s2"])
+    one = forecast(loaded, load_for_predict(loaded), series=["s2"])
     np.testing.assert_allclose(one["yhat"], fc[fc.store == "s2"]["yhat"], rtol=1e-4)
 
 
@@ -151,7 +150,7 @@ def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv
     original = network.NetworkModel.fit
 
     def diverge_on_s1(self, prep):
-        if prep.series.series_id == "s1":
+        if prep.single.series_id == "s1":
             raise TrainingError("training diverged (loss is NaN)")
         return original(self, prep)
 
@@ -180,7 +179,7 @@ def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv
 
 def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeypatch):
     from forecaster.models.network import model as network
-    from forecaster.workflows import panels
+    from forecaster.workflows.train import train
 
     def diverge(self, prep):
         raise TrainingError("training diverged (loss is NaN)")
@@ -188,7 +187,7 @@ def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeyp
     monkeypatch.setattr(network.NetworkModel, "fit", diverge)
     cfg = panel_cfg(write_csv(panel_frame(lengths=(120, 130), starts_h=(0, 0))), tmp_path, **{"model.per_series": True})
     with pytest.raises(TrainingError, match="no per-series network could be trained"):
-        panels.train(cfg, cells=["gru"])
+        train(cfg, cells=["gru"])
     assert not (tmp_path / "series").exists()  # nothing saved
 
 
@@ -213,7 +212,7 @@ def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
     original = network.NetworkModel.fit
 
     def diverge_on_s1(self, prep):
-        if prep.series.series_id == "s1":
+        if prep.single.series_id == "s1":
             raise TrainingError("training diverged (loss is NaN)")
         return original(self, prep)
 
@@ -255,16 +254,16 @@ def test_a_per_series_cell_is_served_without_tensorflow(trained):
 
 def test_networks_load_when_a_series_asks_for_them(trained):
     from forecaster.artifacts.cell import load_for_serving
-    from forecaster.workflows.predict import forecast_panel, load_for_predict
+    from forecaster.workflows.predict import forecast, load_for_predict
 
     loaded = load_for_serving(trained[1].run_dir / "gru")
     assert sorted(loaded.members._loaded) == [0]  # the first, as LoadedCell.model
-    forecast_panel(loaded, load_for_predict(loaded), series=["s2"])
+    forecast(loaded, load_for_predict(loaded), series=["s2"])
     assert sorted(loaded.members._loaded) == [0, 2] and loaded.members[-1] is loaded.members[2]
 
 
 def test_the_mean_curve_averages_the_series_still_training():
-    from forecaster.workflows.panels import mean_curve
+    from forecaster.workflows.results import mean_curve
 
     rows = pd.DataFrame({"series": ["a", "a", "a", "b"], "epoch": [1, 2, 3, 1], "loss": [4.0, 2.0, 1.0, 2.0],
                          "val_loss": [3.0, 2.0, 1.5, 1.0], "seconds": [1.0, 1.0, 1.0, 2.0]})

@@ -8,25 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import config
 from forecaster.artifacts.cell import load_cell
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.errors import ArtifactError, ExitCode, TrainingError
 from forecaster.fs import staged_run
-from forecaster.workflows import pipeline
+from forecaster.models.catalog import default_baselines
 from forecaster.workflows.predict import forecast, load_for_predict
+from forecaster.workflows.results import RunResult
+from forecaster.workflows.train import train
 
 from conftest import small_cfg
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     from conftest import make_frame
 
     root = tmp_path_factory.mktemp("run")
     data = root / "series.csv"
     make_frame().to_csv(data, index=False)
-    return pipeline.train(small_cfg(data, root / "models", **{"data.covariates": ["x"]}))
+    return train(small_cfg(data, root / "models", **{"data.covariates": ["x"]}))
 
 
 def test_run_directory_layout(trained):
@@ -44,7 +45,7 @@ def test_run_directory_layout(trained):
     assert manifest["data"]["covariates"] == ["x"] and len(manifest["data"]["sha256"]) == 64
     assert {"tensorflow", "keras", "numpy", "pandas"} <= set(manifest["libraries"])
     metrics = json.loads((cell / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == set(config.DEFAULT_BASELINES) and metrics["season"] == 24
+    assert set(metrics["baselines"]) == set(default_baselines()) and metrics["season"] == 24
     assert len(metrics["test"]["per_step_mae"]) == 4
     assert metrics["residual_base"] == "naive"  # lookback 12 < season 24
     # model.linear null: fitted with and without the linear path, the lower validation loss kept
@@ -56,7 +57,7 @@ def test_run_directory_layout(trained):
     assert ("linear" in layers) is metrics["linear_correction"]
     assert not list(run.parent.glob(".tmp-*"))
     names = [r["name"] for r in trained.leaderboard]
-    assert names == ["lstm", *config.DEFAULT_BASELINES]
+    assert names == ["lstm", *default_baselines()]
 
 
 def test_scaler_statistics_equal_the_training_part(trained):
@@ -71,14 +72,14 @@ def test_scaler_statistics_equal_the_training_part(trained):
 def test_save_load_same_predictions_and_future_timestamps(trained):
     cell = trained.cells[0]
     loaded = load_cell(trained.run_dir / "lstm")
-    series = load_for_predict(loaded)
-    out = forecast(loaded, series)
+    panel = load_for_predict(loaded)
+    out = forecast(loaded, panel)
     np.testing.assert_allclose(out["yhat"].to_numpy(), cell.forecast["yhat"].to_numpy(), rtol=1e-6)
-    last = series.frame.index[-1]
+    last = panel.first.frame.index[-1]
     assert list(out["timestamp"]) == list(pd.date_range(last + pd.Timedelta(hours=1), periods=4, freq="h"))
     saved = pd.read_csv(trained.run_dir / "lstm" / "forecast.csv", parse_dates=["timestamp"])
     np.testing.assert_allclose(saved["yhat"].to_numpy(), out["yhat"].to_numpy(), rtol=1e-6)
-    assert forecast(loaded, series, horizon=2)["yhat"].tolist() == out["yhat"].tolist()[:2]
+    assert forecast(loaded, panel, horizon=2)["yhat"].tolist() == out["yhat"].tolist()[:2]
 
 
 def test_resolve_model_folder_picks_the_newest_runs_best_cell(trained):
@@ -93,18 +94,18 @@ def test_resolve_model_folder_picks_the_newest_runs_best_cell(trained):
 
 def test_seed_reproduces_metrics(tmp_path, series_csv):
     cfg = small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru"})
-    a, b = pipeline.train(cfg), pipeline.train(cfg)
+    a, b = train(cfg), train(cfg)
     assert a.run_dir != b.run_dir
     assert a.leaderboard[0]["mae"] == b.leaderboard[0]["mae"]
     assert a.cells[0].fit.history["loss"].tolist() == b.cells[0].fit.history["loss"].tolist()
-    c = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru", "training.seed": 7}))
+    c = train(small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru", "training.seed": 7}))
     assert c.leaderboard[0]["mae"] != a.leaderboard[0]["mae"]
 
 
 def test_nan_loss_fails_and_saves_nothing(tmp_path, series_csv):
     cfg = small_cfg(series_csv, tmp_path / "models", **{"training.learning_rate": 1e30, "training.epochs": 3})
     with pytest.raises(TrainingError, match="loss became (nan|inf)") as info:
-        pipeline.train(cfg)
+        train(cfg)
     assert info.value.exit_code == ExitCode.TRAINING
     assert not list((tmp_path / "models").rglob("*.keras"))
 
@@ -132,14 +133,14 @@ def test_corrupt_model_is_reported_not_loaded(trained, tmp_path):
 
 
 def test_no_linear_trains_without_the_linear_part(tmp_path, series_csv):
-    run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}))
+    run = train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": False}))
     metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
     assert metrics["linear_correction"] is False and metrics["linear_choice_val_loss"] is None
     assert "linear" not in [layer.name for layer in load_cell(run.run_dir / "lstm").model.layers]
 
 
 def test_linear_true_keeps_the_linear_path(tmp_path, series_csv):
-    run = pipeline.train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": True}))
+    run = train(small_cfg(series_csv, tmp_path / "models", **{"training.epochs": 1, "model.linear": True}))
     metrics = json.loads((run.run_dir / "lstm" / "metrics.json").read_text())
     assert metrics["linear_correction"] is True and metrics["linear_choice_val_loss"] is None
     assert metrics["epochs_total"] == metrics["epochs_run"] == 1

@@ -109,14 +109,14 @@ def test_any_yaml_config_resolves_or_is_refused_with_a_config_error(tmp_path, do
 
 @pytest.fixture(scope="module")
 def saved_cell(tmp_path_factory):
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import train
 
     from conftest import make_frame, small_cfg
 
     root = tmp_path_factory.mktemp("props")
     data = root / "series.csv"
     make_frame()[["date", "y"]].to_csv(data, index=False)
-    run = pipeline.train(small_cfg(data, root / "m", **{"model.cell": "mlp", "model.baselines": "naive",
+    run = train(small_cfg(data, root / "m", **{"model.cell": "mlp", "model.baselines": "naive",
                                                         "training.epochs": 1}))
     return run.run_dir / "mlp"
 

@@ -236,17 +236,17 @@ def test_data_checks_skip_without_training(tmp_path, capsys):
 
 
 def test_check_new_data_unit():
-    from types import SimpleNamespace
-
     import pandas as pd
 
+    from forecaster.data.frame import Panel, SeriesFrame
+
     frame = pd.DataFrame({"y": range(5)}, index=pd.date_range("2024-01-01", periods=5, freq="h"))
-    series = SimpleNamespace(columns=["y"], freq="h", frame=frame, known=(), static=())
+    series = Panel.of(SeriesFrame(frame, "y", (), "h", "f.csv", "", "date"))
     manifest = {"data": {"target": "y", "covariates": [], "last": "2024-01-01 02:00:00"},
                 "window": {"freq": "h", "horizon": 4}}
     assert check_new_data(series, manifest, min_new_rows=2, horizon=4) is None
     assert "2 new rows" in check_new_data(series, manifest, min_new_rows=3, horizon=4)
-    daily = SimpleNamespace(columns=["y"], freq="D", frame=frame, known=(), static=())
+    daily = Panel.of(SeriesFrame(frame, "y", (), "D", "f.csv", "", "date"))
     assert "frequency 'D'" in check_new_data(daily, manifest, min_new_rows=1, horizon=4)
 
 
@@ -362,20 +362,20 @@ def test_retrain_and_schedule_accept_every_train_flag():
 
 def test_data_changing_during_the_retrain_is_read_once(tmp_path, monkeypatch):
     """The file is read once: challenger, champion re-score and manifest all use that snapshot."""
-    from forecaster.data.load import file_sha256
-    from forecaster.workflows import pipeline
+    from forecaster.fs import file_sha256
+    from forecaster.workflows import train as train_flow
 
     data = write(tmp_path, 300, name="live.csv")
     assert retrain(cfg_for(tmp_path, data)).outcome == "promoted"
     make_frame(330).to_csv(data, index=False)
     snapshot = file_sha256(data)
-    real_train = pipeline.train
+    real_train = train_flow.train
 
     def train_while_rows_arrive(*args, **kwargs):
         make_frame(340).to_csv(data, index=False)  # the feeder appends while we train
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "train", train_while_rows_arrive)
+    monkeypatch.setattr(train_flow, "train", train_while_rows_arrive)
     d = retrain(cfg_for(tmp_path, data))
     assert d.outcome in ("promoted", "kept") and d.version == 2 and d.champion_score is not None
     assert d.data["rows"] == 330 and d.data["sha256"] == snapshot
@@ -439,7 +439,7 @@ def test_a_column_moved_between_past_and_known_is_a_schema_change():
     import numpy as np
     import pandas as pd
 
-    from forecaster.data.load import SeriesFrame
+    from forecaster.data.frame import Panel, SeriesFrame
     from forecaster.registry.store import check_new_data
 
     idx = pd.date_range("2024-01-01", periods=10, freq="D", name="date")
@@ -448,6 +448,25 @@ def test_a_column_moved_between_past_and_known_is_a_schema_change():
                 "window": {"freq": "D", "horizon": 2}}
     past = SeriesFrame(frame, "y", ("promo",), "D", "f.csv", "", "date")
     known = SeriesFrame(frame, "y", ("promo",), "D", "f.csv", "", "date", known=("promo",))
-    assert check_new_data(past, manifest, min_new_rows=1, horizon=2) is None
-    reason = check_new_data(known, manifest, min_new_rows=1, horizon=2)
+    assert check_new_data(Panel.of(past), manifest, min_new_rows=1, horizon=2) is None
+    reason = check_new_data(Panel.of(known), manifest, min_new_rows=1, horizon=2)
     assert reason == "schema differs from the champion's: known covariates ['promo'], expected []"
+
+
+def test_a_statistical_champion_reads_the_target_alone_so_covariates_are_no_schema_change():
+    """A run with a past covariate whose champion is ETS (it reads the target only): the next retrain with the
+    same data and flags goes ahead; before, every later retrain was skipped as a schema change."""
+    import pandas as pd
+
+    from forecaster.data.frame import Panel, SeriesFrame
+
+    idx = pd.date_range("2024-01-01", periods=10, freq="h", name="date")
+    frame = pd.DataFrame({"y": range(10), "x": range(10)}, index=idx, dtype=float)
+    panel = Panel.of(SeriesFrame(frame, "y", ("x",), "h", "f.csv", "", "date"))
+    statistical = {"kind": "statistical", "window": {"freq": "h", "horizon": 4},
+                   "data": {"target": "y", "covariates": [], "known": [], "last": "2024-01-01 05:00:00"}}
+    assert check_new_data(panel, statistical, min_new_rows=2, horizon=4) is None
+    other = {**statistical, "data": {**statistical["data"], "target": "z"}}
+    assert "target 'y', expected 'z'" in check_new_data(panel, other, min_new_rows=2, horizon=4)
+    network = {**statistical, "kind": None}
+    assert "columns ['y', 'x'], expected ['y']" in check_new_data(panel, network, min_new_rows=2, horizon=4)

@@ -10,8 +10,10 @@ import pytest
 
 from forecaster import config
 from forecaster.data import seasons
-from forecaster.data.prepared import default_lookback, describe, prepare, seasons_for
+from forecaster.data.prepared import describe, prepare
+from forecaster.data.seasons import default_lookback, seasons_for
 from forecaster.errors import DataError
+from forecaster.models.network.residual import start
 
 from conftest import small_cfg
 
@@ -87,30 +89,30 @@ def test_the_residual_base_chooses_the_week_on_training_windows_only(tmp_path):
     frame.to_csv(data, index=False)
     cfg = small_cfg(data, tmp_path / "m", **{"window.lookback": None, "window.horizon": 24})
     prep = prepare(cfg)
-    base = prep.residual_base(24, linear=False)
+    base = start(prep, 24, linear=False)
     assert (base.name, base.season) == ("seasonal_naive", 168)
     # the same choice when everything after the training part is replaced by a daily cycle
     after = frame.copy()
-    tail = np.arange(prep.split.train_end, len(after))
+    tail = np.arange(prep.single.split.train_end, len(after))
     after.loc[tail, "y"] = 20 + 3 * np.sin(2 * np.pi * tail / 24)
     after.to_csv(data, index=False)
-    changed = prepare(cfg).residual_base(24, linear=False)
+    changed = start(prepare(cfg), 24, linear=False)
     assert (changed.name, changed.season) == ("seasonal_naive", 168) and changed.scale == pytest.approx(base.scale)
     # with a lookback shorter than the week, the week cannot be read from the window: the day or naive
     short = prepare(dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, lookback=48)))
-    assert short.residual_base(24, linear=False).season in (None, 24)
+    assert start(short, 24, linear=False).season in (None, 24)
 
 
 def test_a_run_saves_the_lookback_its_defaults_chose(tmp_path):
     import yaml
 
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import train
 
     data = tmp_path / "weekly.csv"
     _weekly(700).to_csv(data, index=False)  # 490 training rows: the week is kept (two cycles) but 3 x 192 > 490
     cfg = small_cfg(data, tmp_path / "m", **{"window.lookback": None, "model.baselines": "naive",
                                              "model.cell": "mlp", "training.epochs": 1})
-    run = pipeline.train(cfg)
+    run = train(cfg)
     saved = yaml.safe_load((run.run_dir / "config.yaml").read_text())
     assert saved["window"]["lookback"] == 48
     manifest = __import__("json").loads((run.run_dir / "mlp" / "manifest.json").read_text())

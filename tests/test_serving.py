@@ -15,8 +15,9 @@ from forecaster import config
 from forecaster.artifacts.cell import load_for_serving
 from forecaster.cli.main import main
 from forecaster.errors import ArtifactError, DataError, ExitCode
-from forecaster.workflows import pipeline
 from forecaster.workflows.predict import forecast, forecast_windows, load_for_predict
+from forecaster.workflows.results import RunResult
+from forecaster.workflows.train import train
 
 from conftest import ROOT, make_frame, small_cfg
 
@@ -28,11 +29,11 @@ def _cfg(data: Path, models: Path, **extra: object) -> config.RunConfig:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+def run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     root = tmp_path_factory.mktemp("serving")
     data = root / "series.csv"
     make_frame().to_csv(data, index=False)
-    return pipeline.train(_cfg(data, root / "models"), cells=CELLS)
+    return train(_cfg(data, root / "models"), cells=CELLS)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -53,7 +54,7 @@ def test_keras_and_onnx_forecasts_agree(run, cell):
     a, b = forecast(onnx, series)["yhat"].to_numpy(), forecast(keras_, series)["yhat"].to_numpy()
     assert a.shape == (4,) and np.abs(a - b).max() < 1e-5
     # many windows in one call (the batched path many series will use)
-    values = series.frame[series.columns].to_numpy()
+    values = series.first.frame[series.first.columns].to_numpy()
     windows = np.lib.stride_tricks.sliding_window_view(values, (12, 2))[:, 0][-50:]
     wa, wb = forecast_windows(onnx, windows), forecast_windows(keras_, windows)
     assert wa.shape == (50, 4) and np.abs(wa - wb).max() < 1e-5
@@ -62,7 +63,7 @@ def test_keras_and_onnx_forecasts_agree(run, cell):
 def test_recursive_strategy_agrees_too(tmp_path):
     data = tmp_path / "series.csv"
     make_frame().to_csv(data, index=False)
-    result = pipeline.train(_cfg(data, tmp_path / "models", **{"data.covariates": [], "model.strategy": "recursive"}),
+    result = train(_cfg(data, tmp_path / "models", **{"data.covariates": [], "model.strategy": "recursive"}),
                             cells=["gru"])
     cell_dir = result.run_dir / result.cells[0].name
     onnx, keras_ = load_for_serving(cell_dir), load_for_serving(cell_dir, backend="keras")
@@ -73,7 +74,7 @@ def test_recursive_strategy_agrees_too(tmp_path):
 
 def test_batched_windows_equal_one_by_one(run):
     loaded = load_for_serving(run.run_dir / "lstm")
-    values = load_for_predict(loaded).frame[["y", "x"]].to_numpy()
+    values = load_for_predict(loaded).first.frame[["y", "x"]].to_numpy()
     windows = np.stack([values[i : i + 12] for i in range(0, 120, 10)])
     batched = forecast_windows(loaded, windows, 3)
     single = np.concatenate([forecast_windows(loaded, w[None], 3) for w in windows])
@@ -138,7 +139,7 @@ def test_failed_export_keeps_the_run_and_predict_uses_keras(tmp_path, monkeypatc
     data = tmp_path / "series.csv"
     make_frame().to_csv(data, index=False)
     with pytest.warns(RuntimeWarning, match="ONNX export failed .*unsupported op.*predict will use Keras"):
-        result = pipeline.train(_cfg(data, tmp_path / "models"), cells=["mlp"])
+        result = train(_cfg(data, tmp_path / "models"), cells=["mlp"])
     cell_dir = result.run_dir / "mlp"
     assert not (cell_dir / "model.onnx").exists()
     assert load_for_serving(cell_dir).backend == "keras"
@@ -162,7 +163,7 @@ def test_seasonal_residual_base_exports_and_agrees(tmp_path, series_csv):
     and the saved model (tile past one season: horizon 30 > season 24) agrees between ONNX and Keras."""
     cfg = small_cfg(series_csv, tmp_path / "models", **{"model.cell": "gru", "window.lookback": 24,
                                                         "window.horizon": 30})
-    result = pipeline.train(cfg)
+    result = train(cfg)
     cell_dir = result.run_dir / "gru"
     assert json.loads((cell_dir / "metrics.json").read_text())["residual_base"] == "seasonal_naive"
     onnx, keras_ = load_for_serving(cell_dir), load_for_serving(cell_dir, backend="keras")

@@ -68,7 +68,7 @@ def test_import_is_cheap() -> None:
 
 def test_registry_models_honour_the_contract() -> None:
     assert NAMES == ["ets", "theta", "arima", "mstl"]
-    assert set(st.DEFAULT) <= set(NAMES)
+    assert [n for n in NAMES if st.STATISTICAL[n].default] == ["ets", "theta"]  # arima, mstl: opt-in (slow)
     for name in NAMES:
         m = st.make(name)
         assert isinstance(m, Model)
@@ -96,7 +96,7 @@ def test_mstl_seasons(season: int, freq: str, n: int, expected: list[int]) -> No
 @pytest.mark.parametrize("name", NAMES)
 def test_forecast_equals_the_librarys_own(name: str, prep: Prepared, fitted: dict[str, st.StatisticalModel]) -> None:
     """At val_end: the library fitted on y[:val_end] and .predict(h); later: its .forward over y[:t]."""
-    y, val_end = prep.y, prep.split.val_end
+    y, val_end = prep.single.y, prep.single.split.val_end
     later = val_end + 37
     ours = fitted[name].predict(y[:, None], np.array([val_end, later]), H)
     lib = _library(name).fit(y=y[:val_end].copy())
@@ -105,16 +105,16 @@ def test_forecast_equals_the_librarys_own(name: str, prep: Prepared, fitted: dic
 
 
 def test_ets_one_pass_equals_forward_at_every_origin(prep: Prepared, fitted: dict[str, st.StatisticalModel]) -> None:
-    m, origins = fitted["ets"], prep.split.first_targets("test")
-    ours = m.predict(prep.y[:, None], origins, H)
-    ref = np.stack([m.model_.forward(y=prep.y[:t], h=H)["mean"] for t in origins])
+    m, origins = fitted["ets"], prep.single.split.first_targets("test")
+    ours = m.predict(prep.single.y[:, None], origins, H)
+    ref = np.stack([m.model_.forward(y=prep.single.y[:t], h=H)["mean"] for t in origins])
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fit_never_sees_test_rows(name: str, prep: Prepared, monkeypatch: pytest.MonkeyPatch) -> None:
-    val_end = prep.split.val_end
-    poisoned = prep.y.copy()
+    val_end = prep.single.split.val_end
+    poisoned = prep.single.y.copy()
     poisoned[val_end:] = np.nan  # a test row reaching the library would make the fit fail or go NaN
     seen: list[np.ndarray] = []
     cls = _library_class(name)
@@ -125,18 +125,18 @@ def test_fit_never_sees_test_rows(name: str, prep: Prepared, monkeypatch: pytest
         return real_fit(self, y=y, X=X)
 
     monkeypatch.setattr(cls, "fit", spy)
-    m = st.make(name).fit(dataclasses.replace(prep, y=poisoned))
+    m = st.make(name).fit(dataclasses.replace(prep, items=(dataclasses.replace(prep.single, y=poisoned),)))
     assert len(seen) == 1 and len(seen[0]) == val_end
-    np.testing.assert_array_equal(seen[0], prep.y[:val_end])
+    np.testing.assert_array_equal(seen[0], prep.single.y[:val_end])
     assert np.isfinite(m.predict(poisoned[:, None], np.array([val_end]), H)).all()
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_forecast_uses_only_rows_before_the_origin(name: str, prep: Prepared, fitted: dict[str, st.StatisticalModel]) -> None:
-    t = prep.split.val_end + 20
+    t = prep.single.split.val_end + 20
     origins = np.array([t - 3, t, t + 30])  # t + 30: past a season, so even a purely seasonal ARIMA sees the change
-    before = fitted[name].predict(prep.y[:, None], origins, H)
-    changed = prep.y.copy()
+    before = fitted[name].predict(prep.single.y[:, None], origins, H)
+    changed = prep.single.y.copy()
     changed[t:] = changed[t:] * 3.0 + 100.0
     after = fitted[name].predict(changed[:, None], origins, H)
     np.testing.assert_array_equal(after[:2], before[:2])
@@ -192,8 +192,8 @@ def test_spec_is_plain_json_and_serves_a_forecast(name: str, prep: Prepared, fit
     spec = fitted[name].spec()
     loaded = json.loads(json.dumps(spec, allow_nan=False))
     assert loaded == spec
-    assert (spec["name"], spec["season"], spec["freq"], spec["n_fit"]) == (name, 24, "h", prep.split.val_end)
-    future = st.forecast_future(prep.y, 6, loaded)
+    assert (spec["name"], spec["season"], spec["freq"], spec["n_fit"]) == (name, 24, "h", prep.single.split.val_end)
+    future = st.forecast_future(prep.single.y, 6, loaded)
     assert future.shape == (6,) and np.isfinite(future).all()
 
 
@@ -202,8 +202,8 @@ def test_forecast_future_refits_the_selected_structure(prep: Prepared, fitted: d
 
     spec = json.loads(json.dumps(fitted["ets"].spec()))
     s = spec["model"]
-    ref = AutoETS(season_length=24, model=s["error"] + s["trend"] + s["season"], damped=s["damped"]).fit(y=prep.y)
-    np.testing.assert_allclose(st.forecast_future(prep.y, 6, spec), ref.predict(h=6)["mean"], rtol=1e-10)
+    ref = AutoETS(season_length=24, model=s["error"] + s["trend"] + s["season"], damped=s["damped"]).fit(y=prep.single.y)
+    np.testing.assert_allclose(st.forecast_future(prep.single.y, 6, spec), ref.predict(h=6)["mean"], rtol=1e-10)
 
 
 def test_arima_spec_rebuilds_its_orders(fitted: dict[str, st.StatisticalModel]) -> None:
@@ -215,17 +215,17 @@ def test_arima_spec_rebuilds_its_orders(fitted: dict[str, st.StatisticalModel]) 
 
 def test_history_caps_the_rows_forward_sees(prep: Prepared, fitted: dict[str, st.StatisticalModel]) -> None:
     m = st.make("theta", history=50)
-    m.model_, m.season_, m.freq_, m.n_fit_ = fitted["theta"].model_, 24, "h", prep.split.val_end
-    t = prep.split.val_end + 10
-    ours = m.predict(prep.y[:, None], np.array([t]), H)[0]
-    np.testing.assert_allclose(ours, m.model_.forward(y=prep.y[t - 50 : t], h=H)["mean"], rtol=1e-12)
+    m.model_, m.season_, m.freq_, m.n_fit_ = fitted["theta"].model_, 24, "h", prep.single.split.val_end
+    t = prep.single.split.val_end + 10
+    ours = m.predict(prep.single.y[:, None], np.array([t]), H)[0]
+    np.testing.assert_allclose(ours, m.model_.forward(y=prep.single.y[t - 50 : t], h=H)["mean"], rtol=1e-12)
     with pytest.raises(ConfigError, match="history must be >= 2 rows or None"):
         st.make("arima", history=1)
 
 
 def test_predict_checks_its_inputs(prep: Prepared, fitted: dict[str, st.StatisticalModel]) -> None:
     with pytest.raises(RuntimeError, match="call fit before predict"):
-        st.make("ets").predict(prep.y[:, None], np.array([10]), H)
+        st.make("ets").predict(prep.single.y[:, None], np.array([10]), H)
     with pytest.raises(ValueError, match=r"origins must lie in \[1, 420\]"):
-        fitted["ets"].predict(prep.y[:, None], np.array([421]), H)
-    assert fitted["ets"].predict(prep.y[:, None], np.array([], dtype=int), H).shape == (0, H)
+        fitted["ets"].predict(prep.single.y[:, None], np.array([421]), H)
+    assert fitted["ets"].predict(prep.single.y[:, None], np.array([], dtype=int), H).shape == (0, H)

@@ -10,8 +10,8 @@ from forecaster.artifacts.cell import load_cell
 from forecaster.cli.main import main
 from forecaster.errors import ConfigError, ExitCode
 from forecaster.models.network.strategies import rollout
-from forecaster.workflows import pipeline
 from forecaster.workflows.predict import forecast, load_for_predict
+from forecaster.workflows.train import train
 
 from conftest import FAST
 
@@ -35,7 +35,7 @@ def test_recursive_and_direct_agree_for_horizon_one(tmp_path, series_csv):
             "model.units": [4], "training.epochs": 2, "model.strategy": strategy,
             "output.models_dir": str(tmp_path / strategy),
         })
-        return pipeline.train(cfg, cells=["gru"])
+        return train(cfg, cells=["gru"])
 
     direct, recursive = run("direct"), run("recursive")
     assert direct.cells[0].test_pred.shape == recursive.cells[0].test_pred.shape == (36, 1)  # 36 test rows, one window each

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecaster.data.windows import Scaler, make_dataset, split, target_windows
+from forecaster.data.scaling import Scaler
+from forecaster.data.windows import make_dataset, split, target_windows
 from forecaster.errors import ArtifactError, DataError
 
 

@@ -23,11 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from forecaster.artifacts import layout
 from forecaster.artifacts import onnx_runtime as runtime
-from forecaster.data.windows import Scaler, SeriesScalers, read_scaler
+from forecaster.data.scaling import SeriesScalers, read_scaler
 from forecaster.errors import ArtifactError
 from forecaster.evaluation.intervals import Calibration
 from forecaster.fs import atomic_path, atomic_write_text, json_ready, read_json
@@ -37,12 +35,12 @@ from forecaster.models.network.inference import KerasRuntime, NetworkForecaster,
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from forecaster.data.prepared import Prepared
+    from forecaster.data.prepared import Prepared, PreparedSeries
 
 __all__ = [
     "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "is_per_series",
     "write_statistical", "is_statistical",
-    "read_spec", "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
+    "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
 
 #: ``auto``: ONNX when ``model.onnx`` exists, else Keras.
@@ -69,7 +67,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _sha256(path: Path) -> str:
-    from forecaster.data.load import file_sha256
+    from forecaster.fs import file_sha256
 
     return file_sha256(path)
 
@@ -170,7 +168,7 @@ def write_cell(
     *,
     cell: str,
     model: Any,
-    scaler: Scaler | SeriesScalers,
+    scaler: SeriesScalers,
     metrics: dict[str, Any],
     history: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -217,7 +215,7 @@ def _write_network(cell_dir: Path, model: Any, *, label: str | None = None) -> N
     _write_onnx(cell_dir, model, label or cell_dir.name)
 
 
-def _write_outputs(cell_dir: Path, scaler: Scaler | SeriesScalers, calibration: Calibration | None,
+def _write_outputs(cell_dir: Path, scaler: SeriesScalers, calibration: Calibration | None,
                    metrics: dict[str, Any], history: pd.DataFrame, forecast: pd.DataFrame) -> None:
     atomic_write_text(cell_dir / layout.SCALER_FILE, scaler.to_json())
     _write_calibration(cell_dir, calibration)
@@ -268,19 +266,6 @@ def is_per_series(manifest: dict[str, Any]) -> bool:
     return manifest.get("kind") == layout.PER_SERIES
 
 
-def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A statistical row's checked manifest and its spec.
-
-    Raises:
-        ArtifactError: the folder is not an intact statistical row.
-    """
-    manifest = check_cell(cell_dir)
-    spec = read_json(cell_dir / layout.SPEC_FILE, "statistical model spec")
-    if not is_statistical(manifest) or not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-        raise ArtifactError(f"{cell_dir}: not a statistical model's folder (expected {layout.SPEC_FILE} with a 'name')")
-    return manifest, spec
-
-
 @dataclass(frozen=True)
 class LoadedCell:
     """A trained cell ready to predict: its runtime, scaler and manifest.
@@ -291,7 +276,7 @@ class LoadedCell:
 
     path: Path
     model: Predictor  # a --per-series cell: its first series' network (``members`` holds them all)
-    scaler: Scaler | SeriesScalers  # one per series for a panel's network(s)
+    scaler: SeriesScalers  # one row per series (a file of one series: the id None)
     manifest: dict[str, Any]
     members: Sequence[Predictor] = ()  # --per-series: the network of each series (aligned with scaler.ids), lazy
 
@@ -321,41 +306,32 @@ class LoadedCell:
         return str(self.manifest["window"].get("strategy", "direct"))
 
     @property
-    def panel(self) -> bool:
-        """A panel's network(s) (one scaler per series, ``data.id_col`` in the manifest)."""
-        return isinstance(self.scaler, SeriesScalers)
-
-    @property
     def per_series(self) -> bool:
         """One network per series (trained ``--per-series``), not one global network."""
         return bool(self.members)
 
-    @property
-    def forecaster(self) -> NetworkForecaster:
-        if isinstance(self.scaler, SeriesScalers):
-            raise ArtifactError(f"{self.path}: a panel's network forecasts one series at a time (LoadedCell.on)")
-        return NetworkForecaster(self.model, self.scaler, self.lookback, self.strategy)
+    def serves(self, series_id: str | None) -> bool:
+        """Whether it has a network and a scaler for ``series_id`` (``None``: a file of one series)."""
+        return series_id in self.scaler
 
-    def on(self, series_id: str) -> NetworkForecaster:
-        """A panel network's forecaster for one of its series (that series' scaler).
+    def forecaster_of(self, series_id: str | None) -> NetworkForecaster:
+        """The network forecasting one of its series, with that series' scaler.
 
         Raises:
             ArtifactError: the model was not trained on that series.
         """
-        if not isinstance(self.scaler, SeriesScalers):
-            return self.forecaster
         if series_id not in self.scaler:
             raise ArtifactError(f"{self.path}: series {series_id!r} was not in the training data")
         model = self.members[self.scaler.index(series_id)] if self.members else self.model
         return NetworkForecaster(model, self.scaler.of(series_id), self.lookback, self.strategy)
 
     def fit(self, prep: Prepared) -> LoadedCell:
-        """A saved cell is already fitted: it is scored as it is (with its own scaler)."""
+        """A saved cell is already fitted: it is scored as it is (with its own scalers)."""
         return self
 
-    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """Forecast at origins (the model contract); ``values`` in the original units."""
-        return self.forecaster.predict(values, origins, horizon)
+    def on(self, item: PreparedSeries) -> NetworkForecaster:
+        """The saved network forecasting one series of prepared data (the model contract)."""
+        return self.forecaster_of(item.series_id)
 
 
 def check_cell(cell_dir: Path) -> dict[str, Any]:
@@ -409,7 +385,7 @@ def _series_files(cell_dir: Path, files: dict[str, str], where: str) -> list[str
                   or (name in files and layout.ONNX_FILE not in layout.FALLBACK_FILES)]
 
 
-def _scaler(path: Path) -> Scaler | SeriesScalers:
+def _scaler(path: Path) -> SeriesScalers:
     source = path / layout.SCALER_FILE
     return read_scaler(read_json(source, "scaler"), source=str(source))
 
@@ -455,13 +431,13 @@ def _keras(file: Path) -> Any:
         raise ArtifactError(f"{file}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
 
 
-def _member_dirs(path: Path, manifest: dict[str, Any], scaler: Scaler | SeriesScalers) -> list[Path]:
+def _member_dirs(path: Path, manifest: dict[str, Any], scaler: SeriesScalers) -> list[Path]:
     """A checked ``--per-series`` cell's network folders, one per series of its scaler: exactly those its
     manifest lists (hashed), and nothing else under ``series/``."""
     listed = {m.group(1) for m in map(_SERIES_FILE.fullmatch, manifest["files"]) if m}
     on_disk = {p.name for p in (path / layout.SERIES_DIR).iterdir() if p.is_dir()}
-    n = len(scaler.ids) if isinstance(scaler, SeriesScalers) else 1
-    if not isinstance(scaler, SeriesScalers) or len(listed) != n or on_disk != listed:
+    n = len(scaler.ids)
+    if scaler.single or len(listed) != n or on_disk != listed:
         extra = sorted(on_disk - listed)
         detail = f" ({layout.SERIES_DIR}/{extra[0]} is not in {layout.MANIFEST})" if extra else ""
         raise ArtifactError(f"{path}: {len(on_disk)} per-series networks for {n} series in {layout.SCALER_FILE}"

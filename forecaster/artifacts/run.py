@@ -23,6 +23,7 @@ from typing import Any
 from forecaster.artifacts import layout
 from forecaster.errors import ArtifactError
 from forecaster.evaluation import intervals
+from forecaster.evaluation.verdict import partial
 from forecaster.fs import atomic_write_text, json_ready, read_json, staged_run
 
 __all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_model", "resolve_cell_dir", "lost_to_baseline",
@@ -94,14 +95,6 @@ def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
                 and inside(run_dir, run_dir / r["name"])]
     except (KeyError, TypeError, AttributeError):
         raise ArtifactError(f"{run_dir}/{layout.LEADERBOARD_JSON}: unexpected content") from None
-
-
-def partial(row: dict[str, Any], rows: Sequence[dict[str, Any]]) -> bool:
-    """Whether a panel row scored fewer series than another row of its leaderboard (a ``--per-series``
-    network or a statistical model that failed on some): its mean is over other series, so it is
-    not ranked against the full rows."""
-    counts = [r["series"] for r in rows if isinstance(r.get("series"), int)]
-    return isinstance(row.get("series"), int) and bool(counts) and row["series"] < max(counts)
 
 
 def best_cell(run_dir: Path, *, networks_only: bool = False) -> Path:

@@ -75,12 +75,20 @@ def _add_settings(groups: dict[str, Any], *, skip: Sequence[str] = ()) -> None:
     become ``--x/--no-x``. Every flag defaults to ``None`` ("not given": the config file or the
     dataclass default applies).
     """
+    from forecaster.models.catalog import choices
+
+    names = choices()
     for s in config.SETTINGS:
         if s.group not in groups or s.key in skip:
             continue
-        kwargs: dict[str, Any] = {"dest": s.dest, "help": s.help_text().replace("%", "%%")}
+        text = s.help_text()
+        if s.catalog and s.value_type is not str:  # a list of names: say which
+            text = text.replace(" (default", f", from {', '.join(names[s.key])} (default")
+        kwargs: dict[str, Any] = {"dest": s.dest, "help": text.replace("%", "%%")}
         if s.is_bool:
             kwargs.update(action=argparse.BooleanOptionalAction, default=None)
+        elif s.catalog and s.value_type is str:
+            kwargs["choices"] = names[s.key]
         elif s.choices is not None:
             kwargs["choices"] = s.choices
         else:  # a tuple (units, covariates) stays a "64,32" string here: see _flag_value
@@ -125,6 +133,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group in _RUN_GROUPS}
 
 
+def _resolve(config_file: str | None, overrides: dict[str, Any]) -> Any:
+    """The run config, its model names checked against the model catalog."""
+    from forecaster.models.catalog import choices
+
+    return config.resolve(config_file, overrides, choices=choices())
+
+
 def _load_tensorflow(args: argparse.Namespace) -> None:
     """Import TensorFlow now, without its C++ banner unless --debug."""
     if not args.debug:
@@ -157,24 +172,15 @@ def print_failed(rows: Sequence[dict[str, Any]]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from forecaster import config
-
-    cfg = config.resolve(args.config, _overrides(args))
-    from forecaster.workflows import pipeline  # pandas and friends: only once the config is valid (fast errors)
+    cfg = _resolve(args.config, _overrides(args))
+    from forecaster.data.prepared import prepare  # pandas and friends: only once the config is valid (fast errors)
+    from forecaster.workflows.train import train
 
     t0 = time.perf_counter()
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    if cfg.data.id_col is not None:  # a panel: one global network over every series
-        from forecaster.data import panel
-        from forecaster.workflows import panels
-
-        pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
-        _load_tensorflow(args)
-        result = panels.train(cfg, pp, progress=progress)
-    else:
-        prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
-        _load_tensorflow(args)
-        result = pipeline.train(cfg, prep, progress=progress)
+    prep = prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
+    _load_tensorflow(args)
+    result = train(cfg, prep, progress=progress)
     for warning in result.warnings:
         _err(f"forecast: warning: {warning}")
     _track(cfg, result.run_dir, result.leaderboard, result.cells, "train", quiet=args.quiet or args.json)
@@ -215,28 +221,15 @@ def _track(cfg: Any, run_dir: Path, rows: Sequence[dict[str, Any]], cells: Seque
 
 def _track_saved(cfg: Any, run_dir: Path, kind: str, *, quiet: bool) -> None:
     """:func:`_track` for a run folder already on disk (a retrain's version): its leaderboard and histories."""
-    from forecaster.workflows.tracking import mlflow_uri
+    from forecaster.workflows.tracking import mlflow_uri, saved_run
 
     if mlflow_uri(cfg) is None:
         return
-    import json
-    import types
-
-    import pandas as pd
-
     try:
-        rows = json.loads((run_dir / "leaderboard.json").read_text(encoding="utf-8"))["rows"]
+        rows, cells = saved_run(run_dir)
     except (OSError, ValueError, KeyError) as exc:
         _err(f"forecast: warning: --mlflow-uri: {run_dir} could not be read to log it ({exc.__class__.__name__})")
         return
-    from forecaster.workflows.panels import mean_curve
-
-    def curve(path: Path) -> pd.DataFrame:  # a --per-series cell's rows of every series: their mean curve
-        frame = pd.read_csv(path)
-        return mean_curve(frame) if "series" in frame.columns else frame
-
-    cells = [types.SimpleNamespace(name=r["name"], fit=types.SimpleNamespace(history=curve(h)))
-             for r in rows if (h := run_dir / str(r["name"]) / "history.csv").is_file()]
     _track(cfg, run_dir, rows, cells, kind, quiet=quiet)
 
 
@@ -260,37 +253,26 @@ def _levels(text: str | None) -> tuple[int, ...] | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.artifacts.cell import is_statistical
-    from forecaster.artifacts.layout import MANIFEST, ONNX_FILE, SERIES_DIR
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
-    from forecaster.data.load import Panel
-    from forecaster.fs import output_file, read_json, write_output
-    from forecaster.workflows.predict import forecast, forecast_panel, load_for_predict, load_model, read_future, rounded, to_json
+    from forecaster.fs import output_file, write_output
+    from forecaster.workflows.formats import render
+    from forecaster.workflows.predict import forecast, load_for_predict, load_model, needs_tensorflow, read_future
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
     destination = output_file(args.output) if args.output not in (None, "-") else None  # before any work
     cell_dir, why = resolve_model(args.model, args.models_dir)
-    manifest = read_json(cell_dir / MANIFEST, "run manifest")  # a look at the kind; load_model checks it all
-    onnx = (cell_dir / ONNX_FILE).is_file() or (cell_dir / SERIES_DIR / "0" / ONNX_FILE).is_file()  # --per-series
-    if not (isinstance(manifest, dict) and is_statistical(manifest)) and not onnx:
+    if needs_tensorflow(cell_dir):
         _load_tensorflow(args)  # Keras fallback (runs without model.onnx); ONNX Runtime needs no TensorFlow
     loaded = load_model(cell_dir)
-    series = load_for_predict(loaded, args.data, missing=args.missing)
+    panel = load_for_predict(loaded, args.data, missing=args.missing)
     future = read_future(loaded, args.future)
     wanted = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
+    if wanted and panel.id_col is None:
+        raise ConfigError(f"--series: {cell_dir} forecasts one series per file (trained without --id-col)")
     notes: list[str] = []
-    if isinstance(series, Panel):
-        import pandas as pd
-
-        frame = forecast_panel(loaded, series, args.horizon, _levels(args.levels), series=wanted,  # type: ignore[arg-type]
-                               future=future, future_source=args.future or "--future", notes=notes)
-        frame = pd.concat([g.pipe(rounded) for _, g in frame.groupby(frame.columns[0], sort=False)])
-    else:
-        if wanted:
-            raise ConfigError(f"--series: {cell_dir} forecasts one series per file (trained without --id-col)")
-        frame = rounded(forecast(loaded, series, args.horizon, _levels(args.levels), future=future,
-                                 future_source=args.future or "--future"))
+    frame = forecast(loaded, panel, args.horizon, _levels(args.levels), series=wanted, future=future,
+                     future_source=args.future or "--future", notes=notes)
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     for note in notes:
         _err(f"forecast: warning: {note}")
@@ -300,19 +282,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         hint = f": serve it with --model {saved}" if (saved / "manifest.json").is_file() else ""
         _err(f"forecast: warning: {cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
              f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better{hint}")
-    if args.format == "json":
-        one = series.first if isinstance(series, Panel) else series
-        text = to_json(frame, model=str(cell_dir), target=one.target, freq=one.freq)
-    else:
-        out = frame.copy()
-        out["timestamp"] = out["timestamp"].map(lambda ts: ts.isoformat())
-        text = out.to_csv(index=False)
+    text = render(frame, args.format, id_col=panel.id_col,
+                  meta={"model": str(cell_dir), "target": panel.first.target, "freq": panel.first.freq})
     if destination is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(text)
     else:
         write_output(destination, text)
         what = (f"{frame.iloc[:, 0].nunique()} series x {args.horizon or loaded.horizon} steps"
-                if isinstance(series, Panel) else f"{len(frame)} steps")
+                if panel.id_col is not None else f"{len(frame)} steps")
         _err(f"forecast of {what} from {cell_dir} written to {args.output}")
     return ExitCode.OK
 
@@ -326,34 +303,22 @@ def _print_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     import json
 
-    from forecaster import config
     from forecaster.fs import json_ready
-    from forecaster.workflows import compare
 
-    cfg = config.resolve(args.config, _overrides(args))
+    cfg = _resolve(args.config, _overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address: only with --executor ray")
-    from forecaster.workflows import pipeline
+    from forecaster.data.prepared import prepare
+    from forecaster.workflows import compare
 
     t0 = time.perf_counter()
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
-    if cfg.data.id_col is not None:
-        if strategies:
-            raise ConfigError("--strategies: not available with --id-col (a panel) yet; compare a panel without it")
-        from forecaster.data import panel
-
-        pp = panel.prepare_panel(cfg)  # data errors before the TensorFlow import
-        _load_tensorflow(args)
-        result = compare.compare_panel(cfg, cells=cells, repeats=args.repeats, progress=progress, pp=pp,
-                                       executor=args.executor, ray_address=args.ray_address, backtest=args.backtest)
-    else:
-        prep = pipeline.prepare(cfg)  # data errors before the TensorFlow import
-        _load_tensorflow(args)
-        result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
-                                 prep=prep, strategies=strategies, executor=args.executor,
-                                 ray_address=args.ray_address)
+    prep = prepare(cfg)  # data errors before the TensorFlow import
+    _load_tensorflow(args)
+    result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
+                             prep=prep, strategies=strategies, executor=args.executor, ray_address=args.ray_address)
     import types
 
     seeds = len({t.seed for t in result.trials}) > 1  # one loss history per seed: their own names
@@ -377,43 +342,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
-    import yaml
-
-    from forecaster import config
-    from forecaster.artifacts.cell import check_cell, is_statistical, load_cell
+    from forecaster.artifacts.cell import load_cell
     from forecaster.artifacts.run import resolve_cell_dir
+    from forecaster.data.load import load
     from forecaster.evaluation.intervals import coverage_columns, percent
     from forecaster.fs import atomic_write_text, json_ready
-    from forecaster.workflows.backtest import FOLD_METRICS, backtest
-    from forecaster.workflows.backtest import load as backtest_load
+    from forecaster.workflows.backtest import FOLD_METRICS, backtest, config_of_run
 
     cell_dir = resolve_cell_dir(args.model, args.models_dir, networks_only=True)  # backtest refits a network
-    manifest = check_cell(cell_dir)
-    if is_statistical(manifest):
-        raise ConfigError(f"--model {args.model}: {cell_dir.name} is a statistical row; backtest refits a network "
-                          f"(give its run folder or a network's folder: every backtest scores {cell_dir.name} per fold "
-                          "beside it)")
-    saved = cell_dir.parent / "config.yaml"
-    try:
-        raw = config.safe_load_bounded(saved.read_text(encoding="utf-8"), saved)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
-    cfg = config.from_dict(raw, where=str(saved))
-    given = {"data.path": args.data, "training.epochs": args.epochs, "forecast.levels": args.levels,
-             "model.strategy": manifest["window"].get("strategy", "direct")}
-    merged = {**config.flatten(cfg), **{k: v for k, v in given.items() if v is not None}}
-    merged["schedule.coverage_tolerance"] = None  # a retrain-gate setting: backtest has no gate (and may turn levels off)
-    cfg = config.resolve(overrides=merged)
+    cfg, manifest = config_of_run(cell_dir, {"data.path": args.data, "training.epochs": args.epochs,
+                                             "forecast.levels": args.levels})
     if args.no_refit and cfg.data.id_col is not None:
         raise ConfigError(f"--no-refit: {cell_dir} is a panel's model, backtested by refitting it per fold (each "
                           "series cut at its own origins); leave out --no-refit")
-    series = backtest_load(cfg)  # data errors before the TensorFlow import
+    panel = load(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
     loaded = load_cell(cell_dir) if args.no_refit else None
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address: only with --executor ray")
-    result = backtest(cfg, cell=str(manifest["cell"]), folds=args.folds, loaded=loaded, series=series,
+    result = backtest(cfg, cell=str(manifest["cell"]), folds=args.folds, loaded=loaded, panel=panel,
                       progress=progress, executor=args.executor, ray_address=args.ray_address)
     payload = json_ready({"model": str(cell_dir), **result.to_dict()})
     name = f"backtest-{args.folds}folds-{'fixed' if args.no_refit else 'refit'}.json"
@@ -448,7 +396,7 @@ def _add_schedule_flags(p: argparse.ArgumentParser, *, cron: bool = False) -> No
 
 def _registry_config(args: argparse.Namespace) -> Any:
     extra = {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group == _REGISTRY_GROUP}
-    return config.resolve(args.config, {**_overrides(args), **extra})
+    return _resolve(args.config, {**_overrides(args), **extra})
 
 
 def _log(msg: str) -> None:
@@ -608,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("train", parents=[common], help="train one cell and save a run (model, metrics, forecast)")
-    from forecaster.models.network.cells import available_cells
+    from forecaster.models.catalog import cell_names
 
     p.add_argument("--json", action="store_true", help="print the run folder and leaderboard as JSON (no progress)")
     _add_run_flags(p)
@@ -634,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common],
                        help="train several cells on the same windows and seeds; leaderboard, verdict, report")
     p.add_argument("--cells", default="lstm,gru,mlp", metavar="A,B",
-                   help=f"cells to compare, from {', '.join(available_cells())} (default lstm,gru,mlp)")
+                   help=f"cells to compare, from {', '.join(cell_names())} (default lstm,gru,mlp)")
     p.add_argument("--repeats", type=int, default=1, metavar="N", help="seeds per cell: seed, seed+1, ... (default 1)")
     p.add_argument("--json", action="store_true", help="print the leaderboard and verdict as JSON (no progress)")
     p.add_argument("--backtest", type=int, default=0, metavar="K",

@@ -28,9 +28,7 @@ from forecaster.config.resolve import (
     to_dict,
 )
 from forecaster.config.schema import (
-    DEFAULT_BASELINES,
     DEFAULT_DATA,
-    BaselineName,
     DataConfig,
     ForecastConfig,
     MissingPolicy,
@@ -46,7 +44,7 @@ from forecaster.config.settings import FLAG_FOR_KEY, SETTINGS, Setting, setting
 
 __all__ = [
     "DataConfig", "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig",
-    "RunConfig", "MissingPolicy", "Strategy", "BaselineName", "DEFAULT_BASELINES", "DEFAULT_DATA", "Setting",
+    "RunConfig", "MissingPolicy", "Strategy", "DEFAULT_DATA", "Setting",
     "SETTINGS", "FLAG_FOR_KEY", "setting", "load", "resolve", "to_dict", "dump_yaml", "from_dict", "flatten",
     "safe_load_bounded", "MAX_CONFIG_NODES",
 ]

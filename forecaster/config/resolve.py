@@ -20,7 +20,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,17 +97,27 @@ def _unknown(key: str, valid: list[str], where: str) -> ConfigError:
     return ConfigError(f"{where}: unknown key '{shown}'{hint}")
 
 
+def _check_names(cfg: RunConfig, where: Mapping[str, str], choices: Mapping[str, Sequence[str]]) -> None:
+    """Each catalog key's value(s) among ``choices[key]`` (with a "did you mean")."""
+    for key, valid in choices.items():
+        section, _, field_name = key.partition(".")
+        value = getattr(getattr(cfg, section), field_name)
+        for name in (value if isinstance(value, tuple) else () if value is None else (value,)):
+            if name not in valid:
+                close = difflib.get_close_matches(str(name), list(valid), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(f"{where.get(key, key)}: expected one of {', '.join(valid)}, got {name!r}{hint}")
+
+
 def _check_ranges(cfg: RunConfig, where: Mapping[str, str]) -> None:
     """Value checks that types alone cannot express. ``where`` names each key's source."""
 
     def fail(key: str, expected: str, got: Any) -> None:
         raise ConfigError(f"{where.get(key, key)}: expected {expected}, got {got!r}")
 
-    for s in SETTINGS:  # the declared bounds and registry choices
+    for s in SETTINGS:  # the declared bounds
         section, _, field_name = s.key.partition(".")
         value = getattr(getattr(cfg, section), field_name)
-        if s.choices_from is not None and value is not None and value not in s.choices_from():
-            fail(s.key, "one of " + ", ".join(s.choices_from()), value)
         expected = s.expected_text()
         if expected is not None and not s.in_range(value):
             fail(s.key, expected, value)
@@ -256,12 +266,17 @@ def load(path: str | Path) -> dict[str, Any]:
 def resolve(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    choices: Mapping[str, Sequence[str]] | None = None,
 ) -> RunConfig:
     """Build the run config: defaults <- config file <- overrides (``None`` values are ignored).
 
     Args:
         config_file: optional YAML file; its values replace the defaults.
         overrides: dotted keys (e.g. ``{"training.epochs": 5}``), typically from CLI flags.
+        choices: the valid names of catalog keys (``model.cell``, ``model.baselines``), from
+            :func:`forecaster.models.catalog.choices`; a key left out is not checked here (the
+            workflow that builds its models refuses an unknown name).
 
     Raises:
         ConfigError: naming the key, its source (file or flag) and what was expected.
@@ -286,6 +301,7 @@ def resolve(
     cfg = _apply(cfg, given, flag)
     sources.update({k: flag(k) for k in given})
     _check_ranges(cfg, sources)
+    _check_names(cfg, sources, choices or {})
     return cfg
 
 

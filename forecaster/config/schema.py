@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["MissingPolicy", "Strategy", "BaselineName", "DEFAULT_BASELINES", "DEFAULT_DATA", "DataConfig",
+__all__ = ["MissingPolicy", "Strategy", "DEFAULT_DATA", "DataConfig",
            "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig",
            "RunConfig", "SECTION_TYPES"]
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
 Strategy = Literal["direct", "recursive"]
-#: Rows every leaderboard can hold beside the networks (see :mod:`forecaster.models.catalog`).
-BaselineName = Literal["naive", "seasonal_naive", "linear", "ets", "theta", "arima", "mstl"]
-DEFAULT_BASELINES: tuple[BaselineName, ...] = ("naive", "seasonal_naive", "linear", "ets", "theta")
 
 #: The shipped sample series: the embedded default when no data file is given.
 DEFAULT_DATA = "data/seattle_temps_2010.csv"
@@ -67,7 +64,7 @@ class ModelConfig:
     # with residual: a linear path started at its least-squares fit; None: with and without, lower val loss wins
     linear: bool | None = None
     # rows scored beside the networks on the same windows; arima and mstl are slow (opt-in)
-    baselines: tuple[BaselineName, ...] = DEFAULT_BASELINES
+    baselines: tuple[str, ...] | None = None  # None: the model catalog's default line-up
     per_series: bool = False  # a panel: one network per series instead of one global network over all of them
 
 

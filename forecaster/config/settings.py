@@ -10,23 +10,16 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from forecaster.config.schema import SECTION_TYPES, BaselineName
+from forecaster.config.schema import SECTION_TYPES
 
 __all__ = ["Setting", "SETTINGS", "FLAG_FOR_KEY", "setting"]
 
 @functools.cache
 def _hints(section_type: type) -> dict[str, Any]:
     return typing.get_type_hints(section_type)
-
-
-def _cells() -> tuple[str, ...]:
-    from forecaster.models.network.cells import available_cells  # light: no TensorFlow import
-
-    return available_cells()
 
 
 def _show(value: Any) -> str:
@@ -62,7 +55,9 @@ class Setting:
         above: an exclusive lower bound (``above < value``), if any.
         below: an exclusive upper bound (``value < below``), if any.
         expected: the "expected ..." text of a range error, where the generated one reads badly.
-        choices_from: the names of an open registry (cells), for a key that is not a ``Literal``.
+        catalog: the key names models of the model catalog (cells, baselines): its valid names are handed
+            to :func:`forecaster.config.resolve` (``choices=``) and to the CLI by their callers, which
+            read them from :mod:`forecaster.models.catalog` (config sits below the models).
 
     Example:
         >>> s = setting("window.horizon")
@@ -86,7 +81,7 @@ class Setting:
     above: float | None = None
     below: float | None = None
     expected: str | None = None
-    choices_from: Callable[[], tuple[str, ...]] | None = None
+    catalog: bool = False
 
     @property
     def dest(self) -> str:
@@ -121,8 +116,6 @@ class Setting:
     @property
     def choices(self) -> tuple[str, ...] | None:
         """The allowed values: the ``Literal``'s, the registry's, or ``None`` (open)."""
-        if self.choices_from is not None:
-            return self.choices_from()
         if typing.get_origin(self.value_type) is Literal:
             return typing.get_args(self.value_type)
         return None
@@ -191,7 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("window.seasons", "--seasons", "every seasonal period the models may use, e.g. 24,168 (the residual "
             "base picks among them on the training windows; the default lookback spans the longest)", _WIN, "N,N",
             none_means="the frequency's natural cycles the training part holds twice"),
-    Setting("model.cell", "--cell", "network cell", _MODEL, choices_from=_cells),
+    Setting("model.cell", "--cell", "network cell", _MODEL, "CELL", catalog=True),
     Setting("model.units", "--units", "units per stacked layer, e.g. 64 or 64,32", _MODEL, "N[,N...]"),
     Setting("model.dropout", "--dropout", "dropout between layers", _MODEL, "F", at_least=0, below=1),
     Setting("model.strategy", "--strategy", "direct: all horizon steps at once; recursive: one step fed back",
@@ -200,8 +193,8 @@ SETTINGS: tuple[Setting, ...] = (
             _MODEL),
     Setting("model.linear", "--linear", "with --residual: add a linear path started at its least-squares fit",
             _MODEL, none_means="train with and without it, keep the lower validation loss"),
-    Setting("model.baselines", "--baselines", "rows scored beside the networks, comma-separated, from "
-            + ", ".join(typing.get_args(BaselineName)) + " (arima and mstl are slow: opt-in)", _MODEL, "A,B"),
+    Setting("model.baselines", "--baselines", "rows scored beside the networks, comma-separated", _MODEL, "A,B",
+            none_means="the catalog's default line-up", catalog=True),
     Setting("model.per_series", "--per-series", "with --id-col: train one network per series (each on its own "
             "windows only) instead of one global network over every series", _MODEL),
     Setting("training.epochs", "--epochs", "maximum epochs", _MODEL, "N", at_least=1),

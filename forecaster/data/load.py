@@ -14,78 +14,28 @@ Example:
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from forecaster.config import RunConfig
+from forecaster.data.frame import Panel, SeriesFrame
 from forecaster.errors import DataError
+from forecaster.fs import file_sha256
 
-__all__ = ["SeriesFrame", "Panel", "load_series", "load_panel", "file_sha256", "MISSING_POLICIES", "detect_id_col"]
+__all__ = ["load", "load_series", "load_panel", "load_future", "MISSING_POLICIES", "detect_id_col", "MAX_STATIC_LEVELS"]
 
 MISSING_POLICIES = ("error", "interpolate", "ffill")
 _READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
 _YEAR_NAMES = {"year", "yr", "years"}
 _MAX_LISTED = 8
-
-
-@dataclass(frozen=True)
-class SeriesFrame:
-    """A validated series on a regular time grid.
-
-    Attributes:
-        frame: float64 columns ``[target, *covariates]`` on a ``DatetimeIndex`` named after
-            the time column, with a regular frequency and no missing values.
-        target: the column to forecast.
-        covariates: extra input columns, in order.
-        freq: the pandas frequency alias of the index (``"h"``, ``"D"``, ``"MS"``...).
-        path: the file it came from.
-        sha256: the file's content hash.
-        n_filled: how many values the ``missing`` policy filled (0 with ``error``).
-    """
-
-    frame: pd.DataFrame
-    target: str
-    covariates: tuple[str, ...]
-    freq: str
-    path: str
-    sha256: str
-    time_col: str
-    n_filled: int = 0
-    filled_by: str | None = None  # the missing-value policy that filled them ("interpolate", "ffill")
-    series_id: str | None = None  # the series' id in a panel file (None: a file of one series)
-    known: tuple[str, ...] = ()  # covariates known in the future (the last of ``covariates``)
-    static: tuple[str, ...] = ()  # a panel's per-series constants (in ``covariates``, before ``known``)
-
-    @property
-    def filled_note(self) -> str | None:
-        """``"59 values interpolated"`` (or forward-filled); ``None`` when nothing was filled."""
-        if not self.n_filled:
-            return None
-        how = "interpolated" if self.filled_by == "interpolate" else "forward-filled"
-        return f"{self.n_filled} value{'s' if self.n_filled != 1 else ''} {how}"
-
-    @property
-    def columns(self) -> list[str]:
-        """Model input columns: the target first, then the covariates."""
-        return [self.target, *self.covariates]
-
-
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _listing(items: Sequence[object]) -> str:
@@ -607,41 +557,6 @@ def _value_frame(df: pd.DataFrame, index: pd.DatetimeIndex, target: str, covaria
     return pd.DataFrame({k: v.to_numpy() for k, v in columns.items()}, index=index)
 
 
-@dataclass(frozen=True)
-class Panel:
-    """Many series of one file in long format (one row per series id and timestamp), each validated.
-
-    Attributes:
-        series: one :class:`SeriesFrame` per id, in the order the ids first appear in the file;
-            each on the shared frequency's grid, with its own start and end (ragged).
-        id_col: the series-id column.
-        path, sha256: the file and its content hash.
-    """
-
-    series: tuple[SeriesFrame, ...]
-    id_col: str
-    path: str
-    sha256: str
-    static_columns: tuple[str, ...] = ()  # --static-covariates as named (a text one: several input columns)
-    static_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # a text static column's categories
-
-    @property
-    def ids(self) -> list[str]:
-        return [str(s.series_id) for s in self.series]
-
-    @property
-    def first(self) -> SeriesFrame:
-        return self.series[0]
-
-    @property
-    def rows(self) -> int:
-        return sum(len(s.frame) for s in self.series)
-
-    @property
-    def n_filled(self) -> int:
-        return sum(s.n_filled for s in self.series)
-
-
 def load_panel(
     path: str | Path,
     *,
@@ -794,42 +709,22 @@ def _static_levels(df: pd.DataFrame, static: Sequence[str], given: Mapping[str, 
     return out
 
 
-def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
-    """Sine and cosine of the calendar cycles finer than a year that ``freq`` can show, at each timestamp.
+def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = None) -> Panel:
+    """Load and validate the configured file: its one series, or every series of a long-format file
+    (``data.id_col``), as a :class:`~forecaster.data.frame.Panel`.
 
-    Sub-daily data gets the time of day and the day of the week, daily data the day of the week
-    and of the year, weekly data the day of the year, monthly and quarterly data the month.
-    Each cycle ``c`` in ``[0, 1)`` gives ``calendar_<name>_sin = sin(2 pi c)`` and ``_cos``.
+    ``static_levels``: a saved model's categories of its text static covariates (see :func:`load_panel`).
 
     Raises:
-        DataError: yearly (or coarser) data, which has no calendar cycle to add.
-
-    Example:
-        >>> idx = pd.date_range("2024-01-01", periods=3, freq="6h")
-        >>> calendar_features(idx, "6h").round(3)["calendar_day_sin"].tolist()
-        [0.0, 1.0, 0.0]
+        DataError: one line naming the file, the series, the column and the first offending row.
     """
-    step = (index[0] + pd.tseries.frequencies.to_offset(freq)) - index[0] if len(index) else pd.Timedelta(0)
-    day = pd.Timedelta(days=1)
-    start_of_day = index.normalize()
-    cycles: dict[str, np.ndarray] = {}
-    if step < day:
-        cycles["day"] = ((index - start_of_day) / day).to_numpy(dtype=np.float64)
-    if step < pd.Timedelta(days=7):
-        cycles["week"] = (index.dayofweek.to_numpy() + cycles.get("day", 0.0)) / 7.0
-    if step < pd.Timedelta(days=28):
-        cycles["year"] = (index.dayofyear.to_numpy() - 1) / np.where(index.is_leap_year, 366.0, 365.0)
-    elif step < pd.Timedelta(days=365):
-        cycles["year"] = (index.month.to_numpy() - 1) / 12.0
-    if not cycles:
-        raise DataError(f"--calendar: frequency {freq!r} is a year or longer; it has no calendar cycle to add "
-                        "(drop --calendar)")
-    out = {}
-    for name, c in cycles.items():
-        angle = 2 * np.pi * np.asarray(c, dtype=np.float64)
-        out[f"calendar_{name}_sin"] = np.sin(angle)
-        out[f"calendar_{name}_cos"] = np.cos(angle)
-    return pd.DataFrame(out, index=index)
+    d = cfg.data
+    if d.id_col is None:
+        return Panel.of(load_series(d.path, target=d.target, time_col=d.time_col, covariates=d.covariates,
+                                    missing=d.missing, freq=d.freq, known=d.known_covariates))
+    return load_panel(d.path, id_col=d.id_col, target=d.target, time_col=d.time_col, covariates=d.covariates,
+                      missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates,
+                      static_levels=static_levels)
 
 
 def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None) -> pd.DataFrame:

@@ -1,39 +1,50 @@
-"""The prepared inputs of a run: the series loaded, split by time, scaled on the training rows.
+"""The prepared inputs of a run: every series of a file split by time and scaled on its own training rows.
 
 Every model of a run (network, baseline, statistical) is fitted and scored on one
-:class:`Prepared`: the same split, the same scaler, the same windows and the same MASE scale.
+:class:`Prepared`: the same splits, the same scalers, the same windows and the same MASE scales.
+A file of one series is a :class:`Prepared` of one, so one series and many take the same path.
+Each series is a :class:`PreparedSeries` (its own split by time, its own scaler fitted on its own
+training rows, its own MASE scale); a global network trains on :attr:`Prepared.scaled`, every
+series' scaled rows stacked, with each window's start row taken from its own series' windows and
+shifted to where that series lies in the stack (``indptr``-style offsets, as statsforecast's
+``GroupedArray``), so no window ever reads two series. A series too short for the windows is
+skipped and named (a file of one series reports its own error instead).
 
 Example:
     >>> from forecaster import config
     >>> prep = prepare(config.resolve())  # doctest: +SKIP
-    >>> prep.split.train_end, prep.season  # doctest: +SKIP
-    (6132, 24)
+    >>> len(prep.items), prep.single.split.train_end, prep.season  # doctest: +SKIP
+    (1, 6132, 24)
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from forecaster.config import RunConfig
-from forecaster.data import seasons
-from forecaster.data.load import SeriesFrame, calendar_features, load_series
-from forecaster.data.windows import Scaler, Split, make_dataset, split, target_windows
+from forecaster.data.columns import Columns
+from forecaster.data.features import calendar_features, input_columns, input_values
+from forecaster.data.frame import Panel, SeriesFrame
+from forecaster.data.load import load
+from forecaster.data.scaling import Scaler, SeriesScalers
+from forecaster.data.seasons import lookback_for, seasons_for, window_lookback
+from forecaster.data.windows import PARTS, Split, make_dataset, split, target_windows
 from forecaster.errors import DataError
-from forecaster.models import baselines
 
-__all__ = ["Prepared", "prepare", "load", "describe", "future_index", "seasons_for", "default_lookback",
-           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns", "input_values"]
+__all__ = ["PreparedSeries", "Prepared", "StackSplit", "prepare", "prepare_series", "static_stats", "describe",
+           "skipped_note", "series_counts", "check_ids", "MAX_LISTED"]
+
+#: Skipped series named in a message, at most (the count is always given).
+MAX_LISTED = 10
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """The shared inputs of every model in a run: one split, one scaler, one set of windows.
+class PreparedSeries:
+    """One series of a run: its split, its scaler, its windows and its MASE scale.
 
     Attributes:
         series: the loaded series.
@@ -59,14 +70,14 @@ class Prepared:
     calendar: bool = False  # calendar inputs were added (see input_values)
 
     @property
+    def series_id(self) -> str | None:
+        """The series' id (``None`` for a file of one series)."""
+        return self.series.series_id
+
+    @property
     def columns(self) -> list[str]:
         """The input columns of ``values``: target, past covariates, known covariates, calendar inputs."""
         return list(self.scaler.columns)
-
-    @property
-    def has_future_inputs(self) -> bool:
-        """Known covariates or calendar inputs: a window's last rows carry values of the steps it forecasts."""
-        return bool(self.series.known) or self.calendar
 
     def origins(self, part: str) -> np.ndarray:
         """The forecast origin (first target row) of every window of ``part``."""
@@ -78,177 +89,25 @@ class Prepared:
             return self.test_targets
         return target_windows(self.y, self.origins(part), self.split.horizon)
 
-    def residual_base(self, steps: int, *, linear: bool = True) -> baselines.ResidualBase:
-        """The baseline a residual network corrects, chosen on the training windows only, with the
-        least-squares start of its linear correction when ``linear``."""
-        sp = self.split
-        train, first = self.scaled[: sp.train_end], sp.first_targets("train")
-        base = baselines.residual_base(train[:, 0], first, steps, season=self.season, lookback=sp.lookback,
-                                       seasons=self.seasons)
-        if not linear:
-            return base
-        return dataclasses.replace(base, linear=baselines.linear_correction(train, first, steps, base, lookback=sp.lookback))
-
     @property
     def insample(self) -> np.ndarray:
         """The training part of the target (scales MASE)."""
         return self.y[: self.split.train_end]
 
-    def dataset(self, part: str, *, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Any:
-        sp = self.split
-        return make_dataset(
-            self.scaled, sp.starts(part), lookback=sp.lookback, horizon=sp.horizon,
-            batch_size=batch_size, shuffle=shuffle, seed=seed,
-        )
 
-
-def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:
-    """The ``horizon`` timestamps after ``last`` on the series' frequency."""
-    return pd.date_range(last, periods=horizon + 1, freq=freq, name=name)[1:]
-
-
-#: The default lookback's bounds (steps): at least the former fixed default, at most what keeps a
-#: recurrent cell's windows cheap (a half-hourly week, 336 steps, plus a 48-step horizon fits).
-MIN_LOOKBACK, MAX_LOOKBACK = 48, 400
-
-
-def training_rows(cfg: RunConfig, n: int) -> int:
-    """Rows of the training part of an ``n``-row series under ``cfg``'s split (the lookback plays no role)."""
-    from forecaster.data.windows import _rows
-
-    w = cfg.window
-    return n - _rows(w.val, n) - _rows(w.test, n)
-
-
-def seasons_for(cfg: RunConfig, freq: str, n_train: int, source: str) -> tuple[int, tuple[int, ...], tuple[str, ...]]:
-    """The main season (MASE, seasonal naive), every season the models may use, and notes on the ones left out.
-
-    Inferred periods (:func:`forecaster.data.seasons.natural_seasons`) are kept when the training part
-    holds at least two full cycles; periods given in ``window.seasons`` must be, or the data is refused.
-
-    Raises:
-        DataError: a given period is longer than half the training part.
-    """
-    w = cfg.window
-    season = w.season or seasons.infer_season(freq)
-    if w.seasons is not None:
-        short = [p for p in w.seasons if 2 * p > n_train]
-        if short:
-            raise DataError(f"{source}: season {short[0]} (--seasons) needs two full cycles ({2 * short[0]} rows) in "
-                            f"the training part, which has {n_train}; use more data or drop that period")
-        return season, tuple(sorted({season, *w.seasons} - {1})), ()
-    notes = []
-    kept = []
-    for p in seasons.natural_seasons(season, freq):
-        if 2 * p <= n_train or p == season:
-            kept.append(p)
-        else:
-            notes.append(f"season {p} left out: the training part's {n_train} rows hold fewer than two cycles")
-    return season, tuple(kept), tuple(notes)
-
-
-def default_lookback(seasons: tuple[int, ...], horizon: int, n_train: int) -> int:
-    """The default lookback: the longest season plus the horizon, two main seasons, or 48, whichever is longest.
-
-    ``season + horizon`` steps let a window see the same time one cycle back at every step it
-    forecasts (hourly: 168 + 24); two cycles of the main season let it see its shape twice
-    (weekly: 104). A span counts only when the training part holds it three times and it stays
-    within :data:`MAX_LOOKBACK`. Measured on the bench's six series against the former fixed 48:
-    hourly traffic 0.81 -> 0.65 MASE, weekly CO2 better at 104 than at 76, the rest unchanged.
-
-    Example:
-        >>> default_lookback((24, 168), 24, 6000), default_lookback((52,), 24, 1500), default_lookback((12,), 12, 400)
-        (192, 104, 48)
-    """
-    def fits(span: int) -> bool:
-        return span <= MAX_LOOKBACK and 3 * (span + horizon) <= n_train
-
-    spans = [p + horizon for p in seasons if fits(p + horizon)]
-    if seasons and fits(2 * seasons[0]):
-        spans.append(2 * seasons[0])
-    return max([MIN_LOOKBACK, *spans])
-
-
-def window_lookback(cfg: RunConfig, series: SeriesFrame) -> int:
-    """``window.lookback``, or :func:`default_lookback` for this series when it is null."""
-    if cfg.window.lookback is not None:
-        return cfg.window.lookback
-    n_train = training_rows(cfg, len(series.frame))
-    _season, seasons, _notes = seasons_for(cfg, series.freq, n_train, series.path)
-    return default_lookback(seasons, cfg.window.horizon, n_train)
-
-
-def load(cfg: RunConfig) -> SeriesFrame:
-    """Load and validate the configured series.
-
-    Raises:
-        DataError: also for a panel (``data.id_col``), which :mod:`forecaster.data.panel` loads.
-    """
-    d = cfg.data
-    if d.id_col is not None:
-        raise DataError(f"{d.path}: --id-col (a file of many series) works with `forecast train`, `compare`, "
-                        "`predict`, `retrain` and `schedule`; backtest takes one series per file for now")
-    return load_series(
-        d.path, target=d.target, time_col=d.time_col, covariates=d.covariates, missing=d.missing, freq=d.freq,
-        known=d.known_covariates,
-    )
-
-
-def input_columns(series: SeriesFrame, calendar: bool) -> list[str]:
-    """The model's input columns: the target, past covariates, known covariates, then calendar inputs."""
-    extra = list(calendar_features(series.frame.index[:1], series.freq).columns) if calendar else []
-    return [*series.columns, *extra]
-
-
-def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
-                 future: pd.DataFrame | None = None) -> np.ndarray:
-    """``(n, n_inputs)`` float64 rows in the original units, columns as :func:`input_columns`.
-
-    Known covariates and calendar inputs are *led* by the horizon: row ``t`` holds their values at
-    ``t + horizon``. A window ending at row ``o - 1`` then carries, in its last ``horizon`` rows,
-    their values at the steps ``o .. o + horizon - 1`` it forecasts, with no change to the
-    window's shape. The last ``horizon`` rows of a known covariate come from ``future`` (the
-    values after the end, by timestamp) and are NaN without it; calendar inputs are always known.
-
-    Example:
-        >>> import pandas as pd
-        >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="d")
-        >>> s = SeriesFrame(pd.DataFrame({"y": [1.0, 2, 3, 4], "promo": [0.0, 1, 0, 1]}, index=idx), "y", ("promo",),
-        ...                 "D", "f.csv", "", "d", known=("promo",))
-        >>> input_values(s, 2)[:, 1].tolist()  # row t: promo at t + 2
-        [0.0, 1.0, nan, nan]
-    """
-    frame = series.frame
-    known = list(series.known)
-    past = [c for c in series.columns if c not in known]
-    values = frame[past].to_numpy(dtype=np.float64)
-    if not known and not calendar:
-        return values
-    n = len(frame)
-    ext = pd.date_range(frame.index[0], periods=n + horizon, freq=series.freq, name=frame.index.name)
-    lead = frame[known].reindex(ext)
-    if future is not None and known:
-        given = future[known].reindex(ext[n:])
-        lead.iloc[n:] = given.to_numpy(dtype=np.float64)
-    if calendar:
-        lead = pd.concat([lead, calendar_features(ext, series.freq)], axis=1)
-    return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
-
-
-def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None,
-            static_stats: Mapping[str, tuple[float, float]] | None = None) -> Prepared:
-    """Split and scale the series once for every cell of a run.
+def prepare_series(cfg: RunConfig, series: SeriesFrame, *, sp: Split | None = None,
+                   static_stats: Mapping[str, tuple[float, float]] | None = None) -> PreparedSeries:
+    """Split and scale one series.
 
     Args:
         cfg: the resolved configuration.
-        series: an already loaded series (default: load ``cfg.data``).
+        series: the loaded series.
         sp: an explicit split (a backtest fold); its ``n`` may be shorter than the series, which
             is then cut at ``sp.n`` so nothing after the fold is even held in memory.
         static_stats: a panel's static covariates: ``column -> (mean, scale)`` over its series,
             used in place of this series' own statistics (a constant column scaled by itself
             would be 0 in every series, and tell them apart no longer).
     """
-    series = series if series is not None else load(cfg)
     w = cfg.window
     calendar = cfg.data.calendar
     values = input_values(series, w.horizon, calendar=calendar)
@@ -274,20 +133,212 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
             "set window.season (--season) to a shorter cycle or use more data"
         )
     y = values[:, 0]
-    return Prepared(
+    return PreparedSeries(
         series=series, split=sp, scaler=scaler, scaled=scaler.transform(values),
         season=season, y=y, test_targets=target_windows(y, first, w.horizon), values=values,
         seasons=seasons, season_notes=notes, calendar=calendar,
     )
 
 
+@dataclass(frozen=True)
+class StackSplit:
+    """The stacked windows of every series: start rows per part in the stacked array."""
+
+    lookback: int
+    horizon: int
+    offsets: np.ndarray  # row of the stack where each series starts (and the total, last)
+    parts: dict[str, np.ndarray]
+
+    def starts(self, part: str) -> np.ndarray:
+        """Start rows (in the stack) of every window whose targets lie in ``part`` of its own series."""
+        return self.parts[part]
+
+    def first_targets(self, part: str) -> np.ndarray:
+        return self.parts[part] + self.lookback
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The shared inputs of a run (see the module docstring).
+
+    Attributes:
+        panel: the loaded file (one series or many).
+        items: one prepared series per series kept, in the file's order.
+        skipped: ``(series id, reason)`` of each series left out (too short for the windows).
+        split: the stacked windows.
+        scaled: every kept series' scaled rows, stacked (float32).
+        season: the main season; ``seasons``: the periods every kept series can use.
+    """
+
+    panel: Panel
+    items: tuple[PreparedSeries, ...]
+    skipped: tuple[tuple[str, str], ...]
+    split: StackSplit
+    scaled: np.ndarray
+    season: int
+    seasons: tuple[int, ...]
+    columns: Columns
+    calendar: bool = False
+
+    @property
+    def ids(self) -> list[str | None]:
+        """The kept series' ids (``[None]`` for a file of one series)."""
+        return [p.series_id for p in self.items]
+
+    @property
+    def scaler(self) -> SeriesScalers:
+        """Every kept series' scaler (one row of statistics per series)."""
+        return SeriesScalers(self.ids, [p.scaler for p in self.items])
+
+    @property
+    def input_columns(self) -> list[str]:
+        return self.items[0].columns
+
+    @property
+    def has_future_inputs(self) -> bool:
+        """Known covariates or calendar inputs: a window's last rows carry values of the steps it forecasts."""
+        return self.columns.has_future_inputs
+
+    @property
+    def single(self) -> PreparedSeries:
+        """The one series of a :class:`Prepared` of one (a local model's view).
+
+        Raises:
+            ValueError: it holds several series.
+        """
+        if len(self.items) != 1:
+            raise ValueError(f"{len(self.items)} series where one was expected (a local model is fitted per series)")
+        return self.items[0]
+
+    def only(self, k: int) -> Prepared:
+        """The ``k``-th series alone, as a :class:`Prepared` of one (what a local model is fitted on)."""
+        item = self.items[k]
+        n = len(item.scaled)
+        parts = {part: np.asarray(item.split.starts(part), dtype=np.int64) for part in PARTS}
+        return Prepared(panel=self.panel, items=(item,), skipped=(),
+                        split=StackSplit(self.split.lookback, self.split.horizon, np.array([0, n]), parts),
+                        scaled=item.scaled, season=item.season, seasons=item.seasons, calendar=self.calendar,
+                        columns=self.columns)
+
+    def dataset(self, part: str, *, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Any:
+        """Batches of windows drawn from every series (none crossing two)."""
+        sp = self.split
+        rows = sp.starts(part)
+        # one series: its rows as a range (the streamed dataset's cheaper path, and the same batches as ever)
+        starts = (range(int(rows[0]), int(rows[-1]) + 1) if len(rows) else range(0)) if len(self.items) == 1 else rows
+        return make_dataset(self.scaled, starts, lookback=sp.lookback, horizon=sp.horizon,
+                            batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def static_stats(series: Sequence[SeriesFrame]) -> dict[str, tuple[float, float]]:
+    """Mean and scale (standard deviation; 1 when every series shares the value) of each static covariate over
+    ``series``, one value per series: the statistics every series' scaler uses for them."""
+    out: dict[str, tuple[float, float]] = {}
+    for col in series[0].static if series else ():
+        vals = np.array([s.frame[col].iloc[0] for s in series], dtype=np.float64)
+        std = float(vals.std())
+        out[col] = (float(vals.mean()), std if std > 0 else 1.0)
+    return out
+
+
+def prepare(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None,
+            split_of: Callable[[SeriesFrame, int], Split] | None = None,
+            advice: str = "use a shorter --lookback/--horizon or smaller --val/--test") -> Prepared:
+    """Prepare every series of the file with one lookback and horizon (its own split and scaler).
+
+    The lookback is ``window.lookback``, or the default for the series of median length
+    (:func:`forecaster.data.seasons.lookback_for`). Each series is split by time by the
+    ``window`` fractions, or by ``split_of(series, lookback)`` (a backtest fold's split). A
+    series whose parts cannot hold the windows is skipped with its reason; when none can, the
+    error ends with ``advice`` (a file of one series: its own error).
+
+    Raises:
+        DataError: no series is long enough (the message gives the shortest need and a few ids).
+    """
+    panel = panel if panel is not None else load(cfg)
+    w = cfg.window
+    lb = lookback or lookback_for(cfg, panel)
+    first = panel.first
+    many = panel.id_col is not None
+    if many and (first.known or cfg.data.calendar) and lb < w.horizon:  # the settings are at fault: say so once
+        raise DataError(f"{panel.path}: lookback {lb} is shorter than the horizon {w.horizon}; known covariates and "
+                        "calendar inputs need lookback >= horizon: raise --lookback")
+    if cfg.data.calendar:
+        calendar_features(first.frame.index[:1], first.freq)  # a yearly file has no calendar cycle: one error
+    items, skipped, splits = [], [], []
+
+    def skip(s: SeriesFrame, exc: DataError) -> None:
+        if not many:  # a file of one series: its own error, as it is
+            raise exc
+        text = str(exc).split(": ", 1)[-1]
+        reason = text.split(": ", 1)[1].split(";")[0] if "rows are too few" in text else text
+        skipped.append((str(s.series_id), f"{len(s.frame)} rows, {reason}"))
+
+    for s in panel.series:
+        try:
+            splits.append((s, split_of(s, lb) if split_of is not None
+                           else split(len(s.frame), lookback=lb, horizon=w.horizon, val=w.val, test=w.test,
+                                      source=s.path)))
+        except DataError as exc:
+            skip(s, exc)
+    stats = static_stats([s for s, _ in splits])  # over the series kept, not those too short for the windows
+    for s, sp in splits:
+        try:
+            items.append(prepare_series(cfg, s, sp=sp, static_stats=stats))
+        except DataError as exc:
+            skip(s, exc)
+    if not items:
+        ids = ", ".join(sid for sid, _ in skipped[:MAX_LISTED])
+        raise DataError(f"{panel.path}: no series is long enough for lookback {lb} and horizon {w.horizon} "
+                        f"({len(skipped)} series: {ids}; e.g. {skipped[0][1]}); {advice}")
+    lengths = np.array([len(p.scaled) for p in items], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    parts = {part: np.concatenate([np.asarray(p.split.starts(part), dtype=np.int64) + off
+                                   for p, off in zip(items, offsets[:-1])]) for part in PARTS}
+    seasons = tuple(sorted(set.intersection(*(set(p.seasons) for p in items))))
+    columns = panel.columns.with_calendar(items[0].columns[len(panel.columns.frame_columns):])
+    return Prepared(
+        panel=panel, items=tuple(items), skipped=tuple(skipped),
+        split=StackSplit(lookback=lb, horizon=w.horizon, offsets=offsets, parts=parts),
+        scaled=np.concatenate([p.scaled for p in items]), season=items[0].season, seasons=seasons,
+        calendar=cfg.data.calendar, columns=columns,
+    )
+
+
+def skipped_note(prep: Prepared) -> str | None:
+    """``"3 series skipped (too short for the windows: ...): a, b, c"``; ``None`` when none was."""
+    if not prep.skipped:
+        return None
+    ids = [sid for sid, _ in prep.skipped]
+    shown = ", ".join(ids[:MAX_LISTED]) + (f", ... ({len(ids)} in all)" if len(ids) > MAX_LISTED else "")
+    return f"{len(ids)} series skipped (too short for the windows: {prep.skipped[0][1]}): {shown}"
+
+
 def describe(prep: Prepared) -> str:
-    """One line: the data, its frequency and season, and the window counts per part."""
-    sp = prep.split
+    """One line: the data, its series, frequency, season, lookback and the window counts per part."""
+    sp, panel = prep.split, prep.panel
     extra = [p for p in prep.seasons if p != prep.season]
     seasons = f"season {prep.season}" + (f", also {','.join(map(str, extra))}" if extra else "")
-    return (
-        f"data: {prep.series.path} ({sp.n} rows{', ' + prep.series.filled_note if prep.series.filled_note else ''}, "
-        f"freq {prep.series.freq}, {seasons}; lookback {sp.lookback}); "
-        f"windows train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
-    )
+    windows = f"windows train {len(sp.starts('train'))} / val {len(sp.starts('val'))} / test {len(sp.starts('test'))}"
+    if panel.id_col is None:
+        s = prep.single
+        note = f", {s.series.filled_note}" if s.series.filled_note else ""
+        return (f"data: {s.series.path} ({s.split.n} rows{note}, freq {s.series.freq}, {seasons}; "
+                f"lookback {sp.lookback}); {windows}")
+    filled = sum(p.series.n_filled for p in prep.items)
+    return (f"data: {panel.path} ({len(prep.items)} series by '{panel.id_col}', {int(sp.offsets[-1])} rows"
+            f"{f', {filled} values filled' if filled else ''}, freq {prep.items[0].series.freq}, {seasons}; "
+            f"lookback {sp.lookback}); {windows} over all series")
+
+
+def series_counts(prep: Prepared) -> dict[str, Any]:
+    """How many series were kept and skipped, and which were skipped (for the run's records)."""
+    return {"series": len(prep.items), "skipped": len(prep.skipped), "skipped_ids": [sid for sid, _ in prep.skipped]}
+
+
+def check_ids(prep: Prepared, wanted: Sequence[str]) -> None:
+    """Refuse a ``--series`` id that is not among the kept series."""
+    have = set(prep.ids)
+    missing = [w for w in wanted if w not in have]
+    if missing:
+        raise DataError(f"--series: {missing[0]!r} is not a series of {prep.panel.path} (it has {len(have)})")

@@ -14,25 +14,23 @@ Example:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecaster.errors import ArtifactError, DataError
+from forecaster.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
-__all__ = ["Split", "split", "Scaler", "SeriesScalers", "read_scaler", "make_dataset", "target_windows",
-           "origin_windows", "PARTS"]
+__all__ = ["Split", "split", "part_rows", "make_dataset", "target_windows", "origin_windows", "PARTS"]
 
 PARTS = ("train", "val", "test")
 
 
-def _rows(spec: float, n: int) -> int:
+def part_rows(spec: float, n: int) -> int:
+    """Rows of a part given as a fraction (``0 < spec < 1``) or a number of rows, of an ``n``-row series."""
     return round(spec * n) if spec < 1 else int(spec)
 
 
@@ -84,7 +82,7 @@ def split(
     Raises:
         DataError: the series is too short for the windows and splits asked for.
     """
-    n_val, n_test = _rows(val, n_rows), _rows(test, n_rows)
+    n_val, n_test = part_rows(val, n_rows), part_rows(test, n_rows)
     n_train = n_rows - n_val - n_test
     sp = Split(n_rows, n_train, n_train + n_val, lookback, horizon)
     need_train = lookback + horizon
@@ -101,137 +99,6 @@ def split(
             "use more data or a shorter lookback/horizon"
         )
     return sp
-
-
-class Scaler:
-    """Per-column standardisation fitted on the training rows only, saved as plain JSON.
-
-    Example:
-        >>> s = Scaler(["y"]).fit(np.array([[1.0], [3.0]]))
-        >>> s.mean_.tolist(), s.scale_.tolist()
-        ([2.0], [1.0])
-    """
-
-    def __init__(self, columns: Sequence[str]) -> None:
-        self.columns = list(columns)
-
-    def fit(self, values: np.ndarray) -> Scaler:
-        """Learn mean and standard deviation per column (a constant column gets scale 1)."""
-        import warnings
-
-        from sklearn.preprocessing import StandardScaler
-
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)  # overflow is reported below, as one line
-            sk = StandardScaler().fit(np.asarray(values, dtype=np.float64))
-        self.mean_ = np.asarray(sk.mean_, dtype=np.float64)
-        self.scale_ = np.asarray(sk.scale_, dtype=np.float64)
-        bad = [c for c, m, s in zip(self.columns, self.mean_, self.scale_) if not (np.isfinite(m) and np.isfinite(s))]
-        if bad:
-            raise DataError(f"column(s) {', '.join(bad)}: values too large to standardise (float64 overflow); "
-                            "rescale them (e.g. divide by a power of ten)")
-        return self
-
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        """Scale all columns; returns float32 for the network."""
-        return ((np.asarray(values, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
-
-    def inverse_target(self, y: np.ndarray) -> np.ndarray:
-        """Scaled target values (column 0) back to the original units, as float64."""
-        return np.asarray(y, dtype=np.float64) * self.scale_[0] + self.mean_[0]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "standard",
-            "columns": self.columns,
-            "mean": self.mean_.tolist(),
-            "scale": self.scale_.tolist(),
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_dict(cls, raw: Any, source: str = "scaler.json") -> Scaler:
-        try:
-            if raw["kind"] != "standard":
-                raise ValueError(f"unknown scaler kind {raw['kind']!r}")
-            scaler = cls(raw["columns"])
-            scaler.mean_ = np.asarray(raw["mean"], dtype=np.float64)
-            scaler.scale_ = np.asarray(raw["scale"], dtype=np.float64)
-            if not (len(scaler.columns) == scaler.mean_.size == scaler.scale_.size):
-                raise ValueError("columns, mean and scale differ in length")
-            if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all() and (scaler.scale_ > 0).all()):
-                raise ValueError("mean/scale are not finite positive numbers")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactError(f"{source}: not a valid scaler ({exc})") from None
-        return scaler
-
-
-class SeriesScalers:
-    """One :class:`Scaler` per series of a panel (each fitted on its own training rows), saved as one JSON.
-
-    Example:
-        >>> a, b = Scaler(["y"]).fit(np.array([[1.0], [3.0]])), Scaler(["y"]).fit(np.array([[10.0], [30.0]]))
-        >>> s = SeriesScalers(["a", "b"], [a, b])
-        >>> s.of("b").mean_.tolist(), SeriesScalers.from_dict(s.to_dict()).of("a").scale_.tolist()
-        ([20.0], [1.0])
-    """
-
-    kind = "per_series"
-
-    def __init__(self, ids: Sequence[str], scalers: Sequence[Scaler]) -> None:
-        self.ids = [str(i) for i in ids]
-        self.scalers = list(scalers)
-        self._at = {sid: k for k, sid in enumerate(self.ids)}
-        self.columns = self.scalers[0].columns if self.scalers else []
-
-    def __contains__(self, sid: object) -> bool:
-        return sid in self._at
-
-    def index(self, sid: str) -> int:
-        """Position of series ``sid`` (its network's folder in a ``--per-series`` cell).
-
-        Raises:
-            KeyError: the series was not in the training data.
-        """
-        return self._at[str(sid)]
-
-    def of(self, sid: str) -> Scaler:
-        """The scaler of series ``sid``.
-
-        Raises:
-            KeyError: the series was not in the training data.
-        """
-        return self.scalers[self._at[str(sid)]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "columns": self.columns, "ids": self.ids,
-                "mean": [s.mean_.tolist() for s in self.scalers], "scale": [s.scale_.tolist() for s in self.scalers]}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, raw: Any, source: str = "scaler.json") -> SeriesScalers:
-        try:
-            ids, means, scales = raw["ids"], raw["mean"], raw["scale"]
-            if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(set(ids)) == len(ids)):
-                raise ValueError("ids must be distinct strings")
-            if not (isinstance(means, list) and isinstance(scales, list) and len(means) == len(scales) == len(ids)):
-                raise ValueError("ids, mean and scale differ in length")
-            scalers = [Scaler.from_dict({"kind": "standard", "columns": raw["columns"], "mean": m, "scale": sc},
-                                        source) for m, sc in zip(means, scales)]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactError(f"{source}: not a valid per-series scaler ({exc})") from None
-        return cls(ids, scalers)
-
-
-def read_scaler(raw: Any, source: str = "scaler.json") -> Scaler | SeriesScalers:
-    """A saved scaler: one for the series (``standard``) or one per series of a panel (``per_series``)."""
-    if isinstance(raw, dict) and raw.get("kind") == SeriesScalers.kind:
-        return SeriesScalers.from_dict(raw, source)
-    return Scaler.from_dict(raw, source)
 
 
 def make_dataset(

@@ -69,9 +69,18 @@ class Calibration:
     levels: tuple[int, ...]
     radius: tuple[tuple[float, ...], ...]
     n_windows: int
-    #: radii in units of each series' target standard deviation (a panel's pooled calibration): multiply
-    #: by a series' own scale (``bands(..., scale=)``) to get its interval
+    #: radii in units of each series' own scale (a panel's pooled calibration): multiply by a series' scale
+    #: (``bands(..., scale=)``, :meth:`scale_of`) to get its interval
     scaled: bool = False
+    #: each series' scale, by id (a scaled calibration saved since the scales were recorded with it)
+    scales: tuple[tuple[str, float], ...] = ()
+
+    def scale_of(self, series_id: str | None, default: float = 1.0) -> float:
+        """The scale a series' radii are multiplied by (1 for an unscaled calibration; ``default`` for a series
+        the calibration does not list: a run saved before the scales were recorded)."""
+        if not self.scaled:
+            return 1.0
+        return dict(self.scales).get(str(series_id), default)
 
     @property
     def horizon(self) -> int:
@@ -117,7 +126,8 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return {"method": METHOD, "levels": list(self.levels), "n_windows": self.n_windows,
                 "radius": {str(level): list(r) for level, r in zip(self.levels, self.radius)},
-                **({"scaled": True} if self.scaled else {})}
+                **({"scaled": True} if self.scaled else {}),
+                **({"scales": dict(self.scales)} if self.scales else {})}
 
     @classmethod
     def from_dict(cls, raw: Any, *, source: str = "calibration", horizon: int | None = None) -> Calibration:
@@ -155,7 +165,12 @@ class Calibration:
         scaled = raw.get("scaled", False)
         if not isinstance(scaled, bool):
             raise bad(f"'scaled' must be true or false, got {str(scaled)[:40]}")
-        return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n, scaled=scaled)
+        scales = raw.get("scales", {})
+        if not isinstance(scales, dict) or not all(isinstance(k, str) and _finite_nonnegative(v) and v > 0
+                                                   for k, v in scales.items()):
+            raise bad("'scales' must map series ids to finite numbers > 0")
+        return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n, scaled=scaled,
+                   scales=tuple((k, float(v)) for k, v in scales.items()))
 
 
 def _finite_nonnegative(v: Any) -> bool:

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from forecaster.evaluation import intervals
+from forecaster.evaluation.scoring import series_table
 from forecaster.fs import atomic_write_text
-from forecaster.models import baselines
+from forecaster.models.naive import seasonal_naive
 
-__all__ = ["write_report", "write_panel_report", "PLOTS", "PANEL_PLOTS"]
+__all__ = ["write_report", "PLOTS", "PANEL_PLOTS"]
 
 PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
 #: A panel run's plots: per-series MASE of every row, and the forecasts of three series.
@@ -153,7 +154,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     index = prep.series.frame.index[first[shown]]
     fig, ax = plt.subplots(figsize=(10, 4.5))
     ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
-    snaive = baselines.seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
+    snaive = seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
     ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
     best = _best_calibrated(kept, rows)
     if best is not None and best.result.test_pred is not None:
@@ -312,9 +313,16 @@ def write_report(
     conditions: dict[str, Any],
     trials: Sequence[Any],
     base: dict[str, Any],
+    scored: Sequence[Any] = (),
 ) -> None:
-    """Write ``plots/*.png``, ``report.md`` and ``report.html`` into ``run_dir``."""
-    _plots(run_dir / "plots", prep=prep, rows=rows, trials=trials, base=base)
+    """Write ``plots/*.png``, ``report.md`` and ``report.html`` into ``run_dir``: for a file of one series its
+    test and future forecasts; for a panel the per-series results (``scored``: every row scored per series)."""
+    if prep.panel.id_col is not None:
+        kept = [t.result for t in _kept(trials).values()]
+        _panel_report(run_dir, prep=prep, rows=rows, verdict=verdict, conditions=conditions,
+                      table=series_table(prep, scored), kept=kept)
+        return
+    _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base)
     atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions))
     atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots"))
 
@@ -373,7 +381,7 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
     if wide is not None and len(wide):
         order = list(wide.index)  # worst first
         picks = list(dict.fromkeys([order[-1], order[len(order) // 2], order[0]]))
-    by_id = {str(p.series.series_id): p for p in pp.items}
+    by_id = {str(p.series_id): p for p in pp.items}
     for ax, sid, label in zip(axes, picks, ("best", "median", "worst")):
         item = by_id[sid]
         s = item.series
@@ -398,10 +406,10 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
     plt.close(fig)
 
 
-def write_panel_report(run_dir: Path, *, pp: Any, rows: Sequence[dict[str, Any]], verdict: str,
-                       conditions: dict[str, Any], table: Any, kept: Sequence[Any]) -> None:
+def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], verdict: str,
+                  conditions: dict[str, Any], table: Any, kept: Sequence[Any]) -> None:
     """A panel run's report: the pooled leaderboard, the per-series results and two plots."""
-    md, section, wide = _series_section(table, rows, pp.panel.id_col)
-    _panel_plots(run_dir / "plots", pp=pp, table=table, wide=wide, kept=kept)
+    md, section, wide = _series_section(table, rows, prep.panel.id_col)
+    _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept)
     atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, md))
     atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, section))

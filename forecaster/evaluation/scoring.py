@@ -1,171 +1,268 @@
-"""One scoring path: any model of the contract, on the windows of a part, in the original units.
+"""One scoring path: any model of the contract, on every series' windows of a part, then pooled.
 
-Train, compare, backtest (refit or fixed) and the retrain gate all score through
-:func:`score_model`: the model forecasts at every origin of the part from ``prep.values``
-(rows before each origin only) and :func:`score` computes every metric against the part's
-targets with the training part's MASE scale, collecting undefined-metric warnings instead of
-raising them. :func:`fit_and_score` does the same for a list of models and turns a model that
-fails to fit or predict into a row with its one-line reason, never a crash.
+Train, compare, backtest (refit or fixed) and the retrain gate all score through :func:`score_row`:
+the row is fitted (once for a global model, per series for a local one), each series is forecast
+at every origin of the part from its own rows before each origin, and :func:`score` computes every
+metric against that series' targets with its own training part's MASE scale, collecting
+undefined-metric warnings instead of raising them. The per-series scores are then pooled (the
+mean over series of each metric, the median MASE); a pool of one is that series' scores as they
+are. A model that fails to fit or forecast is a row (or a series) with its one-line reason,
+never a crash. Intervals are calibrated once per row, on every series' validation errors.
 
 Example:
     >>> from forecaster import config
-    >>> from forecaster.models.baselines import Naive
     >>> from forecaster.data.prepared import prepare
+    >>> from forecaster.models.local import PerSeries
+    >>> from forecaster.models.naive import Naive
     >>> prep = prepare(config.resolve())  # doctest: +SKIP
-    >>> round(score_model(Naive().fit(prep), prep)["mase"], 3)  # doctest: +SKIP
+    >>> round(score_row(PerSeries(Naive), prep).scores["mase"], 3)  # doctest: +SKIP
     14.215
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
-from forecaster.errors import ForecasterError
 from forecaster.evaluation import intervals, metrics
+from forecaster.models.local import FAILURES, reason_of
+from forecaster.types import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Sequence
+    from forecaster.data.prepared import Prepared, PreparedSeries
+    from forecaster.models.contract import Forecaster, Model
 
-    from forecaster.data.prepared import Prepared
-    from forecaster.models.contract import Model
-
-__all__ = ["score", "predict_part", "score_model", "Scored", "fit_and_score", "METRIC_KEYS", "calibrate_model",
-           "add_intervals", "calibrate_and_measure", "calibration_windows", "MAX_CALIBRATION_WINDOWS"]
+__all__ = ["score", "predict_part", "Scored", "score_row", "series_table", "METRIC_KEYS", "calibration_windows",
+           "MAX_CALIBRATION_WINDOWS", "POOLED_CALIBRATION_WINDOWS", "add_intervals", "failed_scores"]
 
 #: Metric keys of every scores dict (``per_step_mae`` and ``warnings`` come with them).
 METRIC_KEYS = ("mae", "rmse", "smape", "mape", "mase")
 
+#: Validation windows at most that calibrate a model's intervals on one series, spread evenly over
+#: the part: enough for a 95 % rank many times over, and cheap for the statistical models, which
+#: forecast origin by origin (ARIMA's test forecasts alone take 88 s on the hourly sample).
+MAX_CALIBRATION_WINDOWS = 500
 
-def score(prep: Prepared, y_pred: np.ndarray, part: str = "test") -> dict[str, Any]:
-    """Every metric of ``y_pred`` against ``part``'s targets; warnings listed under ``"warnings"``."""
+#: Validation windows calibrating one row's intervals over all series, at most (spread over the series).
+POOLED_CALIBRATION_WINDOWS = 5000
+
+
+def score(item: PreparedSeries, y_pred: np.ndarray, part: str = "test") -> dict[str, Any]:
+    """Every metric of ``y_pred`` against ``part``'s targets of one series; warnings under ``"warnings"``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", metrics.MetricWarning)
-        scores = metrics.score(prep.targets(part), y_pred, insample=prep.insample, season=prep.season)
+        scores = metrics.score(item.targets(part), y_pred, insample=item.insample, season=item.season)
     scores["warnings"] = sorted({str(c.message) for c in caught})
     return scores
 
 
-def predict_part(model: Model, prep: Prepared, part: str = "test") -> np.ndarray:
-    """``model``'s ``(n_windows, horizon)`` forecasts at every origin of ``part``."""
-    return np.asarray(model.predict(prep.values, prep.origins(part), prep.split.horizon), dtype=np.float64)
+def predict_part(model: Forecaster, item: PreparedSeries, part: str = "test") -> np.ndarray:
+    """``model``'s ``(n_windows, horizon)`` forecasts at every origin of one series' ``part``."""
+    return np.asarray(model.predict(item.values, item.origins(part), item.split.horizon), dtype=np.float64)
 
 
-def score_model(model: Model, prep: Prepared, part: str = "test") -> dict[str, Any]:
-    """Score a fitted model on ``part``'s windows (see :func:`score`)."""
-    return score(prep, predict_part(model, prep, part), part)
-
-
-#: Validation windows at most that calibrate a model's intervals, spread evenly over the part:
-#: enough for a 95 % rank many times over, and cheap for the statistical models, which forecast
-#: origin by origin (ARIMA's test forecasts alone take 88 s on the hourly sample).
-MAX_CALIBRATION_WINDOWS = 500
-
-
-def calibration_windows(prep: Prepared) -> np.ndarray:
-    """Indices of the validation windows that calibrate intervals (all, or an even spread of them)."""
-    n = len(prep.origins("val"))
-    if n <= MAX_CALIBRATION_WINDOWS:
+def calibration_windows(item: PreparedSeries, cap: int = MAX_CALIBRATION_WINDOWS) -> np.ndarray:
+    """Indices of one series' validation windows that calibrate intervals (all, or an even spread of ``cap``)."""
+    n = len(item.origins("val"))
+    if n <= cap:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, MAX_CALIBRATION_WINDOWS).round().astype(np.int64))
+    return np.unique(np.linspace(0, n - 1, cap).round().astype(np.int64))
 
 
-def calibrate_model(model: Model, prep: Prepared, levels: Sequence[int]) -> intervals.Calibration | None:
-    """Conformal interval radii of a fitted model from its errors on the validation windows (never test).
+def failed_scores(reason: str) -> dict[str, Any]:
+    """The scores of a row that has none, with its reason."""
+    return {**dict.fromkeys(METRIC_KEYS), "per_step_mae": None, "warnings": [], "error": reason}
 
-    ``None`` when no levels are asked for.
 
-    Raises:
-        ValueError: the validation forecasts are not finite.
+@dataclass
+class Scored:
+    """One row scored on every series: its per-series scores (``None`` where it failed), the pool,
+    its calibration and its test forecasts.
+
+    Attributes:
+        model: the fitted row (what is saved and served).
+        name, kind: the row's name and kind.
+        per_series: aligned with ``prep.items``; ``None`` where the row failed on that series.
+        scores: the pooled scores (a pool of one: that series' scores).
+        calibration: the conformal calibration (``None`` without levels, or when it failed).
+        errors: ``(series id, reason)`` of each series it failed on.
+        preds: the test forecasts per series (``None`` where it failed).
+        fit_seconds: seconds spent fitting the row.
     """
-    if not levels:
-        return None
-    idx = calibration_windows(prep)
-    # a model fitted on the validation rows too (the statistical ones) calibrates with a twin that was not
-    twin = model.calibration_model(prep) if hasattr(model, "calibration_model") else model
-    pred = twin.predict(prep.values, prep.origins("val")[idx], prep.split.horizon)
-    return intervals.calibrate(prep.targets("val")[idx], np.asarray(pred, dtype=np.float64), levels)
+
+    model: Any
+    name: str
+    kind: str
+    per_series: list[dict[str, Any] | None]
+    scores: dict[str, Any]
+    calibration: intervals.Calibration | None = None
+    errors: list[tuple[str | None, str]] = field(default_factory=list)
+    preds: list[np.ndarray | None] = field(default_factory=list)
+    fit_seconds: float = 0.0
+
+    @property
+    def error(self) -> str | None:
+        """Why the row has no scores at all (``None`` when it has some)."""
+        return self.scores.get("error")
 
 
-def add_intervals(scores: dict[str, Any], prep: Prepared, pred: np.ndarray, cal: intervals.Calibration | None,
-                  part: str = "test") -> dict[str, Any]:
-    """Add the intervals' measured coverage, width and Winkler score on ``part`` to ``scores`` (in place).
+def _pool(per: Sequence[dict[str, Any] | None], errors: Sequence[tuple[str | None, str]], name: str, *,
+          many: bool) -> dict[str, Any]:
+    """Mean over series of each metric, the median MASE, the series scored, warnings and failures.
 
+    The series of a file of one (``many`` false) are its scores (or its failure) as they are.
+    """
+    if not many:
+        if per[0] is None:
+            return failed_scores(f"{name} failed: {errors[0][1]}")
+        return dict(per[0])
+    ok = [s for s in per if s is not None]
+    out: dict[str, Any] = {"series": len(ok), "warnings": []}
+    for key in METRIC_KEYS:
+        vals = np.array([s[key] for s in ok if s.get(key) is not None and np.isfinite(s[key])], dtype=np.float64)
+        out[key] = float(vals.mean()) if vals.size else None
+        if key == "mase":
+            out["mase_median"] = float(np.median(vals)) if vals.size else None
+            if vals.size < len(ok):
+                out["warnings"].append(f"MASE undefined on {len(ok) - vals.size} series (a constant training part)")
+    steps = [s["per_step_mae"] for s in ok if s.get("per_step_mae") is not None]
+    out["per_step_mae"] = np.mean(np.asarray(steps, dtype=np.float64), axis=0).tolist() if steps else None
+    out["fit_seconds"] = float(sum(s.get("fit_seconds") or 0.0 for s in ok))
+    out["predict_seconds"] = float(sum(s.get("predict_seconds") or 0.0 for s in ok))
+    found = sorted({w for s in ok for w in s.get("warnings", [])})
+    out["warnings"] += found[:5] + ([f"... {len(found) - 5} more warnings"] if len(found) > 5 else [])
+    out["error"] = None
+    if errors:  # on some series: a warning (the row is scored, and served, on the others); on all: its error
+        sid, reason = errors[0]
+        if ok:
+            out["warnings"].insert(0, f"{name} failed on {len(errors)} of {len(per)} series (first {sid!r}: {reason}); "
+                                      f"its scores are over the other {len(ok)}")
+        else:
+            out["error"] = f"{name} failed on every series (first {sid!r}: {reason})"
+    return out
+
+
+def add_intervals(scores: dict[str, Any], targets: np.ndarray, pred: np.ndarray, cal: intervals.Calibration | None,
+                  *, scale: np.ndarray | float = 1.0) -> dict[str, Any]:
+    """Add the intervals' measured coverage, width and Winkler score to ``scores`` (in place).
+
+    ``targets``/``pred`` are ``(n_windows, horizon)``; a scaled calibration (a panel's) is measured
+    on them divided by ``scale`` (each window's series scale, ``(n_windows, 1)``).
     ``scores["intervals"]`` holds every level's record (and the calibration's window count), and
     ``coverage_80``, ``width_80``, ``winkler_80``... are leaderboard columns.
     """
     if cal is None:
         return scores
-    measured = intervals.evaluate(prep.targets(part), pred, cal)
-    scores["intervals"] = {"n_calibration_windows": cal.n_windows,
+    measured = intervals.evaluate(targets / scale, pred / scale, cal)
+    units = {"units": "each series' standard deviation"} if cal.scaled else {}
+    scores["intervals"] = {"n_calibration_windows": cal.n_windows, **units,
                            **{str(level): {**m, "radius": list(cal.radius_of(level))} for level, m in measured.items()}}
     scores.update(intervals.flat(measured))
     scores["warnings"] = sorted({*scores.get("warnings", []), *cal.warnings()})
     return scores
 
 
-def calibrate_and_measure(model: Model, prep: Prepared, pred: np.ndarray, scores: dict[str, Any],
-                          levels: Sequence[int], part: str = "test") -> intervals.Calibration | None:
-    """:func:`calibrate_model` then :func:`add_intervals`; a model whose validation forecasts are not
-    finite keeps its point scores, with a warning instead of intervals."""
-    try:
-        cal = calibrate_model(model, prep, levels)
-    except (ForecasterError, ValueError, ArithmeticError) as exc:
-        scores["warnings"] = sorted({*scores.get("warnings", []), f"{model.name}: no intervals ({exc})"})
+def _calibrate(pairs: Sequence[tuple[PreparedSeries, Forecaster, np.ndarray]], levels: Sequence[int],
+               scores: dict[str, Any], name: str, *, part: str, scaled: bool) -> intervals.Calibration | None:
+    """One row's conformal calibration on every series' validation errors, measured on every window of ``part``
+    (adds to ``scores``). ``scaled`` (a panel): errors are divided by each series' scale so a large series does
+    not set the width of a small one; a file of one series is calibrated in its own units."""
+    if not levels or not pairs:
         return None
-    add_intervals(scores, prep, pred, cal, part)
+    cap = max(1, POOLED_CALIBRATION_WINDOWS // len(pairs))
+    vt, vp, tt, tp, scales = [], [], [], [], []
+    try:
+        for item, forecaster, test_pred in pairs:
+            idx = calibration_windows(item)
+            if len(idx) > cap:
+                idx = idx[np.unique(np.linspace(0, len(idx) - 1, cap).round().astype(np.int64))]
+            # a model fitted on the validation rows too (the statistical ones) calibrates with a twin that was not
+            twin = forecaster.calibration_model(item) if hasattr(forecaster, "calibration_model") else forecaster
+            pred = np.asarray(twin.predict(item.values, item.origins("val")[idx], item.split.horizon), dtype=np.float64)
+            s = float(item.scaler.scale_[0]) if scaled else 1.0
+            vt.append(item.targets("val")[idx] / s)
+            vp.append(pred / s)
+            tt.append(item.targets(part))
+            tp.append(test_pred)
+            scales.append(np.full((len(test_pred), 1), s))
+        cal = intervals.calibrate(np.concatenate(vt), np.concatenate(vp), levels)
+    except (*FAILURES, RuntimeError) as exc:
+        scores["warnings"] = sorted({*scores.get("warnings", []), f"{name}: no intervals ({reason_of(exc)})"})
+        return None
+    if scaled:
+        cal = dataclasses.replace(cal, scaled=True, scales=tuple((str(item.series_id), float(sc[0, 0]))
+                                                                 for (item, _f, _p), sc in zip(pairs, scales)))
+    add_intervals(scores, np.concatenate(tt), np.concatenate(tp), cal, scale=np.concatenate(scales))
     return cal
 
 
-@dataclass
-class Scored:
-    """One model fitted and scored: its scores (or why it has none) and its seconds."""
+def score_row(model: Model, prep: Prepared, *, levels: Sequence[int] = (), fit: bool = True, part: str = "test",
+              progress: Progress | None = None) -> Scored:
+    """Fit (when ``fit``) and score one row on every series of ``prep``; a failure is named, never raised.
 
-    model: Model
-    scores: dict[str, Any] = field(default_factory=dict)
-    pred: np.ndarray | None = None
-    fit_seconds: float | None = None
-    predict_seconds: float | None = None
-    error: str | None = None
-    calibration: intervals.Calibration | None = None
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-
-def _failed(reason: str) -> dict[str, Any]:
-    return {**dict.fromkeys(METRIC_KEYS), "per_step_mae": None, "warnings": [], "error": reason}
-
-
-def fit_and_score(models: Sequence[Model], prep: Prepared, part: str = "test", *,
-                  levels: Sequence[int] = ()) -> list[Scored]:
-    """Fit each model on ``prep`` and score it on ``part``; a failure is a row with its reason.
-
-    With ``levels``, each model's conformal intervals are calibrated on the validation windows
-    and measured on ``part`` (see :func:`add_intervals`).
-
-    Expected failures (the library's typed errors, a model's own ``ValueError``) become rows; a
-    bug elsewhere still surfaces.
+    A global model's fit failure fails the row on every series; a local model (fitted per series)
+    fails only on the series whose fit failed. A network's fit failure is raised (``TrainingError``:
+    the trial failed, see :mod:`forecaster.workflows.executor`); a ``--per-series`` network's on some
+    series is a warning of its row like any local model's.
     """
-    out = []
-    for model in models:
-        t0 = time.perf_counter()
+    name, kind = model.name, model.kind
+    many = prep.panel.id_col is not None
+    t0 = time.perf_counter()
+    if fit:
         try:
             model.fit(prep)
-            t1 = time.perf_counter()
-            pred = predict_part(model, prep, part)
-            t2 = time.perf_counter()
-        except (ForecasterError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-            reason = str(exc).splitlines()[0][:300] if str(exc).strip() else exc.__class__.__name__
-            out.append(Scored(model, _failed(f"{model.name} failed: {reason}"), error=reason))
+        except FAILURES as exc:
+            if model.capabilities.network:
+                raise
+            reason = reason_of(exc)
+            return Scored(model, name, kind, [None] * len(prep.items),
+                          failed_scores(f"{name} failed on every series (first {prep.ids[0]!r}: {reason})" if many
+                                        else f"{name} failed: {reason}"),
+                          errors=[(sid, reason) for sid in prep.ids], preds=[None] * len(prep.items))
+    fit_seconds = time.perf_counter() - t0
+    per: list[dict[str, Any] | None] = []
+    preds: list[np.ndarray | None] = []
+    errors: list[tuple[str | None, str]] = []
+    pairs = []
+    own = getattr(model, "fit_seconds", None)  # a local model's per-series fit time
+    for item in prep.items:
+        t1 = time.perf_counter()
+        try:
+            forecaster = model.on(item)
+            pred = predict_part(forecaster, item, part)
+        except FAILURES as exc:
+            per.append(None)
+            preds.append(None)
+            errors.append((item.series_id, reason_of(exc)))
             continue
-        scores = score(prep, pred, part)
-        scores.update(fit_seconds=t1 - t0, predict_seconds=t2 - t1)
-        cal = calibrate_and_measure(model, prep, pred, scores, levels, part)
-        out.append(Scored(model, scores, pred, t1 - t0, t2 - t1, calibration=cal))
-    return out
+        t2 = time.perf_counter()
+        scores = score(item, pred, part)
+        series_fit = own(item) if own is not None else fit_seconds / len(prep.items)
+        scores.update(fit_seconds=series_fit, predict_seconds=t2 - t1)
+        per.append(scores)
+        preds.append(pred)
+        pairs.append((item, forecaster, pred))
+    pooled = _pool(per, errors, name, many=many)
+    cal = _calibrate(pairs, levels, pooled, name, part=part, scaled=many) if not pooled.get("error") else None
+    return Scored(model, name, kind, per, pooled, calibration=cal, errors=errors, preds=preds,
+                  fit_seconds=fit_seconds)
+
+
+def series_table(prep: Prepared, rows: Sequence[Scored]) -> pd.DataFrame:
+    """Every row's scores on every series: ``<id_col>, name, kind, mae, rmse, smape, mape, mase, error``."""
+    out = []
+    for row in rows:
+        failed = dict(row.errors)
+        for item, s in zip(prep.items, row.per_series):
+            rec: dict[str, Any] = {str(prep.panel.id_col): item.series_id, "name": row.name, "kind": row.kind}
+            rec.update({k: (s or {}).get(k) for k in METRIC_KEYS})
+            rec["error"] = failed.get(item.series_id)
+            out.append(rec)
+    return pd.DataFrame.from_records(out)

@@ -2,7 +2,7 @@
 
 Layout under ``<models_dir>/<name>/``::
 
-    versions/<N>/        a complete run directory (``pipeline.train(run_dir=...)``), N = 1, 2, ...
+    versions/<N>/        a complete run directory (``workflows.train.train(run_dir=...)``), N = 1, 2, ...
     champion.json        {"path": "versions/<N>", "version": N, "previous": [...], "promoted_at": ...}
     ledger.jsonl         one JSON object per decision: promoted / kept / skipped / failed / ...
     retrain.lock         held by the one retrain (or promote/rollback) running now
@@ -39,14 +39,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from forecaster.artifacts.cell import check_cell
+from forecaster.artifacts.cell import LoadedCell, check_cell
 from forecaster.artifacts.run import best_cell, read_pointer, write_pointer
+from forecaster.artifacts.statistical import LoadedStatistical
 from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, ForecasterError, TrainingError
 from forecaster.fs import atomic_write_text, json_ready, read_json
 from forecaster.workflows import tracking
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.data.frame import Panel
+    from forecaster.data.prepared import Prepared
 
 __all__ = [
     "Registry",
@@ -404,12 +409,12 @@ def coverage_gate(scores: dict[str, Any], levels: Sequence[int], tolerance: floa
     return None
 
 
-def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, horizon: int,
+def check_new_data(panel: Panel, manifest: dict[str, Any], *, min_new_rows: int, horizon: int,
                    seen: dict[str, Any] | None = None) -> str | None:
     """Compare new data with what the champion was trained on.
 
     Args:
-        series: the data now.
+        panel: the data now (a file of one series: a panel of one).
         manifest: the champion's manifest (schema, frequency, horizon, and what it has seen).
         min_new_rows: rows needed after the last timestamp already trained on.
         horizon: the configured horizon.
@@ -421,21 +426,23 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     """
     import pandas as pd
 
-    from forecaster.data.load import Panel
-
     data, window = manifest.get("data", {}), manifest.get("window", {})
-    panel = isinstance(series, Panel)
-    if panel != bool(data.get("id_col")):
+    many = panel.id_col is not None
+    if many != bool(data.get("id_col")):
         return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
                 data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
-    one = series.first if panel else series
-    expected = [data.get("target"), *data.get("covariates", []), *data.get("static", []), *data.get("known", [])]
-    if one.columns != expected:
-        return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
-    for role, now, then in (("known covariates", one.known, data.get("known", [])),
-                            ("static covariates", one.static, data.get("static", []))):
-        if list(now) != list(then):  # the same columns in another role would feed the champion wrong inputs
-            return f"schema differs from the champion's: {role} {list(now)}, expected {list(then)}"
+    one = panel.first
+    if manifest.get("kind") == "statistical":  # it reads the target alone: the other columns are the challenger's
+        if one.target != data.get("target"):
+            return f"schema differs from the champion's: target {one.target!r}, expected {data.get('target')!r}"
+    else:
+        expected = [data.get("target"), *data.get("covariates", []), *data.get("static", []), *data.get("known", [])]
+        if one.columns != expected:
+            return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
+        for role, now, then in (("known covariates", one.known, data.get("known", [])),
+                                ("static covariates", one.static, data.get("static", []))):
+            if list(now) != list(then):  # the same columns in another role would feed the champion wrong inputs
+                return f"schema differs from the champion's: {role} {list(now)}, expected {list(then)}"
     if window.get("freq") != one.freq:
         return f"frequency {one.freq!r} differs from the champion's {window.get('freq')!r}"
     if int(window.get("horizon", horizon)) != horizon:
@@ -447,9 +454,9 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
     if not lasts:
         return None
     last, who, per_series = max(lasts, key=lambda lw: lw[0])
-    if panel and isinstance(per_series, dict):  # each series after its own end; a new series counts whole
+    if many and isinstance(per_series, dict):  # each series after its own end; a new series counts whole
         new_rows = 0
-        for s in series.series:
+        for s in panel.series:
             with contextlib.suppress(ValueError, TypeError):
                 end = per_series.get(str(s.series_id))
                 new_rows += len(s.frame) if end is None else int((s.frame.index > pd.Timestamp(end)).sum())
@@ -457,7 +464,7 @@ def check_new_data(series: Any, manifest: dict[str, Any], *, min_new_rows: int, 
             return (f"{new_rows} new rows after the end of each series in {who} data; need at least "
                     f"{min_new_rows}")
         return None
-    new_rows = sum(int((s.frame.index > last).sum()) for s in (series.series if panel else [series]))
+    new_rows = sum(int((s.frame.index > last).sum()) for s in panel.series)
     if new_rows < min_new_rows:
         return f"{new_rows} new rows after {who} last timestamp {last}; need at least {min_new_rows}"
     return None
@@ -474,39 +481,50 @@ def _served_row(run_dir: Path, rows: Sequence[dict[str, Any]], fallback: str) ->
     return next((r for r in rows if r.get("name") == name), next(r for r in rows if r.get("name") == fallback))
 
 
-def _unscored_series(row: dict[str, Any], prep: Any) -> str | None:
+def _unscored_series(row: dict[str, Any], prep: Prepared) -> str | None:
     """On a panel, ``"the challenger scored 14 of 15 series"`` when its row left series out (a
     ``--per-series`` network that failed to train on them); ``None`` otherwise."""
-    from forecaster.data.panel import PanelPrepared
-
-    scored, total = row.get("series"), len(prep.items) if isinstance(prep, PanelPrepared) else None
-    if total is None or not isinstance(scored, int) or scored >= total:
+    scored, total = row.get("series"), len(prep.items)
+    if not isinstance(scored, int) or scored >= total:
         return None
     return f"the challenger scored {scored} of {total} series (no network for the others)"
 
 
-def _champion_score(cell_dir: Path, prep: Any, metric: str) -> float | None:
-    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scale).
+def _champion_score(cell_dir: Path, prep: Prepared, metric: str) -> float | None:
+    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scales), pooled
+    over series as the challenger's is.
 
     A network is scored as saved; a statistical champion keeps its structure and re-estimates its
     parameters on the new train + validation rows, as it did when it was chosen.
+
+    Raises:
+        ArtifactError: it cannot be loaded, or has no model for a series of the data (a new series:
+            it could not serve it), or fails on every series.
+        DataError: its lookback reaches before the start of a series' data.
     """
-    from forecaster.data.panel import PanelPrepared
-    from forecaster.evaluation import scoring
-    from forecaster.workflows.predict import LoadedStatistical, load_model
+    from forecaster.evaluation.scoring import score_row
+    from forecaster.workflows.predict import load_model
 
     loaded = load_model(cell_dir, backend="keras")
-    if isinstance(prep, PanelPrepared):
-        from forecaster.workflows.panels import score_saved
-
-        return score_saved(loaded, prep, metric)
-    if isinstance(loaded, LoadedStatistical):
-        model: Any = loaded.fit(prep)
-    else:
-        if loaded.lookback > int(prep.origins("test").min()):
-            raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start of the new data")
-        model = loaded
-    value = scoring.score_model(model, prep).get(metric)
+    trained_on = loaded.manifest["data"].get("series_last") or {}
+    missing = [sid for sid in prep.ids if not loaded.serves(sid)]
+    failed = [sid for sid in missing if sid in trained_on]
+    if failed:
+        raise ArtifactError(f"it has no model for series {failed[0]!r} ({len(failed)} whose training failed) and "
+                            "cannot serve it")
+    if missing:
+        what = f"series {missing[0]!r} ({len(missing)} new in the data)" if prep.panel.id_col else "this data"
+        raise ArtifactError(f"it was not trained on {what} and cannot serve it")
+    if isinstance(loaded, LoadedCell):
+        list(loaded.members)  # load every network now: a broken one is an unusable champion, not a series it failed on
+        short = [p.series_id for p in prep.items if loaded.lookback > int(p.origins("test").min())]
+        if short:
+            where = f" of series {short[0]!r}" if prep.panel.id_col else " of the new data"
+            raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start{where}")
+    scored = score_row(loaded, prep, fit=isinstance(loaded, LoadedStatistical))
+    if scored.error:
+        raise ArtifactError(scored.error)
+    value = scored.scores.get(metric)
     return float(value) if value is not None else None
 
 
@@ -561,7 +579,7 @@ class _Retrain:
         atomic_write_text(key_file, json.dumps({"key": key, "data": self.data}))
         return Checkpoint(reg.checkpoint_dir, should_stop=self.should_stop, progress=self.say)
 
-    def judge(self, challenger: float | None, prep: Any) -> tuple[bool, str, float | None]:
+    def judge(self, challenger: float | None, prep: Prepared) -> tuple[bool, str, float | None]:
         """Re-score the champion on the challenger's holdout and apply the gate."""
         sc, info = self.cfg.schedule, self.champ_info
 
@@ -583,23 +601,20 @@ class _Retrain:
 
 def _retrain_locked(run: _Retrain) -> Decision:
     """The steps of one retrain, lock held: data, checks, challenger, gate, promotion, retention."""
+    from forecaster.data.load import load
+    from forecaster.data.prepared import prepare
     from forecaster.models.network.checkpoint import Stopped
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import train
 
     cfg, reg, sc = run.cfg, run.reg, run.cfg.schedule
     run.open()
-    from forecaster.data import panel
-    from forecaster.workflows import panels
-
-    is_panel = cfg.data.id_col is not None
     try:  # the data is read once: checks, challenger and champion all see this snapshot
         champ = run.champ_info.manifest.get("data", {}) if run.champ_info is not None and run.champ_info.ok else {}
         # a text static covariate keeps the champion's categories (a new one is all zeros), so both read one input
-        series: Any = (panel.load(cfg, static_levels=champ.get("static_levels") if champ else None) if is_panel
-                       else pipeline.load(cfg))
+        series = load(cfg, static_levels=champ.get("static_levels") if champ else None)
     except DataError as exc:
         return run.decide("skipped", f"data checks failed: {exc}", exc)
-    frames = [s.frame for s in series.series] if is_panel else [series.frame]
+    frames = [s.frame for s in series.series]
     run.data = {"path": series.path, "sha256": series.sha256, "rows": sum(len(f) for f in frames),
                 "last": str(max(f.index[-1] for f in frames))}
     if run.champ_info is not None and run.champ_info.ok:
@@ -613,16 +628,9 @@ def _retrain_locked(run: _Retrain) -> Decision:
     version = reg.next_version()
     run.say(f"training challenger version {version} of {reg.root.name}")
     try:
-        prep: Any
         with tracking.tensorboard_group(reg.tensorboard_group(version)):  # its logs go with the version
-            if is_panel:  # one global network over every series, the gate on the pooled score
-                prep = panel.prepare_panel(cfg, series)
-                result = panels.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
-                                      checkpoint=checkpoint)
-            else:
-                prep = pipeline.prepare(cfg, series)
-                result = pipeline.train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version),
-                                        checkpoint=checkpoint)
+            prep = prepare(cfg, series)  # a panel: one global network over every series, the gate on the pooled score
+            result = train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version), checkpoint=checkpoint)
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
         reg.prune_logs()  # nor keep the logs of a version never saved

@@ -20,23 +20,28 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
 from forecaster.artifacts.cell import read_calibration
 from forecaster.config import RunConfig, Strategy
-from forecaster.data import prepared
-from forecaster.data.load import Panel, SeriesFrame
-from forecaster.data.windows import Split, _rows
+from forecaster.data.frame import Panel, SeriesFrame
+from forecaster.data.load import load
+from forecaster.data.prepared import Prepared, prepare, skipped_note
+from forecaster.data.seasons import lookback_for
+from forecaster.data.windows import Split, part_rows
 from forecaster.errors import ConfigError, DataError
-from forecaster.evaluation import intervals, scoring
-from forecaster.models.network import model as network
-from forecaster.workflows import pipeline
+from forecaster.evaluation import intervals
+from forecaster.evaluation.scoring import add_intervals, predict_part, score
+from forecaster.models.network.model import leaderboard_name
+from forecaster.types import Progress, speaker
+from forecaster.workflows.train import score_baselines, train_cell
 
-__all__ = ["fold_splits", "Fold", "BacktestResult", "backtest", "cells_backtest", "load", "FOLD_METRICS"]
+__all__ = ["fold_splits", "Fold", "BacktestResult", "backtest", "cells_backtest", "with_seed", "config_of_run",
+           "FOLD_METRICS"]
 
-Progress = Callable[[str], None]
 FOLD_METRICS = ("mae", "rmse", "smape", "mase")
 
 
@@ -51,7 +56,7 @@ def fold_splits(
     """
     if folds < 1:
         raise ConfigError(f"--folds: expected an integer >= 1, got {folds}")
-    test_rows = _rows(test, n_rows)
+    test_rows = part_rows(test, n_rows)
     block = test_rows // folds
     if block < horizon:
         raise DataError(
@@ -63,7 +68,7 @@ def fold_splits(
     for k in range(folds):
         cutoff = start + k * block
         end = n_rows if k == folds - 1 else cutoff + block
-        val_rows = _rows(val, cutoff) if val < 1 else int(val)
+        val_rows = part_rows(val, cutoff) if val < 1 else int(val)
         train_end = cutoff - val_rows
         if train_end < lookback + horizon or val_rows < horizon:
             raise DataError(
@@ -130,7 +135,7 @@ def backtest(
     cell: str,
     folds: int,
     loaded: Any | None = None,
-    series: Any | None = None,
+    panel: Panel | None = None,
     progress: Progress | None = None,
     executor: str = "local",
     ray_address: str | None = None,
@@ -142,36 +147,25 @@ def backtest(
         cell: the cell to refit per fold.
         folds: number of folds.
         loaded: a saved cell (:class:`forecaster.artifacts.cell.LoadedCell`): score it on every fold
-            without refitting (its own scaler is used).
-        series: an already loaded series (default: load ``cfg.data``).
+            without refitting (its own scaler is used); a file of one series only.
+        panel: the already loaded file (default: load ``cfg.data``).
         progress: receives one line per fold.
         executor, ray_address: where the per-fold refits run (:mod:`forecaster.workflows.executor`).
     """
-    series = series if series is not None else load(cfg)
+    panel = panel if panel is not None else load(cfg)
     if loaded is None:
-        return _refit(cfg, series, [(cell, cfg.model.strategy, cfg.training.seed)], folds, progress=progress,
+        return _refit(cfg, panel, [(cell, cfg.model.strategy, cfg.training.seed)], folds, progress=progress,
                       executor=executor, ray_address=ray_address)[0]
-    if isinstance(series, Panel):
+    if panel.id_col is not None:
         raise ConfigError("--no-refit: a panel's model is backtested by refitting it per fold (each series cut at "
                           "its own origins); leave out --no-refit")
-    say = progress or (lambda _msg: None)
-    name = network.leaderboard_name(cell, loaded.strategy)
+    name = leaderboard_name(cell, loaded.strategy)
     result = BacktestResult(cell=name, refit=False)
-    for k, fd in enumerate(_folds(cfg, series, folds, say, name), start=1):
-        result.folds.append(Fold(fold=k, cutoff=str(fd.cutoff), train_rows=fd.train_rows, test_windows=fd.test_windows,
-                                 scores={name: _score_fixed(fd.prep, loaded), **fd.base},
-                                 overlaps_training=fd.cutoff < _model_test_start(loaded)))
+    for k, fold in enumerate(_folds(cfg, panel, folds, speaker(progress), name), start=1):
+        result.folds.append(Fold(fold=k, cutoff=str(fold.cutoff), train_rows=fold.train_rows,
+                                 test_windows=fold.test_windows, scores={name: _score_fixed(fold.prep, loaded), **fold.base},
+                                 overlaps_training=fold.cutoff < _model_test_start(loaded)))
     return result
-
-
-def load(cfg: RunConfig) -> Any:
-    """The configured series: a :class:`~forecaster.data.load.SeriesFrame`, or a :class:`~forecaster.data.load.Panel`
-    under ``data.id_col``."""
-    if cfg.data.id_col is not None:
-        from forecaster.data import panel
-
-        return panel.load(cfg)
-    return pipeline.load(cfg)
 
 
 @dataclass(frozen=True)
@@ -182,41 +176,19 @@ class _FoldData:
     cutoff: Any
     train_rows: int
     test_windows: int
-    prep: Any  # a Prepared, or a panel's PanelPrepared
+    prep: Prepared
     base: dict[str, Any]
 
 
-def _folds(cfg: RunConfig, series: Any, folds: int, say: Progress, label: str) -> list[_FoldData]:
-    """Each fold's split, its prepared data and its baselines' scores (refitted per fold, like the networks;
-    they depend on neither the cell nor the seed, so every backtest of a comparison shares them)."""
-    if isinstance(series, Panel):
-        return _panel_folds(cfg, series, folds, say, label)
+def _folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label: str) -> list[_FoldData]:
+    """Each fold's prepared data and its baselines' scores: every series cut into ``folds`` blocks of its own
+    test part, the fold's series stacked (a file of one series: its one fold split). The baselines are
+    refitted per fold, like the networks; they depend on neither the cell nor the seed, so every
+    backtest of a comparison shares them. A panel's series too short for the folds is skipped in every
+    fold and named."""
     w = cfg.window
-    splits = fold_splits(
-        len(series.frame), folds=folds, lookback=prepared.window_lookback(cfg, series), horizon=w.horizon,
-        val=w.val, test=w.test, source=series.path,
-    )
-    out = []
-    started = time.perf_counter()
-    for k, sp in enumerate(splits, start=1):
-        say(f"{label} fold {k}/{folds}: cut-off {series.frame.index[sp.val_end]}, {sp.train_end} training rows, "
-            f"{len(sp.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
-        prep = pipeline.prepare(cfg, series, sp=sp)
-        out.append(_FoldData(series.frame.index[sp.val_end], sp.train_end, len(sp.starts("test")), prep,
-                             pipeline.baseline_scores(prep, cfg=cfg)))
-    return out
-
-
-def _panel_folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label: str) -> list[_FoldData]:
-    """A panel's folds: each series cut into ``folds`` blocks of its own test part (as one series is),
-    every fold's series stacked, the baselines fitted per series and pooled.
-
-    A series too short for the folds is skipped in every fold and named."""
-    from forecaster.data import panel as panels_data
-    from forecaster.workflows import panels
-
-    w = cfg.window
-    lookback = panels_data.panel_lookback(cfg, panel)
+    lookback = lookback_for(cfg, panel)
+    many = panel.id_col is not None
 
     def split_of(k: int) -> Callable[[SeriesFrame, int], Split]:
         return lambda s, lb: fold_splits(len(s.frame), folds=folds, lookback=lb, horizon=w.horizon, val=w.val,
@@ -225,33 +197,29 @@ def _panel_folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label:
     out = []
     started = time.perf_counter()
     for k in range(folds):
-        pp = panels_data.prepare_panel(cfg, panel, lookback=lookback, split_of=split_of(k),
-                                       advice="use fewer --folds, a larger --test or longer series")
-        note = panels_data.skipped_note(pp)
+        prep = prepare(cfg, panel, lookback=lookback, split_of=split_of(k),
+                       advice="use fewer --folds, a larger --test or longer series")
+        note = skipped_note(prep)
         if k == 0 and note:
             say(f"backtest: {note}")
-        cuts = sorted({p.series.frame.index[p.split.val_end] for p in pp.items})
-        cutoff = str(cuts[0]) if len(cuts) == 1 else f"{cuts[0]} .. {cuts[-1]}"
-        say(f"{label} fold {k + 1}/{folds}: cut-off {cutoff} ({len(pp.items)} series, each at its own), "
-            f"{len(pp.split.starts('test'))} test windows (elapsed {time.perf_counter() - started:.0f}s)")
-        base = {s.name: s.scores for s in panels.score_baselines(pp, cfg)}
-        out.append(_FoldData(cutoff, sum(p.split.train_end for p in pp.items), len(pp.split.starts("test")), pp, base))
+        cuts = sorted({p.series.frame.index[p.split.val_end] for p in prep.items})
+        cutoff = cuts[0] if len(cuts) == 1 else f"{cuts[0]} .. {cuts[-1]}"
+        train_rows, windows = sum(p.split.train_end for p in prep.items), len(prep.split.starts("test"))
+        where = f" ({len(prep.items)} series, each at its own)" if many else f", {train_rows} training rows"
+        say(f"{label} fold {k + 1}/{folds}: cut-off {cutoff}{where}, {windows} test windows "
+            f"(elapsed {time.perf_counter() - started:.0f}s)")
+        base = {s.name: s.scores for s in score_baselines(prep, cfg)}
+        out.append(_FoldData(cutoff, train_rows, windows, prep, base))
     return out
 
 
-def _fold_task(prep: Any, cfg: RunConfig, cell: str, progress: Progress | None = None) -> dict[str, Any]:
-    """One fold's refit of ``cell`` (seeded from ``cfg``) and its scores on the fold's test windows: a task.
-    On a panel's fold, the network(s) of :func:`forecaster.workflows.panels.train_cell`, scored per series and pooled."""
-    from forecaster.data.panel import PanelPrepared
-
-    if isinstance(prep, PanelPrepared):
-        from forecaster.workflows import panels
-
-        return panels.train_cell(prep, cfg, cell, progress=progress)[0].scores
-    return network.train_cell(prep, cfg, cell, progress=progress).scores
+def _fold_task(prep: Prepared, cfg: RunConfig, cell: str, progress: Progress | None = None) -> dict[str, Any]:
+    """One fold's refit of ``cell`` (seeded from ``cfg``) and its scores on the fold's test windows of every
+    series, pooled: a task."""
+    return train_cell(prep, cfg, cell, progress=progress).scores
 
 
-def _refit(cfg: RunConfig, series: Any, specs: Sequence[tuple[str, str, int]], folds: int, *,
+def _refit(cfg: RunConfig, panel: Panel, specs: Sequence[tuple[str, str, int]], folds: int, *,
            progress: Progress | None, executor: str, ray_address: str | None) -> list[BacktestResult]:
     """Backtest each ``(cell, strategy, seed)``, refitting per fold; every refit is one task of ``executor``.
 
@@ -259,13 +227,12 @@ def _refit(cfg: RunConfig, series: Any, specs: Sequence[tuple[str, str, int]], f
     """
     from forecaster.workflows.executor import Call, Failure, run_calls
 
-    say = progress or (lambda _msg: None)
-    fold_data = _folds(cfg, series, folds, say, "backtest")
+    fold_data = _folds(cfg, panel, folds, speaker(progress), "backtest")
     calls = []
     for cell, strategy, seed in specs:
         run_cfg = dataclasses.replace(with_seed(cfg, seed),
                                       model=dataclasses.replace(cfg.model, strategy=cast(Strategy, strategy)))
-        name = network.leaderboard_name(cell, strategy)
+        name = leaderboard_name(cell, strategy)
         epochs = progress if executor == "local" else None  # a Ray task's epochs stay in its worker
         calls += [Call(f"{name} seed {seed} fold {k + 1}/{folds}", (name, seed, k), (run_cfg, cell, epochs), key=k)
                   for k in range(len(fold_data))]
@@ -292,7 +259,7 @@ def _model_test_start(loaded: Any) -> Any:
     return pd.date_range(d["first"], periods=int(w["split"]["val_end"]) + 1, freq=w["freq"])[-1]
 
 
-def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
+def _score_fixed(prep: Prepared, loaded: Any) -> dict[str, Any]:
     """Score a saved model on a fold's test windows with the model's own scaler."""
     sp = prep.split
     if (loaded.lookback, loaded.horizon) != (sp.lookback, sp.horizon):
@@ -300,9 +267,42 @@ def _score_fixed(prep: pipeline.Prepared, loaded: Any) -> dict[str, Any]:
             f"the saved model uses lookback {loaded.lookback} / horizon {loaded.horizon}, "
             f"the backtest {sp.lookback} / {sp.horizon}"
         )
-    pred = scoring.predict_part(loaded, prep)
+    item = prep.single
+    pred = predict_part(loaded.on(item), item)
     cal = read_calibration(loaded.path, loaded.manifest)  # the saved model's own intervals, measured per fold
-    return scoring.add_intervals(scoring.score(prep, pred), prep, pred, cal)
+    return add_intervals(score(item, pred), item.test_targets, pred, cal)
+
+
+def config_of_run(cell_dir: Path, given: dict[str, Any]) -> tuple[RunConfig, dict[str, Any]]:
+    """The config a saved network was trained with (its run's ``config.yaml``, the strategy its manifest
+    records), with ``given`` overrides (``None`` values: not given), and its checked manifest: what a
+    backtest of that setup refits.
+
+    Raises:
+        ConfigError: the folder is a statistical row, or the run's config cannot be read.
+        ArtifactError: the folder is not intact.
+    """
+    import yaml
+
+    from forecaster import config
+    from forecaster.artifacts.cell import check_cell, is_statistical
+    from forecaster.models.catalog import choices
+
+    manifest = check_cell(cell_dir)
+    if is_statistical(manifest):
+        raise ConfigError(f"--model {cell_dir}: {cell_dir.name} is a statistical row; backtest refits a network "
+                          f"(give its run folder or a network's folder: every backtest scores {cell_dir.name} per fold "
+                          "beside it)")
+    saved = cell_dir.parent / "config.yaml"
+    try:
+        raw = config.safe_load_bounded(saved.read_text(encoding="utf-8"), saved)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{saved}: cannot read the run's config ({exc.__class__.__name__})") from None
+    cfg = config.from_dict(raw, where=str(saved))
+    merged = {**config.flatten(cfg), "model.strategy": manifest["window"].get("strategy", "direct"),
+              **{k: v for k, v in given.items() if v is not None}}
+    merged["schedule.coverage_tolerance"] = None  # a retrain-gate setting: backtest has no gate (and may turn levels off)
+    return config.resolve(overrides=merged, choices=choices()), manifest
 
 
 def with_seed(cfg: RunConfig, seed: int) -> RunConfig:
@@ -320,17 +320,17 @@ def cells_backtest(
     progress: Progress | None = None,
     executor: str = "local",
     ray_address: str | None = None,
-    series: Any | None = None,
+    panel: Panel | None = None,
 ) -> dict[str, list[BacktestResult]]:
-    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded series (or
-    panel; default: load ``cfg.data``); each cell x strategy x seed x fold refit is one task of ``executor``.
+    """Backtest every cell x strategy with every seed (refitting per fold) on one loaded file (default: load
+    ``cfg.data``); each cell x strategy x seed x fold refit is one task of ``executor``.
 
     Returns:
         Leaderboard name (``gru``, ``gru-recursive``) -> one result per seed.
     """
-    series = series if series is not None else load(cfg)
+    panel = panel if panel is not None else load(cfg)
     specs = [(cell, strategy, seed) for cell in cells for strategy in strategies for seed in seeds]
-    results = _refit(cfg, series, specs, folds, progress=progress, executor=executor, ray_address=ray_address)
+    results = _refit(cfg, panel, specs, folds, progress=progress, executor=executor, ray_address=ray_address)
     out: dict[str, list[BacktestResult]] = {}
     for r in results:
         out.setdefault(r.cell, []).append(r)

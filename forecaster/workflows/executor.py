@@ -53,11 +53,10 @@ class TrialSpec:
 
 @dataclass
 class Outcome:
-    """A finished trial: the cell's result (and a panel's per-series row), the seconds it took."""
+    """A finished trial: the cell's result (scored per series), the seconds it took."""
 
     spec: TrialSpec
-    result: Any  # network.CellResult
-    row: Any = None  # panels.PanelScored for a panel
+    result: Any  # results.CellResult
     seconds: float = 0.0
 
 
@@ -100,10 +99,11 @@ def _bytes(model: Any) -> ModelBytes:
 
 def portable(result: Any) -> Any:
     """``result`` (a ``CellResult``) with its model as :class:`ModelBytes` (a ``--per-series`` cell's
-    ``{series id: model}`` as bytes each) and without the in-memory network."""
+    ``{series id: model}`` as bytes each) and without the in-memory network (nor its scored row's)."""
     model = result.model
     shipped = {sid: _bytes(m) for sid, m in model.items()} if isinstance(model, dict) else _bytes(model)
-    return dataclasses.replace(result, model=shipped, network=None)
+    row = dataclasses.replace(result.row, model=None) if result.row is not None else None
+    return dataclasses.replace(result, model=shipped, network=None, row=row)
 
 
 def materialize(result: Any) -> Any:
@@ -137,18 +137,11 @@ def _trial_cfg(cfg: RunConfig, spec: TrialSpec) -> RunConfig:
 
 
 def train_trial(data: Any, cfg: RunConfig, spec: TrialSpec, progress: Progress | None = None) -> Outcome:
-    """Fit and score one trial on prepared ``data`` (a ``Prepared`` or a ``PanelPrepared``)."""
-    from forecaster.data.panel import PanelPrepared
-    from forecaster.models.network import model as network
-    from forecaster.workflows import panels
+    """Fit and score one trial on prepared ``data`` (one series or many)."""
+    from forecaster.workflows.train import train_cell
 
     t0 = time.perf_counter()
-    run_cfg = _trial_cfg(cfg, spec)
-    if isinstance(data, PanelPrepared):
-        result, row = panels.train_cell(data, run_cfg, spec.cell, progress=progress)
-        return Outcome(spec, result, row, time.perf_counter() - t0)
-    return Outcome(spec, network.train_cell(data, run_cfg, spec.cell, progress=progress), None,
-                   time.perf_counter() - t0)
+    return Outcome(spec, train_cell(data, _trial_cfg(cfg, spec), spec.cell, progress=progress), time.perf_counter() - t0)
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,9 +1,11 @@
-"""Forecast past the end of a series with a saved cell.
+"""Forecast past the end of every series of a file with a saved row (one series or many, one path).
 
 The data is validated exactly as in training (same columns, same missing-value policy, same
-frequency); the last ``lookback`` rows are scaled with the saved scaler and the network's
-output is returned in the original units with timestamps continuing the series' frequency,
-with the conformal prediction intervals calibrated at training time (``calibration.json``).
+frequency); each series' last ``lookback`` rows are scaled with its saved scaler, the network's
+output is returned in the original units with timestamps continuing the series' frequency, with
+the conformal prediction intervals calibrated at training time (``calibration.json``). A global
+network forecasts every series in one batched call; a statistical row refits each series' saved
+structure.
 
 Example:
     >>> out = predict_from_dir("models/seattle_temps_2010", horizon=6)  # doctest: +SKIP
@@ -13,107 +15,65 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecaster.artifacts.cell import LoadedCell, is_statistical, load_for_serving, read_calibration, read_spec
+from forecaster.artifacts.cell import LoadedCell, check_cell, is_statistical, load_for_serving, read_calibration
 from forecaster.artifacts.run import resolve_cell_dir
-from forecaster.data.load import Panel, SeriesFrame, load_future, load_panel, load_series
-from forecaster.data.prepared import input_values
+from forecaster.artifacts.statistical import LoadedStatistical, load_statistical
+from forecaster.data.features import input_values
+from forecaster.data.frame import Panel, SeriesFrame
+from forecaster.data.load import load_future, load_panel, load_series
+from forecaster.data.prepared import MAX_LISTED
 from forecaster.errors import ArtifactError, ConfigError, DataError
-from forecaster.models.contract import Capabilities
 
-__all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "forecast_panel", "interval_levels",
-           "rounded", "OUTPUT_DIGITS", "forecast_windows", "predict_from_dir", "read_future", "to_json"]
+__all__ = ["Loaded", "load_model", "load_for_predict", "forecast", "interval_levels", "forecast_windows",
+           "predict_from_dir", "read_future", "needs_tensorflow"]
 
-
-@dataclass(frozen=True)
-class LoadedStatistical:
-    """A saved statistical row (its spec): refitted on the series it forecasts, never unpickled.
-
-    The structure its training fit selected (ETS components, ARIMA orders...) is kept and its
-    parameters are re-estimated on the data given to predict (see
-    :func:`forecaster.models.statistical.forecast_future`).
-    """
-
-    path: Path
-    spec: dict[str, Any]
-    manifest: dict[str, Any]
-    backend = "statsforecast"
-    kind = "baseline"
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    capabilities = Capabilities(uses_covariates=False, saves=True)
-
-    def fit(self, prep: Any) -> Any:
-        """The saved structure with its parameters re-estimated on ``prep``'s train + validation rows
-        (a contract model that forecasts at origins: the retrain gate re-scores a statistical champion so)."""
-        from forecaster.models.statistical import from_spec
-
-        object.__setattr__(self, "fitted_", from_spec(self.spec).fit(prep))  # frozen: the fit is a cache
-        return self
-
-    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        """Forecast at origins (the model contract), after :meth:`fit`."""
-        fitted = getattr(self, "fitted_", None)
-        if fitted is None:
-            raise RuntimeError(f"{self.name}: call fit before predict")
-        return np.asarray(fitted.predict(values, origins, horizon), dtype=np.float64)
-
-    @property
-    def horizon(self) -> int:
-        return int(self.manifest["window"]["horizon"])
-
-    @property
-    def lookback(self) -> int:
-        """Rows ``forecast`` requires at least (the refit itself checks what the model needs)."""
-        return 1
-
-    def future(self, y: np.ndarray, horizon: int) -> np.ndarray:
-        import importlib.util
-
-        if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
-            raise ArtifactError(f"{self.path}: a statistical model ({self.spec.get('name')}) is refitted to serve, "
-                                "which needs statsforecast: serve it with the full installation or training image")
-        from forecaster.models.statistical import forecast_future
-
-        return forecast_future(y, horizon, self.spec)
+#: What a folder of a run serves.
+Loaded = LoadedCell | LoadedStatistical
 
 
-def load_model(cell_dir: str | Path, *, backend: str = "auto") -> LoadedCell | LoadedStatistical:
-    """Load what a folder of a run serves: a network (ONNX or Keras) or a statistical row's spec.
+def needs_tensorflow(cell_dir: Path) -> bool:
+    """Whether serving ``cell_dir`` needs TensorFlow (a network saved without its ONNX copy: the Keras
+    fallback); a statistical row and an ONNX network do not (checked again, fully, by :func:`load_model`)."""
+    from forecaster.artifacts import layout
+    from forecaster.fs import read_json
+
+    try:
+        manifest = read_json(cell_dir / layout.MANIFEST, "run manifest")
+    except ArtifactError:
+        return False  # load_model reports it
+    if isinstance(manifest, dict) and is_statistical(manifest):
+        return False
+    onnx = (cell_dir / layout.ONNX_FILE).is_file() or (cell_dir / layout.SERIES_DIR / "0" / layout.ONNX_FILE).is_file()
+    return not onnx
+
+
+def load_model(cell_dir: str | Path, *, backend: str = "auto") -> Loaded:
+    """Load what a folder of a run serves: a network (ONNX or Keras) or a statistical row's specs.
 
     Raises:
         ArtifactError: the folder is incomplete, corrupt or of an unknown kind.
     """
-    from forecaster.artifacts.cell import check_cell
-
     path = Path(cell_dir)
     if is_statistical(check_cell(path)):
-        manifest, spec = read_spec(path)
-        return LoadedStatistical(path=path, spec=spec, manifest=manifest)
+        return load_statistical(path)
     return load_for_serving(path, backend=backend)
 
 
-def load_for_predict(
-    loaded: LoadedCell | LoadedStatistical, data: str | Path | None = None, *, missing: str | None = None
-) -> Any:
-    """Load ``data`` (default: the series the cell was trained on) with the cell's settings: a
-    :class:`~forecaster.data.load.SeriesFrame`, or a :class:`~forecaster.data.load.Panel` for a panel's network.
+def load_for_predict(loaded: Loaded, data: str | Path | None = None, *, missing: str | None = None) -> Panel:
+    """Load ``data`` (default: the file the row was trained on) with the row's settings, as a
+    :class:`~forecaster.data.frame.Panel` (a file of one series: a panel of one).
 
     Args:
-        loaded: the cell.
+        loaded: the row.
         data: the series to forecast from.
-        missing: override the missing-value policy the cell was trained with.
+        missing: override the missing-value policy the row was trained with.
 
     Raises:
         DataError: also when the file's own frequency differs from the model's.
@@ -137,7 +97,7 @@ def load_for_predict(
             raise
         series = load_series(path, **options, freq=freq)
     _same_freq(path, series.freq, freq)
-    return series
+    return Panel.of(series)
 
 
 def _same_freq(path: Path, found: str, freq: str) -> None:
@@ -146,7 +106,7 @@ def _same_freq(path: Path, found: str, freq: str) -> None:
                         "forecast with a model trained on this frequency")
 
 
-def read_future(loaded: LoadedCell | LoadedStatistical, path: str | Path | None) -> pd.DataFrame | None:
+def read_future(loaded: Loaded, path: str | Path | None) -> pd.DataFrame | None:
     """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not).
 
     Raises:
@@ -164,7 +124,7 @@ def read_future(loaded: LoadedCell | LoadedStatistical, path: str | Path | None)
 
 def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None, source: str) -> np.ndarray:
     """The last ``lookback`` input rows of ``series`` as the model reads them (known covariates and calendar
-    inputs led by the trained horizon, see :func:`forecaster.data.prepared.input_values`)."""
+    inputs led by the trained horizon, see :func:`forecaster.data.features.input_values`)."""
     d = loaded.manifest["data"]
     known, calendar = d.get("known", []), bool(d.get("calendar", False))
     lb, h = loaded.lookback, loaded.horizon
@@ -182,7 +142,7 @@ def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None
     return values
 
 
-def interval_levels(loaded: LoadedCell | LoadedStatistical, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
+def interval_levels(loaded: Loaded, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
     """The folder's calibration and the levels to serve: ``levels``, or every calibrated one when ``None``.
 
     Raises:
@@ -204,36 +164,7 @@ def interval_levels(loaded: LoadedCell | LoadedStatistical, levels: Sequence[int
     return cal, wanted
 
 
-def forecast(loaded: LoadedCell | LoadedStatistical, series: SeriesFrame, horizon: int | None = None,
-             levels: Sequence[int] | None = None, future: pd.DataFrame | None = None,
-             future_source: str = "--future") -> pd.DataFrame:
-    """Forecast ``horizon`` steps (default: the trained horizon) after the end of ``series``.
-
-    With a calibrated folder the frame also holds ``lo-<L>, hi-<L>`` for each of ``levels``
-    (default: every calibrated level; ``()``: the point forecast only).
-
-    Raises:
-        ConfigError: ``horizon`` exceeds the trained horizon, or a level is not calibrated.
-        DataError: fewer rows than the lookback.
-    """
-    h = _horizon(loaded, horizon)
-    cal, served = interval_levels(loaded, levels)
-    if len(series.frame) < loaded.lookback:
-        raise DataError(
-            f"{series.path}: {len(series.frame)} rows are fewer than the model's lookback of {loaded.lookback}"
-        )
-    if isinstance(loaded, LoadedStatistical):
-        yhat = loaded.future(series.frame[series.target].to_numpy(dtype=np.float64), h)
-    else:
-        values = _window(loaded, series, future, future_source)
-        yhat = forecast_windows(loaded, values[None, ...], h)[0]
-    _check_output(loaded, yhat, (h,))
-    index = pd.date_range(series.frame.index[-1], periods=h + 1, freq=series.freq)[1:]
-    bands = cal.columns(yhat, served) if cal is not None and served else {}
-    return pd.DataFrame({"timestamp": index, "yhat": yhat, **bands})
-
-
-def _horizon(loaded: LoadedCell | LoadedStatistical, horizon: int | None) -> int:
+def _horizon(loaded: Loaded, horizon: int | None) -> int:
     trained = loaded.horizon
     h = trained if horizon is None else horizon
     if not 1 <= h <= trained:
@@ -241,7 +172,7 @@ def _horizon(loaded: LoadedCell | LoadedStatistical, horizon: int | None) -> int
     return h
 
 
-def _check_output(loaded: LoadedCell | LoadedStatistical, yhat: np.ndarray, shape: tuple[int, ...]) -> None:
+def _check_output(loaded: Loaded, yhat: np.ndarray, shape: tuple[int, ...]) -> None:
     if np.shape(yhat) != shape:  # the manifest's horizon and the network's outputs disagree
         raise ArtifactError(f"{loaded.path}: the model produced {np.shape(yhat)[-1] if np.ndim(yhat) else np.size(yhat)} "
                             f"step(s) where its manifest promises {shape[-1]}; "
@@ -251,95 +182,140 @@ def _check_output(loaded: LoadedCell | LoadedStatistical, yhat: np.ndarray, shap
                             "value(s) (NaN or inf); the saved model is broken: retrain or pick another run")
 
 
-def forecast_panel(loaded: LoadedCell, panel: Panel, horizon: int | None = None, levels: Sequence[int] | None = None,
-                   *, series: Sequence[str] | None = None, future: pd.DataFrame | None = None,
-                   future_source: str = "--future", notes: list[str] | None = None) -> pd.DataFrame:
-    """Forecast every series of ``panel`` the network was trained on (or ``series``) in one batched call
-    (one call per series for a ``--per-series`` cell: a network each).
-
-    Returns the long format ``<id_col>, timestamp, yhat[, lo-80, hi-80, ...]``. Series the model was
-    not trained on, and series shorter than its lookback, are left out with a line in ``notes``
-    (a ``series`` id among them is an error).
+def _served_ids(loaded: Loaded, panel: Panel, series: Sequence[str] | None, notes: list[str] | None) -> list[str | None]:
+    """The series to forecast: every series of ``panel`` (or ``series``) the row can serve. Series it was not
+    trained on, whose training failed, or shorter than its lookback are left out with a line in ``notes``
+    (a ``series`` id among them is an error; a file of one series reports its own error).
 
     Raises:
-        DataError: a ``series`` id is not in the file, or cannot be forecast.
-        ConfigError: ``horizon`` or ``levels`` as in :func:`forecast`.
+        DataError: a ``series`` id is not in the file or cannot be forecast, or no series can be.
     """
-    from forecaster.data.windows import SeriesScalers
-
-    if not isinstance(loaded, LoadedCell) or not isinstance(loaded.scaler, SeriesScalers):
-        raise ArtifactError(f"{loaded.path}: not a panel's network; forecast one series per file with it")
-    h = _horizon(loaded, horizon)
-    cal, served = interval_levels(loaded, levels)
-    id_col = loaded.manifest["data"]["id_col"]
-    by_id = {str(s.series_id): s for s in panel.series}
+    if panel.id_col is None:
+        s = panel.first
+        if len(s.frame) < loaded.lookback:
+            raise DataError(f"{s.path}: {len(s.frame)} rows are fewer than the model's lookback of {loaded.lookback}")
+        if not loaded.serves(None):
+            raise ArtifactError(f"{loaded.path}: it forecasts the series of a panel (trained with --id-col); "
+                                "pass a file of that panel")
+        return [None]
+    id_col = panel.id_col
+    by_id = {s.series_id: s for s in panel.series}
     if series:
         unknown = [sid for sid in series if sid not in by_id]
         if unknown:
             raise DataError(f"--series: {unknown[0]!r} is not a series of {panel.path} ({len(by_id)} series, "
                             f"column '{id_col}')")
-    wanted = list(series) if series else list(by_id)
+    wanted: list[str | None] = list(series) if series else list(by_id)
     trained_on = loaded.manifest["data"].get("series_last") or {}  # every series of its training run
-    failed = [sid for sid in wanted if sid not in loaded.scaler and sid in trained_on]  # --per-series: no network
-    new = [sid for sid in wanted if sid not in loaded.scaler and sid not in trained_on]
-    short = [sid for sid in wanted if sid in loaded.scaler and len(by_id[sid].frame) < loaded.lookback]
+    failed = [sid for sid in wanted if not loaded.serves(sid) and sid in trained_on]  # --per-series: no network
+    new = [sid for sid in wanted if not loaded.serves(sid) and sid not in trained_on]
+    short = [sid for sid in wanted if loaded.serves(sid) and len(by_id[sid].frame) < loaded.lookback]
+    what = "network" if isinstance(loaded, LoadedCell) else "model"
     if series and (failed or new or short):
         sid = (failed or new or short)[0]
-        why = ("has no network (its training failed)" if failed else "was not in the training data" if new
+        why = (f"has no {what} (its training failed)" if failed else "was not in the training data" if new
                else f"has fewer rows than the lookback of {loaded.lookback}")
         raise DataError(f"--series: series {sid!r} {why}; the model cannot forecast it")
-    from forecaster.data.panel import MAX_LISTED
-
-    for group, why in ((failed, "no network: its training failed"), (new, "not in the training data"),
+    for group, why in ((failed, f"no {what}: its training failed"), (new, "not in the training data"),
                        (short, f"fewer rows than the lookback {loaded.lookback}")):
         if group and notes is not None:
-            shown = ", ".join(group[:MAX_LISTED]) + (f", ... ({len(group)} in all)" if len(group) > MAX_LISTED else "")
+            shown = ", ".join(map(str, group[:MAX_LISTED])) + (f", ... ({len(group)} in all)" if len(group) > MAX_LISTED
+                                                                else "")
             notes.append(f"{len(group)} series left out ({why}): {shown}")
-    served_ids = [sid for sid in wanted if sid in loaded.scaler and sid not in short]
-    if not served_ids:
+    served = [sid for sid in wanted if loaded.serves(sid) and sid not in short]
+    if not served:
         raise DataError(f"{panel.path}: none of its series can be forecast by {loaded.path} (not in the training "
                         "data, or shorter than the lookback)")
-    given = set(future.index.get_level_values(0)) if future is not None else set()
+    return served
 
-    def future_of(sid: str) -> pd.DataFrame | None:
-        if future is None:
-            return None
-        if sid not in given:
-            raise DataError(f"{future_source}: no rows for series {sid!r}; the model needs its known covariates "
+
+def _network_forecasts(loaded: LoadedCell, frames: Sequence[SeriesFrame], h: int, future: pd.DataFrame | None,
+                       future_source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every series' forecast by a saved network (one batched call; one per series for a ``--per-series``
+    cell) and each series' target scale ``(n, 1)``."""
+    given = set(future.index.get_level_values(0)) if future is not None and isinstance(future.index, pd.MultiIndex) \
+        else set()
+
+    def future_of(s: SeriesFrame) -> pd.DataFrame | None:
+        if future is None or s.series_id is None:
+            return future
+        if s.series_id not in given:
+            raise DataError(f"{future_source}: no rows for series {s.series_id!r}; the model needs its known covariates "
                             "after the end of every series it forecasts")
-        return future.loc[sid]
+        return future.loc[s.series_id]
 
-    windows = np.stack([_window(loaded, by_id[sid], future_of(sid), future_source) for sid in served_ids])
-    scalers = [loaded.scaler.of(sid) for sid in served_ids]
-    mean = np.stack([s.mean_ for s in scalers])
-    scale = np.stack([s.scale_ for s in scalers])
-    if loaded.per_series:  # a network per series (--per-series): one call each
-        yhat = np.concatenate([loaded.on(sid).predict_rows(windows[k:k + 1], h, mean[k:k + 1], scale[k:k + 1])
-                               for k, sid in enumerate(served_ids)])
+    windows = np.stack([_window(loaded, s, future_of(s), future_source) for s in frames])
+    scalers = [loaded.scaler.of(s.series_id) for s in frames]
+    mean, scale = np.stack([s.mean_ for s in scalers]), np.stack([s.scale_ for s in scalers])
+    try:
+        if loaded.per_series:  # a network per series (--per-series): one call each
+            yhat = np.concatenate([loaded.forecaster_of(s.series_id).predict_rows(windows[k:k + 1], h, mean[k:k + 1],
+                                                                                  scale[k:k + 1])
+                                   for k, s in enumerate(frames)])
+        else:
+            yhat = loaded.forecaster_of(frames[0].series_id).predict_rows(windows, h, mean, scale)
+    except (ArtifactError, DataError):
+        raise
+    except Exception as exc:  # the runtime rejected the window: manifest and network disagree
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        raise ArtifactError(f"{loaded.path}: the saved network rejects a window of shape {tuple(windows.shape)} "
+                            f"described by manifest.json ({first}); the run is inconsistent: retrain or pick another "
+                            "run") from None
+    return yhat, scale[:, :1]
+
+
+def forecast(loaded: Loaded, panel: Panel, horizon: int | None = None, levels: Sequence[int] | None = None, *,
+             series: Sequence[str] | None = None, future: pd.DataFrame | None = None,
+             future_source: str = "--future", notes: list[str] | None = None) -> pd.DataFrame:
+    """Forecast ``horizon`` steps (default: the trained horizon) after the end of every series of ``panel``
+    the row can serve (or of ``series``).
+
+    Returns ``[<id_col>,] timestamp, yhat[, lo-80, hi-80, ...]`` (the id column for a panel only): ``h``
+    rows per series, its timestamps continuing its own last one. With a calibrated folder the frame
+    also holds ``lo-<L>, hi-<L>`` for each of ``levels`` (default: every calibrated level; ``()``: the
+    point forecast only). Series left out are named in ``notes`` (see :func:`_served_ids`).
+
+    Raises:
+        ConfigError: ``horizon`` exceeds the trained horizon, or a level is not calibrated.
+        DataError: fewer rows than the lookback, a ``series`` id that cannot be forecast.
+        ArtifactError: the saved row produced something it does not promise.
+    """
+    h = _horizon(loaded, horizon)
+    cal, served = interval_levels(loaded, levels)
+    ids = _served_ids(loaded, panel, series, notes)
+    by_id = {s.series_id: s for s in panel.series}
+    frames = [by_id[sid] for sid in ids]
+    if isinstance(loaded, LoadedStatistical):
+        yhat = np.stack([loaded.future(s.frame[s.target].to_numpy(dtype=np.float64), h, s.series_id) for s in frames])
+        scale = np.ones((len(frames), 1))
     else:
-        yhat = loaded.on(served_ids[0]).predict_rows(windows, h, mean, scale)
-    _check_output(loaded, yhat, (len(served_ids), h))
-    return _long_frame(id_col, served_ids, [by_id[sid].frame.index[-1] for sid in served_ids], panel.first.freq,
-                       yhat, cal.columns(yhat, served, scale=scale[:, :1] if cal.scaled else 1.0)
-                       if cal is not None and served else {})
+        yhat, scale = _network_forecasts(loaded, frames, h, future, future_source)
+    _check_output(loaded, yhat, (len(frames), h))
+    bands = {}
+    if cal is not None and served:  # a scaled calibration's own scales, else (older runs) the training scaler's
+        scales = np.array([[cal.scale_of(sid, float(scale[k, 0]))] for k, sid in enumerate(ids)])
+        bands = cal.columns(yhat, served, scale=scales if cal.scaled else 1.0)
+    return _long_frame(panel.id_col, ids, [s.frame.index[-1] for s in frames], panel.first.freq, yhat, bands)
 
 
-def _long_frame(id_col: str, ids: Sequence[str], lasts: Sequence[pd.Timestamp], freq: str, yhat: np.ndarray,
-                bands: dict[str, np.ndarray]) -> pd.DataFrame:
-    """``<id_col>, timestamp, yhat, <bands>``: ``h`` rows per series, its timestamps continuing its own last one."""
+def _long_frame(id_col: str | None, ids: Sequence[str | None], lasts: Sequence[pd.Timestamp], freq: str,
+                yhat: np.ndarray, bands: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``[<id_col>,] timestamp, yhat, <bands>``: ``h`` rows per series, its timestamps continuing its own last one."""
     h = yhat.shape[1]
     offset = pd.tseries.frequencies.to_offset(freq)
     last = pd.DatetimeIndex(lasts)
     steps = np.stack([(last + k * offset).to_numpy() for k in range(1, h + 1)], axis=1)  # (n, h), vectorised per step
-    return pd.DataFrame({id_col: np.repeat(np.asarray(ids, dtype=object), h), "timestamp": steps.ravel(),
-                         "yhat": yhat.ravel(), **{k: np.asarray(v).ravel() for k, v in bands.items()}})
+    index = pd.DatetimeIndex(steps.ravel(), tz=last.tz) if last.tz is not None else steps.ravel()
+    idcol = {id_col: np.repeat(np.asarray(ids, dtype=object), h)} if id_col else {}
+    return pd.DataFrame({**idcol, "timestamp": index, "yhat": yhat.ravel(),
+                         **{k: np.asarray(v).ravel() for k, v in bands.items()}})
 
 
 def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:
-    """Forecast a batch of windows in one inference call, in the original units.
+    """Forecast a batch of windows of a file of one series in one inference call, in the original units.
 
-    This is the batched core of :func:`forecast`: many series (or many forecast origins) are
-    stacked into one ``(batch, lookback, features)`` array and go through the network together.
+    Many forecast origins are stacked into one ``(batch, lookback, features)`` array and go through
+    the network together (a panel's series are forecast together by :func:`forecast`).
 
     Args:
         loaded: a cell from :func:`~forecaster.artifacts.cell.load_for_serving` or
@@ -359,7 +335,7 @@ def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | Non
     if x.ndim != 3 or x.shape[1] != loaded.lookback:
         raise DataError(f"windows: expected shape (batch, {loaded.lookback}, features), got {x.shape}")
     try:
-        return loaded.forecaster.predict_windows(x, h)
+        return loaded.forecaster_of(loaded.scaler.ids[0]).predict_windows(x, h)
     except Exception as exc:  # the runtime rejected the window: manifest and network disagree
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
         raise ArtifactError(
@@ -374,49 +350,4 @@ def predict_from_dir(
 ) -> pd.DataFrame:
     """Resolve ``--model``, load it safely (ONNX Runtime when exported), and forecast (see :func:`forecast`)."""
     loaded = load_model(resolve_cell_dir(model, models_dir))
-    data_ = load_for_predict(loaded, data)
-    if isinstance(data_, Panel):
-        return forecast_panel(loaded, data_, horizon, levels)  # type: ignore[arg-type]
-    return forecast(loaded, data_, horizon, levels)
-
-
-#: Significant digits of the largest value kept when a forecast is written (CSV, JSON): far more than
-#: any forecast's accuracy, without the float noise of ``39.35858313136135``.
-OUTPUT_DIGITS = 6
-
-
-def rounded(frame: pd.DataFrame, digits: int = OUTPUT_DIGITS) -> pd.DataFrame:
-    """``frame``'s value columns rounded to keep ``digits`` significant digits of the smallest value and
-    three of the narrowest interval half-width (one number of decimals for every column).
-
-    Example:
-        >>> rounded(pd.DataFrame({"yhat": [39.35858313136135, 1.000004]}))["yhat"].tolist()
-        [39.35858, 1.0]
-        >>> rounded(pd.DataFrame({"yhat": [1234567.891], "lo-80": [1234567.591]})).iloc[0].tolist()
-        [1234567.891, 1234567.591]
-    """
-    values = [c for c in frame.columns if c != "timestamp" and pd.api.types.is_numeric_dtype(frame[c])]
-    if not values or not len(frame):
-        return frame
-    arr = np.abs(frame[values].to_numpy(dtype=np.float64))
-    smallest = arr[np.isfinite(arr) & (arr > 0)]
-    need = [digits - 1 - int(np.floor(np.log10(smallest.min())))] if smallest.size else [digits]
-    if "yhat" in frame and len(values) > 1:  # keep every band's half-width to 3 significant digits
-        half = np.abs(frame[values].to_numpy(dtype=np.float64) - frame[["yhat"]].to_numpy(dtype=np.float64))
-        half = half[np.isfinite(half) & (half > 0)]
-        if half.size:
-            need.append(2 - int(np.floor(np.log10(half.min()))))
-    decimals = min(12, max(0, *need))
-    return frame.assign(**{c: frame[c].round(decimals) for c in values})
-
-
-def to_json(frame: pd.DataFrame, **meta: Any) -> str:
-    """A forecast as JSON: ``{...meta, "forecast": [{"timestamp": ISO, "yhat": v, "lo-80": ...}, ...]}``."""
-    ids = [c for c in frame.columns if c != "timestamp" and not pd.api.types.is_numeric_dtype(frame[c])]  # a panel's id
-    values = [c for c in frame.columns if c != "timestamp" and c not in ids]
-    records = [
-        {**{c: str(v) for c, v in zip(ids, row[: len(ids)])}, "timestamp": row[len(ids)].isoformat(),
-         **{c: float(v) for c, v in zip(values, row[len(ids) + 1 :])}}
-        for row in frame[[*ids, "timestamp", *values]].itertuples(index=False)
-    ]
-    return json.dumps({**meta, "forecast": records}, indent=2)
+    return forecast(loaded, load_for_predict(loaded, data), horizon, levels)

@@ -33,6 +33,7 @@ from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ConfigError
 
 __all__ = ["tensorboard_dir", "tensorboard_group", "tensorboard_available", "tensorboard_callback", "mlflow_uri", "log_run",
+           "saved_run",
            "TENSORBOARD_DIR"]
 
 TENSORBOARD_DIR = "tensorboard"
@@ -84,6 +85,31 @@ def tensorboard_callback(log_dir: Path) -> Any:
     log_dir.mkdir(parents=True, exist_ok=True)
     return keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0, write_graph=False,
                                        write_images=False, update_freq="epoch", profile_batch=0)
+
+
+def saved_run(run_dir: Path) -> tuple[list[dict[str, Any]], list[Any]]:
+    """A run folder already on disk (a retrain's version) as :func:`log_run` takes it: its leaderboard rows and,
+    per network, its loss history (a ``--per-series`` cell's rows of every series: their mean curve).
+
+    Raises:
+        OSError, ValueError, KeyError: the leaderboard cannot be read.
+    """
+    import json
+    import types
+
+    import pandas as pd
+
+    from forecaster.workflows.results import mean_curve
+
+    rows = json.loads((run_dir / "leaderboard.json").read_text(encoding="utf-8"))["rows"]
+
+    def curve(path: Path) -> pd.DataFrame:
+        frame = pd.read_csv(path)
+        return mean_curve(frame) if "series" in frame.columns else frame
+
+    cells = [types.SimpleNamespace(name=r["name"], fit=types.SimpleNamespace(history=curve(h)))
+             for r in rows if (h := run_dir / str(r["name"]) / "history.csv").is_file()]
+    return rows, cells
 
 
 def mlflow_uri(cfg: RunConfig) -> str | None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from forecaster.models.baselines import ResidualBase
+    from forecaster.models.network.residual import ResidualBase
 
 __all__ = ["register_cell", "available_cells", "cell_traits", "CellTraits", "build_model", "custom_objects",
            "RECURRENT_CELLS"]
@@ -188,7 +188,7 @@ def build_model(
             network's output is multiplied by the baseline's training error, so it starts close
             to the baseline and Adam's steps match the size of the correction left to learn.
         base: which baseline and how large its error is (see
-            :func:`forecaster.models.baselines.residual_base`); ``None``: naive, scale 1.
+            :func:`forecaster.models.network.residual.residual_base`); ``None``: naive, scale 1.
 
     Returns:
         A compiled ``keras.Model`` (Adam, MSE loss) mapping ``(batch, lookback, n_features)``
@@ -204,7 +204,7 @@ def build_model(
     import keras
     import numpy as np
 
-    from forecaster.models.baselines import ResidualBase
+    from forecaster.models.network.residual import ResidualBase
 
     inputs = keras.Input(shape=(lookback, n_features), name="window")
     layers = custom_objects()

@@ -100,7 +100,7 @@ class Checkpoint:
         A state with its own weights copy (``snapshot``) needs only that copy; an older one must
         match BackupAndRestore's files exactly.
         """
-        from forecaster.data.load import file_sha256
+        from forecaster.fs import file_sha256
 
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
@@ -164,7 +164,7 @@ class Checkpoint:
                     ck.progress(f"  resuming from the checkpoint after epoch {state['epochs']}")
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                from forecaster.data.load import file_sha256
+                from forecaster.fs import file_sha256
 
                 done = epoch + 1
                 previous = _read_state(ck.state_path)

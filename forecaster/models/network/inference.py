@@ -9,7 +9,7 @@ origins: the one path used by train, compare, backtest, the retrain gate and pre
 
 Example:
     >>> import numpy as np
-    >>> from forecaster.data.windows import Scaler, origin_windows
+    >>> from forecaster.data.scaling import Scaler
     >>> class LastValue:                      # a "network": repeat the last scaled value
     ...     backend = "toy"
     ...     def __call__(self, x, training=False):
@@ -27,7 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from forecaster.data.windows import Scaler, origin_windows
+from forecaster.data.scaling import Scaler
+from forecaster.data.windows import origin_windows
 from forecaster.models.network.strategies import predict_windows
 
 __all__ = ["Predictor", "KerasRuntime", "NetworkForecaster", "PREDICT_BATCH", "origin_windows"]

@@ -1,131 +1,32 @@
-"""Naive baselines, scored on exactly the same windows as the networks.
+"""The residual design of the networks: what they correct, and the least-squares start of their linear path.
 
-Each takes the full target series (original units), the row of every window's first target
-step and the horizon, and returns ``(n_windows, horizon)`` forecasts that only use values
-before each window's first target step.
+A residual network forecasts the better of naive and seasonal naive on the training windows plus
+a learned correction in units of that baseline's error (:func:`residual_base`); its linear path
+starts at the ridge least-squares fit of what the baseline misses (:func:`linear_correction`).
+:func:`start` computes both on the training windows of a :class:`~forecaster.data.prepared.Prepared`
+(one series or every series' windows stacked).
 
 Example:
-    >>> import numpy as np
-    >>> y = np.arange(10.0)
-    >>> naive(y, np.array([5]), 3).tolist()
-    [[4.0, 4.0, 4.0]]
-    >>> seasonal_naive(y, np.array([5]), 3, season=2).tolist()
-    [[3.0, 4.0, 3.0]]
+    >>> y = np.tile([0.0, 5.0, 1.0], 20)
+    >>> residual_base(y, np.arange(6, 57), 3, season=3, lookback=6).name
+    'seasonal_naive'
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecaster.models.contract import Capabilities, Kind
+from forecaster.models.naive import naive, seasonal_naive
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.prepared import Prepared
-    from forecaster.models.contract import Model
 
-__all__ = [
-    "naive", "seasonal_naive", "residual_base", "linear_correction", "ResidualBase", "BASELINES",
-    "Naive", "SeasonalNaive", "Linear", "default_baselines",
-]
-
-
-def naive(y: np.ndarray, first_targets: np.ndarray, horizon: int) -> np.ndarray:
-    """Repeat the last observed value for every step."""
-    last = np.asarray(y, dtype=np.float64)[np.asarray(first_targets) - 1]
-    return np.repeat(last[:, None], horizon, axis=1)
-
-
-def seasonal_naive(y: np.ndarray, first_targets: np.ndarray, horizon: int, *, season: int) -> np.ndarray:
-    """Repeat the last observed season: step ``k`` copies the value ``season * ceil((k+1)/season)`` earlier."""
-    k = np.arange(horizon)
-    lag = season * ((k // season) + 1)
-    rows = np.asarray(first_targets)[:, None] + k[None, :] - lag[None, :]
-    if rows.min() < 0:
-        raise ValueError(f"seasonal naive needs {int(-rows.min())} more rows of history before the first window")
-    return np.asarray(y, dtype=np.float64)[rows]
-
-
-class Naive:
-    """The last observed value, repeated: the model contract's simplest member."""
-
-    name = "naive"
-    kind: Kind = "baseline"
-    capabilities = Capabilities()
-
-    def fit(self, prep: Prepared) -> Naive:
-        return self
-
-    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        return naive(np.asarray(values)[:, 0], origins, horizon)
-
-
-class SeasonalNaive:
-    """The last observed season, repeated; the period comes from the prepared run (``fit``)."""
-
-    name = "seasonal_naive"
-    kind: Kind = "baseline"
-    capabilities = Capabilities()
-
-    def __init__(self, season: int | None = None) -> None:
-        self.season = season
-
-    def fit(self, prep: Prepared) -> SeasonalNaive:
-        self.season_ = self.season or prep.season
-        return self
-
-    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        return seasonal_naive(np.asarray(values)[:, 0], origins, horizon, season=self.season_)
-
-
-class Linear:
-    """The least-squares linear model the residual networks start from, alone (no network).
-
-    On the training windows only: the better of naive and seasonal naive (:func:`residual_base`)
-    plus a ridge least-squares map from the centred window (target minus its last value,
-    covariates as they are) to what that baseline misses (:func:`linear_correction`). A network
-    that does not beat this row adds nothing its linear start did not already do.
-    """
-
-    name = "linear"
-    kind: Kind = "baseline"
-    capabilities = Capabilities(uses_covariates=True)
-
-    def fit(self, prep: Prepared) -> Linear:
-        sp, h = prep.split, prep.split.horizon
-        self.lookback_, self.scaler_ = sp.lookback, prep.scaler
-        base = prep.residual_base(h, linear=True)
-        assert base.linear is not None
-        self.base_, (self.kernel_, self.bias_) = base, base.linear
-        return self
-
-    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-        from forecaster.data.windows import origin_windows
-
-        x = self.scaler_.transform(origin_windows(np.asarray(values, dtype=np.float64), origins, self.lookback_))
-        x = x.astype(np.float64)
-        last = x[:, -1, 0].copy()
-        k = np.arange(horizon)
-        if self.base_.season:
-            lag = self.base_.season * ((k // self.base_.season) + 1)
-            forecast = x[:, self.lookback_ + k - lag, 0]
-        else:
-            forecast = np.repeat(last[:, None], horizon, axis=1)
-        x[:, :, 0] -= last[:, None]
-        correction = x.reshape(len(x), -1) @ self.kernel_.astype(np.float64) + self.bias_.astype(np.float64)
-        return self.scaler_.inverse_target(forecast + self.base_.scale * correction[:, :horizon])
-
-
-def default_baselines() -> list[Model]:
-    """The baselines scored in every run (fresh, unfitted instances)."""
-    return [Naive(), SeasonalNaive()]
-
-
-#: Baselines scored in every run, by name.
-BASELINES = tuple(b.name for b in default_baselines())
+__all__ = ["ResidualBase", "residual_base", "linear_correction", "start", "LINEAR_MAX_WINDOWS", "LINEAR_MAX_VALUES"]
 
 
 @dataclass(frozen=True)
@@ -246,3 +147,15 @@ def linear_correction(
     gram[np.arange(x.shape[1]), np.arange(x.shape[1])] += ridge
     coef = np.linalg.solve(gram, design.T @ miss)
     return coef[:-1].astype(np.float32), coef[-1].astype(np.float32)
+
+
+def start(prep: Prepared, steps: int, *, linear: bool = True) -> ResidualBase:
+    """The baseline a residual network corrects, chosen on every series' training windows (scaled), with the
+    least-squares start of its linear correction when ``linear``."""
+    sp = prep.split
+    first = sp.first_targets("train")
+    base = residual_base(prep.scaled[:, 0], first, steps, season=prep.season, lookback=sp.lookback,
+                         seasons=prep.seasons)
+    if not linear:
+        return base
+    return dataclasses.replace(base, linear=linear_correction(prep.scaled, first, steps, base, lookback=sp.lookback))

@@ -1,0 +1,149 @@
+"""A saved statistical row: its spec (plain JSON, one per series of a panel), loaded and served.
+
+A statistical row's folder holds ``spec.json``: the structure its fit selected (ETS components,
+ARIMA orders...) and its parameters. A file of one series saves that one spec; a panel saves
+``{"name": ..., "per_series": {<id>: spec}}``. Serving refits the saved structure on the series
+given (never unpickled).
+
+Example:
+    >>> loaded = load_statistical(Path("models/x/runs/<id>/ets"))  # doctest: +SKIP
+    >>> loaded.serves(None), loaded.future(y, 24, None).shape  # doctest: +SKIP
+    (True, (24,))
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from forecaster.artifacts import layout
+from forecaster.artifacts.cell import check_cell, is_statistical
+from forecaster.errors import ArtifactError
+from forecaster.fs import read_json
+from forecaster.models.contract import Capabilities, Kind
+from forecaster.models.local import FAILURES, reason_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.data.prepared import Prepared, PreparedSeries
+    from forecaster.models.statistical import StatisticalModel
+
+__all__ = ["LoadedStatistical", "load_statistical", "read_spec"]
+
+
+def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A statistical row's checked manifest and its spec.
+
+    Raises:
+        ArtifactError: the folder is not an intact statistical row.
+    """
+    manifest = check_cell(cell_dir)
+    spec = read_json(cell_dir / layout.SPEC_FILE, "statistical model spec")
+    if not is_statistical(manifest) or not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise ArtifactError(f"{cell_dir}: not a statistical model's folder (expected {layout.SPEC_FILE} with a 'name')")
+    per = spec.get("per_series")
+    if per is not None and not (isinstance(per, dict) and all(isinstance(v, dict) for v in per.values())):
+        raise ArtifactError(f"{cell_dir}/{layout.SPEC_FILE}: 'per_series' must map series ids to specs")
+    return manifest, spec
+
+
+@dataclass(frozen=True)
+class LoadedStatistical:
+    """A saved statistical row (its specs): refitted on the series it forecasts, never unpickled.
+
+    The structure its training fit selected (ETS components, ARIMA orders...) is kept and its
+    parameters are re-estimated on the data given to predict (see
+    :func:`forecaster.models.statistical.forecast_future`). As a row of the model contract (the
+    retrain gate's re-score), :meth:`fit` re-estimates each series' structure on its train +
+    validation rows and :meth:`on` forecasts that series at any origin.
+    """
+
+    path: Path
+    spec: dict[str, Any]
+    manifest: dict[str, Any]
+    fitted_: dict[str | None, StatisticalModel] = field(default_factory=dict, compare=False)
+    failed_: dict[str | None, str] = field(default_factory=dict, compare=False)
+    backend = "statsforecast"
+    kind: Kind = "baseline"
+    capabilities = Capabilities(uses_covariates=False, saves=True)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def specs(self) -> dict[str | None, dict[str, Any]]:
+        """Each series' spec (a file of one series: the one spec, under ``None``)."""
+        per = self.spec.get("per_series")
+        return {None: self.spec} if per is None else dict(per)
+
+    def serves(self, series_id: str | None) -> bool:
+        """Whether a spec was saved for ``series_id`` (its fit did not fail in training)."""
+        return series_id in self.specs
+
+    @property
+    def horizon(self) -> int:
+        return int(self.manifest["window"]["horizon"])
+
+    @property
+    def lookback(self) -> int:
+        """Rows ``forecast`` requires at least (the refit itself checks what the model needs)."""
+        return 1
+
+    def fit(self, prep: Prepared) -> LoadedStatistical:
+        """Each series' saved structure with its parameters re-estimated on that series' train + validation
+        rows (a series without a spec, or whose refit fails, is recorded as failed)."""
+        from forecaster.models.statistical import from_spec
+
+        self.fitted_.clear()
+        self.failed_.clear()
+        specs = self.specs
+        for k, item in enumerate(prep.items):
+            spec = specs.get(item.series_id)
+            if spec is None:
+                self.failed_[item.series_id] = f"{self.path} has no model for series {item.series_id!r}"
+                continue
+            try:
+                self.fitted_[item.series_id] = from_spec(spec).fit(prep.only(k))
+            except FAILURES as exc:
+                self.failed_[item.series_id] = reason_of(exc)
+        return self
+
+    def on(self, item: PreparedSeries) -> StatisticalModel:
+        """The model refitted on ``item``'s series by :meth:`fit`.
+
+        Raises:
+            ValueError: it was not fitted on that series (no spec, or its refit failed).
+        """
+        if item.series_id in self.fitted_:
+            return self.fitted_[item.series_id]
+        raise ValueError(self.failed_.get(item.series_id, f"{self.name}: call fit before on"))
+
+    def future(self, y: np.ndarray, horizon: int, series_id: str | None = None) -> np.ndarray:
+        """``horizon`` steps after ``y``: the series' saved structure refitted on ``y``.
+
+        Raises:
+            ArtifactError: statsforecast is not installed (the serving image), or no spec for the series.
+        """
+        if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
+            raise ArtifactError(f"{self.path}: a statistical model ({self.spec.get('name')}) is refitted to serve, "
+                                "which needs statsforecast: serve it with the full installation or training image")
+        spec = self.specs.get(series_id)
+        if spec is None:
+            raise ArtifactError(f"{self.path}: no model for series {series_id!r}")
+        from forecaster.models.statistical import forecast_future
+
+        return forecast_future(y, horizon, spec)
+
+
+def load_statistical(path: Path) -> LoadedStatistical:
+    """A statistical row's folder, checked.
+
+    Raises:
+        ArtifactError: the folder is not an intact statistical row.
+    """
+    manifest, spec = read_spec(path)
+    return LoadedStatistical(path=path, spec=spec, manifest=manifest)

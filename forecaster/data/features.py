@@ -1,0 +1,106 @@
+"""Model inputs made from the data: calendar cycles, and known covariates led by the horizon.
+
+Example:
+    >>> idx = pd.date_range("2024-01-01", periods=3, freq="6h")
+    >>> list(calendar_features(idx, "6h").columns)[:2]
+    ['calendar_day_sin', 'calendar_day_cos']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.frame import SeriesFrame
+from forecaster.errors import DataError
+
+__all__ = ["calendar_features", "calendar_columns", "input_columns", "input_values", "future_index"]
+
+
+def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
+    """Sine and cosine of the calendar cycles finer than a year that ``freq`` can show, at each timestamp.
+
+    Sub-daily data gets the time of day and the day of the week, daily data the day of the week
+    and of the year, weekly data the day of the year, monthly and quarterly data the month.
+    Each cycle ``c`` in ``[0, 1)`` gives ``calendar_<name>_sin = sin(2 pi c)`` and ``_cos``.
+
+    Raises:
+        DataError: yearly (or coarser) data, which has no calendar cycle to add.
+
+    Example:
+        >>> idx = pd.date_range("2024-01-01", periods=3, freq="6h")
+        >>> calendar_features(idx, "6h").round(3)["calendar_day_sin"].tolist()
+        [0.0, 1.0, 0.0]
+    """
+    step = (index[0] + pd.tseries.frequencies.to_offset(freq)) - index[0] if len(index) else pd.Timedelta(0)
+    day = pd.Timedelta(days=1)
+    start_of_day = index.normalize()
+    cycles: dict[str, np.ndarray] = {}
+    if step < day:
+        cycles["day"] = ((index - start_of_day) / day).to_numpy(dtype=np.float64)
+    if step < pd.Timedelta(days=7):
+        cycles["week"] = (index.dayofweek.to_numpy() + cycles.get("day", 0.0)) / 7.0
+    if step < pd.Timedelta(days=28):
+        cycles["year"] = (index.dayofyear.to_numpy() - 1) / np.where(index.is_leap_year, 366.0, 365.0)
+    elif step < pd.Timedelta(days=365):
+        cycles["year"] = (index.month.to_numpy() - 1) / 12.0
+    if not cycles:
+        raise DataError(f"--calendar: frequency {freq!r} is a year or longer; it has no calendar cycle to add "
+                        "(drop --calendar)")
+    out = {}
+    for name, c in cycles.items():
+        angle = 2 * np.pi * np.asarray(c, dtype=np.float64)
+        out[f"calendar_{name}_sin"] = np.sin(angle)
+        out[f"calendar_{name}_cos"] = np.cos(angle)
+    return pd.DataFrame(out, index=index)
+
+
+def calendar_columns(freq: str, calendar: bool) -> tuple[str, ...]:
+    """The calendar input names for ``freq`` (``()`` when calendar inputs are off)."""
+    if not calendar:
+        return ()
+    return tuple(calendar_features(pd.date_range("2024-01-01", periods=1, freq=freq), freq).columns)
+
+
+def input_columns(series: SeriesFrame, calendar: bool) -> list[str]:
+    """The model's input columns: the target, past covariates, known covariates, then calendar inputs."""
+    return [*series.columns, *calendar_columns(series.freq, calendar)]
+
+
+def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
+                 future: pd.DataFrame | None = None) -> np.ndarray:
+    """``(n, n_inputs)`` float64 rows in the original units, columns as :func:`input_columns`.
+
+    Known covariates and calendar inputs are *led* by the horizon: row ``t`` holds their values at
+    ``t + horizon``. A window ending at row ``o - 1`` then carries, in its last ``horizon`` rows,
+    their values at the steps ``o .. o + horizon - 1`` it forecasts, with no change to the
+    window's shape. The last ``horizon`` rows of a known covariate come from ``future`` (the
+    values after the end, by timestamp) and are NaN without it; calendar inputs are always known.
+
+    Example:
+        >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="d")
+        >>> s = SeriesFrame(pd.DataFrame({"y": [1.0, 2, 3, 4], "promo": [0.0, 1, 0, 1]}, index=idx), "y", ("promo",),
+        ...                 "D", "f.csv", "", "d", known=("promo",))
+        >>> input_values(s, 2)[:, 1].tolist()  # row t: promo at t + 2
+        [0.0, 1.0, nan, nan]
+    """
+    frame = series.frame
+    known = list(series.known)
+    past = [c for c in series.columns if c not in known]
+    values = frame[past].to_numpy(dtype=np.float64)
+    if not known and not calendar:
+        return values
+    n = len(frame)
+    ext = pd.date_range(frame.index[0], periods=n + horizon, freq=series.freq, name=frame.index.name)
+    lead = frame[known].reindex(ext)
+    if future is not None and known:
+        given = future[known].reindex(ext[n:])
+        lead.iloc[n:] = given.to_numpy(dtype=np.float64)
+    if calendar:
+        lead = pd.concat([lead, calendar_features(ext, series.freq)], axis=1)
+    return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
+
+
+def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps after ``last`` on the series' frequency."""
+    return pd.date_range(last, periods=horizon + 1, freq=freq, name=name)[1:]

@@ -1,0 +1,74 @@
+"""The linear row: the least-squares start of the residual networks, alone (no network).
+
+Example:
+    >>> Linear().capabilities.global_fit
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from forecaster.models.contract import Capabilities, Kind
+from forecaster.models.network.residual import start
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.data.prepared import Prepared, PreparedSeries
+    from forecaster.data.scaling import Scaler
+
+__all__ = ["Linear", "LinearForecaster"]
+
+
+class Linear:
+    """The least-squares linear model the residual networks start from, alone (no network).
+
+    On the training windows only: the better of naive and seasonal naive (:func:`residual_base`)
+    plus a ridge least-squares map from the centred window (target minus its last value,
+    covariates as they are) to what that baseline misses (:func:`linear_correction`). A network
+    that does not beat this row adds nothing its linear start did not already do.
+    """
+
+    name = "linear"
+    kind: Kind = "baseline"
+    capabilities = Capabilities(uses_covariates=True, global_fit=True, saves=True)
+
+    def fit(self, prep: Prepared) -> Linear:
+        """One least-squares map over every series' (scaled) training windows, as the networks learn:
+        fitted per series, its ``lookback + 1`` coefficients would rest on a few dozen windows of a short
+        series (MASE 2.4 against 0.5 for naive on the shipped employment panel)."""
+        sp, h = prep.split, prep.split.horizon
+        self.lookback_ = sp.lookback
+        base = start(prep, h, linear=True)
+        assert base.linear is not None
+        self.base_, (self.kernel_, self.bias_) = base, base.linear
+        return self
+
+    def on(self, item: PreparedSeries) -> LinearForecaster:
+        """The fitted map forecasting one series, with that series' scaler."""
+        return LinearForecaster(self, item.scaler)
+
+
+class LinearForecaster:
+    """The linear model on one series: its windows scaled with that series' own statistics."""
+
+    def __init__(self, model: Linear, scaler: Scaler) -> None:
+        self.model, self.scaler = model, scaler
+
+    def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        from forecaster.data.windows import origin_windows
+
+        m = self.model
+        x = self.scaler.transform(origin_windows(np.asarray(values, dtype=np.float64), origins, m.lookback_))
+        x = x.astype(np.float64)
+        last = x[:, -1, 0].copy()
+        k = np.arange(horizon)
+        if m.base_.season:
+            lag = m.base_.season * ((k // m.base_.season) + 1)
+            forecast = x[:, m.lookback_ + k - lag, 0]
+        else:
+            forecast = np.repeat(last[:, None], horizon, axis=1)
+        x[:, :, 0] -= last[:, None]
+        correction = x.reshape(len(x), -1) @ m.kernel_.astype(np.float64) + m.bias_.astype(np.float64)
+        return self.scaler.inverse_target(forecast + m.base_.scale * correction[:, :horizon])

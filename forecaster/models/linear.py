@@ -7,12 +7,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from forecaster.models.contract import Capabilities, Kind
-from forecaster.models.network.residual import start
+from forecaster.models.network.residual import ResidualBase, start
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.prepared import Prepared, PreparedSeries
@@ -48,6 +48,53 @@ class Linear:
     def on(self, item: PreparedSeries) -> LinearForecaster:
         """The fitted map forecasting one series, with that series' scaler."""
         return LinearForecaster(self, item.scaler)
+
+    def spec(self) -> dict[str, Any]:
+        """The fitted map as plain JSON: the baseline it corrects, its scale, kernel and bias (the scalers are
+        saved beside it)."""
+        b = self.base_
+        return {"name": self.name, "lookback": int(self.lookback_),
+                "base": {"name": b.name, "season": b.season, "scale": float(b.scale)},
+                "kernel": np.asarray(self.kernel_, dtype=np.float64).tolist(),
+                "bias": np.asarray(self.bias_, dtype=np.float64).tolist()}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Linear:
+        """A saved map, every field checked (a tampered file is refused, not served).
+
+        Raises:
+            ValueError: naming the field.
+        """
+        lookback, base = spec.get("lookback"), spec.get("base")
+        if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1:
+            raise ValueError(f"'lookback' must be an integer >= 1, got {str(lookback)[:40]!r}")
+        if not isinstance(base, dict) or base.get("name") not in ("naive", "seasonal_naive"):
+            raise ValueError("'base' must name naive or seasonal_naive")
+        season, scale = base.get("season"), base.get("scale")
+        if base["name"] == "seasonal_naive" and not (isinstance(season, int) and 1 < season <= lookback):
+            raise ValueError(f"'base.season' must be an integer in 2..{lookback}, got {str(season)[:40]!r}")
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not np.isfinite(scale) or scale <= 0:
+            raise ValueError(f"'base.scale' must be a finite number > 0, got {str(scale)[:40]!r}")
+        try:
+            kernel = np.asarray(spec["kernel"], dtype=np.float64)
+            bias = np.asarray(spec["bias"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("'kernel' and 'bias' must be lists of numbers") from None
+        if kernel.ndim != 2 or bias.ndim != 1 or kernel.shape[1] != bias.size or kernel.shape[0] % lookback:
+            raise ValueError(f"'kernel' {kernel.shape} and 'bias' {bias.shape} do not fit lookback {lookback}")
+        if not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+            raise ValueError("'kernel' and 'bias' must be finite")
+        model = cls()
+        model.lookback_ = lookback
+        model.base_ = ResidualBase(base["name"], season if base["name"] == "seasonal_naive" else None, float(scale),
+                                   linear=(kernel.astype(np.float32), bias.astype(np.float32)))
+        model.kernel_, model.bias_ = model.base_.linear
+        return model
+
+    @property
+    def horizon(self) -> int:
+        """Steps it forecasts (the kernel's outputs)."""
+        return int(np.shape(self.bias_)[0])
 
 
 class LinearForecaster:

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,6 +56,14 @@ class Naive:
     def on(self, item: PreparedSeries) -> Naive:
         return self
 
+    def spec(self) -> dict[str, Any]:
+        """What a saved row records (nothing is learned)."""
+        return {"name": self.name}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Naive:
+        return cls()
+
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return naive(np.asarray(values)[:, 0], origins, horizon)
 
@@ -76,6 +84,24 @@ class SeasonalNaive:
 
     def on(self, item: PreparedSeries) -> SeasonalNaive:
         return self
+
+    def spec(self) -> dict[str, Any]:
+        """What a saved row records: its period."""
+        return {"name": self.name, "season": int(self.season_)}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> SeasonalNaive:
+        """The saved row (its ``season`` checked: an integer >= 1).
+
+        Raises:
+            ValueError: the season is missing or out of range.
+        """
+        season = spec.get("season")
+        if not isinstance(season, int) or isinstance(season, bool) or season < 1:
+            raise ValueError(f"'season' must be an integer >= 1, got {str(season)[:40]!r}")
+        model = cls(season)
+        model.season_ = season
+        return model
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         return seasonal_naive(np.asarray(values)[:, 0], origins, horizon, season=self.season_)

@@ -9,7 +9,7 @@ Example:
     >>> frame = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-01"]), "yhat": [1.23456789]})
     >>> print(render(frame, "csv", id_col=None, meta={}), end="")
     timestamp,yhat
-    2024-01-01T00:00:00,1.234568
+    2024-01-01T00:00:00,1.23457
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ COMPARE_COLUMNS = (
     "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
     "train_windows_per_s", "inference_backend", "latency_single_ms", "batch_windows_per_s",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
-    "mape", "backtest_mase", "backtest_mase_std", "fit_seconds", "predict_seconds", "error",
+    "mape", "backtest_mase", "backtest_mase_std", "fit_seconds", "predict_seconds", "stopped", "error",
 )
 
 
@@ -199,6 +199,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
             "still_improving": any(still_improving(f.history["val_loss"].tolist(), cap=epochs_cap, patience=patience)
                                    for f in fits) if epochs_cap else False,
+            # why a fit stopped before early stopping would have (no gain over its linear start, a time budget)
+            "stopped": "; ".join(dict.fromkeys(r for f in fits if (r := getattr(f, "stop_reason", None)))) or None,
         }
         for m in METRICS:
             mean, std = _mean_std([t.result.scores.get(m) for t in group])
@@ -330,14 +332,18 @@ def verdict(
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
                          f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
                          f"use the baseline for {subject}.")
+    stopped = [r for r in models if r.get("stopped")]
+    for r in stopped:
+        said = str(r["stopped"])
+        lines.append(f"{_label(r)}: {said}" + ("; it forecasts as the linear row." if said.startswith("no gain") else "."))
     covered = intervals.coverage_columns([best])
     if covered:
         said = ", ".join(f"{level}% interval covered {intervals.percent(best[k])}" for k, level in covered)
         lines.append(f"Intervals of {_label(best)} on the test windows: {said}.")
     if epochs_cap:
         capped = [
-            r["name"].upper() for r in models
-            if (r["still_improving"] if "still_improving" in r else
+            r["name"].upper() for r in models if not r.get("stopped") and
+            (r["still_improving"] if "still_improving" in r else
                 (r.get("epochs_run") or 0) >= epochs_cap - 0.5 and (r.get("best_epoch") or 0) > epochs_cap - max(patience, 1))
         ]
         if capped:

@@ -27,10 +27,11 @@ from forecaster import baselines
 from forecaster.config import RunConfig
 from forecaster.data import Panel, SeriesFrame, calendar_features, load_panel
 from forecaster.errors import DataError
-from forecaster.prepared import Prepared, prepare, window_lookback
+from forecaster.prepared import LOOKBACK_SERIES, Prepared, lookback_choice, prepare, training_rows
 from forecaster.windows import PARTS, SeriesScalers, Split, make_dataset, split
 
-__all__ = ["PanelPrepared", "PanelSplit", "prepare_panel", "panel_lookback", "load", "describe", "MAX_LISTED"]
+__all__ = ["PanelPrepared", "PanelSplit", "prepare_panel", "panel_lookback", "panel_lookback_choice", "load", "describe",
+           "MAX_LISTED"]
 
 #: Skipped series named in a message, at most (the count is always given).
 MAX_LISTED = 10
@@ -74,6 +75,7 @@ class PanelPrepared:
     season: int
     seasons: tuple[int, ...]
     calendar: bool = False
+    lookback_scores: Mapping[int, float] = dataclasses.field(default_factory=dict)  # candidate -> linear val loss
 
     @property
     def ids(self) -> list[str]:
@@ -105,8 +107,8 @@ class PanelPrepared:
                                        seasons=self.seasons)
         if not linear:
             return base
-        return dataclasses.replace(base, linear=baselines.linear_correction(self.scaled, first, steps, base,
-                                                                            lookback=sp.lookback))
+        start = baselines.linear_start(self.scaled, first, sp.first_targets("val"), steps, base, lookback=sp.lookback)
+        return dataclasses.replace(base, linear=(start.kernel, start.bias), start=start)
 
 
 def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = None) -> Panel:
@@ -137,8 +139,19 @@ def _median_series(panel: Panel) -> SeriesFrame:
 
 
 def panel_lookback(cfg: RunConfig, panel: Panel) -> int:
-    """``window.lookback``, or the default lookback of the panel's series of median length."""
-    return window_lookback(cfg, _median_series(panel))
+    """``window.lookback``, or the lookback chosen by evidence (:func:`panel_lookback_choice`)."""
+    return panel_lookback_choice(cfg, panel)[0]
+
+
+def panel_lookback_choice(cfg: RunConfig, panel: Panel) -> tuple[int, dict[int, float]]:
+    """``window.lookback``, or the season-aware candidate of the series of median length whose ``linear``
+    row scores the lowest validation loss, averaged over up to :data:`~forecaster.prepared.LOOKBACK_SERIES`
+    series spread over the file (:func:`forecaster.prepared.lookback_choice`); with every candidate's score."""
+    median = _median_series(panel)
+    series = list(panel.series)
+    if len(series) > LOOKBACK_SERIES:
+        series = [series[i] for i in np.linspace(0, len(series) - 1, LOOKBACK_SERIES).round().astype(int)]
+    return lookback_choice(cfg, series, training_rows(cfg, len(median.frame)))
 
 
 def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None,
@@ -157,7 +170,11 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
     """
     panel = panel if panel is not None else load(cfg)
     w = cfg.window
-    lb = lookback or panel_lookback(cfg, panel)
+    scores: Mapping[int, float] = {}
+    if lookback:
+        lb = lookback
+    else:
+        lb, scores = panel_lookback_choice(cfg, panel)
     first = panel.first
     if (first.known or cfg.data.calendar) and lb < w.horizon:  # settings, not series, are at fault: say so once
         raise DataError(f"{panel.path}: lookback {lb} is shorter than the horizon {w.horizon}; known covariates and "
@@ -197,7 +214,7 @@ def prepare_panel(cfg: RunConfig, panel: Panel | None = None, *, lookback: int |
         panel=panel, items=tuple(items), skipped=tuple(skipped),
         split=PanelSplit(lookback=lb, horizon=w.horizon, offsets=offsets, parts=parts),
         scaled=np.concatenate([p.scaled for p in items]), season=items[0].season, seasons=seasons,
-        calendar=cfg.data.calendar,
+        calendar=cfg.data.calendar, lookback_scores=scores,
     )
 
 

@@ -437,7 +437,8 @@ def save_run(final: Path, pp: PanelPrepared, cfg: RunConfig, results: Sequence[C
                        "residual_base": c.base.name if c.base is not None else None,
                        "series": len(pp.items), "params": c.params, "epochs_run": c.fit.epochs_run,
                        "best_epoch": c.fit.best_epoch, "best_val_loss": c.fit.best_val_loss,
-                       "train_seconds": c.train_seconds, "epochs_total": c.epochs_total}
+                       "train_seconds": c.train_seconds, "epochs_total": c.epochs_total,
+                       **pipeline.learning_record(c, pp)}
             scaler, history = pp.scaler, c.fit.history
             if isinstance(c.model, dict):  # --per-series: the network of each series trained, their scalers
                 ids = list(c.model)

@@ -39,7 +39,8 @@ Progress = Callable[[str], None]
 
 LEADERBOARD_COLUMNS = (
     "name", "kind", "params", "epochs_run", "best_epoch", "train_seconds",
-    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive", "fit_seconds", "predict_seconds", "error",
+    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive", "fit_seconds", "predict_seconds", "stopped",
+    "error",
 )
 
 
@@ -108,7 +109,8 @@ def leaderboard(cells: Sequence[CellResult], base: dict[str, dict[str, Any]]) ->
     ref = base.get("seasonal_naive", {})
     rows = [
         _row(c.name, "model", c.scores, ref, params=c.params, epochs_run=c.fit.epochs_run,
-             best_epoch=c.fit.best_epoch, train_seconds=round(c.train_seconds, 3))
+             best_epoch=c.fit.best_epoch, train_seconds=round(c.train_seconds, 3),
+             stopped=getattr(c.fit, "stop_reason", None))
         for c in cells
     ]
     rows += [_row(name, "baseline", scores, ref) for name, scores in base.items()]
@@ -131,8 +133,27 @@ def _cell_metrics(prep: Prepared, c: CellResult, base: dict[str, Any]) -> dict[s
         "epochs_run": c.fit.epochs_run,
         "best_epoch": c.fit.best_epoch,
         "best_val_loss": c.fit.best_val_loss,
-        "train_seconds": c.train_seconds,  # every fit of the cell
+        "train_seconds": c.train_seconds,
         "epochs_total": c.epochs_total,
+        **learning_record(c, prep),
+    }
+
+
+def learning_record(c: CellResult, prep: Any) -> dict[str, Any]:
+    """How a cell learnt, for its ``metrics.json``: the validation loss of its start (the linear row),
+    why it stopped early, its gain over the start in block standard errors, the batch it used, the
+    steps its recurrent layer reads, the linear path's ridge, and the lookback candidates with the
+    ``linear`` row's validation loss for each (empty when ``--lookback`` was given)."""
+    fit, net, start = c.fit, c.network, c.base.start if c.base is not None else None
+    return {
+        "start_val_loss": getattr(fit, "start_val_loss", None),
+        "stop_reason": getattr(fit, "stop_reason", None),
+        "gain_z": getattr(fit, "gain_z", None),
+        "batch_size": getattr(fit, "batch_size", None),
+        "recurrent_steps": getattr(net, "recurrent_steps_", None),
+        "linear_ridge": start.ridge if start is not None and c.base is not None and c.base.linear is not None else None,
+        "lookback": prep.split.lookback,
+        "lookback_candidates": {str(k): v for k, v in getattr(prep, "lookback_scores", {}).items()},
     }
 
 

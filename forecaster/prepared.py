@@ -27,7 +27,9 @@ from forecaster.errors import DataError
 from forecaster.windows import Scaler, Split, make_dataset, split, target_windows
 
 __all__ = ["Prepared", "prepare", "load", "describe", "future_index", "seasons_for", "default_lookback",
-           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns", "input_values"]
+           "window_lookback", "lookback_candidates", "lookback_scores", "choose_lookback", "lookback_choice",
+           "LOOKBACK_SERIES", "LOOKBACK_TIE", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns",
+           "input_values"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Prepared:
     seasons: tuple[int, ...] = ()  # every period the models may use (season first among them), see seasons_for
     season_notes: tuple[str, ...] = ()  # inferred periods left out, and why
     calendar: bool = False  # calendar inputs were added (see input_values)
+    lookback_scores: Mapping[int, float] = dataclasses.field(default_factory=dict)  # candidate -> linear val loss
 
     @property
     def columns(self) -> list[str]:
@@ -79,14 +82,17 @@ class Prepared:
 
     def residual_base(self, steps: int, *, linear: bool = True) -> baselines.ResidualBase:
         """The baseline a residual network corrects, chosen on the training windows only, with the
-        least-squares start of its linear correction when ``linear``."""
+        least-squares start of its linear correction when ``linear`` (its ridge penalty chosen on the
+        validation windows, :func:`forecaster.baselines.linear_start`)."""
         sp = self.split
         train, first = self.scaled[: sp.train_end], sp.first_targets("train")
         base = baselines.residual_base(train[:, 0], first, steps, season=self.season, lookback=sp.lookback,
                                        seasons=self.seasons)
         if not linear:
             return base
-        return dataclasses.replace(base, linear=baselines.linear_correction(train, first, steps, base, lookback=sp.lookback))
+        start = baselines.linear_start(self.scaled[: sp.val_end], first, sp.first_targets("val"), steps, base,
+                                       lookback=sp.lookback)
+        return dataclasses.replace(base, linear=(start.kernel, start.bias), start=start)
 
     @property
     def insample(self) -> np.ndarray:
@@ -146,35 +152,117 @@ def seasons_for(cfg: RunConfig, freq: str, n_train: int, source: str) -> tuple[i
     return season, tuple(kept), tuple(notes)
 
 
+def lookback_candidates(seasons: tuple[int, ...], horizon: int, n_train: int) -> list[int]:
+    """The season-aware lookbacks a series may get: :data:`MIN_LOOKBACK`, each season plus the horizon,
+    and two main seasons, where the training part holds the span three times (and it stays within
+    :data:`MAX_LOOKBACK`).
+
+    Example:
+        >>> lookback_candidates((24, 168), 24, 6000), lookback_candidates((52,), 24, 1500)
+        ([48, 192], [48, 76, 104])
+    """
+    def fits(span: int) -> bool:
+        return span <= MAX_LOOKBACK and 3 * (span + horizon) <= n_train
+
+    spans = {p + horizon for p in seasons if fits(p + horizon)}
+    if seasons and fits(2 * seasons[0]):
+        spans.add(2 * seasons[0])
+    return sorted({MIN_LOOKBACK, *(sp for sp in spans if sp >= horizon)})
+
+
 def default_lookback(seasons: tuple[int, ...], horizon: int, n_train: int) -> int:
-    """The default lookback: the longest season plus the horizon, two main seasons, or 48, whichever is longest.
+    """The longest of :func:`lookback_candidates`: the former fixed rule (kept for ``--lookback`` help
+    and as the fallback when no candidate can be scored).
 
     ``season + horizon`` steps let a window see the same time one cycle back at every step it
     forecasts (hourly: 168 + 24); two cycles of the main season let it see its shape twice
-    (weekly: 104). A span counts only when the training part holds it three times and it stays
-    within :data:`MAX_LOOKBACK`. Measured on the bench's six series against the former fixed 48:
-    hourly traffic 0.81 -> 0.65 MASE, weekly CO2 better at 104 than at 76, the rest unchanged.
+    (weekly: 104).
 
     Example:
         >>> default_lookback((24, 168), 24, 6000), default_lookback((52,), 24, 1500), default_lookback((12,), 12, 400)
         (192, 104, 48)
     """
-    def fits(span: int) -> bool:
-        return span <= MAX_LOOKBACK and 3 * (span + horizon) <= n_train
+    return max(lookback_candidates(seasons, horizon, n_train))
 
-    spans = [p + horizon for p in seasons if fits(p + horizon)]
-    if seasons and fits(2 * seasons[0]):
-        spans.append(2 * seasons[0])
-    return max([MIN_LOOKBACK, *spans])
+
+#: Candidates whose validation loss is within this fraction of the best one count as tied; the
+#: shortest of them is chosen (cheaper windows, fewer coefficients).
+LOOKBACK_TIE = 0.005
+#: Series of a panel the lookback is scored on, at most (evenly spread over the file's order).
+LOOKBACK_SERIES = 40
+
+
+def lookback_scores(cfg: RunConfig, series: list[SeriesFrame], candidates: list[int]) -> dict[int, float]:
+    """Validation loss of the ``linear`` row per candidate lookback, averaged over ``series``.
+
+    For each series and candidate: the series split as a run would split it, scaled on its training
+    rows, the residual base chosen on its training windows and the linear start fitted there with
+    its ridge chosen on the validation windows (:func:`forecaster.baselines.linear_start`); its
+    validation MSE (scaled units) is the score. Every candidate is scored on the same validation
+    targets (a window belongs to the part holding its first target, whatever its lookback). A
+    series too short for a candidate is left out of every candidate's mean. Test rows are never read.
+    """
+    w = cfg.window
+    per: dict[int, list[float]] = {c: [] for c in candidates}
+    for s in series:
+        values = input_values(s, w.horizon, calendar=cfg.data.calendar)
+        scores = {}
+        try:
+            for c in candidates:
+                sp = split(len(values), lookback=c, horizon=w.horizon, val=w.val, test=w.test, source=s.path)
+                scaled = Scaler(input_columns(s, cfg.data.calendar)).fit(values[: sp.train_end]).transform(values)
+                season, seasons, _notes = seasons_for(cfg, s.freq, sp.train_end, s.path)
+                first = sp.first_targets("train")
+                base = baselines.residual_base(scaled[: sp.train_end, 0], first, w.horizon, season=season,
+                                               lookback=c, seasons=seasons)
+                start = baselines.linear_start(scaled[: sp.val_end], first, sp.first_targets("val"), w.horizon,
+                                               base, lookback=c)
+                scores[c] = start.val_loss
+        except (DataError, ValueError, np.linalg.LinAlgError):
+            continue
+        for c, v in scores.items():
+            per[c].append(v)
+    return {c: float(np.mean(v)) for c, v in per.items() if v and np.isfinite(np.mean(v))}
+
+
+def choose_lookback(scores: Mapping[int, float]) -> int:
+    """The shortest lookback whose score is within :data:`LOOKBACK_TIE` of the lowest.
+
+    Example:
+        >>> choose_lookback({48: 0.30, 104: 0.2995, 192: 0.25})
+        192
+        >>> choose_lookback({48: 0.30, 104: 0.2995})
+        48
+    """
+    best = min(scores.values())
+    return min(c for c, v in scores.items() if v <= best * (1 + LOOKBACK_TIE))
+
+
+def lookback_choice(cfg: RunConfig, series: list[SeriesFrame], n_train: int) -> tuple[int, dict[int, float]]:
+    """``window.lookback``, or the candidate (:func:`lookback_candidates`) whose ``linear`` row has the
+    lowest validation loss (:func:`lookback_scores`), with every candidate's score.
+
+    Why: a fixed rule (the longest season-aware span) gave the weekly CO2 series 104 steps, where
+    48 scored better, and made every recurrent cell pay for 360 steps on a half-hourly year. The
+    linear row's validation loss is one least-squares solve per candidate (about a second for a
+    half-hourly year), and the network starts from that row.
+    """
+    if cfg.window.lookback is not None:
+        return cfg.window.lookback, {}
+    first = series[0]
+    _season, seasons, _notes = seasons_for(cfg, first.freq, n_train, first.path)
+    candidates = lookback_candidates(seasons, cfg.window.horizon, n_train)
+    if len(candidates) == 1:
+        return candidates[0], {}
+    scores = lookback_scores(cfg, series, candidates)
+    if not scores:
+        return max(candidates), {}
+    return choose_lookback(scores), scores
 
 
 def window_lookback(cfg: RunConfig, series: SeriesFrame) -> int:
-    """``window.lookback``, or :func:`default_lookback` for this series when it is null."""
-    if cfg.window.lookback is not None:
-        return cfg.window.lookback
-    n_train = training_rows(cfg, len(series.frame))
-    _season, seasons, _notes = seasons_for(cfg, series.freq, n_train, series.path)
-    return default_lookback(seasons, cfg.window.horizon, n_train)
+    """``window.lookback``, or the lookback chosen by :func:`lookback_choice` for this series when it is null."""
+    return lookback_choice(cfg, [series], training_rows(cfg, len(series.frame)))[0]
 
 
 def load(cfg: RunConfig) -> SeriesFrame:
@@ -251,9 +339,10 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     w = cfg.window
     calendar = cfg.data.calendar
     values = input_values(series, w.horizon, calendar=calendar)
+    scores: Mapping[int, float] = {}
     if sp is None:
-        sp = split(len(values), lookback=window_lookback(cfg, series), horizon=w.horizon, val=w.val, test=w.test,
-                   source=series.path)
+        lookback, scores = lookback_choice(cfg, [series], training_rows(cfg, len(series.frame)))
+        sp = split(len(values), lookback=lookback, horizon=w.horizon, val=w.val, test=w.test, source=series.path)
     if (series.known or calendar) and sp.lookback < w.horizon:
         raise DataError(f"{series.path}: lookback {sp.lookback} is shorter than the horizon {w.horizon}; known "
                         "covariates and calendar inputs need lookback >= horizon (a window's last rows carry the "
@@ -276,7 +365,7 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
     return Prepared(
         series=series, split=sp, scaler=scaler, scaled=scaler.transform(values),
         season=season, y=y, test_targets=target_windows(y, first, w.horizon), values=values,
-        seasons=seasons, season_notes=notes, calendar=calendar,
+        seasons=seasons, season_notes=notes, calendar=calendar, lookback_scores=scores,
     )
 
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Row, emit, info  # noqa: E402
+from common import ROOT, Row, emit, info
 
 #: name -> (file, target, horizon): the shipped single series (data/README.md), horizon one season (<= 24)
 SERIES = {

@@ -214,12 +214,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", action="store_true", help="also a logistic-map series (a nonlinear signal)")
     p.add_argument("--epochs", type=int, default=None, help="epoch cap (default: the product's)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per side and series")
-    p.add_argument("--json", default=None)
+    p.add_argument("--json", default=None, help="write run_all rows here, and every measured row beside it (.rows.json)")
+    p.add_argument("--table", default=None, help="print the table of a .rows.json written before, and exit")
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         return _side(args)
+    if args.table:
+        rows = json.loads(Path(args.table).read_text(encoding="utf-8"))
+        print_table(rows)
+        emit(verdict_rows(rows), [])
+        return 0
     specs = []
     for name in [n for n in args.series.split(",") if n]:
         if name not in SERIES:
@@ -239,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         for side, package in sides:
             print(f"{spec.split('|')[0]}: {side} ...", file=sys.stderr, flush=True)
             rows += [{**r, "side": side} for r in _run_side(package, spec, args)]
+            if args.json:  # kept as it comes: a long bench cut short still leaves its rows
+                Path(args.json).with_suffix(".rows.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     print_table(rows)
     print(f"\nload average at start {load:.1f}, at end {os.getloadavg()[0]:.1f} (2 cores; shared machine)")
     emit(verdict_rows(rows), ["--json", args.json] if args.json else [])
-    if args.json:
-        Path(args.json).with_suffix(".rows.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return 0
 
 

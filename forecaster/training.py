@@ -450,7 +450,8 @@ def _stopper(patience: int, val: tf.data.Dataset, check: StartCheck | None, time
                 self.model.set_weights(self.best_weights)
                 diff = _per_window_loss(self.model, val, self._targets) - self._start
                 self.model.set_weights(now)
-                se = block_se(diff, check.block)
+                # at least 4 blocks: a series with few validation windows (a monthly one of a panel) is still judged
+                se = block_se(diff, min(check.block, max(1, len(diff) // 4)))
                 self.gain_z = float(diff.mean() / se) if se and math.isfinite(se) else 0.0
             if self.gain_z is not None and self.gain_z > -GAIN_Z:  # hand back the start
                 self.reason = said + (f" (validation gain {-self.gain_z:.1f} standard errors, needs {GAIN_Z:g})"

@@ -78,7 +78,7 @@ class NetworkModel:
 
     Attributes (after ``fit``): ``model_`` (the Keras model), ``fit_`` (its
     :class:`~forecaster.training.FitResult`), ``base_`` (what the residual corrects),
-    ``linear_choice_``, ``train_seconds_`` and ``epochs_total_`` (every fit of the cell), and
+    ``linear_choice_``, ``train_seconds_`` and ``epochs_total_`` (its one fit), ``recurrent_steps_``, and
     ``forecaster_`` (the inference path).
     """
 

@@ -78,6 +78,8 @@ TIMING = re.compile(r"seconds|latency|windows_per_s|_ms$|^ms_")
 TIMING_HEADERS = re.compile(r"(^| )s$|s/epoch|/s$|(^|[ -])ms$|latency|seconds")
 #: A run id: ``20261204-205932-gru-5c2c`` -> ``<time>-gru-<hex>``.
 RUN_ID = re.compile(r"\d{8}-\d{6}-([A-Za-z0-9_.-]+?)-[0-9a-f]{4}(?![0-9a-f])")
+#: A duration in a message: ``(1.3 s)``.
+SECONDS = re.compile(r"\(\d+(\.\d+)? s\)")
 VOLATILE_KEYS = {"created", "promoted_at", "time", "library_version"}
 NUMBER = re.compile(r"^-?\d+(\.\d+)?(e-?\d+)?%?$")
 
@@ -97,6 +99,7 @@ class Masker:
     def text(self, value: str) -> str:
         for path, name in self.pairs:
             value = value.replace(path, name)
+        value = SECONDS.sub("(<s> s)", value)  # a duration inside a message ("after 2 epochs (1.3 s)")
         return RUN_ID.sub(r"<time>-\1-<hex>", value)
 
     def json(self, value: Any) -> Any:

@@ -173,12 +173,11 @@ def print_failed(rows: Sequence[dict[str, Any]]) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = _resolve(args.config, _overrides(args))
-    from forecaster.data.prepared import prepare  # pandas and friends: only once the config is valid (fast errors)
-    from forecaster.workflows.train import train
+    from forecaster.workflows.train import prepare_run, train  # pandas and friends: once the config is valid
 
     t0 = time.perf_counter()
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    prep = prepare(cfg)  # data errors before the TensorFlow import: they answer in a second
+    prep = prepare_run(cfg)  # data errors before the TensorFlow import: they answer in a second
     _load_tensorflow(args)
     result = train(cfg, prep, progress=progress)
     for warning in result.warnings:
@@ -309,13 +308,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address: only with --executor ray")
-    from forecaster.data.prepared import prepare
     from forecaster.workflows import compare
+    from forecaster.workflows.train import prepare_run
 
     t0 = time.perf_counter()
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()] if args.strategies else None
-    prep = prepare(cfg)  # data errors before the TensorFlow import
+    prep = prepare_run(cfg)  # data errors before the TensorFlow import
     _load_tensorflow(args)
     result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
                              prep=prep, strategies=strategies, executor=args.executor, ray_address=args.ray_address)

@@ -66,6 +66,9 @@ class ModelConfig:
     # rows scored beside the networks on the same windows; arima and mstl are slow (opt-in)
     baselines: tuple[str, ...] | None = None  # None: the model catalog's default line-up
     per_series: bool = False  # a panel: one network per series instead of one global network over all of them
+    # a recurrent cell reads the last this-many steps of the window (the linear path reads all of it);
+    # None: two main seasons, at least 48 steps (models.network.model.recurrent_steps)
+    recurrent_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 42
     jit_compile: bool | None = None  # XLA; None: on for GRU training on a CPU with >= 2,048 windows (measured)
+    # a network with a linear start must beat it on validation beyond noise within this many epochs, or it
+    # is stopped and keeps the start (0: never judged)
+    gain_epochs: int = 3
+    min_steps: int = 16  # optimizer steps an epoch, at least: the batch shrinks on small training sets (>= 64)
+    time_budget: float | None = None  # seconds a fit may train (the best epoch is kept); None: no limit
 
 
 @dataclass(frozen=True)

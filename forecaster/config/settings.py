@@ -205,6 +205,16 @@ SETTINGS: tuple[Setting, ...] = (
             expected="an integer in [0, 4294967295] (a 32-bit seed)"),
     Setting("training.jit_compile", "--jit", "XLA-compile training", _MODEL,
             none_means="on for a GRU trained on a CPU with >= 2048 windows"),
+    Setting("training.gain_epochs", "--gain-epochs", "epochs within which a network must beat its linear start "
+            "on the validation windows beyond noise, or it is stopped and keeps that start; 0: never judged",
+            _MODEL, "N", at_least=0),
+    Setting("training.min_steps", "--min-steps", "optimizer steps per epoch, at least: the batch shrinks (to 64 "
+            "windows at least) on a small training set", _MODEL, "N", at_least=1),
+    Setting("training.time_budget", "--time-budget", "seconds each fit may train; the best epoch so far is kept",
+            _MODEL, "S", above=0, none_means="no limit", expected="a number of seconds > 0 or null (no limit)"),
+    Setting("model.recurrent_steps", "--recurrent-steps", "steps of the window a recurrent cell reads (its last "
+            "ones; the linear path reads the whole lookback)", _MODEL, "N", at_least=1,
+            none_means="two main seasons, at least 48", expected="an integer >= 1 or null (from the season)"),
     Setting("output.name", "--name", "model name under the models dir", _OUT, "NAME",
             none_means="the data file's stem"),
     Setting("output.models_dir", "--models-dir", "where runs are saved", _OUT, "DIR"),

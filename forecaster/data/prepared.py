@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -179,6 +179,8 @@ class Prepared:
     seasons: tuple[int, ...]
     columns: Columns
     calendar: bool = False
+    #: candidate lookback -> the linear row's validation loss, when the lookback was chosen by evidence
+    lookback_scores: Mapping[int, float] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str | None]:
@@ -218,7 +220,7 @@ class Prepared:
         return Prepared(panel=self.panel, items=(item,), skipped=(),
                         split=StackSplit(self.split.lookback, self.split.horizon, np.array([0, n]), parts),
                         scaled=item.scaled, season=item.season, seasons=item.seasons, calendar=self.calendar,
-                        columns=self.columns)
+                        columns=self.columns, lookback_scores=self.lookback_scores)
 
     def dataset(self, part: str, *, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Any:
         """Batches of windows drawn from every series (none crossing two)."""
@@ -242,12 +244,15 @@ def static_stats(series: Sequence[SeriesFrame]) -> dict[str, tuple[float, float]
 
 
 def prepare(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None = None,
+            lookback_scores: Mapping[int, float] | None = None,
             split_of: Callable[[SeriesFrame, int], Split] | None = None,
             advice: str = "use a shorter --lookback/--horizon or smaller --val/--test") -> Prepared:
     """Prepare every series of the file with one lookback and horizon (its own split and scaler).
 
-    The lookback is ``window.lookback``, or the default for the series of median length
-    (:func:`forecaster.data.seasons.lookback_for`). Each series is split by time by the
+    The lookback is ``lookback``, else ``window.lookback``, else the longest season-aware span for the
+    series of median length (:func:`forecaster.data.seasons.lookback_for`; a run chooses among the
+    candidates by evidence and passes its choice and ``lookback_scores``:
+    :func:`forecaster.workflows.train.prepare_run`). Each series is split by time by the
     ``window`` fractions, or by ``split_of(series, lookback)`` (a backtest fold's split). A
     series whose parts cannot hold the windows is skipped with its reason; when none can, the
     error ends with ``advice`` (a file of one series: its own error).
@@ -301,7 +306,7 @@ def prepare(cfg: RunConfig, panel: Panel | None = None, *, lookback: int | None 
         panel=panel, items=tuple(items), skipped=tuple(skipped),
         split=StackSplit(lookback=lb, horizon=w.horizon, offsets=offsets, parts=parts),
         scaled=np.concatenate([p.scaled for p in items]), season=items[0].season, seasons=seasons,
-        calendar=cfg.data.calendar, columns=columns,
+        calendar=cfg.data.calendar, columns=columns, lookback_scores=dict(lookback_scores or {}),
     )
 
 

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,8 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.config import RunConfig
     from forecaster.data.frame import Panel, SeriesFrame
 
-__all__ = ["infer_season", "natural_seasons", "seasons_for", "default_lookback", "window_lookback", "lookback_for",
-           "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK"]
+__all__ = ["infer_season", "natural_seasons", "seasons_for", "lookback_candidates", "default_lookback", "choose_lookback",
+           "window_lookback", "lookback_for", "median_series", "scored_series", "training_rows", "MIN_LOOKBACK",
+           "MAX_LOOKBACK", "LOOKBACK_TIE", "LOOKBACK_SERIES"]
 
 
 def infer_season(freq: str) -> int:
@@ -128,26 +130,65 @@ def seasons_for(cfg: RunConfig, freq: str, n_train: int, source: str) -> tuple[i
     return season, tuple(kept), tuple(notes)
 
 
+def lookback_candidates(seasons: tuple[int, ...], horizon: int, n_train: int) -> list[int]:
+    """The season-aware lookbacks a series may get: :data:`MIN_LOOKBACK`, each season plus the horizon,
+    and two main seasons, where the training part holds the span three times (and it stays within
+    :data:`MAX_LOOKBACK`).
+
+    Example:
+        >>> lookback_candidates((24, 168), 24, 6000), lookback_candidates((52,), 24, 1500)
+        ([48, 192], [48, 76, 104])
+    """
+    def fits(span: int) -> bool:
+        return span <= MAX_LOOKBACK and 3 * (span + horizon) <= n_train
+
+    spans = {p + horizon for p in seasons if fits(p + horizon)}
+    if seasons and fits(2 * seasons[0]):
+        spans.add(2 * seasons[0])
+    return sorted({MIN_LOOKBACK, *(sp for sp in spans if sp >= horizon)})
+
+
 def default_lookback(seasons: tuple[int, ...], horizon: int, n_train: int) -> int:
-    """The default lookback: the longest season plus the horizon, two main seasons, or 48, whichever is longest.
+    """The longest of :func:`lookback_candidates`: the rule before the lookback was chosen by evidence (the
+    fallback when no candidate can be scored, and what a plain ``prepare`` uses).
 
     ``season + horizon`` steps let a window see the same time one cycle back at every step it
     forecasts (hourly: 168 + 24); two cycles of the main season let it see its shape twice
-    (weekly: 104). A span counts only when the training part holds it three times and it stays
-    within :data:`MAX_LOOKBACK`. Measured on the bench's six series against the former fixed 48:
-    hourly traffic 0.81 -> 0.65 MASE, weekly CO2 better at 104 than at 76, the rest unchanged.
+    (weekly: 104).
 
     Example:
         >>> default_lookback((24, 168), 24, 6000), default_lookback((52,), 24, 1500), default_lookback((12,), 12, 400)
         (192, 104, 48)
     """
-    def fits(span: int) -> bool:
-        return span <= MAX_LOOKBACK and 3 * (span + horizon) <= n_train
+    return max(lookback_candidates(seasons, horizon, n_train))
 
-    spans = [p + horizon for p in seasons if fits(p + horizon)]
-    if seasons and fits(2 * seasons[0]):
-        spans.append(2 * seasons[0])
-    return max([MIN_LOOKBACK, *spans])
+
+#: Candidates whose validation loss is within this fraction of the best one count as tied; the
+#: shortest of them is chosen (cheaper windows, fewer coefficients).
+LOOKBACK_TIE = 0.005
+#: Series of a panel the lookback is scored on, at most (evenly spread over the file's order).
+LOOKBACK_SERIES = 40
+
+
+def choose_lookback(scores: Mapping[int, float]) -> int:
+    """The shortest lookback whose score is within :data:`LOOKBACK_TIE` of the lowest.
+
+    Example:
+        >>> choose_lookback({48: 0.30, 104: 0.2995, 192: 0.25})
+        192
+        >>> choose_lookback({48: 0.30, 104: 0.2995})
+        48
+    """
+    best = min(scores.values())
+    return min(c for c, v in scores.items() if v <= best * (1 + LOOKBACK_TIE))
+
+
+def scored_series(panel: Panel) -> list[SeriesFrame]:
+    """The series a lookback is scored on: every one, or :data:`LOOKBACK_SERIES` spread over the file."""
+    series = list(panel.series)
+    if len(series) > LOOKBACK_SERIES:
+        series = [series[i] for i in np.linspace(0, len(series) - 1, LOOKBACK_SERIES).round().astype(int)]
+    return series
 
 
 def window_lookback(cfg: RunConfig, series: SeriesFrame) -> int:
@@ -164,7 +205,13 @@ def _median_series(panel: Panel) -> SeriesFrame:
     return panel.series[int(np.argsort(lengths, kind="stable")[len(lengths) // 2])]
 
 
+def median_series(panel: Panel) -> SeriesFrame:
+    """The file's series of median length (the series itself for a file of one)."""
+    return _median_series(panel)
+
+
 def lookback_for(cfg: RunConfig, panel: Panel) -> int:
-    """``window.lookback``, or the default lookback of the file's series of median length (the series itself
-    for a file of one)."""
+    """``window.lookback``, or :func:`default_lookback` for the file's series of median length (the series
+    itself for a file of one). A run chooses among the candidates by evidence instead
+    (:func:`forecaster.models.network.residual.lookback_choice`)."""
     return window_lookback(cfg, _median_series(panel))

@@ -148,14 +148,18 @@ def verdict(
             lines.append(f"No network beats {_label(top)} ({label} {top[key]:.3f}; the best network "
                          f"{_label(best)} {best[key]:.3f} is {_pct(best[key] / top[key] - 1)} worse): "
                          f"use the baseline for {subject}.")
+    stopped = [r for r in models if r.get("stopped")]
+    for r in stopped:
+        said = str(r["stopped"])
+        lines.append(f"{_label(r)}: {said}" + ("; it forecasts as the linear row." if said.startswith("no gain") else "."))
     covered = intervals.coverage_columns([best])
     if covered:
         said = ", ".join(f"{level}% interval covered {intervals.percent(best[k])}" for k, level in covered)
         lines.append(f"Intervals of {_label(best)} on the test windows: {said}.")
     if epochs_cap:
         capped = [
-            r["name"].upper() for r in models
-            if (r["still_improving"] if "still_improving" in r else
+            r["name"].upper() for r in models if not r.get("stopped") and
+            (r["still_improving"] if "still_improving" in r else
                 (r.get("epochs_run") or 0) >= epochs_cap - 0.5 and (r.get("best_epoch") or 0) > epochs_cap - max(patience, 1))
         ]
         if capped:

@@ -86,9 +86,9 @@ class Linear:
             raise ValueError("'kernel' and 'bias' must be finite")
         model = cls()
         model.lookback_ = lookback
+        model.kernel_, model.bias_ = kernel.astype(np.float32), bias.astype(np.float32)
         model.base_ = ResidualBase(base["name"], season if base["name"] == "seasonal_naive" else None, float(scale),
-                                   linear=(kernel.astype(np.float32), bias.astype(np.float32)))
-        model.kernel_, model.bias_ = model.base_.linear
+                                   linear=(model.kernel_, model.bias_))
         return model
 
     @property

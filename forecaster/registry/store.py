@@ -602,9 +602,8 @@ class _Retrain:
 def _retrain_locked(run: _Retrain) -> Decision:
     """The steps of one retrain, lock held: data, checks, challenger, gate, promotion, retention."""
     from forecaster.data.load import load
-    from forecaster.data.prepared import prepare
     from forecaster.models.network.checkpoint import Stopped
-    from forecaster.workflows.train import train
+    from forecaster.workflows.train import prepare_run, train
 
     cfg, reg, sc = run.cfg, run.reg, run.cfg.schedule
     run.open()
@@ -629,7 +628,7 @@ def _retrain_locked(run: _Retrain) -> Decision:
     run.say(f"training challenger version {version} of {reg.root.name}")
     try:
         with tracking.tensorboard_group(reg.tensorboard_group(version)):  # its logs go with the version
-            prep = prepare(cfg, series)  # a panel: one global network over every series, the gate on the pooled score
+            prep = prepare_run(cfg, series)  # a panel: one global network over every series, the gate on the pooled score
             result = train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version), checkpoint=checkpoint)
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run

@@ -30,12 +30,12 @@ from forecaster.config import RunConfig, Strategy
 from forecaster.data.frame import Panel, SeriesFrame
 from forecaster.data.load import load
 from forecaster.data.prepared import Prepared, prepare, skipped_note
-from forecaster.data.seasons import lookback_for
 from forecaster.data.windows import Split, part_rows
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation import intervals
 from forecaster.evaluation.scoring import add_intervals, predict_part, score
 from forecaster.models.network.model import leaderboard_name
+from forecaster.models.network.residual import lookback_choice
 from forecaster.types import Progress, speaker
 from forecaster.workflows.train import score_baselines, train_cell
 
@@ -180,14 +180,15 @@ class _FoldData:
     base: dict[str, Any]
 
 
-def _folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label: str) -> list[_FoldData]:
+def _folds(cfg: RunConfig, panel: Panel, folds: int, say: Progress, label: str, lookback: int | None = None
+           ) -> list[_FoldData]:
     """Each fold's prepared data and its baselines' scores: every series cut into ``folds`` blocks of its own
     test part, the fold's series stacked (a file of one series: its one fold split). The baselines are
     refitted per fold, like the networks; they depend on neither the cell nor the seed, so every
     backtest of a comparison shares them. A panel's series too short for the folds is skipped in every
     fold and named."""
     w = cfg.window
-    lookback = lookback_for(cfg, panel)
+    lookback = lookback or lookback_choice(cfg, panel)[0]
     many = panel.id_col is not None
 
     def split_of(k: int) -> Callable[[SeriesFrame, int], Split]:

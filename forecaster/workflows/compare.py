@@ -46,7 +46,7 @@ COMPARE_COLUMNS = (
     "name", "kind", "params", "seeds", "epochs_run", "best_epoch", "train_seconds", "seconds_per_epoch",
     "train_windows_per_s", "inference_backend", "latency_single_ms", "batch_windows_per_s",
     *[f"{m}{suffix}" for m in METRICS for suffix in ("", "_std", "_vs_seasonal_naive")],
-    "mape", "backtest_mase", "backtest_mase_std", "fit_seconds", "predict_seconds", "error",
+    "mape", "backtest_mase", "backtest_mase_std", "fit_seconds", "predict_seconds", "stopped", "error",
 )
 #: A panel's comparison adds the median MASE over series and the series each row scored.
 PANEL_COMPARE_COLUMNS = (*COMPARE_COLUMNS[:-1], "mase_median", "series", "error")
@@ -185,6 +185,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
             "still_improving": any(still_improving(f.history["val_loss"].tolist(), cap=epochs_cap, patience=patience)
                                    for f in fits) if epochs_cap else False,
+            # why a fit stopped before early stopping would have (no gain over its linear start, a time budget)
+            "stopped": "; ".join(dict.fromkeys(r for f in fits if (r := getattr(f, "stop_reason", None)))) or None,
         }
         for m in METRICS:
             mean, std = _mean_std([t.result.scores.get(m) for t in group])
@@ -315,7 +317,8 @@ def compare(
         from forecaster.workflows.backtest import cells_backtest
 
         say(f"backtest: {backtest} rolling origins {'of every series ' if many else ''}per cell and seed (refit per fold)")
-        results = cells_backtest(cfg, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
+        same = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, lookback=prep.split.lookback))
+        results = cells_backtest(same, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
                                  executor=executor, ray_address=ray_address, progress=progress, panel=prep.panel)
         _add_backtest_columns(rows, results)
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}

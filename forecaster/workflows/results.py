@@ -26,7 +26,8 @@ __all__ = ["CellResult", "RunResult", "SeriesFits", "mean_curve", "leaderboard",
 
 LEADERBOARD_COLUMNS = (
     "name", "kind", "params", "epochs_run", "best_epoch", "train_seconds",
-    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive", "fit_seconds", "predict_seconds", "error",
+    "mae", "rmse", "smape", "mape", "mase", "mase_vs_seasonal_naive", "fit_seconds", "predict_seconds", "stopped",
+    "error",
 )
 
 #: A panel's leaderboard adds the median MASE over series and the series each row scored.
@@ -49,8 +50,8 @@ class CellResult:
     forecast: pd.DataFrame
     strategy: str = "direct"
     base: ResidualBase | None = None  # what the network corrects; None without the residual design
-    linear_choice: dict[str, float] | None = None  # model.linear null: best validation loss with and without
-    train_seconds: float = 0.0  # every fit of the cell (both ways under model.linear null); ``fit`` is the kept one
+    linear_choice: dict[str, float] | None = None  # model.linear null: validation loss of the linear start and the base
+    train_seconds: float = 0.0  # the cell's fit (a --per-series cell: every series' fit)
     epochs_total: int = 0  # epochs of every fit of the cell
     network: Any = None  # the fitted row model (NetworkModel, or PerSeries of them)
     calibration: Any = None  # intervals.Calibration from the validation windows; None without --levels
@@ -149,7 +150,8 @@ def leaderboard(cells: Sequence[CellResult], base: Sequence[Scored], *, many: bo
     ref = next((s.scores for s in base if s.name == "seasonal_naive"), {})
     rows = [
         _row(c.name, "model", c.scores, ref, many, params=c.params, epochs_run=c.fit.epochs_run,
-             best_epoch=c.fit.best_epoch, train_seconds=round(c.train_seconds, 3))
+             best_epoch=c.fit.best_epoch, train_seconds=round(c.train_seconds, 3),
+             stopped=getattr(c.fit, "stop_reason", None))
         for c in cells
     ]
     rows += [_row(s.name, "baseline", s.scores, ref, many) for s in base]

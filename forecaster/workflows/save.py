@@ -29,7 +29,7 @@ from forecaster.fs import atomic_write_text
 from forecaster.models.local import PerSeries
 from forecaster.workflows.results import LEADERBOARD_COLUMNS, PANEL_COLUMNS, CellResult
 
-__all__ = ["save_run", "records", "statistical_specs"]
+__all__ = ["save_run", "records", "statistical_specs", "learning_record"]
 
 
 def records(prep: Prepared, cfg: RunConfig, strategy: str) -> dict[str, dict[str, Any]]:
@@ -77,12 +77,31 @@ def _cell_metrics(prep: Prepared, c: CellResult, base: dict[str, Any]) -> dict[s
         "epochs_run": c.fit.epochs_run,
         "best_epoch": c.fit.best_epoch,
         "best_val_loss": c.fit.best_val_loss,
-        "train_seconds": c.train_seconds,  # every fit of the cell
+        "train_seconds": c.train_seconds,
         "epochs_total": c.epochs_total,
+        **learning_record(c, prep),
     }
     if prep.panel.id_col is not None:
         out["series"] = len(prep.items)
     return out
+
+
+def learning_record(c: CellResult, prep: Prepared) -> dict[str, Any]:
+    """How a cell learnt, for its ``metrics.json``: the validation loss of its start (the linear row),
+    why it stopped early, its gain over the start in block standard errors, the batch it used, the
+    steps its recurrent layer reads, the linear path's ridge, and the lookback candidates with the
+    ``linear`` row's validation loss for each (empty when ``--lookback`` was given)."""
+    fit, net, start = c.fit, c.network, c.base.start if c.base is not None else None
+    return {
+        "start_val_loss": getattr(fit, "start_val_loss", None),
+        "stop_reason": getattr(fit, "stop_reason", None),
+        "gain_z": getattr(fit, "gain_z", None),
+        "batch_size": getattr(fit, "batch_size", None),
+        "recurrent_steps": getattr(net, "recurrent_steps_", None),
+        "linear_ridge": start.ridge if start is not None and c.base is not None and c.base.linear is not None else None,
+        "lookback": prep.split.lookback,
+        "lookback_candidates": {str(k): v for k, v in prep.lookback_scores.items()},
+    }
 
 
 def _write_cell(cell_dir: Path, prep: Prepared, cfg: RunConfig, c: CellResult, base: dict[str, Any]) -> None:
@@ -100,7 +119,7 @@ def statistical_specs(s: Scored) -> dict[str | None, dict[str, Any]] | None:
     """The fitted specs of a statistical row, by series id (``None``: not a statistical row, or it has
     no fitted series)."""
     row = s.model
-    if s.error is not None or not isinstance(row, PerSeries) or not row.models_:
+    if s.error is not None or not isinstance(row, PerSeries) or not row.capabilities.saves or not row.models_:
         return None
     specs = {sid: m.spec() for sid, m in row.models_.items() if hasattr(m, "spec")}
     return specs or None

@@ -28,6 +28,8 @@ import pandas as pd
 from forecaster.artifacts import layout
 from forecaster.config import RunConfig
 from forecaster.data.features import future_index
+from forecaster.data.frame import Panel
+from forecaster.data.load import load
 from forecaster.data.prepared import Prepared, PreparedSeries, describe, prepare, skipped_note
 from forecaster.errors import TrainingError
 from forecaster.evaluation import intervals, metrics
@@ -37,12 +39,13 @@ from forecaster.models import catalog
 from forecaster.models.contract import Forecaster, Model
 from forecaster.models.local import PerSeries
 from forecaster.models.network.model import NetworkModel, leaderboard_name
+from forecaster.models.network.residual import lookback_choice
 from forecaster.types import Progress, speaker
 from forecaster.workflows.results import CellResult, RunResult, SeriesFits, leaderboard, run_warnings
 from forecaster.workflows.save import save_run
 from forecaster.workflows.tracking import tensorboard_available, tensorboard_callback, tensorboard_dir
 
-__all__ = ["score_baselines", "train_cell", "future", "train", "default_run_dir", "begin", "ANNOUNCED_SERIES"]
+__all__ = ["prepare_run", "score_baselines", "train_cell", "future", "train", "default_run_dir", "begin", "ANNOUNCED_SERIES"]
 
 #: Series whose start a ``--per-series`` fit announces, at most (then one line every tenth of them).
 ANNOUNCED_SERIES = 20
@@ -71,11 +74,24 @@ def score_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = 
 
 
 def _logs(cfg: RunConfig, label: str) -> Callable[[str], list[Any]] | None:
-    """The TensorBoard callbacks of one network's fits (``None``: logging is off or not installed)."""
+    """The TensorBoard callbacks of one network's fit (``None``: logging is off or not installed)."""
     if not (cfg.output.tensorboard and tensorboard_available()):
         return None
     root = tensorboard_dir(cfg, label)
     return lambda variant: [tensorboard_callback(root / variant if variant else root)]
+
+
+def prepare_run(cfg: RunConfig, panel: Panel | None = None) -> Prepared:
+    """The file (default: ``cfg.data``) prepared for a run: its lookback ``window.lookback``, or chosen among the
+    season-aware candidates by the ``linear`` row's validation loss (:func:`~forecaster.models.network.residual.lookback_choice`),
+    the candidates' scores recorded.
+
+    Raises:
+        DataError: the file cannot be used (see :func:`forecaster.data.prepared.prepare`).
+    """
+    panel = panel if panel is not None else load(cfg)
+    lookback, scores = lookback_choice(cfg, panel)
+    return prepare(cfg, panel, lookback=lookback, lookback_scores=scores)
 
 
 def _network(cell: str, cfg: RunConfig, *, progress: Progress | None, callbacks: Sequence[Any], checkpoint: Any,
@@ -177,7 +193,7 @@ def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None) -> t
     """The start of a run: prepare (unless ``prep`` is given), say what it holds and which series were skipped,
     and score every baseline. Returns the prepared data, the skipped note and the baselines."""
     say = speaker(progress)
-    prep = prep if prep is not None else prepare(cfg)
+    prep = prep if prep is not None else prepare_run(cfg)
     say(describe(prep))
     note = skipped_note(prep)
     if note:

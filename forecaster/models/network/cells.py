@@ -170,6 +170,9 @@ def build_model(
     learning_rate: float = 1e-3,
     residual: bool = True,
     base: ResidualBase | None = None,
+    head_init: str = "zeros",
+    linear_trainable: bool = False,
+    recurrent_steps: int | None = None,
 ) -> keras.Model:
     """Build and compile a forecasting network.
 
@@ -188,7 +191,14 @@ def build_model(
             network's output is multiplied by the baseline's training error, so it starts close
             to the baseline and Adam's steps match the size of the correction left to learn.
         base: which baseline and how large its error is (see
-            :func:`forecaster.models.network.residual.residual_base`); ``None``: naive, scale 1.
+            :func:`forecaster.models.network.residual.residual_base`); ``None``: naive, scale 1. With its
+            ``linear`` start, a ``Dense`` path on the whole centred window holds that start, frozen
+            (``linear_trainable``), and the cell's output layer starts at ``head_init`` (zeros: the
+            untrained network forecasts exactly the ``linear`` baseline row).
+        head_init: the cell's output layer's initialiser when there is a linear start.
+        linear_trainable: let Adam move the linear path away from its least-squares start.
+        recurrent_steps: a recurrent cell reads only the last this-many steps of the window
+            (``None``: all of them); the linear path still reads the whole lookback.
 
     Returns:
         A compiled ``keras.Model`` (Adam, MSE loss) mapping ``(batch, lookback, n_features)``
@@ -210,13 +220,19 @@ def build_model(
     layers = custom_objects()
     x = layers["CenterOnLast"](name="center_on_last")(inputs) if residual else inputs
     centred = x
+    if recurrent_steps is not None and recurrent_steps < lookback and cell_traits(cell).recurrent:
+        # a recurrent layer's cost grows with the steps it runs; the linear path keeps the long view
+        x = keras.layers.Cropping1D((lookback - recurrent_steps, 0), name="recent_steps")(x)
     x = _CELLS[cell](x, units=tuple(units), dropout=dropout)
-    outputs = keras.layers.Dense(horizon, name="forecast")(x)
+    linear = residual and base is not None and base.linear is not None
+    outputs = keras.layers.Dense(horizon, name="forecast",
+                                 kernel_initializer=head_init if linear else "glorot_uniform")(x)
     if residual:
         base = base or ResidualBase("naive", None, 1.0)
         if base.linear is not None:  # a linear correction, started at its least-squares fit (set below)
             flat = keras.layers.Flatten(name="window_flat")(centred)
-            outputs = keras.layers.Add(name="plus_linear")([outputs, keras.layers.Dense(horizon, name="linear")(flat)])
+            outputs = keras.layers.Add(name="plus_linear")(
+                [outputs, keras.layers.Dense(horizon, name="linear", trainable=linear_trainable)(flat)])
         if base.season:
             baseline = layers["SeasonalNaive"](horizon, base.season, name="seasonal_naive")(inputs)
         else:

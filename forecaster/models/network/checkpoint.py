@@ -157,6 +157,9 @@ class Checkpoint:
                 stopper.wait = int(state["wait"])
                 stopper.best = None if state["best"] is None else float(state["best"])
                 stopper.best_epoch = int(state["best_epoch"] or 0)
+                for key in ("reason", "gain_z", "start_loss"):  # a fit judged against its start (training.StartCheck)
+                    if key in state and hasattr(stopper, key):
+                        setattr(stopper, key, state[key])
                 if state["best_epoch"] is not None:
                     with np.load(ck.directory / state.get("best_file", "best.weights.npz"), allow_pickle=False) as npz:
                         stopper.best_weights = [npz[f"arr_{i}"] for i in range(len(npz.files))]
@@ -169,9 +172,12 @@ class Checkpoint:
                 done = epoch + 1
                 previous = _read_state(ck.state_path)
                 best_file = previous.get("best_file") if previous else None
-                if stopper.best_weights is not None and stopper.best_epoch == epoch:
-                    best_file = f"best-{done}.npz"
-                    tmp = ck.directory / f".best-{done}.tmp.npz"
+                if stopper.best_weights is not None and (  # a new best, or the start handed back (epoch 0)
+                        best_file is None or stopper.best_epoch == epoch
+                        or (previous or {}).get("best_epoch") != int(stopper.best_epoch)):
+                    label = int(stopper.best_epoch) + 1  # 0: the weights the fit started from
+                    best_file = f"best-{label}.npz"
+                    tmp = ck.directory / f".best-{label}.tmp.npz"
                     np.savez(tmp, *[np.asarray(w) for w in stopper.best_weights])
                     tmp.replace(ck.directory / best_file)
                 snapshot = f"weights-{done}.h5"
@@ -186,6 +192,7 @@ class Checkpoint:
                     "best": None if best is None else float(best),
                     "best_epoch": int(stopper.best_epoch) if stopper.best_weights is not None else None,
                     "best_file": best_file,
+                    **{key: getattr(stopper, key) for key in ("reason", "gain_z", "start_loss") if hasattr(stopper, key)},
                     "snapshot": snapshot,
                     "backup_sha256": file_sha256(ck.directory / snapshot),
                 }

@@ -27,7 +27,8 @@ from forecaster.errors import DataError
 from forecaster.windows import Scaler, Split, make_dataset, split, target_windows
 
 __all__ = ["Prepared", "prepare", "load", "describe", "future_index", "seasons_for", "default_lookback",
-           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns", "input_values"]
+           "window_lookback", "training_rows", "MIN_LOOKBACK", "MAX_LOOKBACK", "input_columns", "input_values",
+           "check_readable"]
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,25 @@ def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
     return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
 
 
+def check_readable(values: np.ndarray, scaler: Scaler, *, source: str, index: pd.DatetimeIndex,
+                   offset: int = 0) -> None:
+    """Refuse input rows a network cannot read: a value that standardises beyond float32 (see
+    :meth:`~forecaster.windows.Scaler.unreadable`). ``values[i]`` is the row at ``index[offset + i]``.
+
+    Raises:
+        DataError: naming ``source`` (the file, and the series of a panel), the column and the timestamp.
+    """
+    found = scaler.unreadable(values)
+    if found is None:
+        return
+    r, c, z = found
+    col = scaler.columns[c]
+    at = index[offset + r] if 0 <= offset + r < len(index) else f"row {offset + r + 1}"
+    raise DataError(f"{source}: column '{col}' at {at}: value {values[r, c]:g} lies {z:.3g} standard deviations from "
+                    "the training rows' mean, beyond what a network reads (float32 overflows past 3.4e38); correct "
+                    f"or rescale it, or leave '{col}' out")
+
+
 def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | None = None,
             static_stats: Mapping[str, tuple[float, float]] | None = None) -> Prepared:
     """Split and scale the series once for every cell of a run.
@@ -259,12 +279,14 @@ def prepare(cfg: RunConfig, series: SeriesFrame | None = None, *, sp: Split | No
                         "covariates and calendar inputs need lookback >= horizon (a window's last rows carry the "
                         "values of the steps it forecasts): raise --lookback")
     values = values[: sp.n]
-    scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end])
+    source = series.path + (f": series {series.series_id!r}" if series.series_id is not None else "")
+    scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end], source=source)
     for col in series.static:
         if static_stats is None or col not in static_stats:
             raise DataError(f"{series.path}: static covariate '{col}' has no statistics over the panel's series")
         j = scaler.columns.index(col)
         scaler.mean_[j], scaler.scale_[j] = static_stats[col]
+    check_readable(values, scaler, source=source, index=series.frame.index)
     season, seasons, notes = seasons_for(cfg, series.freq, sp.train_end, series.path)
     first = sp.first_targets("test")
     if season > int(first.min()):

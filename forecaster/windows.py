@@ -115,8 +115,9 @@ class Scaler:
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
 
-    def fit(self, values: np.ndarray) -> Scaler:
-        """Learn mean and standard deviation per column (a constant column gets scale 1)."""
+    def fit(self, values: np.ndarray, *, source: str = "") -> Scaler:
+        """Learn mean and standard deviation per column (a constant column gets scale 1); ``source`` (the file,
+        and the series of a panel) starts an error's line."""
         import warnings
 
         from sklearn.preprocessing import StandardScaler
@@ -128,9 +129,30 @@ class Scaler:
         self.scale_ = np.asarray(sk.scale_, dtype=np.float64)
         bad = [c for c, m, s in zip(self.columns, self.mean_, self.scale_) if not (np.isfinite(m) and np.isfinite(s))]
         if bad:
-            raise DataError(f"column(s) {', '.join(bad)}: values too large to standardise (float64 overflow); "
-                            "rescale them (e.g. divide by a power of ten)")
+            raise DataError(f"{source + ': ' if source else ''}column(s) {', '.join(bad)}: values too large to "
+                            "standardise (float64 overflow); rescale them (e.g. divide by a power of ten)")
         return self
+
+    def unreadable(self, values: np.ndarray) -> tuple[int, int, float] | None:
+        """The first finite cell of ``values`` (rows of this scaler's columns) that standardises beyond float32,
+        the networks' number type, as ``(row, column, standard deviations)``; ``None`` when every cell fits.
+
+        A finite value far from the training rows (``1e300`` in a column whose training values are near 1)
+        would reach the network as ``inf`` and come out as NaN: the data's problem, said before.
+
+        Example:
+            >>> s = Scaler(["y"]).fit(np.array([[1.0], [3.0]]))
+            >>> s.unreadable(np.array([[2.0], [1e300]]))
+            (1, 0, 1e+300)
+        """
+        x = np.asarray(values, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            z = (x - self.mean_) / self.scale_
+            bad = np.argwhere(~np.isfinite(z.astype(np.float32)) & np.isfinite(x))  # a gap is not this check's
+        if not bad.size:
+            return None
+        r, c = (int(v) for v in bad[0])
+        return r, c, float(abs(z[r, c]))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale all columns; returns float32 for the network."""

@@ -31,7 +31,8 @@ from typing import Any
 
 from forecaster.errors import ArtifactError
 
-__all__ = ["json_ready", "output_file", "write_output", "atomic_write_text", "atomic_path", "read_json", "staged_run",
+__all__ = ["json_ready", "output_file", "contained", "linked_part", "check_no_links", "write_output", "atomic_write_text",
+           "atomic_path", "read_json", "staged_run",
            "new_run_id", "umask_mode",
            "remove_stale", "STALE_SECONDS", "SAVED", "file_sha256"]
 
@@ -59,7 +60,8 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
 
     For writers that take a file name (Keras' ``save``, which wants a ``.keras`` ``suffix``;
-    the ONNX export).
+    the ONNX export). An ``OSError`` of the block that names no file, or the hidden temporary
+    one (Keras' save reports a full disk as a bare ``[Errno 28]``), is raised naming ``path``.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,10 +71,17 @@ def atomic_path(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
         yield Path(tmp)
         os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp):
+            raise _renamed(exc, str(target)) from exc
         raise
+
+
+def _renamed(exc: OSError, filename: str) -> OSError:
+    """``exc`` naming ``filename`` instead (its type kept: ``OSError`` picks the subclass from the errno)."""
+    return OSError(exc.errno, exc.strerror or str(exc), filename)
 
 
 def output_file(path: str | Path, flag: str = "--output") -> Path:
@@ -181,6 +190,60 @@ def remove_stale(folder: Path, *, older_than: float = STALE_SECONDS) -> list[str
     return removed
 
 
+def linked_part(root: Path, relative: str | Path) -> Path | None:
+    """The first symbolic link on the way from ``root`` down to ``root / relative`` (``None``: there is none;
+    ``root`` itself is the user's and may be one)."""
+    path = root
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            return path
+    return None
+
+
+def contained(root: Path, relative: str, where: str) -> Path:
+    """``root / relative`` for a path an artifact names (a manifest's file, a leaderboard's cell), checked.
+
+    The path must be relative, without ``..``, and reach its file with no symbolic link on the way
+    (a ``series/<k>`` folder linked to a network elsewhere would otherwise be served under this
+    folder's checksums).
+
+    Raises:
+        ArtifactError: naming ``where``, the path and why.
+
+    Example:
+        >>> contained(Path("run/gru"), "series/0/model.keras", "manifest.json")
+        PosixPath('run/gru/series/0/model.keras')
+        >>> contained(Path("run/gru"), "../lstm/model.keras", "manifest.json")
+        Traceback (most recent call last):
+        ...
+        forecaster.errors.ArtifactError: manifest.json: names '../lstm/model.keras', which leaves run/gru (an \
+absolute path or '..'); a saved model names only files inside its folder: retrain or pick another run
+    """
+    parts = Path(relative).parts
+    if not relative or "\x00" in relative or Path(relative).is_absolute() or ".." in parts:
+        raise ArtifactError(f"{where}: names {relative!r}, which leaves {root} (an absolute path or '..'); a saved "
+                            "model names only files inside its folder: retrain or pick another run")
+    link = linked_part(root, relative)
+    if link is not None:
+        raise ArtifactError(f"{where}: {link} is a symbolic link; a saved model's files must be inside its own "
+                            "folder, not links to others: retrain or pick another run")
+    return root / relative
+
+
+def check_no_links(root: Path) -> None:
+    """Refuse a saved folder holding a symbolic link anywhere below it (listed in its manifest or not).
+
+    Raises:
+        ArtifactError: naming the first link found.
+    """
+    for top, dirs, files in os.walk(root):  # links are not followed
+        for name in sorted(dirs) + sorted(files):
+            if os.path.islink(os.path.join(top, name)):
+                raise ArtifactError(f"{os.path.join(top, name)}: a symbolic link inside a saved model's folder; its "
+                                    "files must be its own, not links to others: retrain or pick another run")
+
+
 #: Run folders this process has saved, in order: an interrupted command says what it completed.
 SAVED: list[Path] = []
 
@@ -202,8 +265,12 @@ def staged_run(final: Path) -> Iterator[Path]:
         os.chmod(tmp, umask_mode(0o777))
         os.rename(tmp, final)
         SAVED.append(final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        name = exc.filename if isinstance(exc, OSError) else None
+        if isinstance(name, str) and name.startswith(f"{tmp}{os.sep}") and isinstance(exc, OSError):
+            # the file as the run would have named it, not its staging folder (removed by now)
+            raise _renamed(exc, str(final / Path(name).relative_to(tmp))) from exc
         raise
 
 

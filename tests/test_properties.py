@@ -156,3 +156,98 @@ def test_any_tampered_manifest_is_served_or_refused_with_an_artifact_error(saved
     except (ArtifactError, DataError, ConfigError):
         return
     assert np.isfinite(out["yhat"]).all()
+
+
+# -- issue 30: paths inside artifacts, printable lines, --series lists, the forecast range rule, version names ------
+@pytest.fixture(scope="module")
+def artifact_root(tmp_path_factory):
+    """A saved folder with a network folder, a file, and a link to a network elsewhere."""
+    base = tmp_path_factory.mktemp("contained")
+    root, elsewhere = base / "cell", base / "elsewhere"
+    (root / "series" / "0").mkdir(parents=True)
+    (root / "model.keras").write_bytes(b"k")
+    elsewhere.mkdir()
+    (root / "series" / "1").symlink_to(elsewhere)
+    (root / "link.keras").symlink_to(root / "model.keras")  # a link even to its own file is refused
+    return root
+
+
+_SEGMENT = st.one_of(st.sampled_from(["..", ".", "", "series", "0", "1", "model.keras", "link.keras", "~"]),
+                     st.text(alphabet="ab./\\:~", max_size=4))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(_SEGMENT, max_size=5), absolute=st.booleans())
+def test_any_path_an_artifact_names_stays_inside_its_folder_or_is_refused(artifact_root, parts, absolute):
+    from pathlib import Path
+
+    from forecaster.errors import ArtifactError
+    from forecaster.fs import contained, linked_part
+
+    relative = ("/" if absolute else "") + "/".join(parts)
+    try:
+        path = contained(artifact_root, relative, "manifest.json")
+    except ArtifactError as exc:
+        assert "\n" not in str(exc) and ("leaves" in str(exc) or "symbolic link" in str(exc))
+        return
+    assert not Path(relative).is_absolute() and ".." not in Path(relative).parts
+    assert linked_part(artifact_root, relative) is None
+    assert path.resolve().is_relative_to(artifact_root.resolve())
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(text=st.text(max_size=300), limit=st.integers(40, 2000))
+def test_any_text_becomes_one_safe_line_within_the_limit(text, limit):
+    from forecaster.cli.main import printable
+
+    line = printable(text, limit)
+    assert len(line) <= limit and all(c.isprintable() for c in line)
+    if len(text) < limit // 5 and text.isprintable():
+        assert line == text
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(text=st.one_of(st.none(), st.text(alphabet="ab ,\t", max_size=12), st.text(max_size=12)))
+def test_any_series_list_is_every_series_distinct_ids_or_a_usage_error(text):
+    from forecaster.cli.main import series_ids
+
+    try:
+        ids = series_ids(text)
+    except ConfigError as exc:
+        assert str(exc).startswith("--series: ")
+        return
+    if text is None:
+        assert ids is None
+        return
+    assert ids and all(ids) and len(set(ids)) == len(ids) and all(i == i.strip() for i in ids)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(history=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30), inside=st.floats(0.01, 0.99),
+       beyond=st.floats(1.001, 1e6), up=st.booleans())
+def test_the_range_rule_warns_exactly_past_k_ranges_beyond_the_history(history, inside, beyond, up):
+    from forecaster.data.frame import Panel, SeriesFrame
+    from forecaster.workflows.predict import RANGE_MULTIPLE, beyond_history
+
+    y = np.asarray(history)
+    index = pd.date_range("2024-01-01", periods=len(y), freq="h", name="date")
+    series = Panel.of(SeriesFrame(frame=pd.DataFrame({"y": y}, index=index), target="y", covariates=(), freq="h",
+                                  path="p.csv", sha256="", time_col="date"))
+    lo, hi = float(y.min()), float(y.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0)
+    reach = RANGE_MULTIPLE * span
+    within = lo - reach + inside * (hi - lo + 2 * reach)
+    assert beyond_history(pd.DataFrame({"yhat": [within]}), series) is None
+    far = hi + beyond * reach if up else lo - beyond * reach
+    assert beyond_history(pd.DataFrame({"yhat": [within, far]}), series) is not None
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(name=st.one_of(st.text(max_size=6), st.integers(0, 10**6).map(str)))
+def test_a_version_folder_name_is_a_version_only_in_canonical_ascii_digits(name):
+    from forecaster.registry.store import version_name
+
+    if version_name(name):
+        assert name.isascii() and str(int(name)) == name and int(name) >= 1
+    elif name.isascii() and name.isdigit():
+        assert name.startswith("0")

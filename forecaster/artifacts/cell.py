@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import platform
 import re
@@ -28,7 +29,7 @@ from forecaster.artifacts import onnx_runtime as runtime
 from forecaster.data.scaling import SeriesScalers, read_scaler
 from forecaster.errors import ArtifactError
 from forecaster.evaluation.intervals import Calibration
-from forecaster.fs import atomic_path, atomic_write_text, json_ready, read_json
+from forecaster.fs import atomic_path, atomic_write_text, check_no_links, contained, json_ready, read_json
 from forecaster.models.contract import Capabilities, Kind
 from forecaster.models.network.inference import KerasRuntime, NetworkForecaster, Predictor
 
@@ -154,10 +155,20 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
         raise bad("files", "a mapping of file names to checksums", files)
 
 
+#: Errors of the disk, not of the export: the run cannot be saved either, so they end it (exit 8, the file named).
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
 def _write_onnx(cell_dir: Path, model: Any, label: str) -> None:
-    """``model.onnx`` beside ``model.keras``; a failed export costs the fast predict path, not the run."""
+    """``model.onnx`` beside ``model.keras``; a failed export costs the fast predict path, not the run, unless
+    the disk refused (full, read-only, failing): that is raised, naming the file."""
     try:
         runtime.export_onnx(model, cell_dir / layout.ONNX_FILE)
+    except OSError as exc:
+        if exc.errno in _DISK_ERRORS:
+            raise
+        warnings.warn(f"{label}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
+                      "predict will use Keras", RuntimeWarning, stacklevel=2)
     except Exception as exc:
         warnings.warn(f"{label}: ONNX export failed ({exc.__class__.__name__}: {exc}); "
                       "predict will use Keras", RuntimeWarning, stacklevel=2)
@@ -349,6 +360,9 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
         raise ArtifactError(f"{where}: corrupt (edited after it was saved: its own checksum differs); "
                             "retrain or pick another run")
     files = manifest["files"]
+    check_no_links(cell_dir)  # nothing in the folder links elsewhere, and every path it names stays inside
+    for name in files:
+        contained(cell_dir, name, where)
     optional = tuple(n for n in layout.OPTIONAL_CELL_FILES
                      if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
     if is_statistical(manifest):
@@ -369,7 +383,7 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-_SERIES_FILE = re.compile(rf"{layout.SERIES_DIR}/(\d+)/({re.escape(layout.KERAS_FILE)}|{re.escape(layout.ONNX_FILE)})")
+_SERIES_FILE = re.compile(rf"{layout.SERIES_DIR}/([0-9]+)/({re.escape(layout.KERAS_FILE)}|{re.escape(layout.ONNX_FILE)})")
 
 
 def _series_files(cell_dir: Path, files: dict[str, str], where: str) -> list[str]:
@@ -411,6 +425,9 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
 
 def _check_keras_version(path: Path, manifest: dict[str, Any]) -> None:
     saved_keras = str(manifest.get("libraries", {}).get("keras", "?"))
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # (a --per-series cell's Keras fallback may be the first import)
     import keras
 
     if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
@@ -420,7 +437,12 @@ def _check_keras_version(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def _keras(file: Path) -> Any:
-    """A saved Keras model, loaded with ``safe_mode=True`` (no code runs from the file)."""
+    """A saved Keras model, loaded with ``safe_mode=True`` (no code runs from the file). TensorFlow's first
+    import goes through :func:`~forecaster.models.network.tensorflow_quiet.import_tensorflow_quietly` (a ``--per-series`` cell
+    falls back to Keras for one series whose ONNX export failed, long after the CLI chose ONNX)."""
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import keras
 
     try:

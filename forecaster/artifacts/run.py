@@ -24,7 +24,7 @@ from forecaster.artifacts import layout
 from forecaster.errors import ArtifactError
 from forecaster.evaluation import intervals
 from forecaster.evaluation.verdict import partial
-from forecaster.fs import atomic_write_text, json_ready, read_json, staged_run
+from forecaster.fs import atomic_write_text, json_ready, linked_part, read_json, staged_run
 
 __all__ = ["store_run", "leaderboard_csv", "best_cell", "resolve_model", "resolve_cell_dir", "lost_to_baseline",
            "read_pointer", "write_pointer", "list_runs", "inside"]
@@ -65,10 +65,14 @@ def store_run(
 
 
 def inside(root: Path, path: Path) -> bool:
-    """Whether ``path`` resolves to ``root`` or below it (symlinks and ``..`` followed)."""
+    """Whether ``path`` is ``root`` or below it: no ``..``, no symbolic link on the way down from ``root``
+    (see :func:`~forecaster.fs.contained`), and resolving there."""
     try:
+        relative = path.relative_to(root)
+        if ".." in relative.parts or linked_part(root, relative) is not None:
+            return False
         return path.resolve().is_relative_to(root.resolve())
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

@@ -22,7 +22,7 @@ import forecaster
 from forecaster import config
 from forecaster.errors import ConfigError, ExitCode, ForecasterError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "printable", "warn", "series_ids"]
 
 _PROG = "forecast"
 #: ``--help`` sections of the flags every training command takes; ``registry``: retrain, schedule.
@@ -65,7 +65,26 @@ def printable(message: str, limit: int = MAX_MESSAGE) -> str:
 
 
 def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """One line on stderr, made :func:`printable` (a series id or a path from the user may hold anything)."""
+    print(printable(msg), file=sys.stderr, flush=True)
+
+
+def warn(message: str) -> None:
+    """A warning: ``forecast: warning: <message>``, one escaped, capped line like an error."""
+    _err(f"forecast: warning: {message}")
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """``warnings.showwarning`` while :func:`main` runs: every Python warning (ours, numpy's, Ray's, Keras') is one
+    :func:`warn` line, its first line only, instead of Python's two (message, then the source line that warned)."""
+    text = str(message).strip()
+    first = text.splitlines()[0] if text else category.__name__
+    parts = Path(filename).parts
+    lib = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else None
+    ours = lib is None and "forecaster" in parts
+    warn(first if ours or lib == "forecaster" else f"{(lib or Path(filename).stem).removesuffix('.py')}: {first} "
+         f"({category.__name__})")
 
 
 def _add_settings(groups: dict[str, Any], *, skip: Sequence[str] = ()) -> None:
@@ -128,6 +147,17 @@ def _add_executor_flags(p: argparse.ArgumentParser, what: str) -> None:
                    help="with --executor ray: a Ray cluster to join (ray://head:10001, auto); default: start one here")
 
 
+def _check_executor(args: argparse.Namespace) -> None:
+    """``--ray-address`` only with ``--executor ray``, and a cluster that answers there, checked before any work
+    (a few seconds at most: :func:`forecaster.workflows.executor.check_ray_address`)."""
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address: only with --executor ray")
+    if args.executor == "ray" and args.ray_address:
+        from forecaster.workflows.executor import check_ray_address
+
+        check_ray_address(args.ray_address)
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Dotted config overrides from the run flags on ``args`` (``None``: flag not given)."""
     return {s.key: _flag_value(s, args) for s in config.SETTINGS if s.group in _RUN_GROUPS}
@@ -168,12 +198,13 @@ def print_failed(rows: Sequence[dict[str, Any]]) -> None:
     """One line per leaderboard row that has no scores, with its reason."""
     for r in rows:
         if r.get("error"):
-            print(f"  {r['name']}: no scores ({r['error']})")
+            print(printable(f"  {r['name']}: no scores ({r['error']})"))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = _resolve(args.config, _overrides(args))
     from forecaster.workflows.train import prepare_run, train  # pandas and friends: once the config is valid
+    _check_tracking(cfg)
 
     t0 = time.perf_counter()
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
@@ -181,8 +212,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _load_tensorflow(args)
     result = train(cfg, prep, progress=progress)
     for warning in result.warnings:
-        _err(f"forecast: warning: {warning}")
-    _track(cfg, result.run_dir, result.leaderboard, result.cells, "train", quiet=args.quiet or args.json)
+        warn(str(warning))
+    _track(cfg, result.run_dir, result.leaderboard, result.cells, "train")
     if args.json:
         import json
 
@@ -201,35 +232,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _track(cfg: Any, run_dir: Path, rows: Sequence[dict[str, Any]], cells: Sequence[Any], kind: str, *,
-           quiet: bool) -> None:
-    """Log a saved run to MLflow when a tracking URI is set; a failure is a warning (the run is saved)."""
-    from forecaster.workflows.tracking import log_run, mlflow_uri
+#: Tracking URIs found unusable by :func:`_check_tracking` in this process: said once, not tried again.
+_UNTRACKED: set[str] = set()
+
+
+def _check_tracking(cfg: Any) -> None:
+    """Before any work: a tracking URI the installed MLflow cannot use, or where no server answers (a few
+    seconds at most), is one warning now; the run is then saved and not logged."""
+    from forecaster.workflows.tracking import check_tracking_uri, mlflow_uri
 
     uri = mlflow_uri(cfg)
     if uri is None:
         return
     try:
+        check_tracking_uri(uri)
+    except ConfigError as exc:
+        warn(f"{exc}; the run will be saved but not logged")
+        _UNTRACKED.add(uri)
+
+
+def _track(cfg: Any, run_dir: Path, rows: Sequence[dict[str, Any]], cells: Sequence[Any], kind: str) -> None:
+    """Log a saved run to MLflow when a tracking URI is set; a failure is a warning (the run is saved). The
+    MLflow run id is printed whenever it logged (``--quiet`` too: it is the result asked for)."""
+    from forecaster.workflows.tracking import log_run, mlflow_uri
+
+    uri = mlflow_uri(cfg)
+    if uri is None or uri in _UNTRACKED:
+        return
+    try:
         run_id = log_run(uri, cfg, run_dir, rows, cells, kind=kind)
     except ConfigError as exc:
-        _err(f"forecast: warning: {exc}")
+        warn(str(exc))
         return
-    if not quiet:
-        _err(f"mlflow: logged run {run_id} to {uri} (experiment {cfg.model_name})")
+    _err(f"mlflow: logged run {run_id} to {uri} (experiment {cfg.model_name})")
 
 
-def _track_saved(cfg: Any, run_dir: Path, kind: str, *, quiet: bool) -> None:
+def _track_saved(cfg: Any, run_dir: Path, kind: str) -> None:
     """:func:`_track` for a run folder already on disk (a retrain's version): its leaderboard and histories."""
     from forecaster.workflows.tracking import mlflow_uri, saved_run
 
-    if mlflow_uri(cfg) is None:
+    if mlflow_uri(cfg) is None or mlflow_uri(cfg) in _UNTRACKED:
         return
     try:
         rows, cells = saved_run(run_dir)
     except (OSError, ValueError, KeyError) as exc:
-        _err(f"forecast: warning: --mlflow-uri: {run_dir} could not be read to log it ({exc.__class__.__name__})")
+        warn(f"--mlflow-uri: {run_dir} could not be read to log it ({exc.__class__.__name__})")
         return
-    _track(cfg, run_dir, rows, cells, kind, quiet=quiet)
+    _track(cfg, run_dir, rows, cells, kind)
 
 
 def _levels(text: str | None) -> tuple[int, ...] | None:
@@ -251,11 +300,50 @@ def _levels(text: str | None) -> tuple[int, ...] | None:
                           f"got {bad!r}") from None
 
 
+def series_ids(text: str | None) -> list[str] | None:
+    """``--series``: ``None`` (not given: every series) or the ids, each given once.
+
+    An empty list (``--series ''``, ``,,``) is refused rather than read as "every series", and so is
+    an empty id between commas. A duplicate is refused too, not merged: the output has one block per
+    series, so a list that names one twice was built wrong, and saying so beats guessing.
+
+    Example:
+        >>> series_ids(" a, b ")
+        ['a', 'b']
+        >>> series_ids(",,")
+        Traceback (most recent call last):
+        ...
+        forecaster.errors.ConfigError: --series: expected series ids such as a,b (leave the flag out for every \
+series), got ',,'
+    """
+    if text is None:
+        return None
+    ids = [s.strip() for s in text.split(",")]
+    if not any(ids):
+        raise ConfigError(f"--series: expected series ids such as a,b (leave the flag out for every series), got {text!r}")
+    if "" in ids:
+        raise ConfigError(f"--series: an empty id in {text!r} (two commas in a row, or one at an end); "
+                          "give ids separated by single commas")
+    from collections import Counter
+
+    twice = [sid for sid, n in Counter(ids).items() if n > 1]
+    if twice:
+        raise ConfigError(f"--series: {twice[0]!r} is given {ids.count(twice[0])} times; give each series once")
+    return ids
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from forecaster.artifacts.run import lost_to_baseline, resolve_model
     from forecaster.fs import output_file, write_output
     from forecaster.workflows.formats import render
-    from forecaster.workflows.predict import forecast, load_for_predict, load_model, needs_tensorflow, read_future
+    from forecaster.workflows.predict import (
+        beyond_history,
+        forecast,
+        load_for_predict,
+        load_model,
+        needs_tensorflow,
+        read_future,
+    )
 
     if args.horizon is not None and args.horizon < 1:
         raise ConfigError(f"--horizon: expected an integer >= 1, got {args.horizon}")
@@ -266,20 +354,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loaded = load_model(cell_dir)
     panel = load_for_predict(loaded, args.data, missing=args.missing)
     future = read_future(loaded, args.future)
-    wanted = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
+    if args.future and future is None:  # a statistical row of a run with known covariates: say it is not used
+        warn(f"--future {args.future}: {cell_dir.name} is a statistical model and reads the target alone; the file "
+             "was not used")
+    wanted = series_ids(args.series)
     if wanted and panel.id_col is None:
         raise ConfigError(f"--series: {cell_dir} forecasts one series per file (trained without --id-col)")
     notes: list[str] = []
     frame = forecast(loaded, panel, args.horizon, _levels(args.levels), series=wanted, future=future,
                      future_source=args.future or "--future", notes=notes)
+    far = beyond_history(frame, panel)  # every kind served: one rule (predict.RANGE_MULTIPLE)
+    if far is not None:
+        notes.append(far)
     _err(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     for note in notes:
-        _err(f"forecast: warning: {note}")
+        warn(str(note))
     lost = lost_to_baseline(cell_dir)
     if lost is not None:
         saved = cell_dir.parent / lost[0]
         hint = f": serve it with --model {saved}" if (saved / "manifest.json").is_file() else ""
-        _err(f"forecast: warning: {cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
+        warn(f"{cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
              f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better{hint}")
     text = render(frame, args.format, id_col=panel.id_col,
                   meta={"model": str(cell_dir), "target": panel.first.target, "freq": panel.first.freq})
@@ -294,6 +388,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _print_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> None:
+    body = [[printable(c, 200) for c in row] for row in body]  # a status may quote a path or a series id
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     for row in [header, *body]:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
@@ -306,8 +401,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     cfg = _resolve(args.config, _overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    if args.ray_address and args.executor != "ray":
-        raise ConfigError("--ray-address: only with --executor ray")
+    _check_executor(args)
+    _check_tracking(cfg)
     from forecaster.workflows import compare
     from forecaster.workflows.train import prepare_run
 
@@ -323,14 +418,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seeds = len({t.seed for t in result.trials}) > 1  # one loss history per seed: their own names
     _track(cfg, result.run_dir, result.rows,
            [types.SimpleNamespace(name=f"{t.name}.seed{t.seed}" if seeds else t.name, fit=t.result.fit)
-            for t in result.trials], "compare", quiet=args.quiet or args.json)
+            for t in result.trials], "compare")
     if args.json:
         payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
         print(json.dumps(json_ready(payload), indent=2))
         return ExitCode.OK
     for warning in result.warnings:
-        _err(f"forecast: warning: {warning}")
+        warn(str(warning))
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.rows)
     print(f"\nverdict: {result.verdict}")
@@ -348,6 +443,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from forecaster.fs import atomic_write_text, json_ready
     from forecaster.workflows.backtest import FOLD_METRICS, backtest, config_of_run
 
+    _check_executor(args)
     cell_dir = resolve_cell_dir(args.model, args.models_dir, networks_only=True)  # backtest refits a network
     cfg, manifest = config_of_run(cell_dir, {"data.path": args.data, "training.epochs": args.epochs,
                                              "forecast.levels": args.levels})
@@ -358,8 +454,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     _load_tensorflow(args)
     loaded = load_cell(cell_dir) if args.no_refit else None
     progress: Callable[[str], None] | None = None if (args.quiet or args.json) else _err
-    if args.ray_address and args.executor != "ray":
-        raise ConfigError("--ray-address: only with --executor ray")
     result = backtest(cfg, cell=str(manifest["cell"]), folds=args.folds, loaded=loaded, panel=panel,
                       progress=progress, executor=args.executor, ray_address=args.ray_address)
     payload = json_ready({"model": str(cell_dir), **result.to_dict()})
@@ -439,6 +533,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from forecaster.registry.schedule import STOP_GRACE, StopWatchdog
 
     cfg = _registry_config(args)
+    _check_tracking(cfg)
     with _graceful_stop(_err, StopWatchdog(STOP_GRACE, log=_err, exit_code=int(ExitCode.INTERRUPTED))) as stop:
         _load_tensorflow(args)
         try:
@@ -451,11 +546,11 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     if decision.error is not None:  # busy, bad data, diverged: the error's own exit code
         _err(f"forecast: {line}")
         return int(decision.error.exit_code)
-    print(line)
+    print(printable(line))
     if decision.version is not None:
         version_dir = registry.Registry(cfg.output.models_dir, cfg.model_name).version_dir(decision.version)
         print(f"version {decision.version}: {version_dir}")
-        _track_saved(cfg, version_dir, f"retrain ({decision.outcome})", quiet=args.quiet)
+        _track_saved(cfg, version_dir, f"retrain ({decision.outcome})")
     champion = decision.champion_after
     print(f"champion: {'version ' + str(champion) if champion is not None else 'none'}")
     return ExitCode.OK
@@ -499,6 +594,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         raise ConfigError(f"--name {args.name}: no model folder {reg.root} (check --models-dir)")
     champion = reg.champion()
     infos = reg.inspect_all()
+    for stray in reg.strays():
+        _err(f"forecast: note: {reg.versions_dir / stray} is not a version (a version folder is named 1, 2, ... in "
+             "ASCII digits); ignored")
     if args.json:
         rows = [{"version": i.version, "champion": i.version == champion, "path": str(i.path),
                  "cell": i.manifest.get("cell"), "created": i.manifest.get("created"),
@@ -684,12 +782,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from forecaster.fs import SAVED
 
     SAVED.clear()
+    _UNTRACKED.clear()
+    import warnings
+
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "command", None):
             build_parser().print_help()
             return ExitCode.USAGE
-        return int(args.func(args))
+        from forecaster.workflows.tracking import staged_logs
+
+        with staged_logs(lambda: len(SAVED)):  # TensorBoard logs stay only with what the command saved
+            return int(args.func(args))
     except ForecasterError as exc:
         if debug:
             traceback.print_exc()
@@ -715,3 +820,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"forecast: internal error: {exc.__class__.__name__}: {printable(str(exc))} "
              "(run with --debug for the traceback)")
         return int(ExitCode.INTERNAL)
+    finally:
+        warnings.showwarning = shown

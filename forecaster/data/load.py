@@ -125,10 +125,10 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool, text_cols: Sequence[st
     options = {"sep": sep, "decimal": decimal}
     try:
         names = pd.read_csv(path, header=None, nrows=1, dtype=str, **options).iloc[0].tolist()
-        df = pd.read_csv(path, dtype={c: str for c in text_cols if c in names} or None, **options)
+        df = pd.read_csv(path, converters=_as_text(text_cols, names), **options)
     except UnicodeDecodeError:
         names = pd.read_csv(path, header=None, nrows=1, dtype=str, encoding="cp1252", **options).iloc[0].tolist()
-        df = pd.read_csv(path, encoding="cp1252", dtype={c: str for c in text_cols if c in names} or None, **options)
+        df = pd.read_csv(path, encoding="cp1252", converters=_as_text(text_cols, names), **options)
     seen: set[str] = set()
     for name in map(str, names):
         if name in seen:
@@ -137,6 +137,13 @@ def _read_csv(path: Path, *, tab: bool, compressed: bool, text_cols: Sequence[st
     if not compressed:
         df.attrs["csv_rows"] = (path, len(df))  # see _Locator: line numbers are worked out on an error only
     return df
+
+
+def _as_text(text_cols: Sequence[str], names: Sequence[Any]) -> dict[Any, Any] | None:
+    """``read_csv`` converters reading ``text_cols`` as the text written: an id is text, so ``NA``, ``null`` or
+    ``nan`` are ids like any other (pandas' default NA strings would make them missing); an empty cell
+    stays ``""``, which the id check refuses."""
+    return {c: str for c in text_cols if c in names} or None
 
 
 def _is_value(text: str) -> bool:
@@ -351,6 +358,27 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
         if len(grid) <= 2 * len(index) and index.isin(grid).all():
             return candidate
     return None
+
+
+def _check_step(index: pd.DatetimeIndex, freq: str, label: str, time_col: str, freq_source: str = "") -> None:
+    """Refuse a panel's series of 3 or more rows none of which is one ``freq`` step after the one before: it is
+    on a coarser grid (every 2 hours in an hourly panel), and filling it would invent most of its rows.
+
+    A series with holes still has some rows one step apart and is left to the missing-value policy.
+    """
+    if len(index) < 3:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a calendar offset added element-wise (PerformanceWarning)
+        try:
+            adjacent = np.asarray((index[:-1] + pd.tseries.frequencies.to_offset(freq)) == index[1:])
+        except (ValueError, TypeError, OverflowError):
+            return  # not an offset that adds: the grid check that follows says it
+    if adjacent.any():
+        return
+    raise DataError(f"{label}: column '{time_col}': no two of its {len(index)} timestamps are one {freq!r} step apart "
+                    f"(steps seen: {_describe_steps(index)}): it is on a coarser grid than the panel's {freq!r}"
+                    f"{freq_source}; resample it to {freq!r} or leave it out (filling it would invent most of its rows)")
 
 
 def _describe_steps(index: pd.DatetimeIndex) -> str:
@@ -661,6 +689,8 @@ def load_panel(
         source = f" (inferred on series {longest[0]!r}; every series must share one frequency)"
     series = []
     for sid, part, label, loc in parts:
+        _check_grid_size(part.index, freq, len(part), label, source)  # far coarser (daily in hourly) says so first
+        _check_step(part.index, freq, label, time_col, source)
         frame, n_filled = _on_grid(part, label, time_col, freq, missing, loc, source if sid != inferred_on else "")
         series.append(SeriesFrame(frame=frame, target=target, covariates=tuple(columns[1:]),
                                   freq=str(frame.index.freqstr), path=str(p), sha256=sha, time_col=time_col,

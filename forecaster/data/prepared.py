@@ -30,7 +30,7 @@ from forecaster.data.columns import Columns
 from forecaster.data.features import calendar_features, input_columns, input_values
 from forecaster.data.frame import Panel, SeriesFrame
 from forecaster.data.load import load
-from forecaster.data.scaling import Scaler, SeriesScalers
+from forecaster.data.scaling import Scaler, SeriesScalers, check_readable
 from forecaster.data.seasons import lookback_for, seasons_for, window_lookback
 from forecaster.data.windows import PARTS, Split, make_dataset, split, target_windows
 from forecaster.errors import DataError
@@ -119,12 +119,14 @@ def prepare_series(cfg: RunConfig, series: SeriesFrame, *, sp: Split | None = No
                         "covariates and calendar inputs need lookback >= horizon (a window's last rows carry the "
                         "values of the steps it forecasts): raise --lookback")
     values = values[: sp.n]
-    scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end])
+    source = series.path + (f": series {series.series_id!r}" if series.series_id is not None else "")
+    scaler = Scaler(input_columns(series, calendar)).fit(values[: sp.train_end], source=source)
     for col in series.static:
         if static_stats is None or col not in static_stats:
             raise DataError(f"{series.path}: static covariate '{col}' has no statistics over the panel's series")
         j = scaler.columns.index(col)
         scaler.mean_[j], scaler.scale_[j] = static_stats[col]
+    check_readable(values, scaler, source=source, index=series.frame.index)
     season, seasons, notes = seasons_for(cfg, series.freq, sp.train_end, series.path)
     first = sp.first_targets("test")
     if season > int(first.min()):

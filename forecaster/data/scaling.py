@@ -16,7 +16,7 @@ import numpy as np
 
 from forecaster.errors import ArtifactError, DataError
 
-__all__ = ["Scaler", "SeriesScalers", "read_scaler"]
+__all__ = ["Scaler", "SeriesScalers", "read_scaler", "check_readable"]
 
 
 class Scaler:
@@ -31,8 +31,9 @@ class Scaler:
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = list(columns)
 
-    def fit(self, values: np.ndarray) -> Scaler:
-        """Learn mean and standard deviation per column (a constant column gets scale 1)."""
+    def fit(self, values: np.ndarray, *, source: str = "") -> Scaler:
+        """Learn mean and standard deviation per column (a constant column gets scale 1); ``source`` (the file,
+        and the series of a panel) starts an error's line."""
         import warnings
 
         from sklearn.preprocessing import StandardScaler
@@ -44,9 +45,30 @@ class Scaler:
         self.scale_ = np.asarray(sk.scale_, dtype=np.float64)
         bad = [c for c, m, s in zip(self.columns, self.mean_, self.scale_) if not (np.isfinite(m) and np.isfinite(s))]
         if bad:
-            raise DataError(f"column(s) {', '.join(bad)}: values too large to standardise (float64 overflow); "
-                            "rescale them (e.g. divide by a power of ten)")
+            raise DataError(f"{source + ': ' if source else ''}column(s) {', '.join(bad)}: values too large to "
+                            "standardise (float64 overflow); rescale them (e.g. divide by a power of ten)")
         return self
+
+    def unreadable(self, values: np.ndarray) -> tuple[int, int, float] | None:
+        """The first finite cell of ``values`` (rows of this scaler's columns) that standardises beyond float32,
+        the networks' number type, as ``(row, column, standard deviations)``; ``None`` when every cell fits.
+
+        A finite value far from the training rows (``1e300`` in a column whose training values are near 1)
+        would reach the network as ``inf`` and come out as NaN: the data's problem, said before.
+
+        Example:
+            >>> s = Scaler(["y"]).fit(np.array([[1.0], [3.0]]))
+            >>> s.unreadable(np.array([[2.0], [1e300]]))
+            (1, 0, 1e+300)
+        """
+        x = np.asarray(values, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            z = (x - self.mean_) / self.scale_
+            bad = np.argwhere(~np.isfinite(z.astype(np.float32)) & np.isfinite(x))  # a gap is not this check's
+        if not bad.size:
+            return None
+        r, c = (int(v) for v in bad[0])
+        return r, c, float(abs(z[r, c]))
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Scale all columns; returns float32 for the network."""
@@ -162,3 +184,21 @@ def read_scaler(raw: Any, source: str = "scaler.json") -> SeriesScalers:
     if isinstance(raw, dict) and raw.get("kind") == SeriesScalers.kind:
         return SeriesScalers.from_dict(raw, source)
     return SeriesScalers([None], [Scaler.from_dict(raw, source)])
+
+
+def check_readable(values: np.ndarray, scaler: Scaler, *, source: str, index: Any, offset: int = 0) -> None:
+    """Refuse input rows a network cannot read: a value that standardises beyond float32 (see
+    :meth:`Scaler.unreadable`). ``values[i]`` is the row at ``index[offset + i]``.
+
+    Raises:
+        DataError: naming ``source`` (the file, and the series of a panel), the column and the timestamp.
+    """
+    found = scaler.unreadable(values)
+    if found is None:
+        return
+    r, c, z = found
+    col = scaler.columns[c]
+    at = index[offset + r] if 0 <= offset + r < len(index) else f"row {offset + r + 1}"
+    raise DataError(f"{source}: column '{col}' at {at}: value {values[r, c]:g} lies {z:.3g} standard deviations from "
+                    "the training rows' mean, beyond what a network reads (float32 overflows past 3.4e38); correct "
+                    f"or rescale it, or leave '{col}' out")

@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Registry",
+    "version_name",
     "VersionInfo",
     "Decision",
     "retrain",
@@ -128,6 +129,17 @@ class Decision:
         return record
 
 
+def version_name(name: str) -> bool:
+    """Whether a folder name under ``versions/`` is a version: ASCII digits as :meth:`Registry.version_dir`
+    writes them (``str.isdigit`` also holds for ``'١٢'`` or ``'²'``, and ``'007'`` would alias ``7``).
+
+    Example:
+        >>> [version_name(n) for n in ("12", "\u0661\u0662", "\u00b2", "007", "0")]
+        [True, False, False, False, False]
+    """
+    return name.isascii() and name.isdecimal() and name == str(int(name)) and int(name) >= 1
+
+
 class Registry:
     """The versions, champion pointer and ledger of one named model.
 
@@ -145,10 +157,18 @@ class Registry:
 
     # -- versions -------------------------------------------------------------------------
     def versions(self) -> list[int]:
-        """Version numbers present, ascending (hidden temporary folders are ignored)."""
+        """Version numbers present, ascending (hidden temporary folders and :meth:`strays` are ignored)."""
         if not self.versions_dir.is_dir():
             return []
-        return sorted(int(p.name) for p in self.versions_dir.iterdir() if p.is_dir() and p.name.isdigit())
+        return sorted(int(p.name) for p in self.versions_dir.iterdir() if p.is_dir() and version_name(p.name))
+
+    def strays(self) -> list[str]:
+        """Names under ``versions/`` that are not versions and not hidden (``١٢``, ``007``, a file): ignored by
+        the registry, named by ``forecast models list``."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.versions_dir.iterdir()
+                      if not p.name.startswith(".") and not (p.is_dir() and version_name(p.name)))
 
     def version_dir(self, version: int) -> Path:
         return self.versions_dir / str(version)
@@ -300,7 +320,7 @@ class Registry:
             return
         kept = {self.tensorboard_group(v) for v in self.versions()}
         for group in logs.iterdir():
-            if group.is_dir() and re.fullmatch(r"version-\d+", group.name) and group.name not in kept:
+            if group.is_dir() and re.fullmatch(r"version-[0-9]+", group.name) and group.name not in kept:
                 shutil.rmtree(group, ignore_errors=True)
 
     @staticmethod
@@ -627,7 +647,8 @@ def _retrain_locked(run: _Retrain) -> Decision:
     version = reg.next_version()
     run.say(f"training challenger version {version} of {reg.root.name}")
     try:
-        with tracking.tensorboard_group(reg.tensorboard_group(version)):  # its logs go with the version
+        # its logs go with the version: kept once its folder exists, whatever happens after
+        with tracking.tensorboard_group(reg.tensorboard_group(version), lambda: int(reg.version_dir(version).is_dir())):
             prep = prepare_run(cfg, series)  # a panel: one global network over every series, the gate on the pooled score
             result = train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version), checkpoint=checkpoint)
     except TrainingError as exc:

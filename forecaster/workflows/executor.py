@@ -33,7 +33,8 @@ from typing import Any
 from forecaster.config import RunConfig
 from forecaster.errors import ConfigError, ForecasterError
 
-__all__ = ["EXECUTORS", "TrialSpec", "Outcome", "Failure", "ModelBytes", "Call", "run_calls", "run_trials", "portable",
+__all__ = ["EXECUTORS", "RAY_PROBE_SECONDS", "check_ray_address",
+           "TrialSpec", "Outcome", "Failure", "ModelBytes", "Call", "run_calls", "run_trials", "portable",
            "materialize", "limit_threads"]
 
 #: ``local``: trials run one after another in this process; ``ray``: one Ray task each.
@@ -151,8 +152,124 @@ def _reason(exc: BaseException) -> str:
     return (text[0] if text else exc.__class__.__name__)[:300]
 
 
+#: Seconds a ``--ray-address`` has to answer, all checks together, before anything else is done. Ray itself
+#: would wait for ever on a closed GCS port (2.60: "Failed to connect to GCS", retried, SIGTERM unheeded
+#: inside its C++ client) and 31 s with two lines of warnings on a closed Ray Client port.
+RAY_PROBE_SECONDS = 3.0
+
+
+def _ray_target(address: str) -> tuple[str, bool]:
+    """The ``host:port`` Ray will really connect to for ``address``, and whether it is a Ray Client
+    (``ray://``) address. A GCS address goes through Ray's own canonicalisation (``auto`` read from
+    ``RAY_ADDRESS`` or this machine's last ``ray start``; ``127.0.0.1`` and ``localhost`` rewritten to this
+    node's interface address), so the probe knocks where Ray would."""
+    if address.startswith("ray://"):
+        hostport = address[len("ray://"):].rstrip("/")
+        return (hostport if hostport.rpartition(":")[2].isdigit() else f"{hostport}:10001"), True
+    if "://" in address:
+        raise ConfigError(f"--ray-address {address}: expected host:port (a GCS), ray://host:port (Ray Client) or "
+                          "auto")
+    from ray._private.services import canonicalize_bootstrap_address
+
+    try:
+        target = canonicalize_bootstrap_address(address)
+    except ConnectionError:  # auto, with nothing recorded
+        target = None
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"--ray-address {address}: not a Ray address ({_reason(exc)}); expected host:port, "
+                          "ray://host:port or auto") from None
+    if target is None:
+        raise ConfigError(f"--ray-address {address}: no running Ray cluster found on this machine (RAY_ADDRESS is "
+                          "unset and no `ray start` here); give the cluster's address, or leave out --ray-address "
+                          "to start one here")
+    return target, False
+
+
+def check_ray_address(address: str | None, *, timeout: float = RAY_PROBE_SECONDS) -> None:
+    """Refuse, within ``timeout`` seconds, a ``--ray-address`` where no Ray cluster answers.
+
+    Three knocks, one deadline: a TCP connection (a closed port is refused at once), a gRPC
+    handshake (a port that is not a gRPC server never completes it) and one Ray call (the GCS's
+    ``GetClusterId``, or the Ray Client's ping: a gRPC server that is not Ray answers
+    ``UNIMPLEMENTED``). Only then may ``ray.init`` run, whose own retries are unbounded. ``None`` and
+    ``local`` (a cluster started here) need no check. Nothing here installs a signal handler: SIGTERM
+    ends the process while it waits.
+
+    Raises:
+        ConfigError: one line naming the address given, the address probed and what failed.
+    """
+    if address is None or address == "local":
+        return
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError("--executor ray: Ray is not installed; pip install 'forecaster[scale]'") from None
+    import socket
+
+    target, client = _ray_target(address)
+    host, _, port = target.rpartition(":")
+    deadline = time.monotonic() + timeout
+    probed = target if target == address.removeprefix("ray://") else f"{target} (where Ray connects for it)"
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(f"--ray-address {address}: no Ray {'Client server' if client else 'cluster'} answers at "
+                           f"{probed}: {why}; check the address and that the cluster is up (ray status)")
+
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise refuse(f"no answer within {timeout:g} s") from None
+    except (OSError, ValueError) as exc:
+        raise refuse(getattr(exc, "strerror", None) or exc.__class__.__name__) from None
+    import grpc
+
+    try:
+        from ray._private.grpc_utils import init_grpc_channel
+
+        channel = init_grpc_channel(target)
+    except (ImportError, AttributeError, TypeError):  # Ray moved it: a plain channel knocks as well
+        channel = grpc.insecure_channel(target)
+    try:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=max(0.1, deadline - time.monotonic()))
+        except grpc.FutureTimeoutError:
+            raise refuse(f"the port accepts connections but does not speak gRPC within {timeout:g} s "
+                         "(not a Ray port)") from None
+        call = _ray_ping(channel, client)
+        if call is not None:
+            try:
+                call(max(0.1, deadline - time.monotonic()))
+            except grpc.RpcError as exc:
+                code = exc.code() if hasattr(exc, "code") else None
+                if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                    return  # a Ray that wants credentials: ray.init says what it needs
+                what = "not a Ray port" if code == grpc.StatusCode.UNIMPLEMENTED else "no Ray answer"
+                raise refuse(f"{what} within {timeout:g} s ({code.name if code else 'gRPC error'})") from None
+    finally:
+        channel.close()
+
+
+def _ray_ping(channel: Any, client: bool) -> Callable[[float], Any] | None:
+    """One cheap Ray call on ``channel`` (``None`` when this Ray's generated stubs are not where expected)."""
+    import importlib
+
+    try:
+        if client:  # the Ray Client's own health check (its ping_server)
+            pb: Any = importlib.import_module("ray.core.generated.ray_client_pb2")
+            stub = importlib.import_module("ray.core.generated.ray_client_pb2_grpc").RayletDriverStub(channel)
+            ping = pb.ClusterInfoRequest(type=pb.ClusterInfoType.PING)
+            return lambda seconds: stub.ClusterInfo(ping, timeout=seconds)
+        pb = importlib.import_module("ray.core.generated.gcs_service_pb2")  # the GCS client's first call
+        gcs = importlib.import_module("ray.core.generated.gcs_service_pb2_grpc").NodeInfoGcsServiceStub(channel)
+        return lambda seconds: gcs.GetClusterId(pb.GetClusterIdRequest(), timeout=seconds)
+    except (ImportError, AttributeError):
+        return None
+
+
 def _ray(address: str | None) -> tuple[Any, bool]:
-    """The ``ray`` module, initialised (``address``: an existing cluster; ``None``: a local one).
+    """The ``ray`` module, initialised (``address``: an existing cluster, checked first by
+    :func:`check_ray_address`; ``None``: a local one).
 
     Returns the module and whether this call started it (and so shuts it down after).
     """
@@ -164,6 +281,7 @@ def _ray(address: str | None) -> tuple[Any, bool]:
         return ray, False
     import logging
 
+    check_ray_address(address)
     try:
         # no address: always a new local instance ("local"), never a stale one from /tmp/ray/ray_current_cluster
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,

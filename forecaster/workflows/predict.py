@@ -29,10 +29,11 @@ from forecaster.data.features import input_values
 from forecaster.data.frame import Panel, SeriesFrame
 from forecaster.data.load import load_future, load_panel, load_series
 from forecaster.data.prepared import MAX_LISTED
+from forecaster.data.scaling import check_readable
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
 __all__ = ["Loaded", "load_model", "load_for_predict", "forecast", "interval_levels", "forecast_windows",
-           "predict_from_dir", "read_future", "needs_tensorflow"]
+           "predict_from_dir", "read_future", "needs_tensorflow", "beyond_history", "RANGE_MULTIPLE"]
 
 #: What a folder of a run serves.
 Loaded = LoadedCell | LoadedStatistical
@@ -110,11 +111,15 @@ def read_future(loaded: Loaded, path: str | Path | None) -> pd.DataFrame | None:
     """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not).
 
     Raises:
-        ConfigError: the model uses known covariates and no file was given.
+        ConfigError: the model uses known covariates and no file was given, or its run had none and one
+            was (a statistical row of a run with known covariates reads the target alone: ``None``).
     """
     d = loaded.manifest["data"]
     known = d.get("known", [])
-    if not known or isinstance(loaded, LoadedStatistical):  # a statistical row reads the target alone
+    if not known and path is not None:  # given for nothing: a wrong model or a wrong file, never silently dropped
+        raise ConfigError(f"--future {path}: {loaded.path} was trained without known covariates (--known-covariates) "
+                          "and reads no future values; leave out --future, or serve the model trained with them")
+    if not known or isinstance(loaded, LoadedStatistical):  # a statistical row of such a run reads the target alone
         return None
     if path is None:
         raise ConfigError(f"--future: {loaded.path} uses known covariates ({', '.join(known)}); pass their values "
@@ -129,7 +134,9 @@ def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None
     known, calendar = d.get("known", []), bool(d.get("calendar", False))
     lb, h = loaded.lookback, loaded.horizon
     if not known and not calendar:
-        return series.frame.to_numpy(dtype=np.float64)[-lb:]  # columns: target, covariates (as loaded)
+        values = series.frame.to_numpy(dtype=np.float64)[-lb:]  # columns: target, covariates (as loaded)
+        _check_readable(loaded, series, values)
+        return values
     values = input_values(series, h, calendar=calendar, future=future)[-lb:]
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
@@ -139,7 +146,17 @@ def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None
         who = f" for series {series.series_id!r}" if series.series_id is not None else ""
         raise DataError(f"{source}: no value of '{series.columns[c]}'{who} at {when}; the model needs every known "
                         f"covariate at each of the {h} steps after the end of the series")
+    _check_readable(loaded, series, values)
     return values
+
+
+def _check_readable(loaded: LoadedCell, series: SeriesFrame, values: np.ndarray) -> None:
+    """The window's values standardise within float32 with the model's scaler for ``series`` (a value of
+    ``1e300`` is the data's problem, named, not a broken model's NaN)."""
+    scaler = loaded.scaler.of(series.series_id)
+    source = series.path + (f": series {series.series_id!r}" if series.series_id is not None else "")
+    if len(scaler.columns) == values.shape[1]:  # (a mismatch is the network's to refuse, as before)
+        check_readable(values, scaler, source=source, index=series.frame.index, offset=len(series.frame) - len(values))
 
 
 def interval_levels(loaded: Loaded, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
@@ -309,6 +326,53 @@ def _long_frame(id_col: str | None, ids: Sequence[str | None], lasts: Sequence[p
     idcol = {id_col: np.repeat(np.asarray(ids, dtype=object), h)} if id_col else {}
     return pd.DataFrame({**idcol, "timestamp": index, "yhat": yhat.ravel(),
                          **{k: np.asarray(v).ravel() for k, v in bands.items()}})
+
+
+#: A point forecast further than this many times the range of the target values given (max - min) past either
+#: end of that range is served with a warning: a network trained through a 1e30 spike served 3.1e26 for a series
+#: at 5. Wide enough for a trend carried over a horizon as long as the history (1x), tight enough for blow-ups.
+RANGE_MULTIPLE = 10.0
+
+
+def beyond_history(frame: pd.DataFrame, panel: Panel, k: float = RANGE_MULTIPLE) -> str | None:
+    """A warning when a forecast leaves ``[min - k * span, max + k * span]`` of its series' target values given
+    (``span = max - min``; a constant series: its level's size, at least 1), for every served kind
+    (network, statistical, panel, per series); ``None`` when every forecast stays inside.
+
+    ``frame`` is what :func:`forecast` returned (a panel's ids in its id column).
+
+    Example:
+        >>> from forecaster.data.load import load_series
+        >>> s = Panel.of(load_series("data/sunspots_yearly.csv"))
+        >>> beyond_history(pd.DataFrame({"yhat": [50.0, 1e9]}), s)[:41]
+        'the forecast reaches 1e+09, more than 10x'
+        >>> beyond_history(pd.DataFrame({"yhat": [50.0, 60.0]}), s) is None
+        True
+    """
+    frames = {s.series_id: s for s in panel.series}
+    groups = frame.groupby(panel.id_col, sort=False)["yhat"] if panel.id_col else [(None, frame["yhat"])]
+    bad = []
+    for sid, served in groups:
+        one = frames.get(None if sid is None else str(sid))
+        if one is None:
+            continue
+        y = one.frame[one.target].to_numpy(dtype=np.float64)
+        yhat = served.to_numpy(dtype=np.float64)
+        lo, hi = float(np.min(y)), float(np.max(y))
+        span = hi - lo if hi > lo else max(abs(hi), 1.0)
+        worst = float(yhat[np.argmax(np.abs(yhat - (lo + hi) / 2))])  # the forecast furthest from the history
+        if worst < lo - k * span or worst > hi + k * span:
+            bad.append((sid, worst, lo, hi))
+    if not bad:
+        return None
+    if bad[0][0] is None:
+        _, worst, lo, hi = bad[0]
+        return (f"the forecast reaches {worst:g}, more than {k:g}x the range of the series' values given past either "
+                f"end ({lo:g} to {hi:g}); check the data and the model before using it")
+    shown = ", ".join(f"{sid} ({worst:g}; history {lo:g} to {hi:g})" for sid, worst, lo, hi in bad[:MAX_LISTED])
+    more = f", ... ({len(bad)} in all)" if len(bad) > MAX_LISTED else ""
+    return (f"{len(bad)} series forecast more than {k:g}x the range of their values given past either end: "
+            f"{shown}{more}; check the data and the model before using them")
 
 
 def forecast_windows(loaded: LoadedCell, windows: np.ndarray, horizon: int | None = None) -> np.ndarray:

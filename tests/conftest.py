@@ -71,7 +71,7 @@ def rehash(cell_dir: Path) -> None:
     import json
 
     from forecaster.artifacts.cell import _SELF, _manifest_digest
-    from forecaster.data.load import file_sha256
+    from forecaster.fs import file_sha256
 
     manifest = json.loads((cell_dir / "manifest.json").read_text())
     manifest["files"] = {name: file_sha256(cell_dir / name) for name in manifest["files"] if (cell_dir / name).exists()}

@@ -235,12 +235,12 @@ def test_bad_data_is_reported_before_tensorflow_is_imported(tmp_path, command):
 
 
 def test_ctrl_c_after_the_run_was_saved_reports_success(tmp_path, series_csv, capsys, monkeypatch):
-    import forecaster.cli.main
+    import forecaster.cli.run_commands
 
     def interrupted(rows):  # the signal lands while the saved run's table is printed
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(forecaster.cli.main, "print_leaderboard", interrupted)
+    monkeypatch.setattr(forecaster.cli.run_commands, "print_leaderboard", interrupted)
     code = main(["train", "--data", str(series_csv), "--target", "y", "--models-dir", str(tmp_path / "m"),
                  "--cell", "mlp", "--baselines", "naive", *FAST])
     (run,) = (tmp_path / "m" / "series" / "runs").iterdir()

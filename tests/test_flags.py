@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from forecaster import config
-from forecaster.cli import main as cli
+from forecaster.cli import flags as cli
 from forecaster.cli.main import build_parser, main
 from forecaster.errors import ConfigError, ExitCode
 from forecaster.models import catalog
 
 from conftest import ROOT
 
-RUN = [s for s in config.SETTINGS if s.group in cli._RUN_GROUPS]
-REGISTRY = [s for s in config.SETTINGS if s.group == cli._REGISTRY_GROUP]
+RUN = [s for s in config.SETTINGS if s.group in cli.RUN_GROUPS]
+REGISTRY = [s for s in config.SETTINGS if s.group == cli.REGISTRY_GROUP]
 
 
 def subparser(name: str) -> argparse.ArgumentParser:
@@ -65,7 +65,7 @@ def test_the_table_names_real_keys_once():
     assert every_key - set(keys) == {"data.freq", "schedule.heartbeat", "schedule.heartbeat_every",
                                      "schedule.stale_after"}
     for s in config.SETTINGS:
-        assert s.group in (*cli._RUN_GROUPS, cli._REGISTRY_GROUP), s.key
+        assert s.group in (*cli.RUN_GROUPS, cli.REGISTRY_GROUP), s.key
         assert s.default is not None or s.none_means, f"{s.key}: say what its None default means"
         assert s.flag.startswith("--") and s.dest.isidentifier()
 
@@ -80,7 +80,7 @@ def test_every_run_setting_is_a_train_flag_that_lands_on_its_key(s):
     argv, value = sample(s)
     extra, other = NEEDS.get(s.key, ([], None))
     args = build_parser().parse_args(["train", *argv, *extra])
-    cfg = config.resolve(args.config, cli._overrides(args))
+    cfg = config.resolve(args.config, cli.overrides(args))
     flat, defaults = config.flatten(cfg), config.flatten(config.RunConfig())
     section, _, name = s.key.partition(".")
     assert getattr(getattr(cfg, section), name) == value
@@ -92,7 +92,7 @@ def test_every_run_setting_is_a_train_flag_that_lands_on_its_key(s):
                          ids=lambda v: getattr(v, "key", v))
 def test_every_registry_setting_lands_on_its_key(command, s):
     argv, value = sample(s)
-    cfg = cli._registry_config(build_parser().parse_args([command, *argv]))
+    cfg = cli.registry_config(build_parser().parse_args([command, *argv]))
     assert getattr(cfg.schedule, s.key.partition(".")[2]) == value
 
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from forecaster.cli.main import MAX_MESSAGE, main
+from forecaster.cli.main import main
+from forecaster.cli.output import MAX_MESSAGE
 from forecaster.errors import ExitCode
 
 from conftest import FAST, make_frame, rehash

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from test_panel import panel_frame
 
-from forecaster.cli.main import MAX_MESSAGE, main
+from forecaster.cli.main import main
+from forecaster.cli.output import MAX_MESSAGE
 from forecaster.errors import ConfigError, ExitCode
 
 from conftest import FAST, make_frame, rehash

@@ -198,7 +198,7 @@ def test_any_path_an_artifact_names_stays_inside_its_folder_or_is_refused(artifa
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(text=st.text(max_size=300), limit=st.integers(40, 2000))
 def test_any_text_becomes_one_safe_line_within_the_limit(text, limit):
-    from forecaster.cli.main import printable
+    from forecaster.cli.output import printable
 
     line = printable(text, limit)
     assert len(line) <= limit and all(c.isprintable() for c in line)
@@ -209,7 +209,7 @@ def test_any_text_becomes_one_safe_line_within_the_limit(text, limit):
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(text=st.one_of(st.none(), st.text(alphabet="ab ,\t", max_size=12), st.text(max_size=12)))
 def test_any_series_list_is_every_series_distinct_ids_or_a_usage_error(text):
-    from forecaster.cli.main import series_ids
+    from forecaster.cli.flags import series_ids
 
     try:
         ids = series_ids(text)

@@ -231,13 +231,13 @@ def test_an_unwritable_models_folder_blocks_without_a_crash_loop(tmp_path, capsy
 
 
 def test_schedule_writes_a_starting_heartbeat_before_the_slow_import(tmp_path, monkeypatch):
-    import forecaster.cli.main as cli
+    import forecaster.cli.registry_commands as cli
     import forecaster.registry.schedule as schedule
 
     hb = tmp_path / "hb.json"
     hb.write_text(json.dumps({"state": "stopped", "unix": time.time(), "time": "earlier"}))
     seen = []
-    monkeypatch.setattr(cli, "_load_tensorflow", lambda args: seen.append(json.loads(hb.read_text())["state"]))
+    monkeypatch.setattr(cli, "load_tensorflow", lambda args: seen.append(json.loads(hb.read_text())["state"]))
     monkeypatch.setattr(schedule, "run_schedule", lambda cfg, **kw: 0)
     assert main(["schedule", "--models-dir", str(tmp_path / "m"), "--name", "sales"]
                 + ["--config", str(_write_cfg(tmp_path, hb))]) == 0
@@ -280,12 +280,12 @@ def test_the_stop_watchdog_writes_the_last_heartbeat_and_exits_unless_disarmed(t
 def test_schedule_restores_the_signal_handlers_when_it_returns(tmp_path, monkeypatch):
     import signal
 
-    import forecaster.cli.main as cli
+    import forecaster.cli.registry_commands as cli
     import forecaster.registry.schedule as schedule
 
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     seen = []
-    monkeypatch.setattr(cli, "_load_tensorflow", lambda args: None)
+    monkeypatch.setattr(cli, "load_tensorflow", lambda args: None)
     monkeypatch.setattr(schedule, "run_schedule", lambda cfg, **kw: seen.append(signal.getsignal(signal.SIGTERM)))
     assert main(["schedule", "--models-dir", str(tmp_path / "m"), "--name", "sales"]
                 + ["--config", str(_write_cfg(tmp_path, tmp_path / "hb.json"))]) == 0
@@ -298,16 +298,17 @@ def test_schedule_restores_the_signal_handlers_when_it_returns(tmp_path, monkeyp
 _BLOCKING_SCHEDULE = """
 import sys, time
 from pathlib import Path
-import forecaster.cli.main as cli
+import forecaster.cli.registry_commands as cli
 import forecaster.registry.store as registry
+from forecaster.cli.main import main
 
 def blocking_retrain(cfg, *, progress, should_stop):
     Path(sys.argv[2]).write_text("started")
     time.sleep(600)  # ignores should_stop
 
-cli._load_tensorflow = lambda args: None  # not needed by the fake retrain; keeps the test fast
+cli.load_tensorflow = lambda args: None  # not needed by the fake retrain; keeps the test fast
 registry.retrain = blocking_retrain
-sys.exit(cli.main(["schedule", "--config", sys.argv[1], "--quiet"]))
+sys.exit(main(["schedule", "--config", sys.argv[1], "--quiet"]))
 """
 
 

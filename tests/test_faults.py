@@ -18,7 +18,8 @@ from forecaster.artifacts.cell import load_cell
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.errors import ExitCode
 from forecaster.models.network.checkpoint import Checkpoint
-from forecaster.registry.store import Registry, retrain
+from forecaster.registry.retrain import retrain
+from forecaster.registry.store import Registry
 from forecaster.workflows.predict import forecast, load_for_predict
 
 from conftest import make_frame, sigterm_while_retraining, small_cfg

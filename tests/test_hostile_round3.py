@@ -560,7 +560,8 @@ def test_the_logs_of_a_saved_run_are_kept(tmp_path):
 
 def test_version_folders_named_with_other_digits_are_ignored_with_a_note(tmp_path, capsys):
     from forecaster import config
-    from forecaster.registry.store import Registry, retrain
+    from forecaster.registry.retrain import retrain
+    from forecaster.registry.store import Registry
 
     from conftest import small_cfg
 

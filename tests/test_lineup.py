@@ -82,7 +82,8 @@ def test_a_statistical_row_that_beats_every_network_is_served_and_can_be_champio
 
     import pytest
 
-    from forecaster.registry.store import Registry, retrain
+    from forecaster.registry.retrain import retrain
+    from forecaster.registry.store import Registry
 
     from conftest import make_frame, small_cfg
 

@@ -335,7 +335,8 @@ def test_panel_backtest_refits_per_fold_from_the_cli(write_csv, tmp_path, capsys
 
 
 def test_retrain_on_a_panel_gates_on_the_pooled_score_and_a_new_series_promotes(write_csv, tmp_path):
-    from forecaster.registry.store import Registry, retrain
+    from forecaster.registry.retrain import retrain
+    from forecaster.registry.store import Registry
 
     frame = panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10))
     path = write_csv(frame)
@@ -431,7 +432,7 @@ def test_a_statistical_row_needs_no_future_values(tmp_path):
 
 
 def test_new_rows_are_counted_per_series_on_a_ragged_panel(write_csv):
-    from forecaster.registry.store import check_new_data
+    from forecaster.registry.gate import check_new_data
 
     before = panel_frame(lengths=(100, 150), starts_h=(0, 0))
     manifest = {"window": {"freq": "h", "horizon": 4},
@@ -561,7 +562,7 @@ def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
 
 
 def test_a_retrain_keeps_the_champions_categories(write_csv, tmp_path):
-    from forecaster.registry.store import retrain
+    from forecaster.registry.retrain import retrain
 
     frame = _with_region(panel_frame(lengths=(150, 150, 140), starts_h=(0, 0, 10)))
     path = write_csv(frame)

@@ -192,7 +192,8 @@ def test_every_series_failing_is_one_training_error(write_csv, tmp_path, monkeyp
 
 
 def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
-    from forecaster.registry.store import Registry, retrain
+    from forecaster.registry.retrain import retrain
+    from forecaster.registry.store import Registry
 
     path = write_csv(panel_frame(lengths=(150, 140), starts_h=(0, 10)))
     cfg = panel_cfg(path, tmp_path / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "shops",

@@ -14,7 +14,9 @@ from forecaster.artifacts.cell import load_cell
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.cli.main import main
 from forecaster.errors import ArtifactError, ExitCode
-from forecaster.registry.store import Registry, check_new_data, gate, retrain
+from forecaster.registry.gate import check_new_data, gate
+from forecaster.registry.retrain import retrain
+from forecaster.registry.store import Registry
 
 from conftest import make_frame, small_cfg
 
@@ -399,7 +401,7 @@ def test_a_kept_challengers_data_counts_as_seen(tmp_path):
 
 
 def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_path, monkeypatch):
-    import forecaster.registry.store as registry
+    import forecaster.registry.retrain as registry
 
     first = retrain(cfg_for(tmp_path, write(tmp_path, 300), **{"schedule.coverage_tolerance": 0.0}))
     assert first.outcome == "promoted"  # coverage exactly nominal is never met, but there is no champion to keep
@@ -440,7 +442,7 @@ def test_a_column_moved_between_past_and_known_is_a_schema_change():
     import pandas as pd
 
     from forecaster.data.frame import Panel, SeriesFrame
-    from forecaster.registry.store import check_new_data
+    from forecaster.registry.gate import check_new_data
 
     idx = pd.date_range("2024-01-01", periods=10, freq="D", name="date")
     frame = pd.DataFrame({"y": np.arange(10.0), "promo": np.zeros(10)}, index=idx)

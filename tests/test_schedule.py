@@ -299,7 +299,7 @@ _BLOCKING_SCHEDULE = """
 import sys, time
 from pathlib import Path
 import forecaster.cli.registry_commands as cli
-import forecaster.registry.store as registry
+import forecaster.registry.retrain as registry
 from forecaster.cli.main import main
 
 def blocking_retrain(cfg, *, progress, should_stop):

@@ -46,7 +46,7 @@ def graceful_stop(log: Callable[[str], None], watchdog: Any) -> Iterator[Any]:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     from forecaster.models.network.checkpoint import Stopped
-    from forecaster.registry import store as registry
+    from forecaster.registry import retrain as registry
     from forecaster.registry.schedule import STOP_GRACE, StopWatchdog
 
     cfg = registry_config(args)

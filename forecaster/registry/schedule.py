@@ -1,6 +1,6 @@
 """The retraining loop: a cron schedule, a heartbeat, a clean stop on SIGTERM/SIGINT.
 
-:func:`run_schedule` runs :func:`forecaster.registry.store.retrain` whenever the cron expression in
+:func:`run_schedule` runs :func:`forecaster.registry.retrain.retrain` whenever the cron expression in
 ``schedule.cron`` fires (APScheduler 3's cron trigger, UTC). It never runs two retrains at once
 (the registry's file lock also covers a second container on the same volume), and after
 downtime it runs one catch-up retrain, not one per missed fire. A heartbeat file is rewritten
@@ -332,7 +332,7 @@ def run_schedule(
         progress: receives the retrain's progress lines.
         clock: the current UTC time (tests pass a fake one).
         wait: sleeps up to the given seconds (default ``stop.wait``; tests advance a fake clock).
-        retrain_fn: the retrain (default :func:`forecaster.registry.store.retrain`).
+        retrain_fn: the retrain (default :func:`forecaster.registry.retrain.retrain`).
         max_runs: return after this many retrains (tests; ``None`` runs forever).
         watchdog: armed by the signal handler; it writes the final heartbeat through this loop's
             :class:`Heartbeat` if it fires, and is disarmed when the loop returns.
@@ -343,7 +343,7 @@ def run_schedule(
     say = log or (lambda _msg: None)
     sleep = wait or stop.wait
     if retrain_fn is None:
-        from forecaster.registry.store import retrain
+        from forecaster.registry.retrain import retrain
 
         retrain_fn = retrain
     trigger = parse_cron(cfg.schedule.cron)

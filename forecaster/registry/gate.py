@@ -1,0 +1,198 @@
+"""What decides a promotion: the score gate, the interval-coverage gate, the new-data checks, and the
+champion re-scored on the challenger's holdout.
+
+Example:
+    >>> gate(0.8, 1.0, metric="mase", margin=0.1)[0]
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from forecaster.artifacts.cell import LoadedCell
+from forecaster.artifacts.statistical import LoadedStatistical
+from forecaster.errors import ArtifactError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from forecaster.data.frame import Panel
+    from forecaster.data.prepared import Prepared
+
+__all__ = ["gate", "coverage_gate", "check_new_data", "served_row", "unscored_series", "rescore_champion"]
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def gate(challenger: float | None, champion: float | None, *, metric: str, margin: float,
+         champion_version: int | None = None) -> tuple[bool, str]:
+    """Decide whether a challenger's score beats the champion's by ``margin`` (lower is better).
+
+    Returns:
+        ``(promote, reason)``.
+
+    Example:
+        >>> gate(0.8, 1.0, metric="mase", margin=0.1)
+        (True, 'mase 0.8000 < 0.9000 (champion 1.0000 - 10%)')
+        >>> gate(float("nan"), 1.0, metric="mase", margin=0.0)[0]
+        False
+    """
+    if not _finite(challenger):
+        return False, f"challenger {metric} is {challenger}: not a finite score, never promoted"
+    assert challenger is not None
+    if champion_version is None and champion is None:
+        return True, f"no champion yet; first valid version ({metric} {challenger:.4f})"
+    if not _finite(champion):
+        return True, f"champion {metric} is {champion}: the challenger ({challenger:.4f}) replaces it"
+    assert champion is not None
+    threshold = champion * (1 - margin) if champion >= 0 else champion * (1 + margin)
+    detail = f"(champion {champion:.4f} - {margin:.0%})"
+    if challenger < threshold:
+        return True, f"{metric} {challenger:.4f} < {threshold:.4f} {detail}"
+    return False, f"{metric} {challenger:.4f} does not beat {threshold:.4f} {detail}"
+
+
+def coverage_gate(scores: dict[str, Any], levels: Sequence[int], tolerance: float | None) -> str | None:
+    """Why a challenger's intervals keep it from promotion (``None``: they pass, or no tolerance is set).
+
+    Each level's coverage on the holdout must lie within ``tolerance`` of nominal.
+
+    Example:
+        >>> coverage_gate({"coverage_80": 0.71, "coverage_95": 0.94}, (80, 95), 0.05)
+        'the 80% interval covered 71.0% of the holdout, outside 80% +- 5 points'
+        >>> coverage_gate({"coverage_80": 0.78}, (80,), 0.05) is None
+        True
+    """
+    if tolerance is None:
+        return None
+    for level in sorted(levels):
+        covered = scores.get(f"coverage_{level}")
+        if covered is None:
+            return f"the {level}% interval could not be measured on the holdout"
+        if abs(covered - level / 100) > tolerance + 1e-12:
+            return (f"the {level}% interval covered {100 * covered:.1f}% of the holdout, outside {level}% "
+                    f"+- {100 * tolerance:g} points")
+    return None
+
+
+def check_new_data(panel: Panel, manifest: dict[str, Any], *, min_new_rows: int, horizon: int,
+                   seen: dict[str, Any] | None = None) -> str | None:
+    """Compare new data with what the champion was trained on.
+
+    Args:
+        panel: the data now (a file of one series: a panel of one).
+        manifest: the champion's manifest (schema, frequency, horizon, and what it has seen).
+        min_new_rows: rows needed after the last timestamp already trained on.
+        horizon: the configured horizon.
+        seen: the manifest of a newer version trained since (a kept challenger): its data counts
+            as seen too, so data already trained on once is not retrained on every run.
+
+    Returns:
+        ``None`` when a retrain may go ahead, else the reason to skip it.
+    """
+    import pandas as pd
+
+    data, window = manifest.get("data", {}), manifest.get("window", {})
+    many = panel.id_col is not None
+    if many != bool(data.get("id_col")):
+        return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
+                data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
+    one = panel.first
+    if manifest.get("kind") == "statistical":  # it reads the target alone: the other columns are the challenger's
+        if one.target != data.get("target"):
+            return f"schema differs from the champion's: target {one.target!r}, expected {data.get('target')!r}"
+    else:
+        expected = [data.get("target"), *data.get("covariates", []), *data.get("static", []), *data.get("known", [])]
+        if one.columns != expected:
+            return f"schema differs from the champion's: columns {one.columns}, expected {expected}"
+        for role, now, then in (("known covariates", one.known, data.get("known", [])),
+                                ("static covariates", one.static, data.get("static", []))):
+            if list(now) != list(then):  # the same columns in another role would feed the champion wrong inputs
+                return f"schema differs from the champion's: {role} {list(now)}, expected {list(then)}"
+    if window.get("freq") != one.freq:
+        return f"frequency {one.freq!r} differs from the champion's {window.get('freq')!r}"
+    if int(window.get("horizon", horizon)) != horizon:
+        return f"horizon {horizon} differs from the champion's {window.get('horizon')}; scores would not compare"
+    lasts = []
+    for who, m in (("the champion's", manifest), ("the newest version's", seen or {})):
+        with contextlib.suppress(KeyError, ValueError, TypeError, AttributeError):
+            lasts.append((pd.Timestamp(m["data"]["last"]), who, m["data"].get("series_last")))
+    if not lasts:
+        return None
+    last, who, per_series = max(lasts, key=lambda lw: lw[0])
+    if many and isinstance(per_series, dict):  # each series after its own end; a new series counts whole
+        new_rows = 0
+        for s in panel.series:
+            with contextlib.suppress(ValueError, TypeError):
+                end = per_series.get(str(s.series_id))
+                new_rows += len(s.frame) if end is None else int((s.frame.index > pd.Timestamp(end)).sum())
+        if new_rows < min_new_rows:
+            return (f"{new_rows} new rows after the end of each series in {who} data; need at least "
+                    f"{min_new_rows}")
+        return None
+    new_rows = sum(int((s.frame.index > last).sum()) for s in panel.series)
+    if new_rows < min_new_rows:
+        return f"{new_rows} new rows after {who} last timestamp {last}; need at least {min_new_rows}"
+    return None
+
+
+def served_row(run_dir: Path, rows: Sequence[dict[str, Any]], fallback: str) -> dict[str, Any]:
+    """The leaderboard row a version serves (:func:`~forecaster.artifacts.run.best_cell`)."""
+    from forecaster.artifacts.run import best_cell
+
+    try:
+        name = best_cell(run_dir).name
+    except ArtifactError:
+        name = fallback
+    return next((r for r in rows if r.get("name") == name), next(r for r in rows if r.get("name") == fallback))
+
+
+def unscored_series(row: dict[str, Any], prep: Prepared) -> str | None:
+    """On a panel, ``"the challenger scored 14 of 15 series"`` when its row left series out (a
+    ``--per-series`` network that failed to train on them); ``None`` otherwise."""
+    scored, total = row.get("series"), len(prep.items)
+    if not isinstance(scored, int) or scored >= total:
+        return None
+    return f"the challenger scored {scored} of {total} series (no network for the others)"
+
+
+def rescore_champion(cell_dir: Path, prep: Prepared, metric: str) -> float | None:
+    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scales), pooled
+    over series as the challenger's is.
+
+    A network is scored as saved; a statistical champion keeps its structure and re-estimates its
+    parameters on the new train + validation rows, as it did when it was chosen.
+
+    Raises:
+        ArtifactError: it cannot be loaded, or has no model for a series of the data (a new series:
+            it could not serve it), or fails on every series.
+        DataError: its lookback reaches before the start of a series' data.
+    """
+    from forecaster.evaluation.scoring import score_row
+    from forecaster.workflows.predict import load_model
+
+    loaded = load_model(cell_dir, backend="keras")
+    trained_on = loaded.manifest["data"].get("series_last") or {}
+    missing = [sid for sid in prep.ids if not loaded.serves(sid)]
+    failed = [sid for sid in missing if sid in trained_on]
+    if failed:
+        raise ArtifactError(f"it has no model for series {failed[0]!r} ({len(failed)} whose training failed) and "
+                            "cannot serve it")
+    if missing:
+        what = f"series {missing[0]!r} ({len(missing)} new in the data)" if prep.panel.id_col else "this data"
+        raise ArtifactError(f"it was not trained on {what} and cannot serve it")
+    if isinstance(loaded, LoadedCell):
+        list(loaded.members)  # load every network now: a broken one is an unusable champion, not a series it failed on
+        short = [p.series_id for p in prep.items if loaded.lookback > int(p.origins("test").min())]
+        if short:
+            where = f" of series {short[0]!r}" if prep.panel.id_col else " of the new data"
+            raise DataError(f"the champion's lookback {loaded.lookback} reaches before the start{where}")
+    scored = score_row(loaded, prep, fit=isinstance(loaded, LoadedStatistical))
+    if scored.error:
+        raise ArtifactError(scored.error)
+    value = scored.scores.get(metric)
+    return float(value) if value is not None else None

@@ -70,12 +70,12 @@ def rehash(cell_dir: Path) -> None:
     """Re-hash a cell folder's files and its manifest, as an attacker with write access would."""
     import json
 
-    from forecaster.artifacts.cell import _SELF, _manifest_digest
+    from forecaster.artifacts.manifest import SELF_KEY, manifest_digest
     from forecaster.fs import file_sha256
 
     manifest = json.loads((cell_dir / "manifest.json").read_text())
     manifest["files"] = {name: file_sha256(cell_dir / name) for name in manifest["files"] if (cell_dir / name).exists()}
-    manifest[_SELF] = _manifest_digest(manifest)
+    manifest[SELF_KEY] = manifest_digest(manifest)
     (cell_dir / "manifest.json").write_text(json.dumps(manifest))
 
 

@@ -254,11 +254,11 @@ def test_a_series_folder_linked_to_a_network_elsewhere_is_refused(per_series_cel
 def test_manifest_files_that_leave_the_folder_are_refused(panel_run, tmp_path, capsys, name):
     cell = tmp_path / "run" / "mlp"
     shutil.copytree(panel_run[1] / "mlp", cell)
-    from forecaster.artifacts.cell import _SELF, _manifest_digest
+    from forecaster.artifacts.manifest import SELF_KEY, manifest_digest
 
     manifest = json.loads((cell / "manifest.json").read_text())
     manifest["files"][name] = "0" * 64
-    manifest[_SELF] = _manifest_digest(manifest)  # and its own checksum recomputed, as an attacker would
+    manifest[SELF_KEY] = manifest_digest(manifest)  # and its own checksum recomputed, as an attacker would
     (cell / "manifest.json").write_text(json.dumps(manifest))
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
     err = capsys.readouterr().err

@@ -15,21 +15,28 @@ from __future__ import annotations
 
 import errno
 import json
-import platform
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from forecaster.artifacts import layout
 from forecaster.artifacts import onnx_runtime as runtime
+from forecaster.artifacts.manifest import (
+    SERIES_FILE,
+    check_agreement,
+    check_cell,
+    check_network,
+    is_per_series,
+    is_statistical,
+    library_versions,
+    write_cell_manifest,
+)
 from forecaster.data.scaling import SeriesScalers, read_scaler
 from forecaster.errors import ArtifactError
 from forecaster.evaluation.intervals import Calibration
-from forecaster.fs import atomic_path, atomic_write_text, check_no_links, contained, json_ready, read_json
+from forecaster.fs import atomic_path, atomic_write_text, json_ready, read_json
 from forecaster.models.contract import Capabilities, Kind
 from forecaster.models.network.inference import KerasRuntime, NetworkForecaster, Predictor
 
@@ -46,113 +53,6 @@ __all__ = [
 
 #: ``auto``: ONNX when ``model.onnx`` exists, else Keras.
 BACKENDS = ("auto", "onnx", "keras")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions recorded in every manifest."""
-    import keras
-    import numpy
-    import pandas
-    import tensorflow
-
-    import forecaster
-
-    return {
-        "forecaster": forecaster.__version__,
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-    }
-
-
-def _sha256(path: Path) -> str:
-    from forecaster.fs import file_sha256
-
-    return file_sha256(path)
-
-
-def write_cell_manifest(cell_dir: Path, *, cell: str, window: dict[str, Any], data: dict[str, Any],
-                        kind: str | None = None) -> None:
-    """Write ``manifest.json`` last, with hashes of the files already in ``cell_dir``."""
-    manifest = {
-        "format": layout.FORMAT,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **({"kind": kind} if kind else {}),
-        "cell": cell,
-        "window": window,
-        "data": data,
-        "libraries": library_versions(),
-        # every file, nested ones too (a --per-series cell's series/<k>/ networks) by their relative path
-        "files": {p.relative_to(cell_dir).as_posix(): _sha256(p) for p in sorted(cell_dir.rglob("*")) if p.is_file()},
-    }
-    manifest = json_ready(manifest)
-    manifest[_SELF] = _manifest_digest(manifest)
-    atomic_write_text(cell_dir / layout.MANIFEST, json.dumps(manifest, indent=2))
-
-
-#: The manifest's own checksum: SHA-256 of its canonical JSON without this key. An edited field
-#: (a ``strategy`` changes every forecast) is then reported as corruption, like an edited file.
-#: Manifests written before it have none and are read as before.
-_SELF = "manifest_sha256"
-
-
-def _manifest_digest(manifest: dict[str, Any]) -> str:
-    import hashlib
-
-    body = {k: v for k, v in manifest.items() if k != _SELF}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
-
-
-def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
-    """Every field a loader uses, of the right type and range (a tampered or foreign manifest is refused)."""
-    from forecaster.models.network.strategies import STRATEGIES
-
-    def bad(field: str, expected: str, got: Any) -> ArtifactError:
-        return ArtifactError(f"{where}: '{field}' must be {expected}, got {str(got)[:60]!r}; "
-                             "retrain or pick another run")
-
-    def whole(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    window, data, files = manifest["window"], manifest["data"], manifest["files"]
-    if not isinstance(window, dict) or not isinstance(data, dict):
-        raise bad("window", "a mapping", window)
-    for key in ("lookback", "horizon"):
-        if not whole(window[key]) or window[key] < 1:
-            raise bad(f"window.{key}", "an integer >= 1", window[key])
-    if not isinstance(window["freq"], str) or not window["freq"]:
-        raise bad("window.freq", "a pandas frequency", window["freq"])
-    try:
-        import pandas as pd
-
-        pd.tseries.frequencies.to_offset(window["freq"])
-    except (ValueError, TypeError):
-        raise bad("window.freq", "a pandas frequency (h, D, W-SUN, MS...)", window["freq"]) from None
-    if window.get("strategy", "direct") not in STRATEGIES:
-        raise bad("window.strategy", " or ".join(STRATEGIES), window.get("strategy"))
-    split = window.get("split")
-    if split is not None and not (isinstance(split, dict) and all(whole(split.get(k)) and split[k] >= 0
-                                                                  for k in ("train_end", "val_end", "n"))):
-        raise bad("window.split", "train_end, val_end and n as integers", split)
-    if not isinstance(data["target"], str) or not isinstance(data["covariates"], list) or not all(
-            isinstance(c, str) for c in data["covariates"]):
-        raise bad("data.covariates", "a list of column names", data["covariates"])
-    for key in ("known", "static", "static_columns"):
-        named = data.get(key, [])
-        if not isinstance(named, list) or not all(isinstance(c, str) for c in named):
-            raise bad(f"data.{key}", "a list of column names", named)
-    levels = data.get("static_levels", {})
-    if not isinstance(levels, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
-                                               for v in levels.values()):
-        raise bad("data.static_levels", "a mapping of column names to lists of categories", levels)
-    if not isinstance(data.get("calendar", False), bool):
-        raise bad("data.calendar", "true or false", data.get("calendar"))
-    if "id_col" in data and not (isinstance(data["id_col"], str) and data["id_col"]):
-        raise bad("data.id_col", "a column name", data["id_col"])
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        raise bad("files", "a mapping of file names to checksums", files)
 
 
 #: Errors of the disk, not of the export: the run cannot be saved either, so they end it (exit 8, the file named).
@@ -252,8 +152,10 @@ def read_calibration(cell_dir: Path, manifest: dict[str, Any]) -> Calibration | 
     path = cell_dir / layout.CALIBRATION_FILE
     if not path.is_file():
         return None
-    return Calibration.from_dict(read_json(path, "interval calibration"), source=str(path),
-                                 horizon=int(manifest["window"]["horizon"]))
+    calibration = Calibration.from_dict(read_json(path, "interval calibration"), source=str(path),
+                                        horizon=int(manifest["window"]["horizon"]))
+    check_agreement(cell_dir, manifest, calibration=calibration)
+    return calibration
 
 
 def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
@@ -265,16 +167,6 @@ def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metric
     _write_calibration(cell_dir, calibration)
     atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
     write_cell_manifest(cell_dir, cell=name, window=window, data=data, kind=layout.STATISTICAL)
-
-
-def is_statistical(manifest: dict[str, Any]) -> bool:
-    """Whether a checked manifest describes a statistical row's folder (not a network's)."""
-    return manifest.get("kind") == layout.STATISTICAL
-
-
-def is_per_series(manifest: dict[str, Any]) -> bool:
-    """Whether a checked manifest describes a ``--per-series`` cell (one network per series)."""
-    return manifest.get("kind") == layout.PER_SERIES
 
 
 @dataclass(frozen=True)
@@ -345,63 +237,18 @@ class LoadedCell:
         return self.forecaster_of(item.series_id)
 
 
-def check_cell(cell_dir: Path) -> dict[str, Any]:
-    """Validate a cell folder's manifest and file hashes without loading the model."""
-    manifest = read_json(cell_dir / layout.MANIFEST, "run manifest")
-    if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ArtifactError(f"{cell_dir}: unsupported run format {found!r}; this version reads {layout.FORMAT!r}")
-    where = f"{cell_dir}/{layout.MANIFEST}"
-    try:
-        _check_manifest_fields(manifest, where)
-    except (KeyError, TypeError) as exc:
-        raise ArtifactError(f"{where}: incomplete manifest (missing {exc})") from None
-    if _SELF in manifest and manifest[_SELF] != _manifest_digest(manifest):
-        raise ArtifactError(f"{where}: corrupt (edited after it was saved: its own checksum differs); "
-                            "retrain or pick another run")
-    files = manifest["files"]
-    check_no_links(cell_dir)  # nothing in the folder links elsewhere, and every path it names stays inside
-    for name in files:
-        contained(cell_dir, name, where)
-    optional = tuple(n for n in layout.OPTIONAL_CELL_FILES
-                     if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
-    if is_statistical(manifest):
-        own: tuple[str, ...] = layout.STATISTICAL_FILES
-    elif is_per_series(manifest):
-        own = (layout.SCALER_FILE, *_series_files(cell_dir, files, where))
-    else:
-        own = layout.REQUIRED_CELL_FILES
-    required = (*own, *optional)
-    for name in required:
-        path = cell_dir / name
-        if not path.is_file():
-            raise ArtifactError(f"{path}: missing from the saved run; retrain or pick another run")
-        if files.get(name) != _sha256(path):
-            raise ArtifactError(
-                f"{path}: corrupt (checksum differs from {layout.MANIFEST}); retrain or pick another run"
-            )
-    return manifest
-
-
-_SERIES_FILE = re.compile(rf"{layout.SERIES_DIR}/([0-9]+)/({re.escape(layout.KERAS_FILE)}|{re.escape(layout.ONNX_FILE)})")
-
-
-def _series_files(cell_dir: Path, files: dict[str, str], where: str) -> list[str]:
-    """A ``--per-series`` cell's hashed network files: every ``series/<k>/model.keras`` (k = 0..n-1),
-    and each ``model.onnx`` that is there (Keras serves a series whose export failed)."""
-    found = {m.group(1) for m in map(_SERIES_FILE.fullmatch, files) if m}
-    n = len(found)
-    if not n or found != {str(k) for k in range(n)}:
-        raise ArtifactError(f"{where}: a per-series cell must list series/0..n-1/{layout.KERAS_FILE}; "
-                            "retrain or pick another run")
-    out = [f"{layout.SERIES_DIR}/{k}/{layout.KERAS_FILE}" for k in range(n)]
-    return out + [name for k in range(n) if (cell_dir / (name := f"{layout.SERIES_DIR}/{k}/{layout.ONNX_FILE}")).exists()
-                  or (name in files and layout.ONNX_FILE not in layout.FALLBACK_FILES)]
-
-
-def _scaler(path: Path) -> SeriesScalers:
+def _scaler(path: Path, manifest: dict[str, Any]) -> SeriesScalers:
+    """The checked folder's scaler, refused unless its columns and series are those its manifest names."""
     source = path / layout.SCALER_FILE
-    return read_scaler(read_json(source, "scaler"), source=str(source))
+    scaler = read_scaler(read_json(source, "scaler"), source=str(source))
+    check_agreement(path, manifest, scaler)
+    return scaler
+
+
+def _network(path: Path, manifest: dict[str, Any], predictor: Predictor) -> Predictor:
+    """``predictor``, refused unless its input width, window and outputs are what the manifest says."""
+    check_network(path, manifest, getattr(predictor, "io_shape", None))
+    return predictor
 
 
 def load_cell(cell_dir: str | Path) -> LoadedCell:
@@ -415,12 +262,13 @@ def load_cell(cell_dir: str | Path) -> LoadedCell:
     if is_statistical(manifest):
         raise ArtifactError(f"{path}: a statistical model's folder, not a network; serve it with `forecast predict`")
     _check_keras_version(path, manifest)
-    scaler = _scaler(path)
+    scaler = _scaler(path, manifest)
     if is_per_series(manifest):
         members = Members([sub / layout.KERAS_FILE for sub in _member_dirs(path, manifest, scaler)],
-                          lambda file: KerasRuntime(_keras(file)))
+                          lambda file: _network(file.parent, manifest, KerasRuntime(_keras(file))))
         return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)
-    return LoadedCell(path=path, model=KerasRuntime(_keras(path / layout.KERAS_FILE)), scaler=scaler, manifest=manifest)
+    model = _network(path, manifest, KerasRuntime(_keras(path / layout.KERAS_FILE)))
+    return LoadedCell(path=path, model=model, scaler=scaler, manifest=manifest)
 
 
 def _check_keras_version(path: Path, manifest: dict[str, Any]) -> None:
@@ -456,7 +304,7 @@ def _keras(file: Path) -> Any:
 def _member_dirs(path: Path, manifest: dict[str, Any], scaler: SeriesScalers) -> list[Path]:
     """A checked ``--per-series`` cell's network folders, one per series of its scaler: exactly those its
     manifest lists (hashed), and nothing else under ``series/``."""
-    listed = {m.group(1) for m in map(_SERIES_FILE.fullmatch, manifest["files"]) if m}
+    listed = {m.group(1) for m in map(SERIES_FILE.fullmatch, manifest["files"]) if m}
     on_disk = {p.name for p in (path / layout.SERIES_DIR).iterdir() if p.is_dir()}
     n = len(scaler.ids)
     if scaler.single or len(listed) != n or on_disk != listed:
@@ -513,8 +361,9 @@ def load_for_serving(cell_dir: str | Path, *, backend: str = "auto", threads: in
     if not onnx_path.is_file():
         raise ArtifactError(f"{onnx_path}: missing; this run has no ONNX export (serve it with the Keras backend)")
     manifest = check_cell(path)  # also verifies model.onnx's hash
-    return LoadedCell(path=path, model=runtime.OnnxRuntime(onnx_path, threads=threads), scaler=_scaler(path),
-                      manifest=manifest)
+    scaler = _scaler(path, manifest)  # the roles first: the network's width is checked against them
+    model = _network(path, manifest, runtime.OnnxRuntime(onnx_path, threads=threads))
+    return LoadedCell(path=path, model=model, scaler=scaler, manifest=manifest)
 
 
 def _serve_per_series(path: Path, backend: str, threads: int | None) -> LoadedCell:
@@ -524,7 +373,7 @@ def _serve_per_series(path: Path, backend: str, threads: int | None) -> LoadedCe
     if not is_per_series(manifest):
         raise ArtifactError(f"{path}: a '{layout.SERIES_DIR}' folder in a cell that is not per-series; "
                             "retrain or pick another run")
-    scaler = _scaler(path)
+    scaler = _scaler(path, manifest)
     dirs = _member_dirs(path, manifest, scaler)
     missing = [sub for sub in dirs if not (sub / layout.ONNX_FILE).is_file()]
     if missing and backend == "onnx":
@@ -535,8 +384,8 @@ def _serve_per_series(path: Path, backend: str, threads: int | None) -> LoadedCe
 
     def load(sub: Path) -> Predictor:
         if (sub / layout.ONNX_FILE).is_file():  # one thread each: a series is one window, and there may be thousands
-            return runtime.OnnxRuntime(sub / layout.ONNX_FILE, threads=threads or 1)
-        return KerasRuntime(_keras(sub / layout.KERAS_FILE))
+            return _network(sub, manifest, runtime.OnnxRuntime(sub / layout.ONNX_FILE, threads=threads or 1))
+        return _network(sub, manifest, KerasRuntime(_keras(sub / layout.KERAS_FILE)))
 
     members = Members(dirs, load)
     return LoadedCell(path=path, model=members[0], scaler=scaler, manifest=manifest, members=members)

@@ -54,6 +54,17 @@ class OnnxRuntime:
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 
+    @property
+    def io_shape(self) -> tuple[int | None, int | None, int | None]:
+        """``(steps, columns, outputs)`` of the graph's windows in and forecasts out (``None``: a dimension it
+        leaves open)."""
+        def fixed(dims: Any, k: int) -> int | None:
+            dim = dims[k] if len(dims) > k else None
+            return dim if isinstance(dim, int) else None
+
+        into, out = self.session.get_inputs()[0].shape, self.session.get_outputs()[0].shape
+        return fixed(into, 1), fixed(into, 2), fixed(out, len(out) - 1)
+
     def __call__(self, windows: Any, training: bool = False) -> np.ndarray:
         x = np.ascontiguousarray(windows, dtype=np.float32)
         out: np.ndarray = self.session.run([self.output_name], {self.input_name: x})[0]

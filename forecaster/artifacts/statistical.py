@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forecaster.artifacts import layout
-from forecaster.artifacts.cell import check_cell, is_statistical
+from forecaster.artifacts.manifest import check_cell, check_statistical, is_statistical
 from forecaster.errors import ArtifactError
 from forecaster.fs import read_json
 from forecaster.models.contract import Capabilities, Kind
@@ -47,6 +47,7 @@ def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     per = spec.get("per_series")
     if per is not None and not (isinstance(per, dict) and all(isinstance(v, dict) for v in per.values())):
         raise ArtifactError(f"{cell_dir}/{layout.SPEC_FILE}: 'per_series' must map series ids to specs")
+    check_statistical(cell_dir, manifest, spec)
     return manifest, spec
 
 

@@ -73,6 +73,12 @@ class KerasRuntime:
             self._graph = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
         return np.asarray(self._graph(np.asarray(windows, dtype=np.float32)))
 
+    @property
+    def io_shape(self) -> tuple[int | None, int | None, int | None]:
+        """``(steps, columns, outputs)`` of the network's windows in and forecasts out."""
+        steps, columns = self.model.input_shape[1:3]
+        return steps, columns, self.model.output_shape[-1]
+
     def __getattr__(self, name: str) -> Any:  # the Keras model's own attributes (layers, output_shape...)
         return getattr(self.__dict__["model"], name)
 

@@ -35,11 +35,13 @@ __all__ = ["LoadedStatistical", "load_model", "load_for_predict", "forecast", "f
 
 @dataclass(frozen=True)
 class LoadedStatistical:
-    """A saved statistical row (its spec): refitted on the series it forecasts, never unpickled.
+    """A saved statistical row (its spec, plain JSON, never unpickled).
 
-    The structure its training fit selected (ETS components, ARIMA orders...) is kept and its
-    parameters are re-estimated on the data given to predict (see
-    :func:`forecaster.statistical.forecast_future`).
+    Since state format 1 the spec holds the fitted state, and predict forecasts from it with numpy
+    (:mod:`forecaster.statistical_state`: parameters frozen, as the leaderboard scored it, no
+    statsforecast import). A spec saved before, or an mstl one, is refitted as before: the
+    structure its training fit selected (ETS components, ARIMA orders...) with its parameters
+    re-estimated on the data given to predict (see :func:`forecaster.statistical.forecast_future`).
     """
 
     path: Path
@@ -78,15 +80,35 @@ class LoadedStatistical:
         """Rows ``forecast`` requires at least (the refit itself checks what the model needs)."""
         return 1
 
-    def future(self, y: np.ndarray, horizon: int) -> np.ndarray:
+    def future(self, y: np.ndarray, horizon: int, series: str = "") -> np.ndarray:
+        """``horizon`` steps after ``y``: from the saved state with numpy (parameters frozen, as scored),
+        or, for a spec saved without one (before state format 1, or mstl), by refitting its structure.
+
+        Raises:
+            ArtifactError: the saved model cannot forecast this series (exit 4, "saved model unusable").
+        """
+        from forecaster.statistical_state import StateError
+        from forecaster.statistical_state import forecast as from_state
+
+        try:
+            out = from_state(self.spec, y, horizon, series)
+        except (StateError, ValueError, ArithmeticError) as exc:
+            raise ArtifactError(f"{self.path}: the saved {self.spec.get('name')} model cannot forecast this series "
+                                f"({exc}); the saved model is unusable: retrain it") from None
+        if out is not None:
+            return out
         import importlib.util
 
         if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
             raise ArtifactError(f"{self.path}: a statistical model ({self.spec.get('name')}) is refitted to serve, "
                                 "which needs statsforecast: serve it with the full installation or training image")
-        from forecaster.statistical import forecast_future
+        from forecaster.statistical import FitFailed, forecast_future
 
-        return forecast_future(y, horizon, self.spec)
+        try:
+            return forecast_future(y, horizon, self.spec)
+        except FitFailed as exc:  # the saved structure does not fit this series: the model, not the training
+            raise ArtifactError(f"{self.path}: refitting the saved {self.spec.get('name')} model failed "
+                                f"({exc.reason}); the saved model is unusable: retrain it") from None
 
 
 def load_model(cell_dir: str | Path, *, backend: str = "auto") -> LoadedCell | LoadedStatistical:

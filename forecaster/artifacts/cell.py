@@ -248,7 +248,8 @@ def read_calibration(cell_dir: Path, manifest: dict[str, Any]) -> Calibration | 
 
 def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
                       window: dict[str, Any], data: dict[str, Any], calibration: Calibration | None = None) -> None:
-    """Write a statistical row's folder: its spec (plain JSON, refitted to serve), calibration, metrics and
+    """Write a statistical row's folder: its spec (plain JSON: structure, parameters and, since state format 1,
+    the fitted state predict serves from; see :mod:`forecaster.statistical_state`), calibration, metrics and
     manifest."""
     cell_dir.mkdir()
     atomic_write_text(cell_dir / layout.SPEC_FILE, json.dumps(json_ready(spec), indent=2))
@@ -273,10 +274,20 @@ def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     Raises:
         ArtifactError: the folder is not an intact statistical row.
     """
+    from forecaster.statistical_state import SpecError, check_spec
+
     manifest = check_cell(cell_dir)
     spec = read_json(cell_dir / layout.SPEC_FILE, "statistical model spec")
     if not is_statistical(manifest) or not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise ArtifactError(f"{cell_dir}: not a statistical model's folder (expected {layout.SPEC_FILE} with a 'name')")
+    try:
+        check_spec(spec)  # its own schema: names, seasons and orders in range, a state that fits its structure
+    except SpecError as exc:
+        raise ArtifactError(f"{cell_dir / layout.SPEC_FILE}: {exc}; the saved model is unusable: retrain it") from None
+    season = manifest.get("window", {}).get("season")
+    if season is not None and season != spec["season"]:
+        raise ArtifactError(f"{cell_dir / layout.SPEC_FILE}: season {spec['season']} disagrees with the manifest's "
+                            f"{season}; the saved model is unusable: retrain it")
     return manifest, spec
 
 

@@ -64,7 +64,8 @@ def score_baselines(
         if progress is not None and cfg is not None:
             for note in lineup.slow_notes(cfg.model.baselines):
                 progress(f"baseline {note}")
-    scored = scoring.fit_and_score(list(models), prep, levels=cfg.forecast.levels if cfg is not None else ())
+    scored = scoring.fit_and_score(list(models), prep, levels=cfg.forecast.levels if cfg is not None else (),
+                                   progress=progress)
     if progress is not None:
         for s in scored:
             if s.error is not None:

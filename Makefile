@@ -12,7 +12,7 @@ CHECK_IMPORTS := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(any
 		('forecaster', 'tensorflow', 'keras', 'statsforecast', 'onnxruntime')))" \
 		&& echo "installed: $$($(BIN)/forecast --version)"
 
-.PHONY: install install-runtime demo test docker-test lint clean bench constraints
+.PHONY: install install-runtime demo test docker-test lint clean bench constraints peers
 
 install: $(STAMP)
 
@@ -60,6 +60,18 @@ docker-test:
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
+# NeuralForecast and statsforecast beside our defaults on the same series and windows (issue 31), in
+# their own venv (torch is large; never installed by `make test`). torch is the CPU wheel, pinned.
+PEERS_VENV ?= .venv-peers
+PEERS_TORCH ?= torch==2.13.0
+peers:
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off '$(PEERS_TORCH)' | $(PIP_FILTER)
+	echo '$(PEERS_TORCH)' > $(PEERS_VENV)/torch-pin.txt
+	$(PEERS_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -c $(PEERS_VENV)/torch-pin.txt \
+		-e '.[peers]' | $(PIP_FILTER)
+	$(PEERS_VENV)/bin/python bench/peers.py $(PEERS_FLAGS)
+
 # Exact runtime pins for images, from the tested .venv (rerun after changing dependencies).
 constraints: install
 	$(BIN)/python tools/pin_runtime.py > constraints.txt
@@ -69,4 +81,4 @@ lint: install
 	$(BIN)/mypy forecaster
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -83,8 +83,9 @@ def stages(result: dict[str, Any]) -> list[tuple[str, float, float | None]]:
     mase = {r["name"]: r.get("mase") for r in result["rows"]}
     out: list[tuple[str, float, float | None]] = []
 
-    def total(stage: str) -> float:
-        return sum(s["end"] - s["start"] for s in spans if s["stage"] == stage)
+    def total(stage: str) -> float:  # outermost calls only (a panel's prepare calls the series' prepare)
+        same = [s for s in spans if s["stage"] == stage]
+        return sum(s["end"] - s["start"] for s in same if not _inside(s, same))
 
     load = total("load")
     out.append(("load", load, None))

@@ -28,7 +28,7 @@ Example:
     ...         "init": [10.0]}}}}
     >>> check_spec(spec)
     >>> forecast(spec, np.array([10.0, 12.0]), 2).tolist()
-    [11.5, 11.5]
+    [11.0, 11.0]
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def check_spec(spec: Any) -> None:
     """Check a statistical row's spec against its schema; the first problem raises :class:`SpecError`.
 
     The name must be one of :data:`NAMES`; the season an integer the fitted rows can hold (a
-    seasonal structure needs ``2 <= season`` and at least one full season before the fitted
-    rows end, so an impossible season is refused rather than silently served as a non-seasonal
+    seasonal structure needs ``2 <= season < n_fit``, a decomposed theta ``4 <= 2 season <=
+    n_fit``, so an impossible season is refused rather than silently served as a non-seasonal
     model); each structure's fields come from their closed sets and its orders lie in range;
     a state, when present, must match its structure (lengths, finite numbers).
 
@@ -126,8 +126,6 @@ def check_spec(spec: Any) -> None:
     if n_fit is not None:
         n_fit = _int(n_fit, "n_fit", 4, 10**9)
     season = _int(spec.get("season"), "season", 1, MAX_SEASON)
-    if n_fit is not None and season > n_fit:
-        raise SpecError(f"season: {season} is longer than the {n_fit} rows the model was fitted on")
     history = spec.get("history")
     if history is not None:
         _int(history, "history", 2, 10**9)
@@ -141,7 +139,10 @@ def check_spec(spec: Any) -> None:
             raise SpecError("model.damped: a damped trend needs a trend (model.trend is N)")
     elif name == "theta":
         _choice(model.get("type"), "model.type", ("STM", "OTM", "DSTM", "DOTM"))
-        _choice(model.get("decomposition"), "model.decomposition", (None, "multiplicative", "additive"))
+        decomposed = _choice(model.get("decomposition"), "model.decomposition", (None, "multiplicative", "additive"))
+        if decomposed and (season < 4 or (n_fit is not None and 2 * season > n_fit)):  # AutoTheta's own test
+            raise SpecError(f"season: a decomposed theta needs 4 <= season <= half the {n_fit} rows fitted, "
+                            f"got {season}")
     elif name == "arima":
         order = model.get("order")
         sorder = model.get("seasonal_order")
@@ -170,6 +171,9 @@ def check_spec(spec: Any) -> None:
         _choice(trend.get("damped"), "model.trend.damped", (True, False))
     if seasonal and season < 2:
         raise SpecError(f"season: a seasonal {name} structure needs a season >= 2, got {season}")
+    if seasonal and n_fit is not None and season >= n_fit:  # statsforecast fits no season the rows cannot hold
+        raise SpecError(f"season: a seasonal {name} structure's season {season} is not shorter than the {n_fit} rows "
+                        "it was fitted on")
     state = spec.get("state")
     if state is not None:
         state = _dict(state, "state")

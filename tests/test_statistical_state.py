@@ -120,7 +120,7 @@ def _with(spec: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ("season", 0, "season: expected an integer in 1..100000, got 0"),
     ("season", "24", "season: expected an integer in 1..100000, got '24'"),
     ("season", 10**9, "season: expected an integer in 1..100000"),
-    ("season", 301, "season: 301 is longer than the 300 rows the model was fitted on"),
+    ("season", 300, "season: a seasonal ets structure's season 300 is not shorter than the 300 rows"),
     ("season", 12, "state.series[''].m: 24 differs from the spec's season 12"),
     ("model.season", "X", "model.season: expected one of N, A, M, got 'X'"),
     ("model.damped", True, "model.damped: a damped trend needs a trend"),
@@ -199,7 +199,7 @@ def test_predict_serves_each_row_from_its_state_and_refuses_a_tampered_one(tmp_p
     spec_file.write_text(json.dumps({**spec, "season": 500}))
     rehash(run / "ets")
     assert main(["predict", "--model", str(run / "ets")]) == ExitCode.ARTIFACT
-    assert "season: 500 is longer than the" in capsys.readouterr().err
+    assert "season 500 is not shorter than the" in capsys.readouterr().err
 
 
 def test_a_spec_without_state_refits_and_a_failure_at_predict_is_exit_4(tmp_path: Path, capsys: Any) -> None:

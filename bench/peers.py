@@ -141,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             best = min((r for r in payload["leaderboard"] if r.get("mase") is not None), key=lambda r: r["mase"])
             print(f"{name}{note}: ours lookback {sp.lookback}, horizon {h}, season {season}, {n_windows} test windows; "
                   f"compare wall {ours_wall:.0f}s, best row {best['name']} MASE {best['mase']:.3f}", flush=True)
+            _print(table)  # after each series: a long run interrupted keeps what it measured
+    return 0
+
+
+def _print(table: list[list[str]]) -> None:
     header = ["series", "ours", "peer", "ours s", "peer s", "time ratio", "ours MASE", "peer MASE", "MASE ratio"]
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     for i, r in enumerate([header, *table]):
@@ -148,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print(f"ratios: peer / ours (time > 1: the peer is slower; MASE > 1: the peer is worse); load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
-    return 0
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,25 +2,40 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two stamps: the runtime (what `demo` needs) and the dev extras on top of it (tests, linters, Ray,
+# MLflow: what `test`, `lint` and `bench` need). The dev install touches both.
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off
+PIP_FILTER := grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-100 || true
+CHECK_IMPORTS := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
+		('forecaster', 'tensorflow', 'keras', 'statsforecast', 'onnxruntime')))" \
+		&& echo "installed: $$($(BIN)/forecast --version)"
 
-.PHONY: install demo test docker-test lint clean bench constraints
+.PHONY: install install-runtime demo test docker-test lint clean bench constraints peers
 
 install: $(STAMP)
 
+install-runtime: $(RUNTIME_STAMP)
+
 $(STAMP): setup.cfg pyproject.toml
-	@echo "installing forecaster and its dependencies into $(VENV) (first run: about 2-3 minutes)"
+	@echo "installing forecaster, its dependencies and the dev extras into $(VENV) (first run: about 2-3 minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' \
-		| grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | cut -c1-100 || true
-	$(BIN)/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
-		('forecaster', 'tensorflow', 'keras', 'statsforecast', 'onnxruntime')))" \
-		&& echo "installed: $$($(BIN)/forecast --version)"
-	touch $(STAMP)
+	$(PIP_INSTALL) -e '.[dev]' | $(PIP_FILTER)
+	$(CHECK_IMPORTS)
+	touch $(RUNTIME_STAMP) $(STAMP)
+
+$(RUNTIME_STAMP): setup.cfg pyproject.toml
+	@echo "installing forecaster and its runtime dependencies into $(VENV) (first run: about 1-2 minutes)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e . | $(PIP_FILTER)
+	$(CHECK_IMPORTS)
+	touch $(RUNTIME_STAMP)
 
 # The main job: LSTM vs GRU vs MLP vs the naive baselines on the shipped series, then a forecast
 # from the best cell. The report lands in models/seattle-temps/runs/<id>/report.html.
-demo: install
+# Runtime dependencies only: the dev extras (Ray, MLflow, pytest, mypy) are for `make test`.
+demo: install-runtime
 	$(BIN)/forecast compare --config configs/default.yaml
 	$(BIN)/forecast predict --model models/seattle-temps --output models/seattle-temps/forecast.csv
 	@echo "forecast written to models/seattle-temps/forecast.csv"
@@ -45,6 +60,18 @@ docker-test:
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
+# NeuralForecast and statsforecast beside our defaults on the same series and windows (issue 31), in
+# their own venv (torch is large; never installed by `make test`). torch is the CPU wheel, pinned.
+PEERS_VENV ?= .venv-peers
+PEERS_TORCH ?= torch==2.13.0
+peers:
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off '$(PEERS_TORCH)' | $(PIP_FILTER)
+	echo '$(PEERS_TORCH)' > $(PEERS_VENV)/torch-pin.txt
+	$(PEERS_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -c $(PEERS_VENV)/torch-pin.txt \
+		-e '.[peers]' | $(PIP_FILTER)
+	$(PEERS_VENV)/bin/python bench/peers.py $(PEERS_FLAGS)
+
 # Exact runtime pins for images, from the tested .venv (rerun after changing dependencies).
 constraints: install
 	$(BIN)/python tools/pin_runtime.py > constraints.txt
@@ -54,4 +81,4 @@ lint: install
 	$(BIN)/mypy forecaster
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

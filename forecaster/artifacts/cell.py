@@ -160,7 +160,8 @@ def read_calibration(cell_dir: Path, manifest: dict[str, Any]) -> Calibration | 
 
 def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
                       window: dict[str, Any], data: dict[str, Any], calibration: Calibration | None = None) -> None:
-    """Write a statistical row's folder: its spec (plain JSON, refitted to serve), calibration, metrics and
+    """Write a statistical row's folder: its spec (plain JSON: structure, parameters and, since state format 1,
+    the fitted state predict serves from; see :mod:`forecaster.models.statistical_state`), calibration, metrics and
     manifest."""
     cell_dir.mkdir()
     atomic_write_text(cell_dir / layout.SPEC_FILE, json.dumps(json_ready(spec), indent=2))

@@ -2,8 +2,9 @@
 
 A statistical row's folder holds ``spec.json``: the structure its fit selected (ETS components,
 ARIMA orders...) and its parameters. A file of one series saves that one spec; a panel saves
-``{"name": ..., "per_series": {<id>: spec}}``. Serving refits the saved structure on the series
-given (never unpickled).
+``{"name": ..., "per_series": {<id>: spec}}``. Since state format 1 each spec also holds the fitted
+state, served with numpy (:mod:`forecaster.models.statistical_state`); an older spec is served by
+refitting its saved structure on the series given. Nothing is unpickled.
 
 Example:
     >>> loaded = load_statistical(Path("models/x/runs/<id>/ets"))  # doctest: +SKIP
@@ -26,6 +27,7 @@ from forecaster.errors import ArtifactError
 from forecaster.fs import read_json
 from forecaster.models.contract import Capabilities, Kind
 from forecaster.models.local import FAILURES, reason_of
+from forecaster.models.statistical_state import SpecError, check_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.prepared import Prepared, PreparedSeries
@@ -48,6 +50,16 @@ def read_spec(cell_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if per is not None and not (isinstance(per, dict) and all(isinstance(v, dict) for v in per.values())):
         raise ArtifactError(f"{cell_dir}/{layout.SPEC_FILE}: 'per_series' must map series ids to specs")
     check_statistical(cell_dir, manifest, spec)
+    season = manifest.get("window", {}).get("season")
+    for sid, one in ({None: spec} if per is None else per).items():
+        where = f"{cell_dir / layout.SPEC_FILE}" + (f" (series {sid!r})" if sid is not None else "")
+        try:
+            check_spec(one)  # its own schema: names, seasons and orders in range, a state that fits its structure
+        except SpecError as exc:
+            raise ArtifactError(f"{where}: {exc}; the saved model is unusable: retrain it") from None
+        if per is None and season is not None and season != one["season"]:
+            raise ArtifactError(f"{where}: season {one['season']} disagrees with the manifest's {season}; the saved "
+                                "model is unusable: retrain it")
     return manifest, spec
 
 
@@ -124,20 +136,37 @@ class LoadedStatistical:
         raise ValueError(self.failed_.get(item.series_id, f"{self.name}: call fit before on"))
 
     def future(self, y: np.ndarray, horizon: int, series_id: str | None = None) -> np.ndarray:
-        """``horizon`` steps after ``y``: the series' saved structure refitted on ``y``.
+        """``horizon`` steps after ``y``: from the series' saved state with numpy (parameters frozen, as the
+        leaderboard scored them; no statsforecast import), or, for a spec saved without one (before state
+        format 1, or mstl), by refitting its saved structure on ``y``.
 
         Raises:
-            ArtifactError: statsforecast is not installed (the serving image), or no spec for the series.
+            ArtifactError: no spec for the series, statsforecast missing where a refit is needed (the serving
+                image), or the saved model cannot forecast this series (exit 4, "saved model unusable").
         """
-        if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
-            raise ArtifactError(f"{self.path}: a statistical model ({self.spec.get('name')}) is refitted to serve, "
-                                "which needs statsforecast: serve it with the full installation or training image")
+        from forecaster.models.statistical_state import SINGLE, StateError
+        from forecaster.models.statistical_state import forecast as from_state
+
         spec = self.specs.get(series_id)
         if spec is None:
             raise ArtifactError(f"{self.path}: no model for series {series_id!r}")
-        from forecaster.models.statistical import forecast_future
+        try:
+            out = from_state(spec, y, horizon, SINGLE)
+        except (StateError, ValueError, ArithmeticError) as exc:
+            raise ArtifactError(f"{self.path}: the saved {spec.get('name')} model cannot forecast this series "
+                                f"({exc}); the saved model is unusable: retrain it") from None
+        if out is not None:
+            return out
+        if importlib.util.find_spec("statsforecast") is None:  # the serving image has ONNX Runtime only
+            raise ArtifactError(f"{self.path}: a statistical model ({spec.get('name')}) saved without its state is "
+                                "refitted to serve, which needs statsforecast: serve it with the full installation")
+        from forecaster.models.statistical import FitFailed, forecast_future
 
-        return forecast_future(y, horizon, spec)
+        try:
+            return forecast_future(y, horizon, spec)
+        except FitFailed as exc:  # the saved structure does not fit this series: the model, not the training
+            raise ArtifactError(f"{self.path}: refitting the saved {spec.get('name')} model failed "
+                                f"({exc.reason}); the saved model is unusable: retrain it") from None
 
 
 def load_statistical(path: Path) -> LoadedStatistical:

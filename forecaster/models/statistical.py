@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forecaster.errors import ConfigError, TrainingError
+from forecaster.errors import ArtifactError, ConfigError, TrainingError
+from forecaster.models import statistical_state
 from forecaster.models.contract import Capabilities, Kind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,6 +166,10 @@ class StatisticalModel:
     def _params(self) -> dict[str, Any]:
         return {}
 
+    def _state(self, y: np.ndarray) -> dict[str, Any] | None:
+        """What :func:`forecaster.models.statistical_state.forecast` needs to serve this fit (``None``: refitted)."""
+        return None
+
     @classmethod
     def _from_spec(cls, spec: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -213,6 +218,7 @@ class StatisticalModel:
         self.season_ = int(season)
         self.freq_ = freq
         self.n_fit_ = len(y)
+        self.y_fit_ = y  # what spec() derives the serving state from (a calibration twin never saves one)
         return self
 
     def predict(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
@@ -266,7 +272,7 @@ class StatisticalModel:
             raise RuntimeError(f"{self.name}: call fit before spec")
         import statsforecast
 
-        return {
+        spec = {
             "name": self.name,
             "library": LIBRARY,
             "library_version": statsforecast.__version__,
@@ -276,6 +282,46 @@ class StatisticalModel:
             "history": self.history,
             **self._params(),
         }
+        state, note = self.checked_state()
+        if state is not None:
+            spec["state"] = {"format": statistical_state.STATE_FORMAT, "series": {statistical_state.SINGLE: state}}
+        elif note:
+            spec["state_note"] = note
+        return spec
+
+    def checked_state(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The serving state of this fit, checked against statsforecast's own forecast, or why there is none.
+
+        The state forecasts 24 steps after the fitted rows and must equal :meth:`predict` at that
+        origin to ``1e-7`` of the series' standard deviation (ARIMA: also when filtering every row
+        from the start, the path a series other than the training file takes); a state that does
+        not is not saved, and predict refits the spec as before.
+        """
+        y = getattr(self, "y_fit_", None)
+        if y is None:
+            return None, None
+        try:
+            state = self._state(y)
+        except Exception as exc:  # a library dict of another shape: refit, as before
+            return None, f"no serving state ({_one_line(exc)}); predict refits"
+        if state is None:
+            return None, None
+        h = 24
+        theirs = self.predict(y, np.array([len(y)]), h)[0]
+        scale = float(np.std(y)) or float(np.abs(y).max()) or 1.0
+        variants = [state] + ([{k: v for k, v in state.items() if k != "resume"}] if "resume" in state else [])
+        tries: list[dict[str, Any]] = [
+            {"name": self.name, "state": {"format": statistical_state.STATE_FORMAT,
+                                          "series": {statistical_state.SINGLE: one}}} for one in variants]
+        for spec in tries:
+            try:
+                ours = statistical_state.forecast(spec, y, h)
+            except (statistical_state.StateError, ValueError, ArithmeticError) as exc:
+                return None, f"no serving state ({_one_line(exc)}); predict refits"
+            if ours is None or not statistical_state.agrees(ours, theirs, scale):
+                gap = float(np.max(np.abs(np.asarray(ours) - theirs))) if ours is not None else float("nan")
+                return None, f"no serving state (it forecast {gap:.3g} away from statsforecast's); predict refits"
+        return state, None
 
 
 class ETS(StatisticalModel):
@@ -338,6 +384,9 @@ class ETS(StatisticalModel):
             },
         }
 
+    def _state(self, y: np.ndarray) -> dict[str, Any] | None:
+        return statistical_state.ets_state(self.model_.model_)
+
     @classmethod
     def _from_spec(cls, spec: dict[str, Any]) -> Any:
         from statsforecast.models import AutoETS
@@ -371,6 +420,9 @@ class Theta(StatisticalModel):
             "model": {"type": m["modeltype"], "decomposition": m.get("decomposition_type") if m.get("decompose") else None},
             "params": {k: _finite(v) for k, v in m["par"].items()},
         }
+
+    def _state(self, y: np.ndarray) -> dict[str, Any] | None:
+        return statistical_state.theta_state(self.model_.model_, self.history)
 
     @classmethod
     def _from_spec(cls, spec: dict[str, Any]) -> Any:
@@ -409,6 +461,11 @@ class ARIMA(StatisticalModel):
             },
             "params": {"coef": coef, "sigma2": _finite(m["sigma2"]), "aicc": _finite(m["aicc"])},
         }
+
+    def _state(self, y: np.ndarray) -> dict[str, Any] | None:
+        if self.history is not None:  # forward over the last rows only: a resumed state would see older ones
+            return None
+        return statistical_state.arima_state(self.model_.model_, y)
 
     @classmethod
     def _from_spec(cls, spec: dict[str, Any]) -> Any:
@@ -487,6 +544,14 @@ def make(name: str, **params: Any) -> StatisticalModel:
     return cls(**params)
 
 
+def _registered(name: str) -> type[StatisticalModel]:
+    """The class a saved spec names (a saved file, not the ``--baselines`` flag: an artifact error)."""
+    cls = STATISTICAL.get(name)
+    if cls is None:
+        raise ArtifactError(f"statistical model name {name!r} is not one of {', '.join(STATISTICAL)}")
+    return cls
+
+
 def from_spec(spec: dict[str, Any]) -> StatisticalModel:
     """An unfitted model whose structure is a saved spec's (ETS components, ARIMA orders...).
 
@@ -494,9 +559,10 @@ def from_spec(spec: dict[str, Any]) -> StatisticalModel:
     forecasts at any origin: how a saved statistical champion is re-scored on a new holdout.
 
     Raises:
-        ConfigError: the spec names no known model.
+        ArtifactError: the spec names no known model.
     """
     name = str(spec.get("name"))
+    _registered(name)
     history = spec.get("history")
     model = make(name) if name == "ets" or not isinstance(history, int) else make(name, history=history)
     model.fixed_spec = dict(spec)  # type: ignore[attr-defined]
@@ -511,7 +577,7 @@ def forecast_future(y: np.ndarray, horizon: int, spec: dict[str, Any]) -> np.nda
     tracking the series without a new search.
 
     Raises:
-        ConfigError: the spec names no known model.
+        ArtifactError: the spec names no known model.
         FitFailed: the structure cannot be fitted on ``y``.
 
     Example:
@@ -521,10 +587,7 @@ def forecast_future(y: np.ndarray, horizon: int, spec: dict[str, Any]) -> np.nda
         ({'error': 'A', 'trend': 'N', 'season': 'A', 'damped': False}, [0.0, 1.0, 2.0])
     """
     name = str(spec.get("name"))
-    cls = STATISTICAL.get(name)
-    if cls is None:
-        make(name)  # raises the listing error
-    assert cls is not None
+    cls = _registered(name)
     y = np.asarray(y, dtype=np.float64).ravel()
     _check_fittable(name, y)
     with _quiet():

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from forecaster.models.contract import Forecaster, Model
 from forecaster.models.local import PerSeries
 from forecaster.models.network.model import NetworkModel, leaderboard_name
 from forecaster.models.network.residual import lookback_choice
+from forecaster.models.statistical import STATISTICAL
 from forecaster.types import Progress, speaker
 from forecaster.workflows.results import CellResult, RunResult, SeriesFits, leaderboard, run_warnings
 from forecaster.workflows.save import save_run
@@ -57,18 +59,22 @@ def score_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = 
     for note in catalog.slow_notes(cfg.model.baselines):
         say(f"baseline {note}")
     many = prep.panel.id_col is not None
+    rows = sum(item.split.val_end for item in prep.items)
+    origins = sum(len(item.origins("test")) for item in prep.items)
     out = []
     for model in catalog.line_up(cfg.model.baselines, progress=progress):
         t0 = time.perf_counter()
+        if model.name in STATISTICAL:  # seconds to minutes (~50 s on a half-hourly year): say it starts
+            say(f"baseline {model.name}: fitting on {rows:,} rows{f' of {len(prep.items)} series' if many else ''}, "
+                f"forecasting {origins:,} test origins{' and calibrating' if cfg.forecast.levels else ''}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.MetricWarning)
             scored = score_row(model, prep, levels=cfg.forecast.levels)
-        if many:
-            say(f"baseline {scored.name}: {len(prep.items)} series in {time.perf_counter() - t0:.1f}s")
-            if scored.error:
-                say(f"baseline {scored.error}")
-        elif scored.error:
-            say(f"baseline {scored.error} (a row without scores)")
+        mase = scored.scores.get("mase")
+        say(f"baseline {scored.name}: {time.perf_counter() - t0:.1f}s" + (f" over {len(prep.items)} series" if many else "")
+            + (f" (MASE {mase:.3f})" if isinstance(mase, float) and math.isfinite(mase) else ""))
+        if scored.error:
+            say(f"baseline {scored.error}" + ("" if many else " (a row without scores)"))
         out.append(scored)
     return out
 

@@ -168,7 +168,7 @@ def test_manifest_fields_are_checked_and_an_edited_manifest_is_corrupt(tmp_path,
     (cell / "calibration.json").rename(tmp_path / "calibration.json")  # (it would name the mismatch first)
     rehash(cell)
     assert main(["predict", "--model", str(cell)]) == ExitCode.ARTIFACT
-    assert "the model produced 4 step(s) where its manifest promises 8" in capsys.readouterr().err
+    assert "the network outputs 4 steps, but manifest.json says 8 (horizon 8, direct)" in capsys.readouterr().err
     manifest = json.loads(original)
     manifest["files"] = ["model.keras"]
     (cell / "manifest.json").write_text(json.dumps(manifest))

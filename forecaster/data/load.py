@@ -40,7 +40,64 @@ from forecaster.data.validate import (
 from forecaster.errors import DataError
 from forecaster.fs import file_sha256
 
-__all__ = ["load", "load_series", "load_panel", "load_future", "MAX_STATIC_LEVELS"]
+__all__ = ["load", "load_series", "load_panel", "load_future", "from_columns", "MAX_STATIC_LEVELS"]
+
+
+def from_columns(columns: Mapping[str, Any], source: str) -> pd.DataFrame:
+    """A table given as columns (a JSON object of equal-length arrays: ``{"date": [...], "y": [...]}``) as a
+    frame for the loaders' ``frame=`` (``forecast serve``'s ``history`` and ``future``); ``source`` names it
+    in errors as a file would be named.
+
+    Raises:
+        DataError: not an object of arrays, arrays of different lengths, or a cell that is not a number, a
+            string, a boolean or null.
+
+    Example:
+        >>> from_columns({"date": ["2024-01-01", "2024-01-02"], "y": [1.5, None]}, "history")["y"].tolist()
+        [1.5, nan]
+        >>> from_columns({"date": ["2024-01-01"], "y": [1, 2]}, "history")
+        Traceback (most recent call last):
+        ...
+        forecaster.errors.DataError: history: column 'y' has 2 values, column 'date' has 1; every column needs one value per row
+    """
+    if not isinstance(columns, Mapping) or not columns:
+        raise DataError(f"{source}: expected an object of columns, each an array of values "
+                        f'({{"date": [...], "y": [...]}}), got {type(columns).__name__}')
+    first = None
+    for name, values in columns.items():
+        if not isinstance(values, list):
+            raise DataError(f"{source}: column '{name}' must be an array of values, got {type(values).__name__}")
+        bad = next((v for v in values if v is not None and not isinstance(v, (str, int, float))), None)
+        if bad is not None:
+            raise DataError(f"{source}: column '{name}' holds a {type(bad).__name__}; expected numbers, strings "
+                            "or null")
+        if first is None:
+            first = (name, len(values))
+        elif len(values) != first[1]:
+            raise DataError(f"{source}: column '{name}' has {len(values)} values, column '{first[0]}' has "
+                            f"{first[1]}; every column needs one value per row")
+    return pd.DataFrame({str(k): pd.Series(v, dtype=object if any(isinstance(x, str) for x in v) else None)
+                         for k, v in columns.items()})
+
+
+def _given(frame: pd.DataFrame, source: Path, text: Sequence[str] = ()) -> tuple[pd.DataFrame, str]:
+    """``frame`` (columns already in memory) as :func:`~forecaster.data.read.read_table` returns a file: its
+    ``text`` columns as text, refused when it has no rows; rows are counted from 1 in errors (``row 3``)."""
+    if frame.empty:
+        raise DataError(f"{source}: has no data rows; expected at least one value per column")
+    df = frame.copy()
+    df.columns = [str(c) for c in df.columns]
+    for col in text:
+        if col in df.columns:  # an id is text: 7 and "7" are one series; null stays missing (refused by name)
+            df[col] = df[col].map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else
+                                  (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+    return df, "json"
+
+
+def _frame_sha256(df: pd.DataFrame) -> str:
+    import hashlib
+
+    return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()).hexdigest()
 
 
 def load_series(
@@ -52,6 +109,7 @@ def load_series(
     missing: str = "error",
     freq: str | None = None,
     known: Sequence[str] = (),
+    frame: pd.DataFrame | None = None,
 ) -> SeriesFrame:
     """Read and validate a series.
 
@@ -65,6 +123,8 @@ def load_series(
         freq: a pandas frequency alias to enforce instead of inferring one.
         known: numeric columns known in the future (a promotion, a holiday): placed after
             ``covariates``; predict then needs their future values.
+        frame: the table already in memory (``forecast serve``'s ``history``, see :func:`from_columns`): read
+            instead of ``path``, which then only names it in errors.
 
     Returns:
         A :class:`SeriesFrame` on a regular grid with no missing values.
@@ -75,7 +135,7 @@ def load_series(
     p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p)
+    df, kind = read_table(p) if frame is None else _given(frame, p)
     at = Locator(kind, df.attrs.get("csv_rows"))
     inputs = (*covariates, *known)
     time_col, target = pick_columns(df, p, target, time_col, inputs)
@@ -98,7 +158,7 @@ def load_series(
         covariates=tuple(inputs),
         freq=str(frame.index.freqstr),
         path=str(p),
-        sha256=file_sha256(p),
+        sha256=file_sha256(p) if frame is None else _frame_sha256(df),
         time_col=time_col,
         n_filled=n_filled,
         filled_by=missing if n_filled else None,
@@ -131,6 +191,7 @@ def load_panel(
     known: Sequence[str] = (),
     static: Sequence[str] = (),
     static_levels: Mapping[str, Sequence[str]] | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> Panel:
     """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
 
@@ -141,7 +202,7 @@ def load_panel(
     it is; a text one (a category) becomes one 0/1 column per category, ``region=north``...,
     the categories found in the file (sorted), or ``static_levels[col]`` (a saved model's: a
     category it never saw is all zeros). With ``static_levels`` given, a column it does not
-    name is numeric.
+    name is numeric. ``frame``: the table in memory, as in :func:`load_series`.
 
     Raises:
         DataError: one line naming the file, the series, the column and the first offending row.
@@ -154,7 +215,7 @@ def load_panel(
     p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p, text=(id_col,))
+    df, kind = read_table(p, text=(id_col,)) if frame is None else _given(frame, p, text=(id_col,))
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, id_col, "--id-col", p)
     inputs = (*covariates, *static, *known)
@@ -181,7 +242,7 @@ def load_panel(
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
-    sha = file_sha256(p)
+    sha = file_sha256(p) if frame is None else _frame_sha256(df)
     parts = []
     for sid in order:
         pos = np.asarray(groups[sid])
@@ -291,17 +352,20 @@ def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = 
                       static_levels=static_levels)
 
 
-def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None) -> pd.DataFrame:
+def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None,
+                frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """The values of known covariates after the end of the series (``forecast predict --future``).
 
     Returns a frame of the ``known`` columns indexed by timestamp, or by ``(id, timestamp)`` with
-    ``id_col``; other columns (a target left empty, say) are ignored.
+    ``id_col``; other columns (a target left empty, say) are ignored. ``frame``: the table in memory,
+    as in :func:`load_series`.
 
     Raises:
         DataError: a missing column, a bad timestamp or value, or a timestamp given twice.
     """
     p = Path(path)
-    df, kind = read_table(p, text=(id_col,) if id_col else ())
+    text = (id_col,) if id_col else ()
+    df, kind = read_table(p, text=text) if frame is None else _given(frame, p, text=text)
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, time_col, "the model's time column", p)
     if id_col is not None:

@@ -53,7 +53,8 @@ def request(url: str, method: str = "GET", body: bytes | None = None, timeout: f
 
 def hammer(url: str, *, method: str = "GET", body: bytes | None = None, concurrency: int = 1, count: int = 1000,
            seconds: float = 10.0, warmup: int = 2) -> Result:
-    """Send ``count`` requests (or as many as fit in ``seconds``) with ``concurrency`` in flight."""
+    """Send ``count`` requests (or as many as start within ``seconds``) with ``concurrency`` in flight, after
+    ``warmup`` requests on each connection (not counted); the requests in flight at the deadline are waited for."""
     parts = urlsplit(url)
     lock = threading.Lock()
     latencies: list[float] = []
@@ -73,6 +74,7 @@ def hammer(url: str, *, method: str = "GET", body: bytes | None = None, concurre
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         for _ in range(warmup):
             one(conn)
+        ready.wait()  # every connection open and warm: then the clock starts
         start.wait()
         while True:
             with lock:
@@ -96,10 +98,11 @@ def hammer(url: str, *, method: str = "GET", body: bytes | None = None, concurre
         conn.close()
 
     start = threading.Event()
+    ready = threading.Barrier(concurrency + 1)
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for t in threads:
         t.start()
-    time.sleep(0.2 + 0.01 * concurrency)  # every connection open and warm
+    ready.wait(timeout=600)
     t0 = time.perf_counter()
     deadline[0] = t0 + seconds
     start.set()

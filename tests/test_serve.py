@@ -175,6 +175,8 @@ def test_forecast_equals_predict_json_for_each_row_kind(server, models, capsys, 
     assert (got["model"], got["version"], got["row"]) == ("demo", version, ROWS[version])
     assert got["forecast"] == want["forecast"] and (got["target"], got["freq"]) == (want["target"], want["freq"])
     assert len(got["forecast"]) == 3 and list(got["forecast"][0]) == ["timestamp", "yhat", "lo-95", "hi-95"]
+    served = call(server.url + "/v1/models")[1]["models"][0]
+    assert (served["row"], served["backend"]) == (ROWS[version], "numpy" if ROWS[version] == "ets" else "onnx")
 
 
 def test_a_history_body_forecasts_as_predict_data_does(server, models, tmp_path, capsys):

@@ -45,7 +45,7 @@ __all__ = ["load", "load_series", "load_panel", "load_future", "from_columns", "
 
 def from_columns(columns: Mapping[str, Any], source: str) -> pd.DataFrame:
     """A table given as columns (a JSON object of equal-length arrays: ``{"date": [...], "y": [...]}``) as a
-    frame for the loaders' ``frame=`` (``forecast serve``'s ``history`` and ``future``); ``source`` names it
+    frame for the loaders' ``table=`` (``forecast serve``'s ``history`` and ``future``); ``source`` names it
     in errors as a file would be named.
 
     Raises:
@@ -109,7 +109,7 @@ def load_series(
     missing: str = "error",
     freq: str | None = None,
     known: Sequence[str] = (),
-    frame: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
 ) -> SeriesFrame:
     """Read and validate a series.
 
@@ -123,7 +123,7 @@ def load_series(
         freq: a pandas frequency alias to enforce instead of inferring one.
         known: numeric columns known in the future (a promotion, a holiday): placed after
             ``covariates``; predict then needs their future values.
-        frame: the table already in memory (``forecast serve``'s ``history``, see :func:`from_columns`): read
+        table: the table already in memory (``forecast serve``'s ``history``, see :func:`from_columns`): read
             instead of ``path``, which then only names it in errors.
 
     Returns:
@@ -135,7 +135,7 @@ def load_series(
     p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p) if frame is None else _given(frame, p)
+    df, kind = read_table(p) if table is None else _given(table, p)
     at = Locator(kind, df.attrs.get("csv_rows"))
     inputs = (*covariates, *known)
     time_col, target = pick_columns(df, p, target, time_col, inputs)
@@ -158,7 +158,7 @@ def load_series(
         covariates=tuple(inputs),
         freq=str(frame.index.freqstr),
         path=str(p),
-        sha256=file_sha256(p) if frame is None else _frame_sha256(df),
+        sha256=file_sha256(p) if table is None else _frame_sha256(df),
         time_col=time_col,
         n_filled=n_filled,
         filled_by=missing if n_filled else None,
@@ -191,7 +191,7 @@ def load_panel(
     known: Sequence[str] = (),
     static: Sequence[str] = (),
     static_levels: Mapping[str, Sequence[str]] | None = None,
-    frame: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
 ) -> Panel:
     """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
 
@@ -202,7 +202,7 @@ def load_panel(
     it is; a text one (a category) becomes one 0/1 column per category, ``region=north``...,
     the categories found in the file (sorted), or ``static_levels[col]`` (a saved model's: a
     category it never saw is all zeros). With ``static_levels`` given, a column it does not
-    name is numeric. ``frame``: the table in memory, as in :func:`load_series`.
+    name is numeric. ``table``: the table in memory, as in :func:`load_series`.
 
     Raises:
         DataError: one line naming the file, the series, the column and the first offending row.
@@ -215,7 +215,7 @@ def load_panel(
     p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p, text=(id_col,)) if frame is None else _given(frame, p, text=(id_col,))
+    df, kind = read_table(p, text=(id_col,)) if table is None else _given(table, p, text=(id_col,))
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, id_col, "--id-col", p)
     inputs = (*covariates, *static, *known)
@@ -242,7 +242,7 @@ def load_panel(
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
-    sha = file_sha256(p) if frame is None else _frame_sha256(df)
+    sha = file_sha256(p) if table is None else _frame_sha256(df)
     parts = []
     for sid in order:
         pos = np.asarray(groups[sid])
@@ -353,11 +353,11 @@ def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = 
 
 
 def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None,
-                frame: pd.DataFrame | None = None) -> pd.DataFrame:
+                table: pd.DataFrame | None = None) -> pd.DataFrame:
     """The values of known covariates after the end of the series (``forecast predict --future``).
 
     Returns a frame of the ``known`` columns indexed by timestamp, or by ``(id, timestamp)`` with
-    ``id_col``; other columns (a target left empty, say) are ignored. ``frame``: the table in memory,
+    ``id_col``; other columns (a target left empty, say) are ignored. ``table``: the table in memory,
     as in :func:`load_series`.
 
     Raises:
@@ -365,7 +365,7 @@ def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col
     """
     p = Path(path)
     text = (id_col,) if id_col else ()
-    df, kind = read_table(p, text=text) if frame is None else _given(frame, p, text=text)
+    df, kind = read_table(p, text=text) if table is None else _given(table, p, text=text)
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, time_col, "the model's time column", p)
     if id_col is not None:

@@ -48,7 +48,7 @@ from forecaster.serving.metrics import Metrics
 from forecaster.serving.models import Champions, NotServable, Served, UnknownModel
 from forecaster.serving.requests import RequestError, field_message, future_frame, history_panel, parse_body
 from forecaster.serving.settings import ENVIRONMENT, ServeSettings
-from forecaster.workflows.formats import render
+from forecaster.workflows.formats import by_series, to_json
 from forecaster.workflows.predict import beyond_history, forecast, load_for_predict
 
 __all__ = ["create_app", "app_from_environment", "Busy", "Unavailable", "MAX_ERROR"]
@@ -177,7 +177,7 @@ def forecast_response(served: Served, body: bytes, settings: ServeSettings) -> b
         notes.append(far)
     meta = {"model": served.name, "version": served.version, "row": served.row, "target": panel.first.target,
             "freq": panel.first.freq, "warnings": [field_message(n) for n in notes]}
-    return render(frame, "json", id_col=panel.id_col, meta=meta).encode()
+    return to_json(by_series(frame, panel.id_col), indent=None, **meta).encode() + b"\n"
 
 
 class Server:

@@ -39,9 +39,11 @@ from typing import Any
 
 from forecaster.artifacts import layout
 from forecaster.artifacts.run import read_pointer, resolve_model
+from forecaster.artifacts.statistical import LoadedStatistical
 from forecaster.data.frame import Panel
 from forecaster.errors import ArtifactError, DataError, ForecasterError
 from forecaster.fs import read_json
+from forecaster.models.statistical_state import has_state
 from forecaster.workflows.predict import Loaded, forecast, load_for_predict, load_model
 
 __all__ = ["Served", "Champions", "UnknownModel", "NotServable", "pointer_state", "is_model_dir", "load_served",
@@ -154,13 +156,16 @@ def _describe(name: str, version: int | None, cell_dir: Path, why: str, loaded: 
     metrics = {k: v for k, v in test.items() if k in ("mase", "mae", "rmse", "smape", "mape") and v is not None}
     coverage = {k.removeprefix("coverage_"): v for k, v in test.items() if k.startswith("coverage_")}
     d = manifest.get("data", {})
+    backend = getattr(loaded, "backend", None)
+    if isinstance(loaded, LoadedStatistical):  # served from its saved state with numpy, unless saved without one
+        backend = "numpy" if all(has_state(spec) for spec in loaded.specs.values()) else "statsforecast (refit)"
     try:
         path = str(cell_dir.relative_to(models_dir))
     except ValueError:
         path = str(cell_dir)
     return {
         "name": name, "version": version, "row": cell_dir.name, "kind": manifest.get("kind") or "network",
-        "backend": getattr(loaded, "backend", None), "path": path, "why": why,
+        "backend": backend, "path": path, "why": why,
         "trained_at": manifest.get("created"), "horizon": loaded.horizon, "freq": manifest["window"].get("freq"),
         "target": d.get("target"), "id_col": d.get("id_col"), "known_covariates": list(d.get("known", [])),
         "metrics": metrics, "coverage": coverage,

@@ -5,7 +5,7 @@
 body forecasts from the model's data file, like ``forecast predict``. ``history`` and ``future``
 are tables as columns (``{"date": [...], "y": [...]}``; a panel's in long format, with its id
 column), validated exactly as ``--data`` and ``--future`` files are (:mod:`forecaster.data.load`,
-``frame=``), so a bad value is named by column and row as it would be in a file.
+``table=``), so a bad value is named by column and row as it would be in a file.
 
 The forecast itself is :mod:`forecaster.workflows.predict`'s (``forecast``, ``beyond_history``)
 and the response is :mod:`forecaster.workflows.formats`' JSON, so its numbers are those of
@@ -155,7 +155,7 @@ def history_panel(loaded: Loaded, history: dict[str, Any], *, missing: str | Non
     d = loaded.manifest["data"]
     freq = loaded.manifest["window"]["freq"]
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
-               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "frame": frame}
+               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "table": frame}
     if d.get("id_col"):
         panel = load_panel("history", id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
                            static_levels=d.get("static_levels", {}), **options)
@@ -197,7 +197,7 @@ def future_frame(loaded: Loaded, future: dict[str, Any] | None, notes: list[str]
         notes.append(f"future: {loaded.path.name} reads the target alone; the future values were not used")
         return None
     return load_future("future", time_col=d.get("time_col") or "timestamp", known=known, id_col=d.get("id_col"),
-                       frame=from_columns(future, "future"))
+                       table=from_columns(future, "future"))
 
 
 #: The CLI's flags in the library's messages, as a request's fields (an HTTP client has no flags).

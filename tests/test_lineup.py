@@ -58,7 +58,7 @@ def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, 
     (run,) = (models / "series" / "runs").iterdir()
     assert {p.name for p in (run / "ets").iterdir()} == {"spec.json", "calibration.json", "metrics.json",
                                                          "manifest.json"}
-    assert not (run / "naive").exists()  # nothing to serve: it is recomputed from the data
+    assert json.loads((run / "naive" / "manifest.json").read_text())["kind"] == "baseline"  # every row has a folder
     spec = json.loads((run / "ets" / "spec.json").read_text())
     assert spec["name"] == "ets" and spec["season"] == 24
     capsys.readouterr()

@@ -27,7 +27,7 @@ from forecaster.errors import ArtifactError
 from forecaster.fs import read_json
 from forecaster.models.contract import Capabilities, Kind
 from forecaster.models.local import FAILURES, reason_of
-from forecaster.models.statistical_state import SpecError, check_spec
+from forecaster.models.statistical_spec import SpecError, check_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
@@ -157,7 +157,7 @@ class LoadedStatistical:
             ArtifactError: no spec for the series, statsforecast missing where a refit is needed (the serving
                 image), or the saved model cannot forecast this series (exit 4, "saved model unusable").
         """
-        from forecaster.models.statistical_state import SINGLE, StateError
+        from forecaster.models.statistical_spec import SINGLE, StateError
         from forecaster.models.statistical_state import forecast as from_state
 
         spec = self.specs.get(series_id)

@@ -2,11 +2,12 @@
 
 For each folder of ``RUN`` that ``forecast predict`` serves (networks through ONNX, statistical
 rows, the naive, seasonal-naive and linear rows) and each checkout, runs that checkout's
-``forecast predict --model RUN/<row>`` as a fresh process ``--repeats`` times, interleaved (the machine is
-shared), and prints the median wall and CPU (user + system) seconds (the CPU figure is the one a loaded machine moves least): the
-before/after of issue 31's "predict from a fresh process <= 1 s whatever row it serves". A
-checkout before state format 1 refits a statistical row at every call; one after serves it from
-its saved state (``spec.json`` carries both: an older checkout ignores the state).
+``forecast predict --model RUN/<row>`` as a fresh process ``--repeats`` times, interleaved (the
+machine is shared), and prints the median wall and CPU (user + system) seconds (the CPU figure is
+the one a loaded machine moves least): the before/after of issue 31's "predict from a fresh process
+<= 1 s whatever row it serves". A checkout before state format 1 refits a statistical row at every
+call; one after serves it from its saved state (``spec.json`` carries both: an older checkout
+ignores the state).
 
 Usage::
 

@@ -340,10 +340,15 @@ def compare(
     """
     own = ("cells", "repeats", "backtest", "strategies", "executor", "ray_address", "config", "verbose")
     with _calling(verbose) as say:
-        cfg, panel, data = _configure("compare", df, settings, config, own)
+        from forecaster.models.catalog import check_cells
+
+        _overrides("compare", settings, own)  # a misspelt keyword first
         names = _names(cells, "--cells")
+        check_cells(names)
         chosen = _names(strategies, "--strategies") if strategies is not None else None
+        seeds, folds = _int(repeats, "--repeats", 1), _int(backtest, "--backtest", 0)
         _check_executor(executor, ray_address)
+        cfg, panel, data = _configure("compare", df, settings, config, own)
         from forecaster.workflows import compare as flow
         from forecaster.workflows.train import prepare_run
 
@@ -351,8 +356,7 @@ def compare(
             prep = prepare_run(cfg, panel)
             _quiet_tensorflow()
             home = _Home()
-            result = flow.compare(cfg, cells=names, repeats=_int(repeats, "--repeats", 1), progress=say,
-                                  backtest=_int(backtest, "--backtest", 0), prep=prep, strategies=chosen,
+            result = flow.compare(cfg, cells=names, repeats=seeds, progress=say, backtest=folds, prep=prep, strategies=chosen,
                                   executor=executor, ray_address=ray_address, run_dir=home.run_dir(cfg, "compare"))
         import types
 
@@ -421,13 +425,15 @@ def backtest(df: Any, *, folds: int = 5, executor: str = "local", ray_address: s
     """
     own = ("folds", "executor", "ray_address", "config", "verbose")
     with _calling(verbose) as say:
-        cfg, panel, _ = _configure("backtest", df, settings, config, own)
+        _overrides("backtest", settings, own)
+        folds = _int(folds, "--folds", 1)
         _check_executor(executor, ray_address)
+        cfg, panel, _ = _configure("backtest", df, settings, config, own)
         from forecaster.workflows.backtest import backtest as flow
 
         _quiet_tensorflow()
         with _tracked(dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, mlflow_uri=None))):
-            result = flow(cfg, cell=cfg.model.cell, folds=_int(folds, "--folds", 1), panel=panel, progress=say,
+            result = flow(cfg, cell=cfg.model.cell, folds=folds, panel=panel, progress=say,
                           executor=executor, ray_address=ray_address)
         return Backtest(result)
 

@@ -37,6 +37,7 @@ import re
 import shutil
 import tempfile
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,7 +125,7 @@ def _printer(line: str) -> None:
 
 
 #: Modules whose Python warnings are the framework's business, not the caller's (deprecations inside Keras...).
-_NOISY = r"(keras|tensorflow|tf2onnx|onnx|onnxruntime|absl|google|h5py|statsforecast|numba)(\.|$)"
+_NOISY = r"(keras|tensorflow|tf2onnx|onnx|onnxruntime|absl|google|h5py|statsforecast|numba|tqdm|coreforecast|utilsforecast)(\.|$)"
 
 
 @contextmanager
@@ -263,8 +264,8 @@ class _Home:
     """A temporary models folder where a result's run lives until it is saved; removed with the result."""
 
     def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="forecaster-")
-        self.root = Path(self._tmp.name)
+        self.root = Path(tempfile.mkdtemp(prefix="forecaster-"))
+        weakref.finalize(self, shutil.rmtree, self.root, ignore_errors=True)  # at exit too, silently
 
     def run_dir(self, cfg: RunConfig, label: str) -> Path:
         from forecaster.workflows.train import default_run_dir
@@ -273,22 +274,26 @@ class _Home:
         return default_run_dir(here, label)
 
 
-@contextmanager
-def _tracked(cfg: RunConfig) -> Iterator[None]:
-    """TensorBoard logs kept only if the run completes (as the CLI); an MLflow URI checked before any work."""
-    from forecaster.workflows.tracking import check_tracking_uri, mlflow_uri, staged_logs
+def _tracking(cfg: RunConfig) -> str | None:
+    """The MLflow URI to log the run to (``mlflow_uri``, else ``$MLFLOW_TRACKING_URI``), checked before any work
+    (seconds at most); one that cannot be used is a :class:`ForecasterWarning` and the run is not logged (as the CLI)."""
+    from forecaster.workflows.tracking import check_tracking_uri, mlflow_uri
 
     uri = mlflow_uri(cfg)
-    if uri is not None:
-        check_tracking_uri(uri)  # a ConfigError naming mlflow_uri: before minutes of training
-    with staged_logs():
-        yield
+    if uri is None:
+        return None
+    try:
+        check_tracking_uri(uri)
+    except ConfigError as exc:
+        _note(f"{exc}; the run will not be logged")
+        return None
+    return uri
 
 
-def _log(cfg: RunConfig, run_dir: Path, kind: str, rows: list[dict[str, Any]], cells: Sequence[Any]) -> None:
-    from forecaster.workflows.tracking import log_run, mlflow_uri
+def _log(uri: str | None, cfg: RunConfig, run_dir: Path, kind: str, rows: list[dict[str, Any]],
+         cells: Sequence[Any]) -> None:
+    from forecaster.workflows.tracking import log_run
 
-    uri = mlflow_uri(cfg)
     if uri is not None:
         try:
             log_run(uri, cfg, run_dir, rows, cells, kind=kind)
@@ -350,9 +355,11 @@ def compare(
         _check_executor(executor, ray_address)
         cfg, panel, data = _configure("compare", df, settings, config, own)
         from forecaster.workflows import compare as flow
+        from forecaster.workflows.tracking import staged_logs
         from forecaster.workflows.train import prepare_run
 
-        with _tracked(cfg):
+        uri = _tracking(cfg)
+        with staged_logs():  # TensorBoard logs (tensorboard=True) kept only if the run completes
             prep = prepare_run(cfg, panel)
             _quiet_tensorflow()
             home = _Home()
@@ -361,7 +368,7 @@ def compare(
         import types
 
         seeds = len({t.seed for t in result.trials}) > 1
-        _log(cfg, result.run_dir, "compare", result.rows,
+        _log(uri, cfg, result.run_dir, "compare", result.rows,
              [types.SimpleNamespace(name=f"{t.name}.seed{t.seed}" if seeds else t.name, fit=t.result.fit)
               for t in result.trials])
         for line in result.warnings:
@@ -388,15 +395,17 @@ def train(df: Any, *, config: str | os.PathLike[str] | None = None, verbose: boo
     with _calling(verbose) as say:
         cfg, panel, data = _configure("train", df, settings, config, ("config", "verbose"))
         from forecaster.models.network.model import leaderboard_name
+        from forecaster.workflows.tracking import staged_logs
         from forecaster.workflows.train import prepare_run
         from forecaster.workflows.train import train as flow
 
-        with _tracked(cfg):
+        uri = _tracking(cfg)
+        with staged_logs():
             prep = prepare_run(cfg, panel)
             _quiet_tensorflow()
             home = _Home()
             result = flow(cfg, prep, progress=say, run_dir=home.run_dir(cfg, cfg.model.cell))
-        _log(cfg, result.run_dir, "train", result.leaderboard, result.cells)
+        _log(uri, cfg, result.run_dir, "train", result.leaderboard, result.cells)
         for line in result.warnings:
             _note(line)
         return Trained(result.run_dir, cfg, home=home, data=data, warnings=result.warnings,
@@ -430,9 +439,10 @@ def backtest(df: Any, *, folds: int = 5, executor: str = "local", ray_address: s
         _check_executor(executor, ray_address)
         cfg, panel, _ = _configure("backtest", df, settings, config, own)
         from forecaster.workflows.backtest import backtest as flow
+        from forecaster.workflows.tracking import staged_logs
 
         _quiet_tensorflow()
-        with _tracked(dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, mlflow_uri=None))):
+        with staged_logs():
             result = flow(cfg, cell=cfg.model.cell, folds=folds, panel=panel, progress=say,
                           executor=executor, ray_address=ray_address)
         return Backtest(result)
@@ -505,10 +515,17 @@ def recommended_row(board: Mapping[str, Any]) -> str:
 
 
 def _table_html(frame: pd.DataFrame) -> str:
-    def fmt(v: Any) -> str:
-        return f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else "" if isinstance(v, float) else str(v)
+    def fmt(column: str) -> Any:
+        digits = 0 if column in ("params", "series") else 3
 
-    return frame.to_html(index=False, na_rep="", formatters={c: fmt for c in frame.columns}, border=0)
+        def one(v: Any) -> str:
+            if isinstance(v, float):
+                return f"{v:.{digits}f}" if math.isfinite(v) else ""
+            return str(v)
+
+        return one
+
+    return frame.to_html(index=False, na_rep="", formatters={c: fmt(c) for c in frame.columns}, border=0)
 
 
 #: The leaderboard columns a result shows in a notebook (every column is in ``.leaderboard``).

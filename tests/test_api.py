@@ -102,12 +102,15 @@ def panel_run() -> fc.Trained:
 
 
 @pytest.fixture(scope="module")
-def series_run(frame: pd.DataFrame) -> tuple[fc.Trained, pd.Series, dict[str, Any]]:
+def series_run(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+               ) -> tuple[fc.Trained, pd.Series, dict[str, Any], Path]:
+    """A Series trained verbosely, logging to TensorBoard (under ``models_dir``) and to an MLflow file store."""
+    root = tmp_path_factory.mktemp("series_run")
     series = frame.set_index("date")["y"].rename("load")
     with captured_fds() as seen:
-        run = fc.train(series, cell="mlp", baselines=["naive", "seasonal_naive"], verbose=True,
-                       **{**TINY, "target": None})
-    return run, series, seen
+        run = fc.train(series, cell="mlp", baselines=["naive", "seasonal_naive"], verbose=True, tensorboard=True,
+                       models_dir=str(root / "models"), mlflow_uri=(root / "mlruns").as_uri(), **{**TINY, "target": None})
+    return run, series, seen, root
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +243,7 @@ def test_panel_errors_name_keywords(panel_run):
 
 
 def test_a_series_trains_and_predicts(series_run):
-    run, series, seen = series_run
+    run, series, seen, _ = series_run
     assert run.name == "load" and run.config.data.path == "<Series>"
     assert "training mlp" in seen["stdout"] and seen["stderr"] == ""  # verbose: the CLI's progress lines
     out = run.forecast()
@@ -248,6 +251,20 @@ def test_a_series_trains_and_predicts(series_run):
     pd.testing.assert_frame_equal(run.predict(series), out)
     assert {"mlp", "naive", "seasonal_naive"} <= set(run.leaderboard["name"])
     assert isinstance(run.verdict, str) and "MLP" in run.verdict
+
+
+def test_tracking_keywords_are_honoured(series_run):
+    run, _, _, root = series_run
+    assert list((root / "models" / "load" / "tensorboard").iterdir())  # tensorboard=True: the fit's logs
+    assert not (root / "models" / "load" / "runs").exists()  # the run itself waits for save()
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(root / "mlruns").as_uri())
+    (logged,) = client.search_runs([client.get_experiment_by_name("load").experiment_id])
+    assert logged.data.tags["forecaster.kind"] == "train" and logged.data.params["model.cell"] == "mlp"
+    assert logged.info.run_name == run.path.name
+    assert run.save() == root / "models" / "load" / "runs" / run.path.name  # models_dir: where save() goes
 
 
 def test_a_cli_run_loads_and_predicts_the_same_numbers(cli_model, tmp_path):

@@ -553,6 +553,7 @@ class Run:
         self.warnings = list(warnings)
         self.saved: Path | None = None
         self._board: dict[str, Any] | None = None
+        self._models: dict[Path, Model] = {}
 
     @property
     def path(self) -> Path:
@@ -631,19 +632,35 @@ class Run:
             wanted = name if name is not None else self._default_row()
             if wanted in servable:
                 why = "the row asked for" if name is not None else f"the {self._kind}'s own row"
-                return Model(self._run_dir / wanted, why, data=self._data, owner=self)
+                return self._row(self._run_dir / wanted, why)
             if name is not None or not servable:
                 raise ArtifactError(f"{self._run_dir}: row {wanted!r} has no saved {layout.MANIFEST} to serve; "
                                     f"saved rows: {', '.join(servable) or 'none'}")
             cell = best_cell(self._run_dir)
             _note(f"{wanted} (recommended) has no saved folder in this run; forecasting with {cell.name}, the best "
                   "saved row (lowest test MASE)")
-            return Model(cell, "the best saved row of the run (lowest test MASE)", data=self._data, owner=self)
+            return self._row(cell, "the best saved row of the run (lowest test MASE)")
+
+    def _row(self, cell_dir: Path, why: str) -> Model:
+        """The row's :class:`Model`, loaded once (an ONNX session is built per load)."""
+        if cell_dir not in self._models:
+            self._models[cell_dir] = Model(cell_dir, why, data=self._data, owner=self)
+        return self._models[cell_dir]
+
+    @staticmethod
+    def _future_for(model: Model, future: Any) -> Any:
+        """``future`` if ``model`` reads known covariates; a run's statistical row reads the target alone, so for
+        it the values given for the run are left out, and said."""
+        if future is None or model.known_covariates:
+            return future
+        _note(f"future: {model.name} reads the target alone (no known covariates); the values given were not used")
+        return None
 
     def predict(self, df: Any = None, horizon: int | None = None, future: Any = None, series: Any = None,
                 levels: Sequence[int] | None = None) -> pd.DataFrame:
         """:meth:`Model.predict` of :meth:`model` (``df`` default: the training data)."""
-        return self.model().predict(df, horizon=horizon, future=future, series=series, levels=levels)
+        model = self.model()
+        return model.predict(df, horizon=horizon, future=self._future_for(model, future), series=series, levels=levels)
 
     def forecast(self, horizon: int | None = None, future: Any = None, levels: Sequence[int] | None = None, *,
                  series: Any = None) -> pd.DataFrame:
@@ -661,7 +678,9 @@ class Run:
             levels: interval levels among the calibrated ones (default: all; ``[]``: none).
             series: a panel's ids to forecast (default: every series).
         """
-        return self.model().predict(None, horizon=horizon, future=future, series=series, levels=levels)
+        model = self.model()
+        return model.predict(None, horizon=horizon, future=self._future_for(model, future), series=series,
+                             levels=levels)
 
     def plot(self, series: str | None = None, *, names: Sequence[str] | None = None, future: Any = None,
              last: int | None = None) -> Figure:
@@ -691,8 +710,9 @@ class Run:
             history = s.frame[s.target].iloc[-tail:]
             with warnings.catch_warnings():  # a drawn row that lost to a baseline: the picture shows it
                 warnings.simplefilter("ignore", ForecasterWarning)
-                frames = [(n, (first if n == first.name else self.model(n)).predict(
-                    series=[sid] if sid is not None else None, future=future)) for n in shown]
+                models = [first if n == first.name else self.model(n) for n in shown]
+                frames = [(m.name, m.predict(series=[sid] if sid is not None else None,
+                                             future=self._future_for(m, future))) for m in models]
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -820,6 +840,11 @@ class Model:
         return int(self._loaded.horizon)
 
     @property
+    def known_covariates(self) -> list[str]:
+        """The known covariates the row reads (their values after the end of the series: ``future=``)."""
+        return [str(c) for c in self._loaded.manifest["data"].get("known", [])]
+
+    @property
     def manifest(self) -> dict[str, Any]:
         """The row's checked ``manifest.json``."""
         return dict(self._loaded.manifest)
@@ -845,14 +870,13 @@ class Model:
         return load_for_predict(self._loaded, frame if frame is not None else path, label=path)
 
     def _future(self, future: Any) -> pd.DataFrame | None:
-        from forecaster.artifacts.statistical import LoadedStatistical
         from forecaster.workflows.predict import read_future
 
         frame, path = _source(future, future=True) if future is not None else (None, None)
         out = read_future(self._loaded, frame if frame is not None else path)
-        if future is not None and isinstance(self._loaded, LoadedStatistical) and self._loaded.manifest["data"].get(
-                "known") is not None and out is None:
-            _note(f"--future: {self.name} is a statistical model and reads the target alone; the values given were not used")
+        if future is not None and out is None:  # as the CLI: a statistical row of a run with known covariates
+            _note(f"--future: {self.name} is a statistical model and reads the target alone; the values given were not "
+                  "used")
         return out
 
     def predict(self, df: Any = None, horizon: int | None = None, future: Any = None, series: Any = None,

@@ -98,7 +98,7 @@ def comparison(frame: pd.DataFrame) -> tuple[fc.Comparison, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def panel_run() -> fc.Trained:
     return fc.train(panel_frame(), cell="mlp", id_col="store", known_covariates=["promo"], target="sales",
-                    horizon=4, lookback=12, units=8, epochs=2, batch_size=32, baselines=["naive", "seasonal_naive"])
+                    horizon=4, lookback=12, units=8, epochs=2, batch_size=32, baselines=["naive", "seasonal_naive", "ets"])
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +228,12 @@ def test_panel_with_known_covariates_forecasts_from_future(panel_run):
     assert one["yhat"].tolist() == out.loc[out["store"] == "south", "yhat"].tolist()
     lower = run.forecast(future=future.assign(promo=0.0))
     assert not np.allclose(lower["yhat"], out["yhat"])  # the promotion is read
+    ets = run.model("ets")
+    assert ets.known_covariates == [] and run.model("mlp").known_covariates == ["promo"]
+    with pytest.raises(fc.ConfigError, match="ets was trained without known covariates"):
+        ets.predict(future=future)  # as `forecast predict --model <run>/ets --future`: a wrong model or file
+    fig = run.plot("south", names=["mlp", "ets"], future=future)  # the run's future: ets reads the target alone
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["actual", "mlp forecast", "ets forecast"]
 
 
 def test_panel_errors_name_keywords(panel_run):
@@ -281,8 +287,9 @@ def test_a_cli_run_loads_and_predicts_the_same_numbers(cli_model, tmp_path):
                                                                      "--horizon", "2"))
 
 
-def test_backtest_gives_folds_and_means(frame):
-    bt = fc.backtest(frame, folds=2, cell="mlp", baselines=["naive", "seasonal_naive"], test=0.3, **TINY)
+def test_backtest_gives_folds_and_means(frame, tmp_path):
+    frame.to_csv(tmp_path / "series.csv", index=False)  # a file path is data too
+    bt = fc.backtest(tmp_path / "series.csv", folds=2, cell="mlp", baselines=["naive", "seasonal_naive"], test=0.3, **TINY)
     folds = bt.folds
     assert set(folds["fold"]) == {1, 2} and set(folds["name"]) == {"mlp", "naive", "seasonal_naive"}
     assert len(folds) == 6 and folds["mase"].notna().all()

@@ -59,8 +59,9 @@ def run(name: str, path: str, target: str, horizon: int, *, epochs: int, cell: s
     from forecaster import config
     from forecaster.data.prepared import prepare
     from forecaster.models.network.cells import build_model
+    from forecaster.models.network.hardware import seed_everything, shard_count, use_jit
     from forecaster.models.network.residual import start as residual_start
-    from forecaster.models.network.training import fit, seed_everything, shard_count, use_jit
+    from forecaster.models.network.training import fit
 
     cfg = config.resolve(overrides={"data.path": str(ROOT / path), "data.target": target, "window.horizon": horizon,
                                     "training.learning_rate": lr, **extra})

@@ -133,6 +133,16 @@ def test_every_module_has_a_layer():
     assert sorted(m for m in graph if layer_of(m) is None) == [], "give each new package a layer in tests/test_layers.py"
 
 
+#: A module longer than this is doing more than one thing: split it by what it owns (issue 25).
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_500_lines():
+    long = {p.relative_to(PACKAGE.parent).as_posix(): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
+
+
 def test_no_import_cycle_not_even_of_types():
     assert find_cycle(import_graph()) is None
     assert find_cycle(import_graph(type_only=True)) is None

@@ -91,9 +91,8 @@ class Model:
 
         frame, path = source_of(future, future=True) if future is not None else (None, None)
         out = read_future(self._loaded, frame if frame is not None else path)
-        if future is not None and out is None:  # as the CLI: a statistical row of a run with known covariates
-            warn(f"--future: {self.name} is a statistical model and reads the target alone; the values given were not "
-                  "used")
+        if future is not None and out is None:  # as the CLI: a naive or statistical row reads the target alone
+            warn(f"--future: {self.name} reads the target alone; the values given were not used")
         return out
 
     def predict(self, df: Any = None, horizon: int | None = None, future: Any = None, series: Any = None,

@@ -192,20 +192,10 @@ class Run:
             self._models[cell_dir] = Model(cell_dir, why, data=self._data, owner=self)
         return self._models[cell_dir]
 
-    @staticmethod
-    def _future_for(model: Model, future: Any) -> Any:
-        """``future`` if ``model`` reads known covariates; a run's statistical row reads the target alone, so for
-        it the values given for the run are left out, and said."""
-        if future is None or model.known_covariates:
-            return future
-        warn(f"future: {model.name} reads the target alone (no known covariates); the values given were not used")
-        return None
-
     def predict(self, df: Any = None, horizon: int | None = None, future: Any = None, series: Any = None,
                 levels: Sequence[int] | None = None) -> pd.DataFrame:
         """:meth:`Model.predict` of :meth:`model` (``df`` default: the training data)."""
-        model = self.model()
-        return model.predict(df, horizon=horizon, future=self._future_for(model, future), series=series, levels=levels)
+        return self.model().predict(df, horizon=horizon, future=future, series=series, levels=levels)
 
     def forecast(self, horizon: int | None = None, future: Any = None, levels: Sequence[int] | None = None, *,
                  series: Any = None) -> pd.DataFrame:
@@ -223,9 +213,7 @@ class Run:
             levels: interval levels among the calibrated ones (default: all; ``[]``: none).
             series: a panel's ids to forecast (default: every series).
         """
-        model = self.model()
-        return model.predict(None, horizon=horizon, future=self._future_for(model, future), series=series,
-                             levels=levels)
+        return self.model().predict(None, horizon=horizon, future=future, series=series, levels=levels)
 
     def plot(self, series: str | None = None, *, names: Sequence[str] | None = None, future: Any = None,
              last: int | None = None) -> Figure:
@@ -256,8 +244,7 @@ class Run:
             with warnings.catch_warnings():  # a drawn row that lost to a baseline: the picture shows it
                 warnings.simplefilter("ignore", ForecasterWarning)
                 models = [first if n == first.name else self.model(n) for n in shown]
-                frames = [(m.name, m.predict(series=[sid] if sid is not None else None,
-                                             future=self._future_for(m, future))) for m in models]
+                frames = [(m.name, m.predict(series=[sid] if sid is not None else None, future=future)) for m in models]
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(10, 4.5))

@@ -124,6 +124,7 @@ def quiet_tensorflow() -> None:
 
 
 def warn(text: str) -> None:
+    """A :class:`ForecasterWarning` (the CLI's ``forecast: warning:`` line), naming keywords, at the caller's line."""
     warnings.warn(python_message(text), ForecasterWarning, stacklevel=4)
 
 

@@ -51,7 +51,8 @@ def _configure(where: str, df: Any, settings: Mapping[str, Any], config: str | o
     panel = load(cfg, frame=frame)
     if frame is not None and cfg.output.name is None:  # a frame has no file name: the model is named after its target
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, name=_model_name(panel.first.target)))
-    return cfg, panel, Data(frame, path) if frame is not None else None
+    # a copy: forecasts "from the training data" read what was trained on, whatever the caller does to df later
+    return cfg, panel, Data(frame.copy(), path) if frame is not None else None
 
 
 def _tracking(cfg: RunConfig) -> str | None:

@@ -28,7 +28,7 @@ from forecaster.artifacts.manifest import is_baseline, is_network, is_statistica
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.artifacts.statistical import LoadedStatistical, load_statistical
 from forecaster.data.frame import Panel
-from forecaster.data.load import load_future, load_panel, load_series
+from forecaster.data.load import FRAME_SOURCE, FUTURE_SOURCE, Source, is_frame_source, load_future, load_panel, load_series
 from forecaster.data.prepared import MAX_LISTED
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
@@ -71,36 +71,42 @@ def load_model(cell_dir: str | Path, *, backend: str = "auto") -> Loaded:
     return load_for_serving(path, backend=backend)
 
 
-def load_for_predict(loaded: Loaded, data: str | Path | None = None, *, missing: str | None = None) -> Panel:
+def load_for_predict(loaded: Loaded, data: Source | None = None, *, missing: str | None = None,
+                     label: str = FRAME_SOURCE) -> Panel:
     """Load ``data`` (default: the file the row was trained on) with the row's settings, as a
     :class:`~forecaster.data.frame.Panel` (a file of one series: a panel of one).
 
     Args:
         loaded: the row.
-        data: the series to forecast from.
+        data: the series to forecast from: a file, or a DataFrame (named ``label`` in messages).
         missing: override the missing-value policy the row was trained with.
 
     Raises:
-        DataError: also when the file's own frequency differs from the model's.
+        DataError: also when the file's own frequency differs from the model's, and when ``data`` is not
+            given and the row was trained on a DataFrame (no file to read again).
     """
     d = loaded.manifest["data"]
     freq = loaded.manifest["window"]["freq"]
-    path = Path(data) if data is not None else Path(d["path"])
+    if data is None and is_frame_source(d["path"]):
+        raise DataError(f"{loaded.path}: trained on a pandas DataFrame in memory ({d['path']}), not a file; pass the "
+                        "series to forecast from with --data")
+    source: Source = data if data is not None else d["path"]
+    path = Path(label) if isinstance(source, pd.DataFrame) else Path(source)
     if data is None and not path.exists():
         raise DataError(f"{path}: the training data file is gone; pass the series with --data")
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
-               "missing": missing or d.get("missing", "error"), "known": d.get("known", [])}
+               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "label": label}
     if d.get("id_col"):
-        panel = load_panel(path, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
+        panel = load_panel(source, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
                            static_levels=d.get("static_levels", {}), **options)
         _same_freq(path, panel.first.freq, freq)
         return panel
     try:  # the file's own frequency first, so a daily file given to an hourly model says so
-        series = load_series(path, **options)
+        series = load_series(source, **options)
     except DataError as exc:
         if "frequency" not in str(exc) and "missing from the" not in str(exc):
             raise
-        series = load_series(path, **options, freq=freq)
+        series = load_series(source, **options, freq=freq)
     _same_freq(path, series.freq, freq)
     return Panel.of(series)
 
@@ -111,8 +117,9 @@ def _same_freq(path: Path, found: str, freq: str) -> None:
                         "forecast with a model trained on this frequency")
 
 
-def read_future(loaded: Loaded, path: str | Path | None) -> pd.DataFrame | None:
-    """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not).
+def read_future(loaded: Loaded, path: Source | None) -> pd.DataFrame | None:
+    """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not);
+    ``path`` may be the table itself (a DataFrame, named :data:`~forecaster.data.load.FUTURE_SOURCE`).
 
     Raises:
         ConfigError: the model uses known covariates and no file was given, or it has none and one was (a row
@@ -122,8 +129,9 @@ def read_future(loaded: Loaded, path: str | Path | None) -> pd.DataFrame | None:
     known = d.get("known", [])
     if not loaded.capabilities.uses_covariates:  # a naive or statistical row reads the target alone
         return None
+    shown = FUTURE_SOURCE if isinstance(path, pd.DataFrame) else path
     if not known and path is not None:  # given for nothing: a wrong model or a wrong file, never silently dropped
-        raise ConfigError(f"--future {path}: {loaded.path} was trained without known covariates (--known-covariates) "
+        raise ConfigError(f"--future {shown}: {loaded.path} was trained without known covariates (--known-covariates) "
                           "and reads no future values; leave out --future, or serve the model trained with them")
     if not known:
         return None

@@ -179,6 +179,17 @@ def test_forecast_equals_predict_json_for_each_row_kind(server, models, capsys, 
     assert (served["row"], served["backend"]) == (ROWS[version], "numpy" if ROWS[version] == "ets" else "onnx")
 
 
+def test_a_baseline_row_is_served_by_name_as_predict_serves_it(server, models, trained, capsys):
+    version_of(trained, "seasonal_naive", models / "demo" / "versions" / "7")
+    Registry(models, "demo").promote(7)
+    status, got = call(server.url + "/v1/models/demo/forecast", {"levels": [80]})
+    assert status == 200, got
+    want = predict_json(capsys, "--model", str(models / "demo"), "--levels", "80")
+    assert (got["version"], got["row"], got["forecast"]) == (7, "seasonal_naive", want["forecast"])
+    served = call(server.url + "/v1/models")[1]["models"][0]
+    assert (served["row"], served["kind"], served["backend"]) == ("seasonal_naive", "baseline", "numpy")
+
+
 def test_a_history_body_forecasts_as_predict_data_does(server, models, tmp_path, capsys):
     frame = make_frame(100, seed=3, start="2024-03-01")
     frame.to_csv(tmp_path / "recent.csv", index=False)
@@ -241,7 +252,7 @@ def test_a_field_out_of_range_is_422_with_the_clis_message(server, models, capsy
     (b'{"history": {"date": ["2024-01-01"], "y": [1, 2]}}',
      "history: column 'y' has 2 values, column 'date' has 1; every column needs one value per row"),
     (b'{"history": {"date": ["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00"], "y": [1, "abc", 3]}}',
-     "history: column 'y' (--target): row 2 value 'abc' is not a number (1 non-numeric in all)"),
+     "history: column 'y' (--target): row 2 (index 1 in the arrays) value 'abc' is not a number (1 non-numeric in all)"),
     (b'{"history": {"when": ["2024-01-01"], "y": [1]}}', "history: column 'date' (--time-col) not found"),
     (b'{"future": {"date": ["2024-01-11"], "y": [1]}}', "future: "),
     (b'{"series": ["a"], "history": {"date": ["2024-01-01"], "y": [1]}}', "series: demo forecasts one series"),
@@ -259,7 +270,7 @@ def test_the_rows_of_a_bad_history_are_named_as_predict_names_a_files(server, mo
     status, got = call(server.url + "/v1/models/demo/forecast", {"history": history})
     cli = predict_error(capsys, "--model", str(models / "demo"), "--data", str(tmp_path / "gap.csv"))
     assert status == 422 and got["error"].startswith("history: column 'y'")
-    assert got["error"].split(": ", 1)[1].replace("row 8", "line 9") == cli.split(": ", 1)[1].replace(
+    assert got["error"].split(": ", 1)[1].replace("row 8 (index 7 in the arrays)", "line 9") == cli.split(": ", 1)[1].replace(
         "set --missing interpolate|ffill (data.missing)", 'set "missing": "interpolate" or "ffill"')
     status, filled = call(server.url + "/v1/models/demo/forecast", {"history": history, "missing": "interpolate"})
     assert status == 200 and filled["forecast"] == predict_json(

@@ -85,8 +85,9 @@ def list_runs(model_dir: Path) -> list[Path]:
 
 
 def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """The leaderboard rows of a run that ``predict`` can serve: every network, and every statistical
-    row saved with its folder (ets, theta, ...); naive, seasonal naive and linear have none.
+    """The leaderboard rows of a run that ``predict`` can serve: every network, and every baseline row saved
+    with its folder (naive, seasonal naive, linear, ets, theta, ...; runs saved before baseline folders lack
+    the first three).
 
     Raises:
         ArtifactError: the leaderboard is unreadable.

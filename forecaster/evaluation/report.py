@@ -1,6 +1,7 @@
 """The comparison report: ``report.md``, a self-contained ``report.html`` and ``plots/*.png``.
 
-Plots (matplotlib, Agg backend, no display needed):
+Plots (matplotlib figures made outside pyplot: no display needed, and no global backend chosen or changed, so a
+notebook that ran a comparison keeps drawing inline):
 
 - ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
 - ``test_forecast.png``: the end of the test period, actuals against each cell's and the
@@ -107,6 +108,15 @@ def _unit(prep: Any) -> str:
     return str(prep.series.target)
 
 
+def _subplots(*grid: int, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure and its axes, made without pyplot: nothing to close, and the process's backend untouched
+    (``matplotlib.use("Agg")`` here once turned a notebook's inline plots off for the rest of its session)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid)
+
+
 def _dates(ax: Any) -> None:
     """Dates with the year on a time axis (concise: the year once in the offset when it does not change)."""
     import matplotlib.dates as mdates
@@ -121,10 +131,6 @@ _BASELINE_STYLES: tuple[Any, ...] = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), 
 
 
 def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     kept = _kept(trials)
@@ -133,7 +139,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     out.mkdir(exist_ok=True)
     unit = _unit(prep)
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         h = t.result.fit.history
         ax.plot(h["epoch"], h["loss"], "--", color=colors[cell], label=f"{cell} train")
@@ -146,13 +152,12 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "loss.png", dpi=110)
-    plt.close(fig)
 
     sp = prep.split
     first = sp.first_targets("test")
     shown = slice(max(0, len(first) - max(4 * prep.season, 96)), len(first))
     index = prep.series.frame.index[first[shown]]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = _subplots(figsize=(10, 4.5))
     ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
     snaive = seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
     ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
@@ -168,9 +173,8 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "test_forecast.png", dpi=110)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = _subplots(figsize=(10, 4.5))
     tail = slice(max(0, sp.n - max(3 * prep.season, 3 * sp.horizon, 48)), sp.n)
     ax.plot(prep.series.frame.index[tail], prep.y[tail], color="black", lw=2, label="actual")
     for cell, t in kept.items():
@@ -186,10 +190,9 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "future_forecast.png", dpi=110)
-    plt.close(fig)
 
     steps = np.arange(1, sp.horizon + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         ax.plot(steps, t.result.scores["per_step_mae"], marker=markers[cell], ms=3, color=colors[cell], label=cell)
     scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
@@ -205,11 +208,10 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "horizon_error.png", dpi=110)
-    plt.close(fig)
 
     models = [r for r in rows if r["kind"] == "model"]
     names = [r["name"] for r in models]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig, (a1, a2) = _subplots(1, 2, figsize=(10, 4.5))
     a1.bar(names, [r["mase"] or 0 for r in models], yerr=[r.get("mase_std") or 0 for r in models],
            color=[colors.get(n, "C9") for n in names], capsize=4)
     top = 2 * max([r["mase"] for r in models if r.get("mase") is not None] or [1.0])
@@ -227,7 +229,6 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig.suptitle("Accuracy against training time")
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_time.png", dpi=110)
-    plt.close(fig)
 
 
 _COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% prediction interval (split conformal, "
@@ -354,16 +355,11 @@ def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, lim
 
 
 def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out.mkdir(parents=True, exist_ok=True)
     id_col = pp.panel.id_col
     names = list(dict.fromkeys(table["name"]))
     data = [table.loc[table["name"] == n, "mase"].dropna().to_numpy() for n in names]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = _subplots(figsize=(9, 4.5))
     ax.boxplot(data, showfliers=True)
     ax.set_xticks(range(1, len(names) + 1), [n.replace("_", " ") for n in names], rotation=20)
     ax.set_ylabel("test MASE per series")
@@ -372,11 +368,10 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
         ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(out / PANEL_PLOTS[0], dpi=100)
-    plt.close(fig)
 
     best_name = wide.columns[0] if wide is not None and len(wide.columns) else None  # the best network by mean MASE
     best = next((k for k in kept if k.name == best_name), kept[0] if kept else None)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = _subplots(1, 3, figsize=(13, 3.8))
     picks: list[str] = []
     if wide is not None and len(wide):
         order = list(wide.index)  # worst first
@@ -403,7 +398,6 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
         axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / PANEL_PLOTS[1], dpi=100)
-    plt.close(fig)
 
 
 def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], verdict: str,

@@ -190,8 +190,12 @@ def _retrain_locked(run: _Retrain) -> Decision:
     if served["name"] == cell.name and not math.isfinite(cell.fit.best_val_loss):
         challenger = math.nan
     promote, reason, champion_score = run.judge(challenger, prep)
-    if served["name"] != cell.name:  # a statistical row beat the network: the version serves it
-        reason = f"{reason} (the version serves {served['name']}, which beat {cell.name} on the holdout)"
+    if served["name"] != cell.name:  # a baseline row beat the network (or the network left series out)
+        own = next((r for r in result.leaderboard if r.get("name") == cell.name), {})
+        short = unscored_series(own, prep)
+        why = (f"{cell.name} left series out: {short.removeprefix('the challenger ')}" if short is not None
+               else f"which beat {cell.name} on the holdout")
+        reason = f"{reason} (the version serves {served['name']}, {why})"
     refused = coverage_gate(served, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
     if refused is not None and run.champ_info is not None and run.champ_info.ok:
         promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"

@@ -5,7 +5,7 @@
 body forecasts from the model's data file, like ``forecast predict``. ``history`` and ``future``
 are tables as columns (``{"date": [...], "y": [...]}``; a panel's in long format, with its id
 column), validated exactly as ``--data`` and ``--future`` files are (:mod:`forecaster.data.load`,
-``table=``), so a bad value is named by column and row as it would be in a file.
+a DataFrame given as ``path``), so a bad value is named by column and row as it would be in a file.
 
 The forecast itself is :mod:`forecaster.workflows.predict`'s (``forecast``, ``beyond_history``)
 and the response is :mod:`forecaster.workflows.formats`' JSON, so its numbers are those of
@@ -155,18 +155,18 @@ def history_panel(loaded: Loaded, history: dict[str, Any], *, missing: str | Non
     d = loaded.manifest["data"]
     freq = loaded.manifest["window"]["freq"]
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
-               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "table": frame}
+               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "label": "history"}
     if d.get("id_col"):
-        panel = load_panel("history", id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
+        panel = load_panel(frame, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
                            static_levels=d.get("static_levels", {}), **options)
         _same_freq(panel.first.freq, freq)
         return panel
     try:  # its own frequency first, so a daily history given to an hourly model says so
-        series = load_series("history", **options)
+        series = load_series(frame, **options)
     except DataError as exc:
         if "frequency" not in str(exc) and "missing from the" not in str(exc):
             raise
-        series = load_series("history", **options, freq=freq)
+        series = load_series(frame, **options, freq=freq)
     _same_freq(series.freq, freq)
     return Panel.of(series)
 
@@ -196,8 +196,8 @@ def future_frame(loaded: Loaded, future: dict[str, Any] | None, notes: list[str]
     if not loaded.capabilities.uses_covariates:
         notes.append(f"future: {loaded.path.name} reads the target alone; the future values were not used")
         return None
-    return load_future("future", time_col=d.get("time_col") or "timestamp", known=known, id_col=d.get("id_col"),
-                       table=from_columns(future, "future"))
+    return load_future(from_columns(future, "future"), time_col=d.get("time_col") or "timestamp", known=known,
+                       id_col=d.get("id_col"), label="future")
 
 
 #: The CLI's flags in the library's messages, as a request's fields (an HTTP client has no flags).
@@ -208,6 +208,7 @@ _FIELD_WORDS = [
     (re.compile(r"leave out --future"), 'leave out "future"'),
     (re.compile(r"pass --levels none"), 'pass "levels": []'),
     (re.compile(r"^--(horizon|levels|series|future)\b( [^:]*)?:"), r"\1:"),
+    (re.compile(r"\(\.iloc\[(\d+)\]\)"), r"(index \1 in the arrays)"),  # a DataFrame's position, as JSON counts
 ]
 
 
@@ -217,6 +218,8 @@ def field_message(message: str) -> str:
     Example:
         >>> field_message("--horizon: expected 1..4 (the model was trained for 4 steps), got 9")
         'horizon: expected 1..4 (the model was trained for 4 steps), got 9'
+        >>> field_message("history: column 'y' (--target): row 2 (.iloc[1]) value 'abc' is not a number")
+        "history: column 'y' (--target): row 2 (index 1 in the arrays) value 'abc' is not a number"
     """
     for pattern, words in _FIELD_WORDS:
         message = pattern.sub(words, message)

@@ -3,18 +3,24 @@ sending the same request until a count or a time bound is reached; latency per r
 
 Threads block in socket I/O (which releases the GIL), so a thread per connection keeps C requests
 in flight; the client costs about 0.1 ms of CPU per request, small beside a forecast's.
+
+Run alone, it loads a server that is already up (a container, another machine's loopback):
+``python bench/load_client.py http://127.0.0.1:8080/v1/models/NAME/forecast --body '{}' -c 8``
+prints one line: answers, failures, requests/s, p50 and p99.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import statistics
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["Result", "hammer", "request"]
+__all__ = ["Result", "hammer", "request", "main"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +116,23 @@ def hammer(url: str, *, method: str = "GET", body: bytes | None = None, concurre
         t.join(seconds + 120)
     elapsed = time.perf_counter() - t0
     return Result(ok=len(latencies), failed=failed[0], seconds=elapsed, latencies=latencies, statuses=statuses)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("url")
+    p.add_argument("--body", help="JSON to POST (default: GET)")
+    p.add_argument("-c", "--concurrency", type=int, default=1)
+    p.add_argument("--count", type=int, default=1000, help="requests, at most")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds, at most")
+    args = p.parse_args(argv)
+    body = args.body.encode() if args.body is not None else None
+    r = hammer(args.url, method="POST" if body is not None else "GET", body=body, concurrency=args.concurrency,
+               count=args.count, seconds=args.seconds)
+    print(f"{r.ok} answered, {r.failed} failed {dict(r.statuses)}, {r.rps:.1f} req/s, "
+          f"p50 {r.percentile(50) * 1e3:.1f} ms, p99 {r.percentile(99) * 1e3:.1f} ms")
+    return 0 if r.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

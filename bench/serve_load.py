@@ -133,12 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: {records} forecast rows, {size / 1024:.0f} kB of JSON per answer")
     print(f"  forecast predict --format json, a fresh process: single {cold['single']:.2f} s, "
           f"panel {cold['panel1000']:.2f} s (median of 3)")
-    header = f"{'case':<28} {'conc':>4} {'requests':>8} {'failed':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    header = (f"{'case':<28} {'conc':>4} {'requests':>8} {'failed':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  "
+              "failures by status (0: no answer)")
     print(header)
     print("-" * len(header))
     for label, c, r in rows:
+        bad = ", ".join(f"{n}x {s}" for s, n in sorted(r.statuses.items()) if not 200 <= s < 300)
         print(f"{label:<28} {c:>4} {r.ok:>8} {r.failed:>6} {r.rps:>8.1f} {r.percentile(50) * 1e3:>8.1f} "
-              f"{r.percentile(99) * 1e3:>8.1f}")
+              f"{r.percentile(99) * 1e3:>8.1f}  {bad}")
     return 0 if all(r.failed == 0 for _, _, r in rows) else 1
 
 

@@ -189,20 +189,33 @@ def test_values_too_large_to_scale(tmp_path, write_csv, capsys):
     assert "column(s) y: values too large to standardise" in err and len(err.splitlines()) == 1
 
 
-def test_predict_says_what_it_serves_and_warns_when_a_baseline_beat_it(model_dir, capsys):
+def test_predict_says_what_it_serves_and_why(model_dir, capsys):
+    """A run serves its verdict's recommended row when that row has a folder, else the best servable row, saying
+    so; a run saved before the verdict recommended one (its verdict was text) serves as it always did."""
     import json
 
     run = next((model_dir / "runs").iterdir())
-    assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
-    err = capsys.readouterr().err
-    assert f"forecast: serving {run / 'gru'}: the newest run's best servable row (no champion.json)" in err
     board_path = run / "leaderboard.json"
     saved = board_path.read_text()
     board = json.loads(saved)
+    recommended = board["verdict"]["recommended"]
+    assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
+    err = capsys.readouterr().err
+    if (run / recommended / "manifest.json").is_file():
+        assert f"forecast: serving {run / recommended}: the newest run (no champion.json): the run's recommended row, " \
+               f"{recommended}: " in err
+    else:  # naive, seasonal naive or linear before they had folders: the network, said as a fallback
+        assert (f"forecast: serving {run / 'gru'}: the newest run (no champion.json): the run recommends {recommended}, "
+                "which has no saved folder to serve it; serving the best servable row by test MASE instead, gru") in err
     gru = next(r for r in board["rows"] if r["name"] == "gru")
+    board["verdict"] = "MASE GRU 0.500."  # a run saved before the verdict recommended a row
+    board["rows"] = [r for r in board["rows"] if r["name"] != "linear"]
     board["rows"].append({"name": "linear", "kind": "baseline", "mase": gru["mase"] / 2, "error": None})
     board_path.write_text(json.dumps(board))
     try:
+        assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
+        err = capsys.readouterr().err
+        assert f"forecast: serving {run / 'gru'}: the newest run's best servable row (no champion.json)" in err
         assert main(["predict", "--model", str(run)]) == ExitCode.OK
         err = capsys.readouterr().err
         assert "the best servable row of the run given" in err  # linear has no folder: the network serves

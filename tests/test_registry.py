@@ -22,10 +22,10 @@ from conftest import make_frame, small_cfg
 
 
 def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
-    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``; no statistical
-    rows, so each version serves its network (a statistical champion: tests/test_lineup.py)."""
+    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``; no baseline rows, so
+    each version recommends and serves its network (a statistical champion: tests/test_lineup.py)."""
     return small_cfg(data, root / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "sales",
-                                               "model.baselines": "naive,seasonal_naive,linear", **extra})
+                                               "model.baselines": [], **extra})
 
 
 def write(root: Path, n: int, name: str | None = None, **kw: object) -> Path:
@@ -61,9 +61,10 @@ def test_gate_first_version_needs_only_a_finite_score():
 # -- end to end, in-process -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory: pytest.TempPathFactory):
-    """v1: a weak champion; v2 (better, promoted); v3 (weak again, kept)."""
+    """v1: a weak champion; v2 (significantly better, promoted); v3 (weak again, significantly worse: kept)."""
     root = tmp_path_factory.mktemp("gated")
-    weak = {"training.learning_rate": 1e-6, "training.epochs": 1}
+    # no residual design: a barely trained network forecasts about the training mean, far worse than a trained one
+    weak = {"training.learning_rate": 1e-6, "training.epochs": 1, "model.residual": False}
     d1, d2, d3 = write(root, 300), write(root, 330), write(root, 360)
     decisions = [
         retrain(cfg_for(root, d1, **weak)),
@@ -92,7 +93,8 @@ def test_gate_promotes_a_better_challenger_and_keeps_a_worse_one(gated):
     assert better.challenger_score < better.champion_score  # champion v1 re-scored on v2's holdout
     assert worse.outcome == "kept" and worse.champion_after == 2 and worse.version == 3
     assert worse.challenger_score >= worse.champion_score
-    assert "does not beat" in worse.reason
+    assert "significantly better (p " in better.reason and "significantly worse (p " in worse.reason
+    assert "at the 5% level" in worse.reason and worse.reason.endswith("; kept")
 
 
 def test_ledger_records_every_decision_with_both_scores(gated):
@@ -407,6 +409,7 @@ def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_
     assert first.outcome == "promoted"  # coverage exactly nominal is never met, but there is no champion to keep
     assert "promoted anyway: there is no champion to keep" in first.reason
     monkeypatch.setattr(registry, "gate", lambda *a, **k: (True, "forced by the test"))  # the score gate passes
+    monkeypatch.setattr(registry, "tested_gate", lambda *a, **k: (True, "forced by the test"))  # and the tested one
     strict = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.0}))
     assert strict.outcome == "kept" and strict.champion_after == 1, strict.reason
     assert "interval covered" in strict.reason and "(schedule.coverage_tolerance); not promoted" in strict.reason

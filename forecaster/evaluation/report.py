@@ -356,8 +356,15 @@ def fold_table(backtests: dict[str, list[dict[str, Any]]] | None,
     return "Backtest: MASE per fold", header, body, note
 
 
+def _caption(served: Served | None) -> str:
+    """Which row the future forecasts drawn are: the one ``forecast predict`` serves, and why."""
+    if served is None:
+        return ""
+    return f"The future forecast drawn is {served.name}'s: the row `forecast predict` serves ({served.why})."
+
+
 def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any],
-              plots: Sequence[str] = PLOTS, sections: Sequence[Section] = ()) -> str:
+              plots: Sequence[str] = PLOTS, sections: Sequence[Section] = (), caption: str = "") -> str:
     header, body = table_rows(rows)
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -368,7 +375,7 @@ def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str
                   *["| " + " | ".join(r) + " |" for r in cells], "", note]
     lines += ["", "## Conditions (identical for every cell)", "", "| condition | value |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
-    lines += ["", "## Plots", ""]
+    lines += ["", "## Plots", ""] + ([caption, ""] if caption else [])
     lines += [f"![{name}](plots/{name})" for name in plots]
     return "\n".join(lines) + "\n"
 
@@ -387,7 +394,7 @@ def _html_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
 
 
 def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path,
-          names: Sequence[str] = PLOTS, sections: Sequence[Section] = ()) -> str:
+          names: Sequence[str] = PLOTS, sections: Sequence[Section] = (), caption: str = "") -> str:
     header, body = table_rows(rows)
     esc = html.escape
     table = _html_table(header, body)
@@ -412,7 +419,8 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
             f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
             f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
             f"<p>{esc(_COVERED_NOTE)}</p>{extra}"
-            f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>{images}</body></html>\n")
+            f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>"
+            + (f"<p>{_flags_unbroken(caption)}</p>" if caption else "") + f"{images}</body></html>\n")
 
 
 def write_report(
@@ -440,8 +448,10 @@ def write_report(
                       table=series_table(prep, scored), kept=kept, served=served, sections=sections)
         return
     _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base, served=served)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, sections=sections))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", sections=sections))
+    caption = _caption(served)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, sections=sections, caption=caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", sections=sections,
+                                                     caption=caption))
 
 
 def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, served: Served | None,
@@ -545,5 +555,7 @@ def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], v
     section, wide = _series_section(table, rows, prep.panel.id_col, served)
     every = [*sections, *([section] if section is not None else [])]
     _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept, served=served)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, every))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, every))
+    caption = _caption(served)
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, every, caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, every,
+                                                     caption))

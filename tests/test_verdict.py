@@ -123,6 +123,17 @@ def test_a_row_short_of_nominal_coverage_is_flagged_with_what_to_do():
     assert looser.coverage == [] and "Too narrow" not in looser.text
 
 
+def test_a_panel_row_whose_median_series_is_short_is_flagged_though_its_pooled_coverage_holds():
+    rows = [row("ets", "baseline", 0.25, 2.0, coverage_80=0.81, coverage_80_median=0.70, coverage_80_min=0.06,
+                coverage_80_min_series="utilities"),
+            row("naive", "baseline", 0.52, 0.01, coverage_80=0.79, coverage_80_median=0.80, coverage_80_min=0.4,
+                coverage_80_min_series="mining")]
+    v = judge(rows, {"ets": losses(0.25, seed=1), "naive": losses(0.52, seed=2)}, lag=23)
+    assert [(f["row"], f["on"]) for f in v.coverage] == [("ets", "median series")]
+    assert "80% covered 81.0% (median series 70.0%, worst series utilities 6.0%)" in v.text
+    assert "Too narrow: for ets the 80% interval covered 70.0% of the median series" in v.text
+
+
 def test_the_level_is_a_setting_of_the_test():
     rows = [row("gru", "model", 0.500, 60.0), row("linear", "baseline", 0.503, 0.4)]
     mats = {"gru": losses(0.500, noise=0.05, seed=1), "linear": losses(0.503, noise=0.05, seed=2)}

@@ -2,16 +2,17 @@
 
 For each shipped series (hourly with daily and weekly cycles, hourly, daily, weekly, monthly,
 yearly; see data/README.md) one config: horizon one season (at most 24; 10 for a yearly series)
-and the product's default lookback, from the seasons the data holds (hourly: 168 + 24;
-``--fixed-lookback``: the former bench rule, two seasons within 20..168 steps). On that config's
+and the product's default lookback (:func:`forecaster.workflows.train.prepare_run`: the season-aware
+candidate whose ``linear`` row has the lowest validation loss; ``--fixed-lookback``: the former bench
+rule, two seasons within 20..168 steps). On that config's
 :class:`~forecaster.data.prepared.Prepared` every row is scored on the same test windows
 (``prep.split.first_targets("test")``) by the same MASE (scaled by the training part's
 seasonal-naive error):
 
-- ``naive``, ``seasonal_naive`` and ``linear`` (:mod:`forecaster.models.baselines`);
+- ``naive``, ``seasonal_naive`` and ``linear`` (:mod:`forecaster.models.naive`, :mod:`forecaster.models.linear`);
 - each statistical model (:mod:`forecaster.models.statistical`), fitted once on train + validation and
   filtered forward to each origin;
-- ``lstm`` and ``gru``, trained by :func:`forecaster.workflows.pipeline.train` (its leaderboard's test MASE).
+- ``lstm`` and ``gru``, trained by :func:`forecaster.workflows.train.train` (its leaderboard's test MASE).
 
 Printed: one table (series, row, MASE, fit s, predict s) and, per series, the ratio of the best
 network's MASE to the best statistical model's (below 1: the network wins). Timings are on a
@@ -23,7 +24,7 @@ Usage: ``python bench/accuracy.py [--quick] [--series a,b] [--models ets,theta,a
 ``--quick`` trains the networks for 3 epochs (a smoke run: their MASE is not representative);
 ``arima`` and ``mstl`` are opt-in (``--models``): on the 8,760-row hourly sample they take about
 1.5 minutes and (estimated) 45 minutes for the 1,291 test origins. Theta filters over the last
-``forecaster.models.catalog.THETA_HISTORY`` rows, as in the product.
+``Theta.history_cap`` rows (:mod:`forecaster.models.catalog`), as in the product.
 """
 
 from __future__ import annotations
@@ -74,10 +75,10 @@ def _config(s: Series, models_dir: Path, epochs: int | None, *, fixed_lookback: 
     seasons), or with ``fixed_lookback`` the former rule (two seasons, 20..168 steps)."""
     from forecaster import config
     from forecaster.data import seasons
-    from forecaster.data.prepared import load
+    from forecaster.data.load import load
 
     base = config.resolve(overrides={"data.path": str(ROOT / s.path), "data.target": s.target})
-    season = base.window.season or seasons.infer_season(load(base).freq)
+    season = base.window.season or seasons.infer_season(load(base).first.freq)
     lookback, horizon = window_for(season)
     overrides: dict[str, Any] = {
         "data.path": str(ROOT / s.path), "data.target": s.target, "window.horizon": horizon,
@@ -87,6 +88,13 @@ def _config(s: Series, models_dir: Path, epochs: int | None, *, fixed_lookback: 
     if epochs is not None:
         overrides["training.epochs"] = epochs
     return config.resolve(overrides=overrides)
+
+
+def default_statistical() -> list[str]:
+    """The statistical models of the product's default line-up (``forecaster.models.catalog``)."""
+    from forecaster.models import catalog, statistical
+
+    return [name for name in catalog.default_baselines() if name in statistical.STATISTICAL]
 
 
 def first_call_costs() -> list[tuple[str, float]]:
@@ -100,7 +108,7 @@ def first_call_costs() -> list[tuple[str, float]]:
     from forecaster.models import statistical
 
     y = 10 + np.sin(np.arange(200) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, 0.1, 200)
-    for name in statistical.DEFAULT:
+    for name in default_statistical():
         for which in ("first", "second"):
             t0 = time.perf_counter()
             statistical.make(name).fit_array(y, season=24, freq="h")
@@ -113,31 +121,30 @@ def bench_series(s: Series, models: list[str], *, networks: bool, epochs: int | 
     """Score every row on one series through the product's own path; returns the rows and a description.
 
     The rows are those of ``forecast train --baselines naive,seasonal_naive,linear,<models>``: one
-    prepared split, one scoring function (:func:`forecaster.evaluation.scoring.fit_and_score`), the same
+    prepared split, one scoring function (:func:`forecaster.evaluation.scoring.score_row`), the same
     windows and MASE scale for networks, baselines and statistical models alike.
     """
     import dataclasses
 
-    from forecaster.data.prepared import prepare
     from forecaster.models import statistical
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import prepare_run, score_baselines, train
 
     cfg = _config(s, tmp / "models", epochs, fixed_lookback=fixed_lookback)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(
         cfg.model, baselines=("naive", "seasonal_naive", "linear", *models)))
-    prep = prepare(cfg)
-    sp, h = prep.split, cfg.window.horizon
+    prep = prepare_run(cfg)
+    item = prep.single
+    sp, h = item.split, cfg.window.horizon
     origins = sp.first_targets("test")
-    desc = (f"{s.name}: {s.note}, {sp.n} rows, freq {prep.series.freq}, season {prep.season}, "
+    desc = (f"{s.name}: {s.note}, {sp.n} rows, freq {item.series.freq}, season {prep.season}, "
             f"lookback {sp.lookback}, horizon {h}, {len(origins)} test origins")
     print(desc, file=sys.stderr, flush=True)
     if networks:
         print(f"  baselines {', '.join(cfg.model.baselines)}; networks {', '.join(NETWORKS)} ...",
               file=sys.stderr, flush=True)
-        board = pipeline.train(cfg, prep, cells=list(NETWORKS)).leaderboard
+        board = train(cfg, prep, cells=list(NETWORKS)).leaderboard
     else:
-        base = pipeline.baseline_scores(prep, cfg=cfg)
-        board = [{"name": n, "kind": "baseline", **b} for n, b in base.items()]
+        board = [{"name": b.name, "kind": "baseline", **b.scores} for b in score_baselines(prep, cfg)]
     rows = []
     for r in board:
         kind = "network" if r["kind"] == "model" else "statistical" if r["name"] in statistical.STATISTICAL else "baseline"
@@ -183,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="train the networks for 3 epochs only")
     parser.add_argument("--series", default=",".join(s.name for s in SERIES))
-    parser.add_argument("--models", default=None, help="statistical models (default: forecaster.models.statistical.DEFAULT)")
+    parser.add_argument("--models", default=None, help="statistical models (default: the product's default line-up)")
     parser.add_argument("--no-networks", action="store_true")
     parser.add_argument("--fixed-lookback", action="store_true",
                         help="the former lookback rule (two seasons, 20..168 steps) instead of the product's default")
@@ -192,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from forecaster.models import statistical
 
-    models = args.models.split(",") if args.models else list(statistical.DEFAULT)
+    models = args.models.split(",") if args.models else default_statistical()
     for name in models:
         statistical.make(name)  # an unknown name fails now, not after an hour of benching
     by_name = {s.name: s for s in SERIES}

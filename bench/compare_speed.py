@@ -17,7 +17,8 @@ months each, the BLS panel of issue 31).
 
 "other" is the wall time no stage accounts for: Python start-up and imports, config, verdict,
 the leaderboard print. The machine is shared: compare columns measured in one run (``--repo``
-twice), and say the load (printed).
+twice), and say the load (printed). ``--quick`` (a smoke run): ``--data panel --extra '--epochs 2'`` unless
+those are given.
 """
 
 from __future__ import annotations
@@ -139,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repo", action="append", default=[],
                    help="a checkout to time, PATH or PATH=LABEL (repeatable; default: this checkout)")
     p.add_argument("--python", default=sys.executable, help="the interpreter (its packages) for every checkout")
-    p.add_argument("--data", default="halfhourly,panel,panel148",
+    p.add_argument("--data", default=None,
                    help=f"comma-separated, from {', '.join(DATASETS)} (default: all)")
-    p.add_argument("--extra", default="", help="extra compare flags for every run, e.g. '--epochs 2' (a smoke run)")
+    p.add_argument("--extra", default=None, help="extra compare flags for every run, e.g. '--epochs 2' (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="--data panel --extra '--epochs 2' unless given (a smoke run)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per compare (default 1800)")
     p.add_argument("--save", help="write the results as JSON (to print later beside another run with --load)")
     p.add_argument("--load", action="append", default=[], help="results saved by --save, printed first")
     args = p.parse_args(argv)
+    if args.data is None:
+        args.data = "panel" if args.quick else ",".join(DATASETS)
+    if args.extra is None:
+        args.extra = "--epochs 2" if args.quick else ""
     results: list[dict[str, Any]] = []
     for path in args.load:
         results += json.loads(Path(path).read_text())

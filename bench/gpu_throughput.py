@@ -37,10 +37,10 @@ def main() -> None:
     import train_throughput as tt
 
     from forecaster.models.network import training
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import prepare_run
 
     cfg = tt.config()
-    prep = pipeline.prepare(cfg)
+    prep = prepare_run(cfg)
     n_train = len(prep.split.starts("train"))
     data = tt.blog_windows(prep)
     (x, y), (xv, yv), _ = data
@@ -53,7 +53,7 @@ def main() -> None:
         inputs = training.fit_inputs(model, train, val)
         return lambda out, epochs: tt.fit_timed(model, inputs, out, epochs)
 
-    default = cfg.training.batch_size
+    default = tt.default_batch(prep, cfg)
     contenders: dict[str, tt.Contender] = {
         "blog": lambda out, epochs: blog.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv), verbose=0,
                                              callbacks=[tt.epoch_timer(out)])}
@@ -67,6 +67,7 @@ def main() -> None:
         info("  gpu batch sweep (windows/s)", ", ".join(f"{b.split()[1]}: {v:.0f}" for b, v in wps.items()
                                                        if b != "blog"), gpus[0].name),
     ])
+
 
 if __name__ == "__main__":
     main()

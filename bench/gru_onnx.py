@@ -8,7 +8,8 @@ interleaved: median of single-window calls, and windows/s at batch 512, ONNX Run
 thread and on its default pool. Prints each graph's recurrent operator and the largest
 Keras-vs-ONNX difference.
 
-Usage: ``python bench/gru_onnx.py [--lookbacks 48,384]``
+Usage: ``python bench/gru_onnx.py [--quick] [--lookbacks 48,384]`` (``--quick``: lookback 48 only unless
+``--lookbacks`` is given)
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def _throughput(rt, batch, rounds: int = 5) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--lookbacks", default="48,384")
+    p.add_argument("--lookbacks", default=None, help="comma-separated (default 48,384)")
+    p.add_argument("--quick", action="store_true", help="lookback 48 only unless --lookbacks is given")
     args = p.parse_args(argv)
+    if args.lookbacks is None:
+        args.lookbacks = "48" if args.quick else "48,384"
     import numpy as np
 
     from forecaster.artifacts.onnx_runtime import OnnxRuntime, export_onnx

@@ -1,14 +1,15 @@
 """Interval bench: measured coverage, width and Winkler score of every row's conformal intervals.
 
 For each shipped series (the configs of ``bench/accuracy.py``: lookback about two seasons,
-horizon one season) the product's own path, :func:`forecaster.workflows.pipeline.train` with
+horizon one season) the product's own path, :func:`forecaster.workflows.train.train` with
 ``--levels 80,95``, calibrates each row's split-conformal intervals on the validation windows and
 measures them on the test windows: coverage (nominal 80 / 95 %), mean width and Winkler score.
 Beside them, statsforecast's own (model-based) AutoETS intervals at the same test origins
 (``forward(..., level=[80, 95])`` of the model fitted once on train + validation), so the
 conformal path can be compared with the library's native one.
 
-Usage: ``python bench/intervals.py [--series a,b] [--epochs N] [--no-networks] [--json PATH]``
+Usage: ``python bench/intervals.py [--quick] [--series a,b] [--epochs N] [--no-networks] [--json PATH]``
+(``--quick``: networks trained 3 epochs unless ``--epochs`` is given, as ``accuracy.py --quick``)
 """
 
 from __future__ import annotations
@@ -33,35 +34,37 @@ def native_ets(prep: Any) -> dict[str, Any]:
 
     from forecaster.evaluation import intervals
     from forecaster.models import statistical
+    from forecaster.models.statistical_base import quiet
 
     model = statistical.make("ets").fit(prep)
-    h, origins = prep.split.horizon, prep.origins("test")
+    item = prep.single
+    h, origins = item.split.horizon, item.origins("test")
     bounds = {level: (np.empty((len(origins), h)), np.empty((len(origins), h))) for level in LEVELS}
-    with statistical._quiet():
+    with quiet():
         for i, t in enumerate(origins):
-            out = model.model_.forward(y=prep.y[:t], h=h, level=list(LEVELS))
+            out = model.model_.forward(y=item.y[:t], h=h, level=list(LEVELS))
             for level in LEVELS:
                 bounds[level][0][i], bounds[level][1][i] = out[f"lo-{level}"], out[f"hi-{level}"]
-    y = prep.targets("test")
+    y = item.targets("test")
     return {"row": "ets (statsforecast native)",
             **intervals.flat({level: intervals.measure(y, lo, hi, level) for level, (lo, hi) in bounds.items()})}
 
 
 def bench_series(s: Any, *, networks: bool, epochs: int | None, tmp: Path) -> list[dict[str, Any]]:
-    from forecaster.data.prepared import prepare
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import prepare_run, score_baselines, train
 
     cfg = _config(s, tmp / "models", epochs)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(
         cfg.model, baselines=("naive", "seasonal_naive", "linear", "ets", "theta")),
         forecast=dataclasses.replace(cfg.forecast, levels=LEVELS))
-    prep = prepare(cfg)
-    print(f"{s.name}: {prep.split.n} rows, season {prep.season}, horizon {prep.split.horizon}, "
-          f"{len(prep.origins('val'))} validation / {len(prep.origins('test'))} test windows", file=sys.stderr, flush=True)
+    prep = prepare_run(cfg)
+    item = prep.single
+    print(f"{s.name}: {item.split.n} rows, season {prep.season}, horizon {item.split.horizon}, "
+          f"{len(item.origins('val'))} validation / {len(item.origins('test'))} test windows", file=sys.stderr, flush=True)
     if networks:
-        board = pipeline.train(cfg, prep, cells=["gru"]).leaderboard
+        board = train(cfg, prep, cells=["gru"]).leaderboard
     else:
-        board = [{"name": n, **b} for n, b in pipeline.baseline_scores(prep, cfg=cfg).items()]
+        board = [{"name": b.name, **b.scores} for b in score_baselines(prep, cfg)]
     rows = [{"series": s.name, "row": r["name"], "mase": r.get("mase"),
              **{k: r.get(k) for k in (f"{m}_{lv}" for lv in LEVELS for m in ("coverage", "width", "winkler"))}}
             for r in board]
@@ -74,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--series", help="comma-separated names (default: all)")
     p.add_argument("--epochs", type=int, default=None, help="network epoch cap (default: the product's)")
     p.add_argument("--no-networks", action="store_true", help="baselines and statistical rows only")
+    p.add_argument("--quick", action="store_true", help="networks trained 3 epochs unless --epochs is given")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args(argv)
+    if args.quick and args.epochs is None:
+        args.epochs = 3
     wanted = set(args.series.split(",")) if args.series else None
 
     rows: list[dict[str, Any]] = []

@@ -21,7 +21,8 @@ after rows: each recurrent cell either beats its linear start on validation beyo
 of at least 2 block standard errors) or was stopped within its gain budget with the reason printed.
 
 Usage: ``python bench/learning.py [--before PATH] [--series a,b] [--cells lstm,gru] [--data PATH:TARGET:H]
-[--synthetic] [--epochs N] [--json PATH]``
+[--synthetic] [--epochs N] [--quick] [--json PATH]`` (``--quick``: 3 epochs unless ``--epochs`` is given; a smoke
+run, the target is not meaningful then)
 """
 
 from __future__ import annotations
@@ -225,12 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", action="append", default=[], help="PATH:TARGET:HORIZON of another series (repeatable)")
     p.add_argument("--synthetic", action="store_true", help="also a logistic-map series (a nonlinear signal)")
     p.add_argument("--epochs", type=int, default=None, help="epoch cap (default: the product's)")
+    p.add_argument("--quick", action="store_true", help="3 epochs unless --epochs is given (a smoke run)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per side and series")
     p.add_argument("--json", default=None, help="write run_all rows here, and every measured row beside it (.rows.json)")
     p.add_argument("--table", default=None, help="print the table of a .rows.json written before, and exit")
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.quick and args.epochs is None:
+        args.epochs = 3
     if args.one:
         return _side(args)
     if args.table:

@@ -16,7 +16,8 @@ start), trains it with early stopping switched off (``--epochs`` full epochs) an
   between two models (block standard error of the paired per-window difference, blocks of one
   horizon).
 
-Usage: ``python bench/learning_diagnosis.py [--series a,b] [--epochs N] [--cell lstm] [--csv PATH]``
+Usage: ``python bench/learning_diagnosis.py [--quick] [--series a,b] [--epochs N] [--cell lstm] [--csv PATH]``
+(``--quick``: 2 epochs unless ``--epochs`` is given)
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def run(name: str, path: str, target: str, horizon: int, *, epochs: int, cell: s
     from forecaster import config
     from forecaster.data.prepared import prepare
     from forecaster.models.network.cells import build_model
+    from forecaster.models.network.hardware import seed_everything, shard_count, use_jit
     from forecaster.models.network.residual import start as residual_start
-    from forecaster.models.network.training import fit, seed_everything, shard_count, use_jit
+    from forecaster.models.network.training import fit
 
     cfg = config.resolve(overrides={"data.path": str(ROOT / path), "data.target": target, "window.horizon": horizon,
                                     "training.learning_rate": lr, **extra})
@@ -165,13 +167,16 @@ def show(rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--series", default=",".join(SERIES))
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=None, help="full epochs (default 12)")
+    p.add_argument("--quick", action="store_true", help="2 epochs unless --epochs is given (a smoke run)")
     p.add_argument("--cell", default="lstm")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lookback", type=int, default=None)
     p.add_argument("--data", default=None, help="PATH:TARGET:HORIZON of another series")
     p.add_argument("--csv", default=None)
     a = p.parse_args(argv)
+    if a.epochs is None:
+        a.epochs = 2 if a.quick else 12
     import pandas as pd
 
     extra = {"window.lookback": a.lookback} if a.lookback else {}

@@ -12,7 +12,8 @@ million windows takes about a minute on 2 cores (an LSTM runs ~8,000 windows/s a
 here: 15 minutes). What is measured is the data path, which is the same for every cell:
 ``--cell lstm`` runs the same epoch with a recurrent layer.
 
-Usage: ``python bench/memory.py [--rows N] [--cell C] [--units N] [--batch-size N] [--json PATH]``
+Usage: ``python bench/memory.py [--quick] [--rows N] [--cell C] [--units N] [--batch-size N] [--json PATH]``
+(``--quick``: 1 million points unless ``--rows`` is given; a smoke run, not the target's size)
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def child(rows: int, cell: str, units: int, batch: int) -> None:
     from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster.data.windows import Scaler, make_dataset, split
+    from forecaster.data.scaling import Scaler
+    from forecaster.data.windows import make_dataset, split
     from forecaster.models.network.cells import build_model
-    from forecaster.models.network.training import fit, seed_everything, shard_count, use_jit
+    from forecaster.models.network.hardware import seed_everything, shard_count, use_jit
+    from forecaster.models.network.training import fit
 
     rng = np.random.default_rng(0)
     t = np.arange(rows, dtype=np.float64)
@@ -68,13 +71,16 @@ def child(rows: int, cell: str, units: int, batch: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=10_000_000)
+    p.add_argument("--rows", type=int, default=None, help="points of the series (default 10,000,000)")
+    p.add_argument("--quick", action="store_true", help="1,000,000 points unless --rows is given (a smoke run)")
     p.add_argument("--cell", default="mlp")
     p.add_argument("--units", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.rows is None:
+        a.rows = 1_000_000 if a.quick else 10_000_000
     if a.child:
         child(a.rows, a.cell, a.units, a.batch_size)
         return

@@ -6,13 +6,14 @@ Each stage runs in its own fresh child process so its peak RSS (``ru_maxrss``) i
 2. ``prepare``: split and scale every series on its own training rows and stack the windows.
 3. ``epoch``: one epoch of a global GRU (product defaults: 64 units, batch 32... here batch 1024 so
    an epoch over ~3 million windows stays near a few minutes on 2 cores) over every series' windows.
-4. ``predict``: ``forecast_panel`` for all 10,000 series in one batched ONNX call, from a model
+4. ``predict``: ``workflows.predict.forecast`` for all 10,000 series in one batched ONNX call, from a model
    saved by a short training run; also the full CLI ``forecast predict`` (reading the file included).
 
 Memory is compared with what materialised windows would take (``windows x lookback x features``
 float32, computed, not allocated): the stacked-gather data path grows with rows, not rows x lookback.
 
-Usage: ``python bench/panel_scale.py [--series N] [--points N] [--json PATH]``
+Usage: ``python bench/panel_scale.py [--quick] [--series N] [--points N] [--json PATH]`` (``--quick``: 300 series
+x 300 points unless given; a smoke run)
 """
 
 from __future__ import annotations
@@ -73,17 +74,18 @@ def child(stage: str, path: str, models: str) -> None:
 
     out: dict[str, object] = {}
     t0 = time.perf_counter()
-    from forecaster.data import panel
+    from forecaster.data.load import load
+    from forecaster.data.prepared import prepare
 
     cfg = _cfg(path, models)
-    loaded = panel.load(cfg)  # type: ignore[arg-type]
+    loaded = load(cfg)  # type: ignore[arg-type]
     out["load_s"] = time.perf_counter() - t0
     out["rows"] = loaded.rows
     if stage == "load":
         _print(out)
         return
     t1 = time.perf_counter()
-    pp = panel.prepare_panel(cfg, loaded)  # type: ignore[arg-type]
+    pp = prepare(cfg, loaded)  # type: ignore[arg-type]
     out["prepare_s"] = time.perf_counter() - t1
     out["series"] = len(pp.items)
     out["lookback"] = pp.split.lookback
@@ -107,8 +109,8 @@ def child(stage: str, path: str, models: str) -> None:
 
     from forecaster.artifacts.cell import load_for_serving, write_cell
     from forecaster.models.network.model import NetworkModel
-    from forecaster.workflows.panels import _records
-    from forecaster.workflows.predict import forecast_panel
+    from forecaster.workflows.predict import forecast
+    from forecaster.workflows.save import records
 
     small = dataclasses.replace(pp, split=dataclasses.replace(pp.split, parts={
         k: v[:: max(1, len(v) // 20000)] for k, v in pp.split.parts.items()}))
@@ -118,13 +120,13 @@ def child(stage: str, path: str, models: str) -> None:
     import pandas as pd
 
     write_cell(cell_dir, cell="gru", model=net.model_, scaler=pp.scaler, metrics={}, history=net.fit_.history,
-               forecast=pd.DataFrame({"timestamp": [], "yhat": []}), **_records(pp, cfg, "direct"))  # type: ignore[arg-type]
+               forecast=pd.DataFrame({"timestamp": [], "yhat": []}), **records(pp, cfg, "direct"))  # type: ignore[arg-type]
     loaded_cell = load_for_serving(cell_dir)
-    forecast_panel(loaded_cell, loaded, levels=())  # warm: the ONNX session's first call
+    forecast(loaded_cell, loaded, levels=())  # warm: the ONNX session's first call
     times = []
     for _ in range(3):
         t3 = time.perf_counter()
-        fc = forecast_panel(loaded_cell, loaded, levels=())
+        fc = forecast(loaded_cell, loaded, levels=())
         times.append(time.perf_counter() - t3)
     out["predict_s"] = min(times)
     out["predict_rows"] = len(fc)
@@ -147,11 +149,16 @@ def say(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--series", type=int, default=10_000)
-    p.add_argument("--points", type=int, default=500)
+    p.add_argument("--series", type=int, default=None, help="series (default 10,000)")
+    p.add_argument("--points", type=int, default=None, help="points per series (default 500)")
+    p.add_argument("--quick", action="store_true", help="300 series x 300 points unless given (a smoke run)")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.series is None:
+        args.series = 300 if args.quick else 10_000
+    if args.points is None:
+        args.points = 300 if args.quick else 500
     if args.child:
         child(*args.child)
         return 0

@@ -10,8 +10,9 @@ peers are fitted on the same rows and scored on the same test windows with the s
 - statsforecast's ``AutoETS`` and ``AutoTheta`` through ``StatsForecast.cross_validation`` with the
   same windows (``refit=False``: fitted once, then filtered forward, as our rows do).
 
-Every forecast is scored by :func:`forecaster.metrics.score` against the test targets of
-:func:`forecaster.data.prepared.prepare` (the training rows' seasonal-naive scale). Time-to-model is
+Every forecast is scored by :func:`forecaster.evaluation.metrics.score` against the test targets of
+:func:`forecaster.workflows.train.prepare_run` (the data as our compare prepared it: its lookback, its
+windows, the training rows' seasonal-naive scale). Time-to-model is
 wall seconds of fit + test forecasts; ours is the leaderboard's ``train_seconds`` (every fit of
 the cell) for a network, fit + predict seconds for a baseline. One table: ratios are peer / ours.
 
@@ -84,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, AutoTheta
 
-    from forecaster import config, metrics
-    from forecaster.data.prepared import prepare
+    from forecaster import config
+    from forecaster.evaluation import metrics
+    from forecaster.workflows.train import prepare_run
 
     table = []
     for name in [s.strip() for s in args.series.split(",") if s.strip()]:
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             frame.to_csv(path, index=False)
             payload, ours_wall = _ours(path, Path(tmp) / "models", args.extra.split())
             rows = {r["name"]: r for r in payload["leaderboard"]}
-            prep = prepare(config.resolve(overrides={"data.path": str(path)}))
+            prep = prepare_run(config.resolve(overrides={"data.path": str(path)})).single
             sp, season, freq = prep.split, prep.season, prep.series.freq
             origins = prep.origins("test")
             h, n_windows = sp.horizon, len(origins)

@@ -1,12 +1,13 @@
 """``forecast predict`` from a fresh process, per row kind of a saved run, for one or more checkouts.
 
 For each folder of ``RUN`` that ``forecast predict`` serves (networks through ONNX, statistical
-rows) and each checkout, runs that checkout's ``forecast predict --model RUN/<row>`` as a fresh
-process ``--repeats`` times, interleaved (the machine is shared), and prints the median wall
-and CPU (user + system) seconds (the CPU figure is the one a loaded machine moves least): the
-before/after of issue 31's "predict from a fresh process <= 1 s whatever row it serves". A
-checkout before state format 1 refits a statistical row at every call; one after serves it from
-its saved state (``spec.json`` carries both: an older checkout ignores the state).
+rows, the naive, seasonal-naive and linear rows) and each checkout, runs that checkout's
+``forecast predict --model RUN/<row>`` as a fresh process ``--repeats`` times, interleaved (the
+machine is shared), and prints the median wall and CPU (user + system) seconds (the CPU figure is
+the one a loaded machine moves least): the before/after of issue 31's "predict from a fresh process
+<= 1 s whatever row it serves". A checkout before state format 1 refits a statistical row at every
+call; one after serves it from its saved state (``spec.json`` carries both: an older checkout
+ignores the state).
 
 Usage::
 
@@ -24,6 +25,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def _kind(folder: Path) -> str:
+    """What a row folder holds, from its manifest (a network's manifest has no ``kind``)."""
+    kind = json.loads((folder / "manifest.json").read_text()).get("kind")
+    if kind in ("statistical", "baseline"):
+        return str(kind)
+    backend = "onnx" if (folder / "model.onnx").is_file() or (folder / "series" / "0" / "model.onnx").is_file() else "keras"
+    return f"network{' per series' if kind == 'per_series' else ''} ({backend})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu.setdefault((row, label), []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
                 codes[(row, label)] = done.returncode
-    kinds = {}
-    for row in rows:
-        manifest = json.loads((args.run / row / "manifest.json").read_text())
-        kinds[row] = "statistical" if manifest.get("kind") == "statistical" else "network (onnx)"
+    kinds = {row: _kind(args.run / row) for row in rows}
     labels = [label for _, label in repos]
     header = ["row", "kind", *[f"{lb} wall s" for lb in labels], *[f"{lb} CPU s" for lb in labels]]
     header += ["ratio wall", "ratio CPU"] if len(labels) == 2 else []

@@ -89,11 +89,11 @@ def main() -> None:
 
         served = load_for_serving(cell)
         assert served.backend == "onnx"
-        series = load_for_predict(served)
+        series = load_for_predict(served).first  # a file of one series: a panel of one
         values = series.frame[series.columns].to_numpy()
         starts = np.linspace(0, len(values) - 48, 2000).astype(int)
         windows = np.stack([values[s : s + 48] for s in starts])
-        scaled = served.scaler.transform(windows)
+        scaled = served.scaler.of(series.series_id).transform(windows)
         one = scaled[:1]
 
         latency, batched = {}, {}

@@ -7,7 +7,8 @@
 4. Simulated cluster: ``ray.cluster_utils.Cluster`` with 1, 2 and 4 one-CPU "nodes" on this machine
    running the same nine trials, for the shape of the scaling curve (on 2 cores, 4 nodes oversubscribe).
 
-Each measurement runs in a fresh process. Usage: ``python bench/ray_fanout.py [--epochs N] [--json PATH]``
+Each measurement runs in a fresh process. Usage: ``python bench/ray_fanout.py [--quick] [--epochs N] [--json PATH]``
+(``--quick``: 1 epoch per trial unless ``--epochs`` is given; a smoke run)
 """
 
 from __future__ import annotations
@@ -116,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=None, help="epochs per trial (default 8)")
+    p.add_argument("--quick", action="store_true", help="1 epoch per trial unless --epochs is given (a smoke run)")
     p.add_argument("--json", metavar="PATH")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 1 if args.quick else 8
     if args.child:
         child(args.child[0], args.child[1], int(args.child[2]))
         return 0

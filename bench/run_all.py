@@ -23,7 +23,7 @@ from common import Row, print_table
 __all__ = ["main", "SCRIPTS"]
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["train_throughput.py", "memory.py", "predict_latency.py", "gpu_throughput.py"]
+SCRIPTS = ["train_throughput.py", "memory.py", "predict_latency.py", "gpu_throughput.py", "import_time.py"]
 
 
 def main() -> int:

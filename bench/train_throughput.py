@@ -6,9 +6,11 @@ train/validation windows, in this one process:
 
 - blog recipe: windows copied in a Python loop into numpy arrays, ``activation='relu'`` (which
   loses the fused LSTM kernel), batch 32, Keras' default compile, ``model.fit`` on the arrays;
-- forecaster: what ``pipeline.train_cell`` runs: windows gathered per batch from one tensor by
-  ``tf.data``, the residual LSTM, our default batch size, ``training.prepare_to_train`` (each
-  batch split into one shard per core, or XLA, as ``shard_count`` and ``use_jit`` decide).
+- forecaster: what ``workflows.train.train_cell`` runs: windows gathered per batch from one tensor by
+  ``tf.data``, the residual LSTM (its base and linear start as ``NetworkModel.fit`` chooses them), our
+  default batch size (``training.batch_for``: ``training.batch_size``, smaller on a small training
+  set), ``hardware.prepare_to_train`` (each batch split into one shard per core, or XLA, as
+  ``hardware.shard_count`` and ``hardware.use_jit`` decide).
 
 Throughput is windows/s of whole epochs (training plus the validation pass, as ``fit`` runs
 them), in steady state: each timing is a ``fit`` of 3 epochs whose first epoch (iterator set-up,
@@ -109,20 +111,49 @@ def blog_model():
     return model
 
 
+def default_batch(prep, cfg) -> int:
+    """The batch ``NetworkModel.fit`` trains with at the defaults (``training.batch_for``)."""
+    from forecaster.models.network.training import batch_for
+
+    return batch_for(cfg.training.batch_size, len(prep.split.starts("train")), cfg.training.min_steps)
+
+
+_BASES: dict[int, object] = {}
+
+
+def residual_base(prep, cfg):
+    """What the residual network corrects, chosen as ``NetworkModel.fit`` chooses it: the base on the
+    training windows with its least-squares linear start, kept only when that start beats the base alone
+    on validation (``model.linear: null``). Computed once per prepared data."""
+    import dataclasses
+
+    from forecaster.models.network.residual import start
+
+    if id(prep) not in _BASES:
+        linear = cfg.model.linear
+        base = start(prep, HORIZON, linear=linear is not False)
+        if linear is None and base.start is not None and not base.start.val_loss < base.start.base_val_loss:
+            base = dataclasses.replace(base, linear=None)
+        _BASES[id(prep)] = base
+    return _BASES[id(prep)]
+
+
 def our_model(prep, cfg, cell: str = "lstm", *, batch_size: int | None = None, jit: bool | None = None,
               shards: int | None = None):
-    """forecaster's network and compile settings, exactly as ``pipeline.train_cell`` makes them
+    """forecaster's network and compile settings, exactly as ``workflows.train.train_cell`` makes them
     (``jit``/``shards`` override the automatic choices)."""
-    from forecaster.models.network import training
     from forecaster.models.network.cells import build_model
+    from forecaster.models.network.hardware import prepare_to_train, seed_everything, shard_count, use_jit
+    from forecaster.models.network.model import recurrent_steps
 
-    training.seed_everything(cfg.training.seed)
+    seed_everything(cfg.training.seed)
     model = build_model(cell=cell, lookback=LOOKBACK, n_features=1, horizon=HORIZON, units=(UNITS,),
-                        learning_rate=cfg.training.learning_rate, base=prep.residual_base(HORIZON))
-    use = training.use_jit(cfg.training.jit_compile, len(prep.split.starts("train")), cell) if jit is None else jit
+                        learning_rate=cfg.training.learning_rate, base=residual_base(prep, cfg),
+                        recurrent_steps=recurrent_steps(cfg.model.recurrent_steps, LOOKBACK, prep.season))
+    use = use_jit(cfg.training.jit_compile, len(prep.split.starts("train")), cell) if jit is None else jit
     if shards is None:
-        shards = training.shard_count(cell, batch_size or cfg.training.batch_size, jit_compile=use)
-    training.prepare_to_train(model, jit_compile=use, shards=shards)
+        shards = shard_count(cell, batch_size or default_batch(prep, cfg), jit_compile=use)
+    prepare_to_train(model, jit_compile=use, shards=shards)
     return model
 
 
@@ -168,16 +199,17 @@ def blog_full(prep, data, epochs: int, patience: int) -> dict[str, float]:
     secs: list[float] = []
     model.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv), verbose=0,
               callbacks=[epoch_timer(secs), stop])
-    pred = prep.scaler.inverse_target(model.predict(xt, batch_size=256, verbose=0))
-    mase = metrics.mase(prep.test_targets, pred, insample=prep.insample, season=prep.season)
+    item = prep.single
+    pred = item.scaler.inverse_target(model.predict(xt, batch_size=256, verbose=0))
+    mase = metrics.mase(item.test_targets, pred, insample=item.insample, season=item.season)
     return {"mase": float(mase), "epochs": len(secs), "seconds": sum(secs)}
 
 
 def ours_full(prep, cfg) -> dict[str, float]:
     """forecaster's own training path, default settings, to its end."""
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import train_cell
 
-    c = pipeline.train_cell(prep, cfg, "lstm")
+    c = train_cell(prep, cfg, "lstm")
     return {"mase": float(c.scores["mase"]), "epochs": c.fit.epochs_run, "seconds": c.train_seconds,
             "base": c.base.name if c.base is not None else "none"}
 
@@ -200,15 +232,15 @@ def threads_child(intra: int, inter: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
     from forecaster.models.network import training
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import prepare_run
 
     cfg = config()
-    prep = pipeline.prepare(cfg)
+    prep = prepare_run(cfg)
+    batch = default_batch(prep, cfg)
     model = our_model(prep, cfg)
-    train = prep.dataset("train", batch_size=cfg.training.batch_size, shuffle=True, seed=42)
+    train = prep.dataset("train", batch_size=batch, shuffle=True, seed=42)
     secs: list[float] = []
-    fit_timed(model, training.fit_inputs(model, train, prep.dataset("val", batch_size=cfg.training.batch_size)),
-              secs, 6)
+    fit_timed(model, training.fit_inputs(model, train, prep.dataset("val", batch_size=batch)), secs, 6)
     print(json.dumps({"wps": len(prep.split.starts("train")) / statistics.median(secs[1:])}))
 
 
@@ -226,10 +258,10 @@ def pair_child() -> None:
     from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster.workflows import pipeline
+    from forecaster.workflows.train import prepare_run
 
     cfg = config()
-    prep = pipeline.prepare(cfg)
+    prep = prepare_run(cfg)
     make = contender_factory(prep, cfg)
     times = interleaved({"blog": make("blog"), "ours": make("ours")}, rounds=3 if QUICK else 8)
     print(json.dumps(times))
@@ -251,7 +283,7 @@ def contender_factory(prep, cfg, data=None) -> Callable[..., Contender]:
             blog = blog_model()
             return lambda out, epochs: blog.fit(x, y, batch_size=32, epochs=epochs, validation_data=(xv, yv),
                                                 verbose=0, callbacks=[epoch_timer(out)])
-        batch_size = batch_size or cfg.training.batch_size
+        batch_size = batch_size or default_batch(prep, cfg)
         model = our_model(prep, cfg, cell, batch_size=batch_size, **kw)
         train = prep.dataset("train", batch_size=batch_size, shuffle=True, seed=42)
         val = prep.dataset("val", batch_size=batch_size)
@@ -278,16 +310,16 @@ def main() -> None:
     from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from forecaster.models.network import training
-    from forecaster.workflows import pipeline
+    from forecaster.models.network.hardware import shard_count, use_jit
+    from forecaster.workflows.train import prepare_run
 
     cfg = config()
-    batch = cfg.training.batch_size
-    prep = pipeline.prepare(cfg)
+    prep = prepare_run(cfg)
+    batch = default_batch(prep, cfg)
     n_train = len(prep.split.starts("train"))
-    jit_lstm = training.use_jit(cfg.training.jit_compile, n_train, "lstm")
-    jit_gru = training.use_jit(cfg.training.jit_compile, n_train, "gru")
-    shards = training.shard_count("lstm", batch, jit_compile=jit_lstm)
+    jit_lstm = use_jit(cfg.training.jit_compile, n_train, "lstm")
+    jit_gru = use_jit(cfg.training.jit_compile, n_train, "gru")
+    shards = shard_count("lstm", batch, jit_compile=jit_lstm)
     peak_before = matmul_peak()
     data = blog_windows(prep)
     make = contender_factory(prep, cfg, data)

@@ -12,6 +12,7 @@ __all__ = [
     "ExitCode",
     "ForecasterError",
     "ConfigError",
+    "KeywordError",
     "DataError",
     "ArtifactError",
     "TrainingError",
@@ -45,6 +46,11 @@ class ConfigError(ForecasterError, ValueError):
     """A config key, flag or value is wrong."""
 
     exit_code = ExitCode.USAGE
+
+
+class KeywordError(ConfigError, TypeError):
+    """A keyword argument of the Python API (:mod:`forecaster.api`) that no setting or option has: the
+    ``TypeError`` Python raises for an unknown keyword, and a :class:`ConfigError` like a misspelt flag."""
 
 
 class DataError(ForecasterError, ValueError):

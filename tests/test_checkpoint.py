@@ -22,7 +22,7 @@ def _data():
 
 def _model(learning_rate: float):
     from forecaster.models.network.cells import build_model
-    from forecaster.models.network.training import seed_everything
+    from forecaster.models.network.hardware import seed_everything
 
     seed_everything(3)
     return build_model(cell="gru", lookback=6, n_features=1, horizon=2, units=(4,), learning_rate=learning_rate)

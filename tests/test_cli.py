@@ -156,7 +156,7 @@ def test_manifest_that_disagrees_with_the_network_is_an_artifact_error(model_dir
     from forecaster.artifacts.run import resolve_cell_dir
 
     copy = tmp_path / "edited"
-    shutil.copytree(resolve_cell_dir(model_dir), copy)
+    shutil.copytree(resolve_cell_dir(model_dir, networks_only=True), copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["window"]["lookback"] = 5
     (copy / "manifest.json").write_text(json.dumps(manifest))
@@ -199,14 +199,15 @@ def test_predict_says_what_it_serves_and_why(model_dir, capsys):
     saved = board_path.read_text()
     board = json.loads(saved)
     recommended = board["verdict"]["recommended"]
+    assert (run / recommended / "manifest.json").is_file()  # every row has a folder now: the recommended one serves
     assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
     err = capsys.readouterr().err
-    if (run / recommended / "manifest.json").is_file():
-        assert f"forecast: serving {run / recommended}: the newest run (no champion.json): the run's recommended row, " \
-               f"{recommended}: " in err
-    else:  # naive, seasonal naive or linear before they had folders: the network, said as a fallback
-        assert (f"forecast: serving {run / 'gru'}: the newest run (no champion.json): the run recommends {recommended}, "
-                "which has no saved folder to serve it; serving the best servable row by test MASE instead, gru") in err
+    assert f"forecast: serving {run / recommended}: the newest run (no champion.json): the run's recommended row, " \
+           f"{recommended}: " in err
+    if recommended != "gru":  # the network asked for by its folder serves, and says which row the run recommends
+        assert main(["predict", "--model", str(run / "gru")]) == ExitCode.OK
+        err = capsys.readouterr().err
+        assert f"the run recommends {recommended}" in err and f"--model {run / recommended}" in err
     gru = next(r for r in board["rows"] if r["name"] == "gru")
     board["verdict"] = "MASE GRU 0.500."  # a run saved before the verdict recommended a row
     board["rows"] = [r for r in board["rows"] if r["name"] != "linear"]
@@ -215,11 +216,12 @@ def test_predict_says_what_it_serves_and_why(model_dir, capsys):
     try:
         assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
         err = capsys.readouterr().err
-        assert f"forecast: serving {run / 'gru'}: the newest run's best servable row (no champion.json)" in err
-        assert main(["predict", "--model", str(run)]) == ExitCode.OK
-        err = capsys.readouterr().err
-        assert "the best servable row of the run given" in err  # linear has no folder: the network serves
-        assert f"gru lost to the linear baseline on its own test windows (MASE {gru['mase']:.3f} vs" in err
+        assert f"forecast: serving {run / 'linear'}: the newest run's best servable row (no champion.json)" in err
+        assert main(["predict", "--model", str(run / "gru")]) == ExitCode.OK
+        err = capsys.readouterr().err  # asked for the network by name: it serves, and says what beat it
+        assert (f"gru lost to the linear baseline on its own test windows (MASE {gru['mase']:.3f} vs "
+                f"{gru['mase'] / 2:.3f}); the baseline may serve this series better: serve it with --model "
+                f"{run / 'linear'}") in err
     finally:
         board_path.write_text(saved)
 

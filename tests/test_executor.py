@@ -31,9 +31,9 @@ def tiny_panel(tmp_path):
 
 @pytest.mark.slow  # a local Ray cluster starts in ~10 s and runs four trials in worker processes
 def test_ray_compare_equals_the_sequential_one_for_the_same_seeds(ray_session, tiny_panel, tmp_path):
-    local = compare.compare_panel(tiny_panel, cells=["gru", "mlp"], repeats=2, report=False,
+    local = compare.compare(tiny_panel, cells=["gru", "mlp"], repeats=2, report=False,
                                   run_dir=tmp_path / "local")
-    fanned = compare.compare_panel(tiny_panel, cells=["gru", "mlp"], repeats=2, report=False, executor="ray",
+    fanned = compare.compare(tiny_panel, cells=["gru", "mlp"], repeats=2, report=False, executor="ray",
                                    run_dir=tmp_path / "ray")
     by_name = {r["name"]: r for r in local.rows}
     for row in fanned.rows:

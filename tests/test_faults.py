@@ -14,13 +14,12 @@ import pytest
 import yaml
 
 from forecaster import config
-from forecaster.artifacts.cell import load_cell
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.errors import ExitCode
 from forecaster.models.network.checkpoint import Checkpoint
 from forecaster.registry.retrain import retrain
 from forecaster.registry.store import Registry
-from forecaster.workflows.predict import forecast, load_for_predict
+from forecaster.workflows.predict import forecast, load_for_predict, load_model
 
 from conftest import make_frame, sigterm_while_retraining, small_cfg
 
@@ -114,7 +113,7 @@ def test_sigkill_during_retrain_keeps_the_champion_and_the_next_retrain_resumes(
     # the champion is untouched and still served
     assert reg.versions() == [1] and reg.champion() == 1
     assert not [p for p in reg.versions_dir.iterdir() if p.name != "1"]
-    loaded = load_cell(resolve_cell_dir(reg.root))
+    loaded = load_model(resolve_cell_dir(reg.root))  # whatever row the champion serves
     assert len(forecast(loaded, load_for_predict(loaded))) == 4
 
     done = ck.completed_epochs()

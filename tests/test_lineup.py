@@ -58,7 +58,7 @@ def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, 
     (run,) = (models / "series" / "runs").iterdir()
     assert {p.name for p in (run / "ets").iterdir()} == {"spec.json", "calibration.json", "metrics.json",
                                                          "manifest.json"}
-    assert not (run / "naive").exists()  # nothing to serve: it is recomputed from the data
+    assert json.loads((run / "naive" / "manifest.json").read_text())["kind"] == "baseline"  # every row has a folder
     spec = json.loads((run / "ets" / "spec.json").read_text())
     assert spec["name"] == "ets" and spec["season"] == 24
     capsys.readouterr()
@@ -66,9 +66,9 @@ def test_a_statistical_row_is_saved_and_served_by_predict(tmp_path, series_csv, 
     captured = capsys.readouterr()
     served = pd.read_csv(__import__("io").StringIO(captured.out))
     y = pd.read_csv(series_csv)["y"].to_numpy(dtype=float)
-    from forecaster.models import statistical_state  # served from its saved state (parameters frozen, as scored)
+    from forecaster.models import statistical_spec, statistical_state  # served from its saved state (frozen, as scored)
 
-    assert statistical_state.has_state(spec)
+    assert statistical_spec.has_state(spec)
     np.testing.assert_allclose(served["yhat"], statistical_state.forecast(spec, y, 3), rtol=1e-5)  # CSV: 6 digits
     assert list(served["timestamp"]) == ["2024-01-11T00:00:00", "2024-01-11T01:00:00", "2024-01-11T02:00:00"]
     assert f"forecast: serving {run / 'ets'}: the cell folder given" in captured.err

@@ -58,7 +58,7 @@ def _prep(path, tmp_path, **extra):
 
 
 def test_a_smooth_series_gets_an_interval_in_proportion_to_its_own_scale(panel_csv, tmp_path):
-    cfg, prep = _prep(panel_csv, tmp_path)
+    _, prep = _prep(panel_csv, tmp_path)
     scored = score_row(Linear(), prep, levels=(80, 95))
     cal = scored.calibration
     assert cal is not None and cal.scaled and cal.scale_unit == "mase"
@@ -87,7 +87,7 @@ def test_a_smooth_series_gets_an_interval_in_proportion_to_its_own_scale(panel_c
 
 
 def test_no_bound_below_zero_on_a_panel_never_negative_in_training(panel_csv, tmp_path):
-    cfg, prep = _prep(panel_csv, tmp_path)
+    _, prep = _prep(panel_csv, tmp_path)
     floored = score_row(Linear(), prep, levels=(80, 95))
     free = score_row(Linear(), prep, levels=(80, 95), nonnegative=False)
     assert floored.calibration.nonnegative and not free.calibration.nonnegative

@@ -168,12 +168,16 @@ def test_a_series_whose_network_fails_is_named_and_the_others_are_kept(write_csv
     assert json.loads((cell / "scaler.json").read_text())["ids"] == ["s0"]
     assert sorted(p.name for p in (cell / "series").iterdir()) == ["0"]
     assert set(pd.read_csv(cell / "forecast.csv")["store"]) == {"s0"}
-    # the run still serves its network (by the run folder and by the model's name)
+    # its folder serves the series it has a network for, and names the other
     out = tmp_path / "fc.csv"
-    assert main(["predict", "--model", str(models / "series"), "--output", str(out)]) == 0
+    assert main(["predict", "--model", str(cell), "--output", str(out)]) == 0
     assert set(pd.read_csv(out)["store"]) == {"s0"}
     assert "1 series left out (no network: its training failed): s1" in capsys.readouterr().err
-    assert main(["predict", "--model", str(Path(payload["run_dir"])), "--series", "s1"]) == 3
+    # by the model's name, a row that scored every series comes first: a baseline serves both
+    assert main(["predict", "--model", str(models / "series"), "--output", str(out)]) == 0
+    assert set(pd.read_csv(out)["store"]) == {"s0", "s1"}
+    assert "/gru:" not in capsys.readouterr().err
+    assert main(["predict", "--model", str(cell), "--series", "s1"]) == 3
     assert "series 's1' has no network (its training failed)" in capsys.readouterr().err
 
 
@@ -220,7 +224,9 @@ def test_retrain_keeps_a_per_series_champion_that_ties(write_csv, tmp_path):
     with pytest.MonkeyPatch.context() as mp:  # a challenger with no network for s1: its mean leaves s1 out
         mp.setattr(network.NetworkModel, "fit", diverge_on_s1)
         partial = retrain(dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule, margin=0.0)))
-    assert partial.outcome == "kept" and "the challenger scored 1 of 2 series" in partial.reason
+    # the version serves a row that scored both series (naive), not the network that scored one; it is kept
+    assert partial.outcome == "kept"
+    assert "(the version serves naive, gru left series out: scored 1 of 2 series" in partial.reason, partial.reason
     assert reg.champion() == 1
 
 

@@ -34,7 +34,7 @@ def test_run_directory_layout(trained):
     run = trained.run_dir
     assert run.parent.name == "runs" and run.parent.parent.name == "series"
     assert {p.name for p in run.iterdir()} == {"config.yaml", "leaderboard.json", "leaderboard.csv", "lstm",
-                                              "ets", "theta"}  # the statistical rows' specs, servable
+                                              *default_baselines()}  # every row's folder: each servable
     cell = run / "lstm"
     assert {p.name for p in cell.iterdir()} == {
         "model.keras", "model.onnx", "scaler.json", "calibration.json", "metrics.json", "history.csv", "forecast.csv",

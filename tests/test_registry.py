@@ -23,7 +23,8 @@ from conftest import make_frame, small_cfg
 
 def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
     """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``; no baseline rows, so
-    each version recommends and serves its network (a statistical champion: tests/test_lineup.py)."""
+    each version recommends and serves its network (a statistical champion: tests/test_lineup.py; a baseline
+    one: tests/test_baseline_rows.py)."""
     return small_cfg(data, root / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "sales",
                                                "model.baselines": [], **extra})
 

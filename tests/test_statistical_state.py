@@ -15,7 +15,9 @@ import pytest
 from forecaster.cli.main import main
 from forecaster.data.prepared import Prepared, prepare
 from forecaster.errors import ArtifactError, ExitCode
+from forecaster.models import arima_state
 from forecaster.models import statistical as st
+from forecaster.models import statistical_spec as spec_schema
 from forecaster.models import statistical_state as ss
 
 from conftest import FAST, make_frame, rehash, small_cfg
@@ -44,8 +46,8 @@ def test_state_forecasts_equal_the_fitted_models(name: str, prep: Prepared, fitt
     """At the end of the whole series (test rows included) and on another series (ARIMA: no resume)."""
     model = fitted[name]
     spec = model.spec()
-    ss.check_spec(spec)
-    assert ss.has_state(spec) and "state_note" not in spec
+    spec_schema.check_spec(spec)
+    assert spec_schema.has_state(spec) and "state_note" not in spec
     json.dumps(spec, allow_nan=False)  # plain, finite JSON
     y = prep.single.values[:, 0].astype(np.float64)
     other = 1.3 * y[17:] + 2.0  # a series that does not start with the fitted rows
@@ -59,7 +61,7 @@ def test_arima_resumes_only_from_its_own_rows(prep: Prepared, fitted: dict[str, 
     spec = fitted["arima"].spec()
     resume = spec["state"]["series"][""]["resume"]
     y = prep.single.values[:, 0].astype(np.float64)
-    assert resume["n"] == prep.single.split.val_end and resume["sha256"] == ss.fingerprint(y[: resume["n"]])
+    assert resume["n"] == prep.single.split.val_end and resume["sha256"] == arima_state.fingerprint(y[: resume["n"]])
     edited = y.copy()
     edited[3] += 1.0  # same length, other rows: the filter restarts and still agrees with the library
     np.testing.assert_allclose(ss.forecast(spec, edited, H), fitted["arima"].predict(edited, np.array([len(y)]), H)[0],
@@ -73,9 +75,9 @@ def test_getq0_equals_the_librarys() -> None:
     for p, q in ((0, 0), (1, 0), (0, 3), (2, 1), (3, 4), (1, 26), (27, 2)):
         phi = rng.uniform(-0.4, 0.4, p) / max(p, 1)  # stationary
         theta = rng.uniform(-0.5, 0.5, q)
-        np.testing.assert_allclose(ss.getq0(phi, theta), getQ0(phi, theta), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(arima_state.getq0(phi, theta), getQ0(phi, theta), rtol=1e-10, atol=1e-12)
     phi, theta = rng.uniform(-0.3, 0.3, 40) / 40, rng.uniform(-0.5, 0.5, 52)  # r = 53: solved by doubling
-    np.testing.assert_allclose(ss.getq0(phi, theta), getQ0(phi, theta), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(arima_state.getq0(phi, theta), getQ0(phi, theta), rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("kind", ["additive", "multiplicative"])
@@ -95,7 +97,7 @@ def test_seasonality_threshold_is_scipys() -> None:
 
 
 def test_names_are_the_registry() -> None:
-    assert tuple(st.STATISTICAL) == ss.NAMES
+    assert tuple(st.STATISTICAL) == spec_schema.NAMES
 
 
 def _ets_spec() -> dict[str, Any]:
@@ -134,31 +136,31 @@ def test_a_malformed_spec_is_refused(path: str, value: Any, message: str) -> Non
         spec["state"]["series"][""][path.split("..")[1]] = value
     else:
         spec = _with(spec, path, value)
-    with pytest.raises(ss.SpecError) as info:
-        ss.check_spec(spec)
+    with pytest.raises(spec_schema.SpecError) as info:
+        spec_schema.check_spec(spec)
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_a_seasonal_structure_with_season_one_is_refused() -> None:
     spec = _with(_ets_spec(), "season", 1)
     del spec["state"]
-    with pytest.raises(ss.SpecError, match="a seasonal ets structure needs a season >= 2, got 1"):
-        ss.check_spec(spec)
+    with pytest.raises(spec_schema.SpecError, match="a seasonal ets structure needs a season >= 2, got 1"):
+        spec_schema.check_spec(spec)
 
 
 def test_arima_schema_checks_orders_and_state() -> None:
     spec = {"name": "arima", "season": 12, "n_fit": 200, "history": None,
             "model": {"order": [1, 1, 1], "seasonal_order": [0, 1, 1], "period": 12, "include_mean": False,
                       "include_drift": False}}
-    ss.check_spec(spec)
-    with pytest.raises(ss.SpecError, match=r"model.order\[0\]: expected an integer in 0..50, got -1"):
-        ss.check_spec(_with(spec, "model.order", [-1, 1, 1]))
-    with pytest.raises(ss.SpecError, match="model.period: 7 differs from the spec's season 12"):
-        ss.check_spec(_with(spec, "model.period", 7))
+    spec_schema.check_spec(spec)
+    with pytest.raises(spec_schema.SpecError, match=r"model.order\[0\]: expected an integer in 0..50, got -1"):
+        spec_schema.check_spec(_with(spec, "model.order", [-1, 1, 1]))
+    with pytest.raises(spec_schema.SpecError, match="model.period: 7 differs from the spec's season 12"):
+        spec_schema.check_spec(_with(spec, "model.period", 7))
     state = {"arma": [1, 1, 0, 1, 12, 1, 1], "coef": [0.1, 0.2, 0.3], "intercept": None, "drift": None,
              "resume": {"n": 200, "sha256": "0" * 64, "a": [0.0] * 27, "P": [0.0] * 3}}
-    with pytest.raises(ss.SpecError, match=r"resume.P: expected a list of 729 numbers, got list of 3"):
-        ss.check_spec({**spec, "state": {"format": 1, "series": {"": state}}})
+    with pytest.raises(spec_schema.SpecError, match=r"resume.P: expected a list of 729 numbers, got list of 3"):
+        spec_schema.check_spec({**spec, "state": {"format": 1, "series": {"": state}}})
 
 
 def _run(tmp_path: Path, baselines: str = "naive,ets,theta,arima") -> Path:
@@ -182,7 +184,7 @@ def test_predict_serves_each_row_from_its_state_and_refuses_a_tampered_one(tmp_p
     y = pd.read_csv(tmp_path / "series.csv")["y"].to_numpy(dtype=float)
     for name in ("ets", "theta", "arima"):
         _, spec = read_spec(run / name)
-        assert ss.has_state(spec), spec.get("state_note")
+        assert spec_schema.has_state(spec), spec.get("state_note")
         capsys.readouterr()
         assert main(["predict", "--model", str(run / name), "--horizon", "3", "--levels", "none"]) == ExitCode.OK
         served = pd.read_csv(io.StringIO(capsys.readouterr().out))

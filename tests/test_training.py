@@ -9,15 +9,15 @@ import pytest
 
 from forecaster.config import resolve
 from forecaster.errors import ConfigError
-from forecaster.models.network import training
+from forecaster.models.network import hardware, training
 from forecaster.models.network.cells import build_model
 
 
 def test_use_jit_explicit_setting_wins_and_auto_needs_enough_windows():
-    assert training.use_jit(True, 10, "lstm") is True and training.use_jit(False, 10**6, "gru") is False
-    assert training.use_jit(None, training.JIT_MIN_WINDOWS - 1, "gru") is False
-    assert training.use_jit(None, training.JIT_MIN_WINDOWS, "gru") is (not training.gpu_available())
-    assert training.use_jit(None, 10**6, "lstm") is False  # measured: no gain for the LSTM
+    assert hardware.use_jit(True, 10, "lstm") is True and hardware.use_jit(False, 10**6, "gru") is False
+    assert hardware.use_jit(None, hardware.JIT_MIN_WINDOWS - 1, "gru") is False
+    assert hardware.use_jit(None, hardware.JIT_MIN_WINDOWS, "gru") is (not hardware.gpu_available())
+    assert hardware.use_jit(None, 10**6, "lstm") is False  # measured: no gain for the LSTM
 
 
 def test_jit_compile_config_and_flag(tmp_path):
@@ -30,9 +30,9 @@ def test_jit_compile_config_and_flag(tmp_path):
 
 
 def _losses(jit: bool) -> tuple[list[float], bool]:
-    training.seed_everything(5)
+    hardware.seed_everything(5)
     model = build_model(cell="gru", lookback=8, n_features=1, horizon=2, units=(6,))
-    training.prepare_to_train(model, jit_compile=jit)
+    hardware.prepare_to_train(model, jit_compile=jit)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 8, 1)).astype("float32")
     y = rng.normal(size=(300, 2)).astype("float32")
@@ -48,33 +48,33 @@ def test_same_seed_same_losses_with_and_without_xla(jit):
 
 
 def test_shard_count_rules(monkeypatch):
-    monkeypatch.setattr(training, "gpu_available", lambda: False)
-    monkeypatch.setattr(training, "cpu_cores", lambda: 4)
-    assert training.shard_count("lstm", 512) == 4 and training.shard_count("gru", 512) == 4
-    assert training.shard_count("lstm", 128) == 128 // training.MIN_SHARD_WINDOWS  # never below the minimum shard
-    assert training.shard_count("lstm", 32) == 1
-    assert training.shard_count("mlp", 512) == 1
-    assert training.shard_count("gru", 512, jit_compile=True) == 1  # XLA ran the shards one after the other
-    monkeypatch.setattr(training, "cpu_cores", lambda: 1)
-    assert training.shard_count("lstm", 512) == 1
-    monkeypatch.setattr(training, "cpu_cores", lambda: 8)
-    monkeypatch.setattr(training, "gpu_available", lambda: True)
-    assert training.shard_count("lstm", 512) == 1  # one cuDNN kernel per batch
+    monkeypatch.setattr(hardware, "gpu_available", lambda: False)
+    monkeypatch.setattr(hardware, "cpu_cores", lambda: 4)
+    assert hardware.shard_count("lstm", 512) == 4 and hardware.shard_count("gru", 512) == 4
+    assert hardware.shard_count("lstm", 128) == 128 // hardware.MIN_SHARD_WINDOWS  # never below the minimum shard
+    assert hardware.shard_count("lstm", 32) == 1
+    assert hardware.shard_count("mlp", 512) == 1
+    assert hardware.shard_count("gru", 512, jit_compile=True) == 1  # XLA ran the shards one after the other
+    monkeypatch.setattr(hardware, "cpu_cores", lambda: 1)
+    assert hardware.shard_count("lstm", 512) == 1
+    monkeypatch.setattr(hardware, "cpu_cores", lambda: 8)
+    monkeypatch.setattr(hardware, "gpu_available", lambda: True)
+    assert hardware.shard_count("lstm", 512) == 1  # one cuDNN kernel per batch
 
 
 def test_container_cpu_quota_caps_the_cores():
-    assert training.quota_cores("200000 100000\n") == 2 and training.quota_cores("150000 100000") == 2
-    assert training.quota_cores("50000 100000") == 1
-    assert training.quota_cores("max 100000") is None and training.quota_cores("") is None
-    assert 1 <= training.cpu_cores() <= (os.cpu_count() or 1)
+    assert hardware.quota_cores("200000 100000\n") == 2 and hardware.quota_cores("150000 100000") == 2
+    assert hardware.quota_cores("50000 100000") == 1
+    assert hardware.quota_cores("max 100000") is None and hardware.quota_cores("") is None
+    assert 1 <= hardware.cpu_cores() <= (os.cpu_count() or 1)
 
 
 def _train(shards: int, cell: str) -> tuple[dict[str, list[float]], list[np.ndarray]]:
     import tensorflow as tf
 
-    training.seed_everything(3)
+    hardware.seed_everything(3)
     model = build_model(cell=cell, lookback=10, n_features=2, horizon=3, units=(8,))
-    training.prepare_to_train(model, jit_compile=False, shards=shards)
+    hardware.prepare_to_train(model, jit_compile=False, shards=shards)
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 10, 2)).astype("float32")
     y = rng.normal(size=(300, 3)).astype("float32")
@@ -112,9 +112,9 @@ def test_fit_validates_every_epoch_as_keras_does(val_size_known):
     assert (int(val.cardinality()) > 0) is val_size_known
 
     def model():
-        training.seed_everything(4)
+        hardware.seed_everything(4)
         m = build_model(cell="lstm", lookback=10, n_features=1, horizon=3, units=(6,))
-        training.prepare_to_train(m, jit_compile=False, shards=2)
+        hardware.prepare_to_train(m, jit_compile=False, shards=2)
         return m
 
     keras_history = model().fit(train, validation_data=val, epochs=3, verbose=0).history

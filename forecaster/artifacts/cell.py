@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from forecaster.artifacts import layout
 from forecaster.artifacts import onnx_runtime as runtime
 from forecaster.artifacts.manifest import (
@@ -33,8 +35,9 @@ from forecaster.artifacts.manifest import (
     library_versions,
     write_cell_manifest,
 )
-from forecaster.data.scaling import SeriesScalers, read_scaler
-from forecaster.errors import ArtifactError
+from forecaster.data.features import future_of, last_window
+from forecaster.data.scaling import SeriesScalers, check_readable, read_scaler
+from forecaster.errors import ArtifactError, DataError
 from forecaster.evaluation.intervals import Calibration
 from forecaster.fs import atomic_path, atomic_write_text, json_ready, read_json
 from forecaster.models.contract import Capabilities, Kind
@@ -43,11 +46,12 @@ from forecaster.models.network.inference import KerasRuntime, NetworkForecaster,
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from forecaster.data.frame import SeriesFrame
     from forecaster.data.prepared import Prepared, PreparedSeries
 
 __all__ = [
     "BACKENDS", "LoadedCell", "write_cell", "write_cell_manifest", "is_per_series",
-    "write_statistical", "is_statistical",
+    "write_spec_row", "is_statistical",
     "read_calibration", "library_versions", "check_cell", "load_cell", "load_for_serving",
 ]
 
@@ -158,16 +162,20 @@ def read_calibration(cell_dir: Path, manifest: dict[str, Any]) -> Calibration | 
     return calibration
 
 
-def write_statistical(cell_dir: Path, *, name: str, spec: dict[str, Any], metrics: dict[str, Any],
-                      window: dict[str, Any], data: dict[str, Any], calibration: Calibration | None = None) -> None:
-    """Write a statistical row's folder: its spec (plain JSON: structure, parameters and, since state format 1,
-    the fitted state predict serves from; see :mod:`forecaster.models.statistical_state`), calibration, metrics and
-    manifest."""
+def write_spec_row(cell_dir: Path, *, kind: str, name: str, spec: dict[str, Any], metrics: dict[str, Any],
+                   window: dict[str, Any], data: dict[str, Any], calibration: Calibration | None = None,
+                   scaler: SeriesScalers | None = None) -> None:
+    """Write the folder of a row served from a plain-JSON spec: a statistical row (``kind``
+    ``layout.STATISTICAL``: structure, parameters and, since state format 1, the fitted state predict serves
+    from; see :mod:`forecaster.models.statistical_state`) or a baseline row (``layout.BASELINE``: naive,
+    seasonal naive, or the linear map with its ``scaler``), with calibration, metrics and manifest."""
     cell_dir.mkdir()
     atomic_write_text(cell_dir / layout.SPEC_FILE, json.dumps(json_ready(spec), indent=2))
+    if scaler is not None:
+        atomic_write_text(cell_dir / layout.SCALER_FILE, scaler.to_json())
     _write_calibration(cell_dir, calibration)
     atomic_write_text(cell_dir / layout.METRICS_FILE, json.dumps(json_ready(metrics), indent=2))
-    write_cell_manifest(cell_dir, cell=name, window=window, data=data, kind=layout.STATISTICAL)
+    write_cell_manifest(cell_dir, cell=name, window=window, data=data, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -236,6 +244,45 @@ class LoadedCell:
     def on(self, item: PreparedSeries) -> NetworkForecaster:
         """The saved network forecasting one series of prepared data (the model contract)."""
         return self.forecaster_of(item.series_id)
+
+    def forecast_frames(self, frames: Sequence[SeriesFrame], horizon: int, future: pd.DataFrame | None = None,
+                        source: str = "--future") -> tuple[np.ndarray, np.ndarray]:
+        """``horizon`` steps after the end of each series, ``(n, horizon)``, and each series' target scale
+        ``(n, 1)``: one batched call for a global network, one per series for a ``--per-series`` cell.
+
+        Raises:
+            DataError: a window's known covariates are missing after the end, or a value does not standardise
+                within float32 with the series' saved scaler.
+            ArtifactError: the runtime rejects the window (manifest and network disagree).
+        """
+        calendar = bool(self.manifest["data"].get("calendar", False))
+        windows = np.stack([self._readable(s, last_window(s, self.lookback, self.horizon, calendar=calendar,
+                                                          future=future_of(future, s, source), source=source))
+                            for s in frames])
+        scalers = [self.scaler.of(s.series_id) for s in frames]
+        mean, scale = np.stack([s.mean_ for s in scalers]), np.stack([s.scale_ for s in scalers])
+        try:
+            if self.per_series:  # a network per series (--per-series): one call each
+                yhat = np.concatenate([self.forecaster_of(s.series_id).predict_rows(
+                    windows[k:k + 1], horizon, mean[k:k + 1], scale[k:k + 1]) for k, s in enumerate(frames)])
+            else:
+                yhat = self.forecaster_of(frames[0].series_id).predict_rows(windows, horizon, mean, scale)
+        except (ArtifactError, DataError):
+            raise
+        except Exception as exc:  # the runtime rejected the window: manifest and network disagree
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+            raise ArtifactError(f"{self.path}: the saved network rejects a window of shape {tuple(windows.shape)} "
+                                f"described by manifest.json ({first}); the run is inconsistent: retrain or pick "
+                                "another run") from None
+        return yhat, scale[:, :1]
+
+    def _readable(self, series: SeriesFrame, values: np.ndarray) -> np.ndarray:
+        """``values``, once they standardise within float32 with the series' saved scaler (a value of ``1e300``
+        is the data's problem, named, not a broken model's NaN)."""
+        scaler = self.scaler.of(series.series_id)
+        source = series.path + (f": series {series.series_id!r}" if series.series_id is not None else "")
+        check_readable(values, scaler, source=source, index=series.frame.index, offset=len(series.frame) - len(values))
+        return values
 
 
 def _scaler(path: Path, manifest: dict[str, Any]) -> SeriesScalers:

@@ -6,7 +6,9 @@ Layout::
         config.yaml  leaderboard.json  leaderboard.csv  [report.html report.md plots/ backtest.json]
         <cell>/model.keras  model.onnx  scaler.json  calibration.json  metrics.json  history.csv  forecast.csv
                 manifest.json
-        <statistical row>/spec.json  calibration.json  manifest.json     (a statsforecast model: its spec, refitted to serve)
+        <statistical row>/spec.json  calibration.json  metrics.json  manifest.json   (a statsforecast model: its spec
+                and fitted state, served with numpy)
+        <naive | seasonal_naive | linear>/spec.json  [scaler.json]  calibration.json  metrics.json  manifest.json
         <cell>/series/<k>/model.keras  model.onnx   (--per-series: the network of the k-th series of scaler.json)
                 scaler.json  calibration.json  metrics.json  history.csv  forecast.csv  manifest.json
     <models_dir>/<name>/champion.json        which run/cell serves by default
@@ -18,7 +20,7 @@ __all__ = [
     "FORMAT", "MANIFEST", "KERAS_FILE", "ONNX_FILE", "SCALER_FILE", "METRICS_FILE", "HISTORY_FILE",
     "FORECAST_FILE", "CONFIG_FILE", "LEADERBOARD_JSON", "LEADERBOARD_CSV", "CHAMPION_FILE", "RUNS_DIR",
     "SPEC_FILE", "CALIBRATION_FILE", "REQUIRED_CELL_FILES", "OPTIONAL_CELL_FILES", "FALLBACK_FILES", "STATISTICAL",
-    "STATISTICAL_FILES", "SERIES_METRICS", "PER_SERIES", "SERIES_DIR",
+    "STATISTICAL_FILES", "SERIES_METRICS", "PER_SERIES", "SERIES_DIR", "BASELINE", "BASELINE_FILES",
 ]
 
 #: Version tag of the run-directory format written by this code.
@@ -50,6 +52,10 @@ PER_SERIES = "per_series"
 SERIES_DIR = "series"
 #: Hashed and required in a statistical row's folder.
 STATISTICAL_FILES = (SPEC_FILE,)
+#: ``manifest["kind"]`` of a naive, seasonal-naive or linear row's folder: ``spec.json`` (and, for linear,
+#: ``scaler.json``, required whenever the manifest lists it).
+BASELINE = "baseline"
+BASELINE_FILES = (SPEC_FILE,)
 #: Hashed when present (runs saved before ONNX export, or whose export failed, lack it; a model
 #: trained with ``--levels none`` or before intervals has no calibration).
 OPTIONAL_CELL_FILES = (ONNX_FILE, CALIBRATION_FILE)

@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.evaluation.intervals import Calibration
 
 __all__ = ["SELF_KEY", "library_versions", "sha256", "write_cell_manifest", "manifest_digest", "check_cell",
-           "SERIES_FILE", "is_statistical", "is_per_series", "expected_inputs", "panel_ids", "check_agreement",
+           "SERIES_FILE", "is_statistical", "is_baseline", "is_network", "is_per_series", "expected_inputs", "panel_ids",
+           "check_agreement",
            "check_network", "check_statistical"]
 
 #: What to do about any disagreement: the model cannot be trusted, so it is not served.
@@ -113,6 +114,9 @@ def _check_manifest_fields(manifest: dict[str, Any], where: str) -> None:
     def whole(value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
+    kinds = (layout.STATISTICAL, layout.BASELINE, layout.PER_SERIES)
+    if manifest.get("kind") not in (None, *kinds):
+        raise bad("kind", f"absent (a network) or one of {', '.join(kinds)}", manifest.get("kind"))
     window, data, files = manifest["window"], manifest["data"], manifest["files"]
     if not isinstance(window, dict) or not isinstance(data, dict):
         raise bad("window", "a mapping", window)
@@ -174,6 +178,8 @@ def check_cell(cell_dir: Path) -> dict[str, Any]:
                      if (cell_dir / n).exists() or (n in files and n not in layout.FALLBACK_FILES))
     if is_statistical(manifest):
         own: tuple[str, ...] = layout.STATISTICAL_FILES
+    elif is_baseline(manifest):
+        own = (*layout.BASELINE_FILES, *((layout.SCALER_FILE,) if layout.SCALER_FILE in files else ()))
     elif is_per_series(manifest):
         own = (layout.SCALER_FILE, *_series_files(cell_dir, files, where))
     else:
@@ -209,6 +215,16 @@ def _series_files(cell_dir: Path, files: dict[str, str], where: str) -> list[str
 def is_statistical(manifest: dict[str, Any]) -> bool:
     """Whether a checked manifest describes a statistical row's folder (not a network's)."""
     return manifest.get("kind") == layout.STATISTICAL
+
+
+def is_baseline(manifest: dict[str, Any]) -> bool:
+    """Whether a checked manifest describes a naive, seasonal-naive or linear row's folder."""
+    return manifest.get("kind") == layout.BASELINE
+
+
+def is_network(manifest: dict[str, Any]) -> bool:
+    """Whether a checked manifest describes a network's folder (one global network, or one per series)."""
+    return manifest.get("kind") in (None, layout.PER_SERIES)
 
 
 def is_per_series(manifest: dict[str, Any]) -> bool:

@@ -96,8 +96,9 @@ def _board(run_dir: Path) -> dict[str, Any]:
 
 
 def servable_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """The leaderboard rows of a run that ``predict`` can serve: every network, and every row saved with its
-    folder (statistical rows; naive, seasonal naive and linear once they are saved too).
+    """The leaderboard rows of a run that ``predict`` can serve: every network, and every baseline row saved
+    with its folder (naive, seasonal naive, linear, ets, theta, ...; runs saved before baseline folders lack
+    the first three).
 
     Raises:
         ArtifactError: the leaderboard is unreadable.

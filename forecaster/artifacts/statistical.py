@@ -27,9 +27,14 @@ from forecaster.errors import ArtifactError
 from forecaster.fs import read_json
 from forecaster.models.contract import Capabilities, Kind
 from forecaster.models.local import FAILURES, reason_of
-from forecaster.models.statistical_state import SpecError, check_spec
+from forecaster.models.statistical_spec import SpecError, check_spec
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
+    import pandas as pd
+
+    from forecaster.data.frame import SeriesFrame
     from forecaster.data.prepared import Prepared, PreparedSeries
     from forecaster.models.statistical import StatisticalModel
 
@@ -135,6 +140,14 @@ class LoadedStatistical:
             return self.fitted_[item.series_id]
         raise ValueError(self.failed_.get(item.series_id, f"{self.name}: call fit before on"))
 
+    def forecast_frames(self, frames: Sequence[SeriesFrame], horizon: int, future: pd.DataFrame | None = None,
+                        source: str = "--future") -> tuple[np.ndarray, np.ndarray]:
+        """``horizon`` steps after the end of each series' target, ``(n, horizon)``, and unit scales ``(n, 1)``
+        (it reads the target alone: ``future`` is not used)."""
+        yhat = np.stack([self.future(s.frame[s.target].to_numpy(dtype=np.float64), horizon, s.series_id)
+                         for s in frames])
+        return yhat, np.ones((len(frames), 1))
+
     def future(self, y: np.ndarray, horizon: int, series_id: str | None = None) -> np.ndarray:
         """``horizon`` steps after ``y``: from the series' saved state with numpy (parameters frozen, as the
         leaderboard scored them; no statsforecast import), or, for a spec saved without one (before state
@@ -144,7 +157,7 @@ class LoadedStatistical:
             ArtifactError: no spec for the series, statsforecast missing where a refit is needed (the serving
                 image), or the saved model cannot forecast this series (exit 4, "saved model unusable").
         """
-        from forecaster.models.statistical_state import SINGLE, StateError
+        from forecaster.models.statistical_spec import SINGLE, StateError
         from forecaster.models.statistical_state import forecast as from_state
 
         spec = self.specs.get(series_id)

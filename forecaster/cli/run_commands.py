@@ -129,9 +129,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loaded = load_model(cell_dir)
     panel = load_for_predict(loaded, args.data, missing=args.missing)
     future = read_future(loaded, args.future)
-    if args.future and future is None:  # a statistical row of a run with known covariates: say it is not used
-        warn(f"--future {args.future}: {cell_dir.name} is a statistical model and reads the target alone; the file "
-             "was not used")
+    if args.future and future is None:  # a naive or statistical row reads the target alone: say it is not used
+        warn(f"--future {args.future}: {cell_dir.name} reads the target alone; the file was not used")
     wanted = series_ids(args.series)
     if wanted and panel.id_col is None:
         raise ConfigError(f"--series: {cell_dir} forecasts one series per file (trained without --id-col)")

@@ -14,7 +14,7 @@ import pandas as pd
 from forecaster.data.frame import SeriesFrame
 from forecaster.errors import DataError
 
-__all__ = ["calendar_features", "calendar_columns", "input_columns", "input_values", "future_index"]
+__all__ = ["calendar_features", "calendar_columns", "input_columns", "input_values", "last_window", "future_of", "future_index"]
 
 
 def calendar_features(index: pd.DatetimeIndex, freq: str) -> pd.DataFrame:
@@ -99,6 +99,54 @@ def input_values(series: SeriesFrame, horizon: int, *, calendar: bool = False,
     if calendar:
         lead = pd.concat([lead, calendar_features(ext, series.freq)], axis=1)
     return np.hstack([values, lead.to_numpy(dtype=np.float64)[horizon : horizon + n]])
+
+
+def last_window(series: SeriesFrame, lookback: int, horizon: int, *, calendar: bool = False,
+                future: pd.DataFrame | None = None, source: str = "--future") -> np.ndarray:
+    """The last ``lookback`` input rows of ``series`` as a model reads them to forecast past its end: the
+    columns of :func:`input_values` (known covariates and calendar inputs led by ``horizon``).
+
+    Raises:
+        DataError: a known covariate has no value at one of the ``horizon`` steps after the end (named by
+            ``source``, the file or field the future values came from).
+
+    Example:
+        >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="d")
+        >>> s = SeriesFrame(pd.DataFrame({"y": [1.0, 2, 3, 4]}, index=idx), "y", (), "D", "f.csv", "", "d")
+        >>> last_window(s, 2, 3).tolist()
+        [[3.0], [4.0]]
+    """
+    if not series.known and not calendar:
+        return series.frame.to_numpy(dtype=np.float64)[-lookback:]  # columns: target, covariates (as loaded)
+    values = input_values(series, horizon, calendar=calendar, future=future)[-lookback:]
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        r, c = (int(v) for v in bad[0])
+        n = len(series.frame)
+        when = pd.date_range(series.frame.index[0], periods=n + horizon, freq=series.freq)[n - lookback + r + horizon]
+        who = f" for series {series.series_id!r}" if series.series_id is not None else ""
+        raise DataError(f"{source}: no value of '{series.columns[c]}'{who} at {when}; the model needs every known "
+                        f"covariate at each of the {horizon} steps after the end of the series")
+    return values
+
+
+def future_of(future: pd.DataFrame | None, series: SeriesFrame, source: str = "--future") -> pd.DataFrame | None:
+    """The future values of known covariates for one series: a panel's ``future`` is indexed by
+    ``(series id, timestamp)``, a single series' by timestamp alone.
+
+    Raises:
+        DataError: a panel's ``future`` has no rows for the series.
+    """
+    if future is None or series.series_id is None:
+        return future
+    try:
+        if not isinstance(future.index, pd.MultiIndex):
+            raise KeyError(series.series_id)
+        rows: pd.DataFrame = future.loc[series.series_id]  # an indexed lookup: a thousand series stay cheap
+        return rows
+    except KeyError:
+        raise DataError(f"{source}: no rows for series {series.series_id!r}; the model needs its known covariates "
+                        "after the end of every series it forecasts") from None
 
 
 def future_index(last: pd.Timestamp, freq: str, horizon: int, name: str | None = None) -> pd.DatetimeIndex:

@@ -3,7 +3,9 @@
 Every problem is one :class:`~forecaster.errors.DataError` line naming the file, the column,
 the first offending row (``line N`` for CSV, counting the header as line 1) and what to do.
 Fixes that are safe and common (missing values or missing timestamps inside the series) are
-available as the explicit ``missing`` policy, never applied silently.
+available as the explicit ``missing`` policy, never applied silently. A table already in memory (a
+pandas DataFrame, from the Python API) goes through the same checks, named by a label such as
+:data:`FRAME_SOURCE` instead of a file (``row N (.iloc[N-1])`` instead of ``line N``).
 
 Example:
     >>> s = load_series("data/seattle_temps_2010.csv", target="temp")
@@ -15,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from forecaster.config import RunConfig
 from forecaster.data.frame import Panel, SeriesFrame
-from forecaster.data.read import Locator, read_table
+from forecaster.data.read import Locator, frame_sha256, read_frame, read_table
 from forecaster.data.validate import (
     MISSING_POLICIES,
     check_column,
@@ -40,11 +42,44 @@ from forecaster.data.validate import (
 from forecaster.errors import DataError
 from forecaster.fs import file_sha256
 
-__all__ = ["load", "load_series", "load_panel", "load_future", "MAX_STATIC_LEVELS"]
+__all__ = ["load", "load_series", "load_panel", "load_future", "MAX_STATIC_LEVELS", "FRAME_SOURCE", "FUTURE_SOURCE",
+           "is_frame_source", "Source"]
+
+#: What a run records as its data's path when the data was a DataFrame, not a file: a label in Python's
+#: ``<stdin>`` style, never a file name, so ``predict`` without ``--data`` can say there is no file to read.
+FRAME_SOURCE = "<DataFrame>"
+#: The label of known covariates' future values given as a DataFrame.
+FUTURE_SOURCE = "<future DataFrame>"
+
+#: A data file's path, or a table already in memory.
+Source: TypeAlias = str | Path | pd.DataFrame
+
+
+def is_frame_source(path: str) -> bool:
+    """Whether a recorded data path is an in-memory table's label (``<DataFrame>``, ``<Series>``), not a file.
+
+    Example:
+        >>> is_frame_source(FRAME_SOURCE), is_frame_source("data/sales.csv")
+        (True, False)
+    """
+    return path.startswith("<") and path.endswith(">")
+
+
+def _table(source: Source, label: str, text: Sequence[str] = ()) -> tuple[pd.DataFrame, str, Path]:
+    """The table of a file or of an in-memory frame, its kind and the name messages give it."""
+    if isinstance(source, pd.DataFrame):
+        return read_frame(source, label), "frame", Path(label)
+    p = Path(source)
+    df, kind = read_table(p, text=text)
+    return df, kind, p
+
+
+def _sha256(source: Source, df: pd.DataFrame, p: Path) -> str:
+    return frame_sha256(df) if isinstance(source, pd.DataFrame) else file_sha256(p)
 
 
 def load_series(
-    path: str | Path,
+    path: Source,
     *,
     target: str | None = None,
     time_col: str | None = None,
@@ -52,11 +87,13 @@ def load_series(
     missing: str = "error",
     freq: str | None = None,
     known: Sequence[str] = (),
+    label: str = FRAME_SOURCE,
 ) -> SeriesFrame:
     """Read and validate a series.
 
     Args:
-        path: a ``.csv`` or ``.parquet`` file with a time column and numeric columns.
+        path: a ``.csv`` or ``.parquet`` file with a time column and numeric columns, or such a
+            table as a DataFrame (see :func:`~forecaster.data.read.read_frame`).
         target: the column to forecast; ``None`` picks the only numeric column.
         time_col: the timestamp column; ``None`` picks the only datetime-like column.
         covariates: extra numeric input columns (past values only).
@@ -65,6 +102,7 @@ def load_series(
         freq: a pandas frequency alias to enforce instead of inferring one.
         known: numeric columns known in the future (a promotion, a holiday): placed after
             ``covariates``; predict then needs their future values.
+        label: what messages and the result's ``path`` call a DataFrame (its ``sha256`` is its content's).
 
     Returns:
         A :class:`SeriesFrame` on a regular grid with no missing values.
@@ -72,10 +110,9 @@ def load_series(
     Raises:
         DataError: one line naming the file, column, first offending row and the fix.
     """
-    p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p)
+    df, kind, p = _table(path, label)
     at = Locator(kind, df.attrs.get("csv_rows"))
     inputs = (*covariates, *known)
     time_col, target = pick_columns(df, p, target, time_col, inputs)
@@ -98,7 +135,7 @@ def load_series(
         covariates=tuple(inputs),
         freq=str(frame.index.freqstr),
         path=str(p),
-        sha256=file_sha256(p),
+        sha256=_sha256(path, df, p),
         time_col=time_col,
         n_filled=n_filled,
         filled_by=missing if n_filled else None,
@@ -120,7 +157,7 @@ def _value_frame(df: pd.DataFrame, index: pd.DatetimeIndex, target: str, covaria
 
 
 def load_panel(
-    path: str | Path,
+    path: Source,
     *,
     id_col: str,
     target: str | None = None,
@@ -131,6 +168,7 @@ def load_panel(
     known: Sequence[str] = (),
     static: Sequence[str] = (),
     static_levels: Mapping[str, Sequence[str]] | None = None,
+    label: str = FRAME_SOURCE,
 ) -> Panel:
     """Read and validate a long-format file of many series (see :func:`load_series` for the other arguments).
 
@@ -151,10 +189,9 @@ def load_panel(
         >>> len(panel.series), panel.first.freq  # doctest: +SKIP
         (20, 'MS')
     """
-    p = Path(path)
     if missing not in MISSING_POLICIES:
         raise DataError(f"missing policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
-    df, kind = read_table(p, text=(id_col,))
+    df, kind, p = _table(path, label, text=(id_col,))
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, id_col, "--id-col", p)
     inputs = (*covariates, *static, *known)
@@ -181,7 +218,7 @@ def load_panel(
     ids = text_ids.to_numpy(dtype=object)
     groups = pd.Series(np.arange(len(ids))).groupby(ids, sort=False).indices
     order = list(pd.unique(ids))
-    sha = file_sha256(p)
+    sha = _sha256(path, df, p)
     parts = []
     for sid in order:
         pos = np.asarray(groups[sid])
@@ -273,35 +310,43 @@ def _static_levels(df: pd.DataFrame, static: Sequence[str], given: Mapping[str, 
     return out
 
 
-def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = None) -> Panel:
+def load(cfg: RunConfig, *, static_levels: Mapping[str, Sequence[str]] | None = None,
+         frame: pd.DataFrame | None = None) -> Panel:
     """Load and validate the configured file: its one series, or every series of a long-format file
     (``data.id_col``), as a :class:`~forecaster.data.frame.Panel`.
 
     ``static_levels``: a saved model's categories of its text static covariates (see :func:`load_panel`).
+    ``frame``: the table itself, already in memory (the Python API); ``data.path`` is then its label.
 
     Raises:
-        DataError: one line naming the file, the series, the column and the first offending row.
+        DataError: one line naming the file, the series, the column and the first offending row; also
+            when ``data.path`` is a DataFrame's label and no ``frame`` is given (there is no file to read).
     """
     d = cfg.data
+    if frame is None and is_frame_source(d.path):
+        raise DataError(f"{d.path}: the data was a pandas DataFrame in memory, not a file; pass the series with "
+                        "--data")
+    source: Source = frame if frame is not None else d.path
     if d.id_col is None:
-        return Panel.of(load_series(d.path, target=d.target, time_col=d.time_col, covariates=d.covariates,
-                                    missing=d.missing, freq=d.freq, known=d.known_covariates))
-    return load_panel(d.path, id_col=d.id_col, target=d.target, time_col=d.time_col, covariates=d.covariates,
+        return Panel.of(load_series(source, target=d.target, time_col=d.time_col, covariates=d.covariates,
+                                    missing=d.missing, freq=d.freq, known=d.known_covariates, label=d.path))
+    return load_panel(source, id_col=d.id_col, target=d.target, time_col=d.time_col, covariates=d.covariates,
                       missing=d.missing, freq=d.freq, known=d.known_covariates, static=d.static_covariates,
-                      static_levels=static_levels)
+                      static_levels=static_levels, label=d.path)
 
 
-def load_future(path: str | Path, *, time_col: str, known: Sequence[str], id_col: str | None = None) -> pd.DataFrame:
+def load_future(path: Source, *, time_col: str, known: Sequence[str], id_col: str | None = None,
+                label: str = FUTURE_SOURCE) -> pd.DataFrame:
     """The values of known covariates after the end of the series (``forecast predict --future``).
 
     Returns a frame of the ``known`` columns indexed by timestamp, or by ``(id, timestamp)`` with
-    ``id_col``; other columns (a target left empty, say) are ignored.
+    ``id_col``; other columns (a target left empty, say) are ignored. ``path`` may be the table
+    itself (a DataFrame, named ``label`` in messages).
 
     Raises:
         DataError: a missing column, a bad timestamp or value, or a timestamp given twice.
     """
-    p = Path(path)
-    df, kind = read_table(p, text=(id_col,) if id_col else ())
+    df, kind, p = _table(path, label, text=(id_col,) if id_col else ())
     at = Locator(kind, df.attrs.get("csv_rows"))
     check_column(df, time_col, "the model's time column", p)
     if id_col is not None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecaster.errors import DataError
 
-__all__ = ["read_table", "Locator", "listing", "check_header", "MAX_LISTED_COLUMNS"]
+__all__ = ["read_table", "read_frame", "frame_sha256", "Locator", "listing", "check_header", "MAX_LISTED_COLUMNS"]
 
 _READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
@@ -43,6 +43,8 @@ class Locator:
         self._lines: np.ndarray | None = None
 
     def __call__(self, pos: int) -> str:
+        if self.kind == "frame":  # an in-memory table (read_frame): its position as pandas counts it too
+            return f"row {pos + 1} (.iloc[{pos}])"
         if self.kind != "csv":
             return f"row {pos + 1}"
         if self.source is not None:  # blank lines (skipped by pandas) shift the file's line numbers
@@ -99,6 +101,62 @@ def read_table(path: Path, text: Sequence[str] = ()) -> tuple[pd.DataFrame, str]
     df.columns = [str(c) for c in df.columns]
     check_header(df.columns, path)
     return df, kind
+
+
+def read_frame(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """An in-memory table checked as :func:`read_table` checks a file once read (its kind: ``"frame"``).
+
+    A datetime index, a :class:`~pandas.MultiIndex` (series id, time) or any named index holds data, so
+    it becomes columns (an unnamed datetime level is called ``timestamp``); a level named like a column
+    is that column's copy and is dropped. Column names become text. The caller's frame is not changed.
+
+    Raises:
+        DataError: not a frame, no rows, or two columns of one name (``label`` names the table).
+
+    Example:
+        >>> s = pd.Series([1.0, 2.0], index=pd.date_range("2024-01-01", periods=2, freq="D"), name="y")
+        >>> list(read_frame(s.to_frame(), "<Series>").columns)
+        ['timestamp', 'y']
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{label}: expected a pandas DataFrame, got {type(frame).__name__}")
+    index, columns = frame.index, [str(c) for c in frame.columns]
+    if isinstance(index, (pd.MultiIndex, pd.DatetimeIndex)) or index.name is not None:
+        levels = [index.get_level_values(k) for k in range(index.nlevels)]
+        names = [str(n) if n is not None else "timestamp" if isinstance(level, pd.DatetimeIndex) else f"level_{k}"
+                 for k, (n, level) in enumerate(zip(index.names, levels))]
+        keep = [k for k, n in enumerate(names) if n not in columns]
+        df = frame.set_axis(index.set_names(names)).reset_index(level=keep) if keep else frame.reset_index(drop=True)
+        if len(keep) < len(names):
+            df = df.reset_index(drop=True)
+    else:
+        df = frame.reset_index(drop=True)
+    if not len(df):
+        raise DataError(f"{label}: has no rows; expected one row per timestamp")
+    names = [str(c) for c in df.columns]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice is not None:
+        raise DataError(f"{label}: duplicate column name '{twice}'; every column needs its own name")
+    df.columns = names
+    return df
+
+
+def frame_sha256(df: pd.DataFrame) -> str:
+    """A content hash of a table (its column names, types and values): what a file's SHA-256 is to a file.
+
+    Example:
+        >>> a = pd.DataFrame({"y": [1.0, 2.0]})
+        >>> frame_sha256(a) == frame_sha256(a.copy()), frame_sha256(a) == frame_sha256(a.assign(y=[1.0, 2.5]))
+        (True, False)
+    """
+    import hashlib
+
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    try:
+        digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    except TypeError:  # unhashable cells (lists): their text
+        digest.update(df.to_csv(index=False).encode())
+    return digest.hexdigest()
 
 
 def _read_csv(path: Path, *, tab: bool, compressed: bool, text_cols: Sequence[str] = ()) -> pd.DataFrame:

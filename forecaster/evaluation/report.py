@@ -1,6 +1,7 @@
 """The comparison report: ``report.md``, a self-contained ``report.html`` and ``plots/*.png``.
 
-Plots (matplotlib, Agg backend, no display needed):
+Plots (matplotlib figures made outside pyplot: no display needed, and no global backend chosen or changed, so a
+notebook that ran a comparison keeps drawing inline):
 
 - ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
 - ``test_forecast.png``: the end of the test period, actuals against each cell's and the
@@ -16,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,101 +24,25 @@ import numpy as np
 
 from forecaster.evaluation import intervals
 from forecaster.evaluation.scoring import series_table
+from forecaster.evaluation.tables import (
+    COVERED_NOTE,
+    Section,
+    Served,
+    fold_table,
+    plain,
+    spread_note,
+    steps_ahead,
+    table_rows,
+)
 from forecaster.fs import atomic_write_text
 from forecaster.models.naive import seasonal_naive
 
-__all__ = ["write_report", "PLOTS", "PANEL_PLOTS", "Served", "steps_ahead", "fold_table"]
+__all__ = ["write_report", "PLOTS", "PANEL_PLOTS", "Served", "steps_ahead", "fold_table", "table_rows"]
 
-
-@dataclass(frozen=True)
-class Served:
-    """The row ``forecast predict`` serves from the run (the verdict's recommended row when it has a folder), its
-    forecast past the end of every series (``[<id_col>,] timestamp, yhat, lo-80...``), its calibration and why."""
-
-    name: str
-    kind: str
-    forecast: Any
-    calibration: Any
-    why: str
-
-
-_FREQ_WORDS = {"h": "hour", "d": "day", "b": "business day", "w": "week", "ms": "month", "me": "month", "m": "month",
-               "qs": "quarter", "qe": "quarter", "q": "quarter", "ys": "year", "ye": "year", "y": "year", "a": "year",
-               "as": "year", "min": "minute", "t": "minute", "s": "second", "bms": "business month", "sms": "half-month"}
-
-
-def steps_ahead(freq: str | None) -> str:
-    """The horizon axis in the data's own units: ``months ahead``, ``hours ahead``, ``30-minute steps ahead``.
-
-    Example:
-        >>> steps_ahead("MS"), steps_ahead("h"), steps_ahead("30min"), steps_ahead("W-SUN"), steps_ahead(None)
-        ('months ahead', 'hours ahead', '30-minute steps ahead', 'weeks ahead', 'steps ahead')
-    """
-    if not freq:
-        return "steps ahead"
-    import pandas as pd
-
-    try:
-        offset = pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        return "steps ahead"
-    code = str(offset.rule_code).split("-")[0].lower()
-    word = _FREQ_WORDS.get(code)
-    if word is None:
-        return f"steps ahead ({freq})"
-    return f"{word}s ahead" if offset.n == 1 else f"{offset.n}-{word} steps ahead"
-
+#: A run's plots (one series).
 PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
 #: A panel run's plots: per-series MASE of every row, and the forecasts of three series.
 PANEL_PLOTS = ("series_mase.png", "series_forecasts.png")
-#: The leaderboard's columns: accuracy first (MASE, then the intervals' coverage, then the other errors), cost after.
-_ACCURACY = (
-    ("name", "model", 0), ("backtest_mase", "backtest MASE", 3), ("mase", "MASE", 3),
-    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("mase_median", "median MASE", 3), ("series", "series", 0),
-)
-_ERRORS = (("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mape", "MAPE %", 2))
-_COST = (
-    ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
-    ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
-    ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
-    ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
-    ("batch_windows_per_s", "batch win/s", 0),
-)
-_TABLE = (*_ACCURACY, *_ERRORS, *_COST)
-
-
-def _cell(row: dict[str, Any], key: str, digits: int) -> str:
-    value = row.get(key)
-    if value is None:
-        return "-"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        whole = digits <= 1 and float(value).is_integer()  # 30 epochs, not 30.0
-        text = f"{value:,.0f}" if whole else f"{value:,.{digits}f}"
-        std = row.get(f"{key}_std")
-        return f"{text} ± {std:.{digits}f}" if std else text
-    return str(value)
-
-
-def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML): accuracy first
-    (MASE, the intervals' coverage on the test windows, pooled and on a panel its worst series), then the other
-    errors, then cost.
-
-    Columns with no value in any row (e.g. backtest MASE without ``--backtest``) are left out.
-    """
-    def present(cols: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
-        return [c for c in cols if any(r.get(c[0]) is not None for r in rows)]
-
-    first, rest = present(_ACCURACY), present((*_ERRORS, *_COST))
-    covered = [(k, f"{level}% covered") for k, level in intervals.coverage_columns(rows)]
-    covered += [(f"{k}_min", f"{level}% worst series") for k, level in intervals.coverage_columns(rows)
-                if any(r.get(f"{k}_min") is not None for r in rows)]
-    covered.sort(key=lambda kh: int(kh[1].partition("%")[0]))
-    header = [h for _, h, _ in first] + [h for _, h in covered] + [h for _, h, _ in rest]
-    body = [[_cell(r, k, d) for k, _, d in first]
-            + ["-" if r.get(k) is None else intervals.percent(r[k]) for k, _ in covered]
-            + [_cell(r, k, d) for k, _, d in rest] for r in rows]
-    return header, body
 
 
 def _kept(trials: Sequence[Any]) -> dict[str, Any]:
@@ -158,6 +82,15 @@ def _unit(prep: Any) -> str:
     return str(prep.series.target)
 
 
+def _subplots(*grid: int, figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure and its axes, made without pyplot: nothing to close, and the process's backend untouched
+    (``matplotlib.use("Agg")`` here once turned a notebook's inline plots off for the rest of its session)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid)
+
+
 def _dates(ax: Any) -> None:
     """Dates with the year on a time axis (concise: the year once in the offset when it does not change)."""
     import matplotlib.dates as mdates
@@ -188,10 +121,6 @@ def _draw_served(ax: Any, fc: Any, name: str, color: str) -> None:
 
 def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any],
            served: Served | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     kept = _kept(trials)
@@ -200,7 +129,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     out.mkdir(exist_ok=True)
     unit = _unit(prep)
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         h = t.result.fit.history
         ax.plot(h["epoch"], h["loss"], "--", color=colors[cell], label=f"{cell} train")
@@ -213,13 +142,12 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "loss.png", dpi=110)
-    plt.close(fig)
 
     sp = prep.split
     first = sp.first_targets("test")
     shown = slice(max(0, len(first) - max(4 * prep.season, 96)), len(first))
     index = prep.series.frame.index[first[shown]]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = _subplots(figsize=(10, 4.5))
     ax.plot(index, prep.y[first[shown]], color="black", lw=2, label="actual")
     snaive = seasonal_naive(prep.y, first, sp.horizon, season=prep.season)
     ax.plot(index, snaive[shown, 0], ":", color="gray", label="seasonal naive")
@@ -235,9 +163,8 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "test_forecast.png", dpi=110)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = _subplots(figsize=(10, 4.5))
     tail = slice(max(0, sp.n - max(3 * prep.season, 3 * sp.horizon, 48)), sp.n)
     ax.plot(prep.series.frame.index[tail], prep.y[tail], color="black", lw=2, label="actual")
     if served is not None and len(served.forecast):
@@ -250,10 +177,9 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     _dates(ax)
     fig.tight_layout()
     fig.savefig(out / "future_forecast.png", dpi=110)
-    plt.close(fig)
 
     steps = np.arange(1, sp.horizon + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(figsize=(8, 4.5))
     for cell, t in kept.items():
         ax.plot(steps, t.result.scores["per_step_mae"], marker=markers[cell], ms=3, color=colors[cell], label=cell)
     scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
@@ -269,11 +195,10 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "horizon_error.png", dpi=110)
-    plt.close(fig)
 
     models = [r for r in rows if r["kind"] == "model"]
     names = [r["name"] for r in models]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig, (a1, a2) = _subplots(1, 2, figsize=(10, 4.5))
     a1.bar(names, [r["mase"] or 0 for r in models], yerr=[r.get("mase_std") or 0 for r in models],
            color=[colors.get(n, "C9") for n in names], capsize=4)
     top = 2 * max([r["mase"] for r in models if r.get("mase") is not None] or [1.0])
@@ -291,69 +216,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig.suptitle("Accuracy against training time")
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_time.png", dpi=110)
-    plt.close(fig)
 
-
-_COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% prediction interval (split conformal, "
-                 "calibrated on the validation windows' errors per horizon step; the test part is never used to "
-                 "calibrate); width and Winkler score per level are in leaderboard.csv.")
-
-
-def _plain(value: Any) -> str:
-    """A condition's value as text a reader expects: lists joined, mappings as ``key value`` pairs."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value) or "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _spread_note(rows: Sequence[dict[str, Any]]) -> str:
-    """What the table's numbers are; the ``±`` explained only when some row has one (several seeds)."""
-    note = "Metrics are on the test windows in the original units"
-    if any(r.get(f"{m}_std") for r in rows for m in ("mae", "rmse", "smape", "mase")):
-        note += "; ± is the standard deviation over seeds"
-    return note + "."
-
-
-#: One extra table of a report: title, header, body, a note under it.
-Section = tuple[str, list[str], list[list[str]], str]
-
-
-def fold_table(backtests: dict[str, list[dict[str, Any]]] | None,
-               rows: Sequence[dict[str, Any]]) -> Section | None:
-    """The per-fold backtest table: each fold's cut-off and every row's MASE on it (a network's: the mean over
-    its seeds), then the mean over folds, in the leaderboard's order (``None`` without a backtest).
-
-    Example:
-        >>> runs = {"gru": [{"folds": [{"fold": 1, "cutoff": "2010-01-01", "test_windows": 9,
-        ...                             "scores": {"gru": {"mase": 0.5}, "naive": {"mase": 1.0}}}]}]}
-        >>> fold_table(runs, [{"name": "gru", "kind": "model"}, {"name": "naive", "kind": "baseline"}])[2]
-        [['1', '2010-01-01', '9', '0.500', '1.000'], ['mean', '', '', '0.500', '1.000']]
-    """
-    if not backtests:
-        return None
-    first = next(iter(backtests.values()))[0]["folds"]
-    names = [r["name"] for r in rows if r["name"] in backtests or (r.get("kind") != "model"
-                                                                   and r["name"] in first[0]["scores"])]
-
-    def mase(name: str, k: int) -> float | None:
-        runs = backtests.get(name) or [{"folds": first}]
-        vals = [run["folds"][k]["scores"].get(name, {}).get("mase") for run in runs]
-        vals = [float(v) for v in vals if v is not None]
-        return float(np.mean(vals)) if vals else None
-
-    per = {n: [mase(n, k) for k in range(len(first))] for n in names}
-    body = [[str(f["fold"]), str(f["cutoff"]), str(f["test_windows"]),
-             *["-" if per[n][k] is None else f"{per[n][k]:.3f}" for n in names]] for k, f in enumerate(first)]
-    means = {n: [v for v in per[n] if v is not None] for n in names}
-    body.append(["mean", "", "", *[f"{np.mean(means[n]):.3f}" if means[n] else "-" for n in names]])
-    header = ["fold", "cut-off", "test windows", *[f"{n.replace('_', ' ')} MASE" for n in names]]
-    note = ("Each fold refits every row on the rows before its cut-off and scores it on the windows of its block; "
-            "the verdict's test is paired over these folds.")
-    return "Backtest: MASE per fold", header, body, note
 
 
 def _caption(served: Served | None) -> str:
@@ -369,12 +232,12 @@ def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
-    lines += ["", _spread_note(rows), "", _COVERED_NOTE]
+    lines += ["", spread_note(rows), "", COVERED_NOTE]
     for title, head, cells, note in sections:
         lines += ["", f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
                   *["| " + " | ".join(r) + " |" for r in cells], "", note]
     lines += ["", "## Conditions (identical for every cell)", "", "| condition | value |", "|---|---|"]
-    lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
+    lines += [f"| {k.replace('_', ' ')} | {plain(v)} |" for k, v in conditions.items()]
     lines += ["", "## Plots", ""] + ([caption, ""] if caption else [])
     lines += [f"![{name}](plots/{name})" for name in plots]
     return "\n".join(lines) + "\n"
@@ -401,7 +264,7 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     extra = "".join(f"<h2>{esc(title)}</h2><div class='wide'>{_html_table(head, cells)}</div><p>{esc(note)}</p>"
                     for title, head, cells, note in sections)
     conds = ("<table class='conditions'><tr><th>condition</th><th>value</th></tr>"
-             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(_plain(v))}</td></tr>"
+             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(plain(v))}</td></tr>"
                        for k, v in conditions.items()) + "</table>")
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
@@ -417,8 +280,8 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
             f"<style>{style}</style></head><body><h1>Comparison report</h1>"
             f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
-            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
-            f"<p>{esc(_COVERED_NOTE)}</p>{extra}"
+            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(spread_note(rows))}</p>"
+            f"<p>{esc(COVERED_NOTE)}</p>{extra}"
             f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>"
             + (f"<p>{_flags_unbroken(caption)}</p>" if caption else "") + f"{images}</body></html>\n")
 
@@ -496,16 +359,12 @@ def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, ser
 
 
 def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any], served: Served | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
     id_col = pp.panel.id_col
     names = list(dict.fromkeys(table["name"]))
     data = [table.loc[table["name"] == n, "mase"].dropna().to_numpy() for n in names]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = _subplots(figsize=(9, 4.5))
     ax.boxplot(data, showfliers=True)
     ax.set_xticks(range(1, len(names) + 1), [n.replace("_", " ") for n in names], rotation=20)
     ax.set_ylabel("test MASE per series")
@@ -514,11 +373,10 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
         ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(out / PANEL_PLOTS[0], dpi=100)
-    plt.close(fig)
 
     drawn = served if served is not None else next(
         (Served(k.name, "model", k.forecast, k.calibration, "") for k in kept), None)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = _subplots(1, 3, figsize=(13, 3.8))
     picks: list[str] = []
     if wide is not None and len(wide):
         order = list(wide.index)  # worst first
@@ -545,7 +403,6 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
         axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / PANEL_PLOTS[1], dpi=100)
-    plt.close(fig)
 
 
 def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], verdict: str,

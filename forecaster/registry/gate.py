@@ -241,6 +241,7 @@ def rescore_champion(cell_dir: Path, prep: Prepared, metric: str) -> Scored:
         raise ArtifactError(f"it was not trained on {what} and cannot serve it")
     if isinstance(loaded, LoadedCell):
         list(loaded.members)  # load every network now: a broken one is an unusable champion, not a series it failed on
+    if not isinstance(loaded, LoadedStatistical):  # a network or a baseline row reads a fixed window
         short = [p.series_id for p in prep.items if loaded.lookback > int(p.origins("test").min())]
         if short:
             where = f" of series {short[0]!r}" if prep.panel.id_col else " of the new data"

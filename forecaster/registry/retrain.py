@@ -219,8 +219,12 @@ def _retrain_locked(run: _Retrain) -> Decision:
     row_scored = cell.row if served["name"] == cell.name else next(
         (s for s in result.scored if s.name == served["name"]), None)
     promote, reason, champion_score = run.judge(challenger, prep, served, row_scored)
-    if served["name"] != cell.name:  # the version's verdict recommends another row: the version serves it
-        reason = f"{reason} (the version serves {served['name']}, the row its verdict recommends over {cell.name})"
+    if served["name"] != cell.name:  # the version's verdict recommends another row (or the network left series out)
+        own = next((r for r in result.leaderboard if r.get("name") == cell.name), {})
+        short = unscored_series(own, prep)
+        why = (f"{cell.name} left series out: {short.removeprefix('the challenger ')}" if short is not None
+               else f"the row its verdict recommends over {cell.name}")
+        reason = f"{reason} (the version serves {served['name']}, {why})"
     refused = coverage_gate(served, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
     if refused is not None and run.champ_info is not None and run.champ_info.ok:
         promote, reason = False, f"{reason}, but {refused} (schedule.coverage_tolerance); not promoted"

@@ -286,12 +286,12 @@ def config_of_run(cell_dir: Path, given: dict[str, Any]) -> tuple[RunConfig, dic
     import yaml
 
     from forecaster import config
-    from forecaster.artifacts.cell import check_cell, is_statistical
+    from forecaster.artifacts.manifest import check_cell, is_network
     from forecaster.models.catalog import choices
 
     manifest = check_cell(cell_dir)
-    if is_statistical(manifest):
-        raise ConfigError(f"--model {cell_dir}: {cell_dir.name} is a statistical row; backtest refits a network "
+    if not is_network(manifest):
+        raise ConfigError(f"--model {cell_dir}: {cell_dir.name} is a {manifest.get('kind')} row; backtest refits a network "
                           f"(give its run folder or a network's folder: every backtest scores {cell_dir.name} per fold "
                           "beside it)")
     saved = cell_dir.parent / "config.yaml"

@@ -22,21 +22,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecaster.artifacts.cell import LoadedCell, check_cell, is_statistical, load_for_serving, read_calibration
+from forecaster.artifacts.baseline import LoadedBaseline, load_baseline
+from forecaster.artifacts.cell import LoadedCell, check_cell, load_for_serving, read_calibration
+from forecaster.artifacts.manifest import is_baseline, is_network, is_statistical
 from forecaster.artifacts.run import resolve_cell_dir
 from forecaster.artifacts.statistical import LoadedStatistical, load_statistical
-from forecaster.data.features import input_values
-from forecaster.data.frame import Panel, SeriesFrame
-from forecaster.data.load import load_future, load_panel, load_series
+from forecaster.data.frame import Panel
+from forecaster.data.load import FRAME_SOURCE, FUTURE_SOURCE, Source, is_frame_source, load_future, load_panel, load_series
 from forecaster.data.prepared import MAX_LISTED
-from forecaster.data.scaling import check_readable
 from forecaster.errors import ArtifactError, ConfigError, DataError
 
 __all__ = ["Loaded", "load_model", "load_for_predict", "forecast", "interval_levels", "forecast_windows",
            "predict_from_dir", "read_future", "needs_tensorflow", "beyond_history", "RANGE_MULTIPLE"]
 
-#: What a folder of a run serves.
-Loaded = LoadedCell | LoadedStatistical
+#: What a folder of a run serves: each forecasts its frames (``forecast_frames``) its own way.
+Loaded = LoadedCell | LoadedStatistical | LoadedBaseline
 
 
 def needs_tensorflow(cell_dir: Path) -> bool:
@@ -49,54 +49,64 @@ def needs_tensorflow(cell_dir: Path) -> bool:
         manifest = read_json(cell_dir / layout.MANIFEST, "run manifest")
     except ArtifactError:
         return False  # load_model reports it
-    if isinstance(manifest, dict) and is_statistical(manifest):
+    if isinstance(manifest, dict) and not is_network(manifest):
         return False
     onnx = (cell_dir / layout.ONNX_FILE).is_file() or (cell_dir / layout.SERIES_DIR / "0" / layout.ONNX_FILE).is_file()
     return not onnx
 
 
 def load_model(cell_dir: str | Path, *, backend: str = "auto") -> Loaded:
-    """Load what a folder of a run serves: a network (ONNX or Keras) or a statistical row's specs.
+    """Load what a folder of a run serves: a network (ONNX or Keras), a statistical row's specs, or a
+    baseline row (naive, seasonal naive, linear).
 
     Raises:
         ArtifactError: the folder is incomplete, corrupt or of an unknown kind.
     """
     path = Path(cell_dir)
-    if is_statistical(check_cell(path)):
+    manifest = check_cell(path)
+    if is_statistical(manifest):
         return load_statistical(path)
+    if is_baseline(manifest):
+        return load_baseline(path)
     return load_for_serving(path, backend=backend)
 
 
-def load_for_predict(loaded: Loaded, data: str | Path | None = None, *, missing: str | None = None) -> Panel:
+def load_for_predict(loaded: Loaded, data: Source | None = None, *, missing: str | None = None,
+                     label: str = FRAME_SOURCE) -> Panel:
     """Load ``data`` (default: the file the row was trained on) with the row's settings, as a
     :class:`~forecaster.data.frame.Panel` (a file of one series: a panel of one).
 
     Args:
         loaded: the row.
-        data: the series to forecast from.
+        data: the series to forecast from: a file, or a DataFrame (named ``label`` in messages).
         missing: override the missing-value policy the row was trained with.
 
     Raises:
-        DataError: also when the file's own frequency differs from the model's.
+        DataError: also when the file's own frequency differs from the model's, and when ``data`` is not
+            given and the row was trained on a DataFrame (no file to read again).
     """
     d = loaded.manifest["data"]
     freq = loaded.manifest["window"]["freq"]
-    path = Path(data) if data is not None else Path(d["path"])
+    if data is None and is_frame_source(d["path"]):
+        raise DataError(f"{loaded.path}: trained on a pandas DataFrame in memory ({d['path']}), not a file; pass the "
+                        "series to forecast from with --data")
+    source: Source = data if data is not None else d["path"]
+    path = Path(label) if isinstance(source, pd.DataFrame) else Path(source)
     if data is None and not path.exists():
         raise DataError(f"{path}: the training data file is gone; pass the series with --data")
     options = {"target": d["target"], "time_col": d.get("time_col"), "covariates": d["covariates"],
-               "missing": missing or d.get("missing", "error"), "known": d.get("known", [])}
+               "missing": missing or d.get("missing", "error"), "known": d.get("known", []), "label": label}
     if d.get("id_col"):
-        panel = load_panel(path, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
+        panel = load_panel(source, id_col=d["id_col"], static=d.get("static_columns", d.get("static", [])),
                            static_levels=d.get("static_levels", {}), **options)
         _same_freq(path, panel.first.freq, freq)
         return panel
     try:  # the file's own frequency first, so a daily file given to an hourly model says so
-        series = load_series(path, **options)
+        series = load_series(source, **options)
     except DataError as exc:
         if "frequency" not in str(exc) and "missing from the" not in str(exc):
             raise
-        series = load_series(path, **options, freq=freq)
+        series = load_series(source, **options, freq=freq)
     _same_freq(path, series.freq, freq)
     return Panel.of(series)
 
@@ -107,56 +117,28 @@ def _same_freq(path: Path, found: str, freq: str) -> None:
                         "forecast with a model trained on this frequency")
 
 
-def read_future(loaded: Loaded, path: str | Path | None) -> pd.DataFrame | None:
-    """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not).
+def read_future(loaded: Loaded, path: Source | None) -> pd.DataFrame | None:
+    """The ``--future`` file's known covariates for a model that uses some (``None`` for one that does not);
+    ``path`` may be the table itself (a DataFrame, named :data:`~forecaster.data.load.FUTURE_SOURCE`).
 
     Raises:
-        ConfigError: the model uses known covariates and no file was given, or its run had none and one
-            was (a statistical row of a run with known covariates reads the target alone: ``None``).
+        ConfigError: the model uses known covariates and no file was given, or it has none and one was (a row
+            that reads the target alone, naive or statistical, returns ``None``: the caller says it is unused).
     """
     d = loaded.manifest["data"]
     known = d.get("known", [])
+    if not loaded.capabilities.uses_covariates:  # a naive or statistical row reads the target alone
+        return None
+    shown = FUTURE_SOURCE if isinstance(path, pd.DataFrame) else path
     if not known and path is not None:  # given for nothing: a wrong model or a wrong file, never silently dropped
-        raise ConfigError(f"--future {path}: {loaded.path} was trained without known covariates (--known-covariates) "
+        raise ConfigError(f"--future {shown}: {loaded.path} was trained without known covariates (--known-covariates) "
                           "and reads no future values; leave out --future, or serve the model trained with them")
-    if not known or isinstance(loaded, LoadedStatistical):  # a statistical row of such a run reads the target alone
+    if not known:
         return None
     if path is None:
         raise ConfigError(f"--future: {loaded.path} uses known covariates ({', '.join(known)}); pass their values "
                           f"for the {loaded.horizon} steps after the end of each series with --future FILE")
     return load_future(path, time_col=d.get("time_col") or "timestamp", known=known, id_col=d.get("id_col"))
-
-
-def _window(loaded: LoadedCell, series: SeriesFrame, future: pd.DataFrame | None, source: str) -> np.ndarray:
-    """The last ``lookback`` input rows of ``series`` as the model reads them (known covariates and calendar
-    inputs led by the trained horizon, see :func:`forecaster.data.features.input_values`)."""
-    d = loaded.manifest["data"]
-    known, calendar = d.get("known", []), bool(d.get("calendar", False))
-    lb, h = loaded.lookback, loaded.horizon
-    if not known and not calendar:
-        values = series.frame.to_numpy(dtype=np.float64)[-lb:]  # columns: target, covariates (as loaded)
-        _check_readable(loaded, series, values)
-        return values
-    values = input_values(series, h, calendar=calendar, future=future)[-lb:]
-    bad = np.argwhere(~np.isfinite(values))
-    if bad.size:
-        r, c = (int(v) for v in bad[0])
-        n = len(series.frame)
-        when = pd.date_range(series.frame.index[0], periods=n + h, freq=series.freq)[n - lb + r + h]
-        who = f" for series {series.series_id!r}" if series.series_id is not None else ""
-        raise DataError(f"{source}: no value of '{series.columns[c]}'{who} at {when}; the model needs every known "
-                        f"covariate at each of the {h} steps after the end of the series")
-    _check_readable(loaded, series, values)
-    return values
-
-
-def _check_readable(loaded: LoadedCell, series: SeriesFrame, values: np.ndarray) -> None:
-    """The window's values standardise within float32 with the model's scaler for ``series`` (a value of
-    ``1e300`` is the data's problem, named, not a broken model's NaN)."""
-    scaler = loaded.scaler.of(series.series_id)
-    source = series.path + (f": series {series.series_id!r}" if series.series_id is not None else "")
-    if len(scaler.columns) == values.shape[1]:  # (a mismatch is the network's to refuse, as before)
-        check_readable(values, scaler, source=source, index=series.frame.index, offset=len(series.frame) - len(values))
 
 
 def interval_levels(loaded: Loaded, levels: Sequence[int] | None) -> tuple[Any, tuple[int, ...]]:
@@ -246,41 +228,6 @@ def _served_ids(loaded: Loaded, panel: Panel, series: Sequence[str] | None, note
     return served
 
 
-def _network_forecasts(loaded: LoadedCell, frames: Sequence[SeriesFrame], h: int, future: pd.DataFrame | None,
-                       future_source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every series' forecast by a saved network (one batched call; one per series for a ``--per-series``
-    cell) and each series' target scale ``(n, 1)``."""
-    given = set(future.index.get_level_values(0)) if future is not None and isinstance(future.index, pd.MultiIndex) \
-        else set()
-
-    def future_of(s: SeriesFrame) -> pd.DataFrame | None:
-        if future is None or s.series_id is None:
-            return future
-        if s.series_id not in given:
-            raise DataError(f"{future_source}: no rows for series {s.series_id!r}; the model needs its known covariates "
-                            "after the end of every series it forecasts")
-        return future.loc[s.series_id]
-
-    windows = np.stack([_window(loaded, s, future_of(s), future_source) for s in frames])
-    scalers = [loaded.scaler.of(s.series_id) for s in frames]
-    mean, scale = np.stack([s.mean_ for s in scalers]), np.stack([s.scale_ for s in scalers])
-    try:
-        if loaded.per_series:  # a network per series (--per-series): one call each
-            yhat = np.concatenate([loaded.forecaster_of(s.series_id).predict_rows(windows[k:k + 1], h, mean[k:k + 1],
-                                                                                  scale[k:k + 1])
-                                   for k, s in enumerate(frames)])
-        else:
-            yhat = loaded.forecaster_of(frames[0].series_id).predict_rows(windows, h, mean, scale)
-    except (ArtifactError, DataError):
-        raise
-    except Exception as exc:  # the runtime rejected the window: manifest and network disagree
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
-        raise ArtifactError(f"{loaded.path}: the saved network rejects a window of shape {tuple(windows.shape)} "
-                            f"described by manifest.json ({first}); the run is inconsistent: retrain or pick another "
-                            "run") from None
-    return yhat, scale[:, :1]
-
-
 def forecast(loaded: Loaded, panel: Panel, horizon: int | None = None, levels: Sequence[int] | None = None, *,
              series: Sequence[str] | None = None, future: pd.DataFrame | None = None,
              future_source: str = "--future", notes: list[str] | None = None) -> pd.DataFrame:
@@ -302,11 +249,7 @@ def forecast(loaded: Loaded, panel: Panel, horizon: int | None = None, levels: S
     ids = _served_ids(loaded, panel, series, notes)
     by_id = {s.series_id: s for s in panel.series}
     frames = [by_id[sid] for sid in ids]
-    if isinstance(loaded, LoadedStatistical):
-        yhat = np.stack([loaded.future(s.frame[s.target].to_numpy(dtype=np.float64), h, s.series_id) for s in frames])
-        scale = np.ones((len(frames), 1))
-    else:
-        yhat, scale = _network_forecasts(loaded, frames, h, future, future_source)
+    yhat, scale = loaded.forecast_frames(frames, h, future, future_source)
     _check_output(loaded, yhat, (len(frames), h))
     bands = {}
     if cal is not None and served:  # a scaled calibration's own scales, else (older runs) the training scaler's

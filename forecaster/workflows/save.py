@@ -3,7 +3,8 @@ or many).
 
 A run folder is written atomically (:func:`forecaster.artifacts.run.store_run`). Every network
 gets a cell folder (model, ONNX copy, scalers, calibration, metrics, history, forecast, hashed
-manifest); every statistical row a spec folder (one spec per series of a panel). A panel run also
+manifest); every statistical row a spec folder (one spec per series of a panel), and every other
+baseline (naive, seasonal naive, the linear map with its scalers) one too: every row is servable. A panel run also
 writes ``series_metrics.csv`` (every row's scores on every series). The manifest records of a
 file of one series keep the format runs of one series have always had (its split, no id column).
 
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.artifacts import layout
-from forecaster.artifacts.cell import write_cell, write_statistical
+from forecaster.artifacts.baseline import baseline_spec
+from forecaster.artifacts.cell import write_cell, write_spec_row
 from forecaster.artifacts.run import store_run
 from forecaster.config import RunConfig, dump_yaml
 from forecaster.data.prepared import Prepared, series_counts
@@ -125,16 +127,29 @@ def statistical_specs(s: Scored) -> dict[str | None, dict[str, Any]] | None:
     return specs or None
 
 
-def _write_statistical(cell_dir: Path, prep: Prepared, cfg: RunConfig, s: Scored,
-                       specs: dict[str | None, dict[str, Any]]) -> None:
+def _write_spec_row(cell_dir: Path, prep: Prepared, cfg: RunConfig, s: Scored, kind: str, spec: dict[str, Any]) -> None:
+    """A row served from its spec: a statistical model (one spec per series of a panel) or a baseline (naive and
+    seasonal naive read the target alone; the linear map reads every input column, with its scalers)."""
     rec = records(prep, cfg, "direct")
-    # the target alone: predict needs no other column
-    rec["data"].update(covariates=[], known=[], calendar=False)
-    if "static" in rec["data"]:
-        rec["data"].update(static=[], static_columns=[], static_levels={})
-    spec = specs[None] if prep.panel.id_col is None else {"name": s.name, "per_series": specs}
+    linear = kind == layout.BASELINE and spec.get("name") == "linear"
+    if not linear:  # the target alone: predict needs no other column
+        rec["data"].update(covariates=[], known=[], calendar=False)
+        if "static" in rec["data"]:
+            rec["data"].update(static=[], static_columns=[], static_levels={})
     metrics = {"name": s.name, "test": s.scores, "season": prep.season, "n_test_windows": len(prep.split.starts("test"))}
-    write_statistical(cell_dir, name=s.name, spec=spec, metrics=metrics, calibration=s.calibration, **rec)
+    write_spec_row(cell_dir, kind=kind, name=s.name, spec=spec, metrics=metrics, calibration=s.calibration,
+                   scaler=prep.scaler if linear else None, **rec)
+
+
+def _row_spec(prep: Prepared, s: Scored) -> tuple[str, dict[str, Any]] | None:
+    """The kind and spec a baseline row's folder saves (``None``: it failed, or has nothing to save)."""
+    specs = statistical_specs(s)
+    if specs is not None:
+        return layout.STATISTICAL, specs[None] if prep.panel.id_col is None else {"name": s.name, "per_series": specs}
+    if s.error is not None:
+        return None
+    spec = baseline_spec(s.model, prep.ids)
+    return (layout.BASELINE, spec) if spec is not None else None
 
 
 def save_run(
@@ -153,8 +168,8 @@ def save_run(
 
     ``extra(tmp_dir)`` runs after the row folders are written and before the leaderboard, so it
     may measure the saved cells (updating ``rows``) and add files (a report, plots); the directory
-    is renamed into place only after all of it. Statistical rows get a folder each (their specs),
-    so ``forecast predict --model <run>/<name>`` can serve them.
+    is renamed into place only after all of it. Every baseline row that scored gets a folder too (its
+    spec), so ``forecast predict --model <run>/<name>`` serves any row of the leaderboard.
     """
     many = prep.panel.id_col is not None
     first = prep.items[0].series
@@ -169,9 +184,9 @@ def save_run(
         for c in results:
             _write_cell(tmp / c.name, prep, cfg, c, base)
         for s in baselines:
-            specs = statistical_specs(s)
-            if specs is not None:
-                _write_statistical(tmp / s.name, prep, cfg, s, specs)
+            saved = _row_spec(prep, s)
+            if saved is not None:
+                _write_spec_row(tmp / s.name, prep, cfg, s, *saved)
 
     def write_extra(tmp: Path) -> None:
         if many:

@@ -110,8 +110,9 @@ class NetworkModel:
         it (``fit_.stop_reason`` says so).
         """
         from forecaster.models.network.cells import build_model
+        from forecaster.models.network.hardware import seed_everything, shard_count, use_jit
         from forecaster.models.network.strategies import output_steps
-        from forecaster.models.network.training import StartCheck, batch_for, fit, seed_everything, shard_count, use_jit
+        from forecaster.models.network.training import StartCheck, batch_for, fit
 
         t, m, progress, checkpoint = self.cfg.training, self.cfg.model, self.progress, self.checkpoint
         steps = output_steps(m.strategy, prep.split.horizon)

@@ -29,8 +29,10 @@ from forecaster.errors import ExitCode
 
 from conftest import FAST, ROOT, make_frame
 
-#: Two epochs rarely beat a baseline: the warning that says so is expected here (its text is tested in test_cli.py).
-pytestmark = pytest.mark.filterwarnings("ignore:.* lost to the .* baseline:forecaster.api.ForecasterWarning")
+#: Two epochs rarely beat a baseline: the warnings that say so are expected here (their text is tested in test_cli.py;
+#: the verdict's, forecasting from a row the run does not recommend, in test_compare_says_how_sure_as_compare_json_does).
+pytestmark = [pytest.mark.filterwarnings("ignore:.* lost to the .* baseline:forecaster.api.ForecasterWarning"),
+              pytest.mark.filterwarnings("ignore:.* the run recommends .*:forecaster.api.ForecasterWarning")]
 
 TINY = {"target": "y", "horizon": 4, "lookback": 12, "units": 8, "epochs": 2, "batch_size": 32}
 

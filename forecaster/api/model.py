@@ -141,7 +141,7 @@ class Model:
                 warn(note)
             told = advice(self.path)  # a row its run does not recommend: which it does, and why (as predict says)
             if told is not None:
-                warn(told)
+                warn(told.partition("; serve it with --model ")[0])  # the CLI's hint; here: .model(name) of the result
             lost = lost_to_baseline(self.path)  # a run saved before the verdict recommended a row
             if lost is not None:
                 warn(f"{self.name} lost to the {lost[0]} baseline on its own test windows (MASE {lost[2]:.3f} vs "

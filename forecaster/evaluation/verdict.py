@@ -134,17 +134,18 @@ def cost_key(row: dict[str, Any]) -> tuple[int, int, float, float, str]:
 def cheaper(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether row ``a`` is cheaper than row ``b``, for one pair (the retrain gate): it costs less than half of
     ``b``'s seconds to fit and forecast, or, within a factor of 2 of each other, it is simpler or has fewer
-    parameters (:func:`cost_key`'s order without its seconds, so two runs of one setup are never "cheaper"
-    than each other by timing noise).
+    parameters (:func:`cost_key`'s order without its seconds). Two runs of one setup (the same row, kind and
+    parameters) are never cheaper than each other: their timings differ by noise and warm-up only.
 
     Example:
         >>> gru = {"name": "gru", "kind": "model", "train_seconds": 40.0, "params": 5000}
-        >>> cheaper({"name": "ets", "kind": "baseline", "fit_seconds": 2.0}, gru), cheaper(gru, dict(gru))
+        >>> cheaper({"name": "ets", "kind": "baseline", "fit_seconds": 2.0}, gru), cheaper({**gru, "train_seconds": 9.0}, gru)
         (True, False)
     """
     ca, cb = cost_seconds(a), cost_seconds(b)
-    if ca is None or cb is None:
-        return False
+    if ca is None or cb is None or [a.get(k) for k in ("name", "kind", "params")] == [b.get(k) for k in
+                                                                                    ("name", "kind", "params")]:
+        return False  # one setup run twice: a second fit in a warm process can take under half the first's time
     if ca < cb / 2 or cb < ca / 2:
         return ca < cb
     return cost_key(a)[1:3] < cost_key(b)[1:3]
@@ -279,7 +280,9 @@ def judge(
         return paired_test(losses[a], losses[b], lag=lag, level=level, names=(a, b), blocks=blocks,
                            seeded=(by_name[a].get("kind") == "model", by_name[b].get("kind") == "model"))
 
-    order = sorted(ranked, key=lambda r: (r[key], cost_key(r)))
+    # equal scores (networks that forecast as the linear row) in a fixed order: simplicity, parameters, name, never
+    # the timings, so the same run reads the same
+    order = sorted(ranked, key=lambda r: (r[key], cost_key(r)[1:3], r["name"]))
     best = order[0]
     pairs = {(a["name"], b["name"]): test(a["name"], b["name"]) for i, a in enumerate(order) for b in order[i + 1:]}
 

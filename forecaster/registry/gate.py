@@ -155,7 +155,9 @@ def check_new_data(panel: Panel, manifest: dict[str, Any], *, min_new_rows: int,
         return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
                 data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
     one = panel.first
-    if manifest.get("kind") == "statistical":  # it reads the target alone: the other columns are the challenger's
+    alone = manifest.get("kind") == "statistical" or (  # naive and seasonal naive rows too (the linear map reads all)
+        manifest.get("kind") == "baseline" and not any(data.get(k) for k in ("covariates", "static", "known")))
+    if alone:  # it reads the target alone: the other columns are the challenger's
         if one.target != data.get("target"):
             return f"schema differs from the champion's: target {one.target!r}, expected {data.get('target')!r}"
     else:

@@ -176,7 +176,8 @@ def _retrain_locked(run: _Retrain) -> Decision:
     try:  # the data is read once: checks, challenger and champion all see this snapshot
         champ = run.champ_info.manifest.get("data", {}) if run.champ_info is not None and run.champ_info.ok else {}
         # a text static covariate keeps the champion's categories (a new one is all zeros), so both read one input
-        series = load(cfg, static_levels=champ.get("static_levels") if champ else None)
+        # (a champion that reads no static column, a baseline's, binds none: the challenger reads the file's)
+        series = load(cfg, static_levels=champ.get("static_levels") if champ and champ.get("static") else None)
     except DataError as exc:
         return run.decide("skipped", f"data checks failed: {exc}", exc)
     frames = [s.frame for s in series.series]

@@ -255,6 +255,25 @@ def test_check_new_data_unit():
     assert "frequency 'D'" in check_new_data(daily, manifest, min_new_rows=1, horizon=4)
 
 
+def test_a_champion_reading_the_target_alone_accepts_new_data_with_covariates():
+    """A naive or seasonal naive champion (the verdict's recommended row) reads the target alone: a covariate in the
+    new data is the challenger's, not a schema change; the linear map reads every column, so it is one."""
+    import pandas as pd
+
+    from forecaster.data.frame import Panel, SeriesFrame
+
+    frame = pd.DataFrame({"y": range(5), "temp": range(5)}, index=pd.date_range("2024-01-01", periods=5, freq="h"))
+    series = Panel.of(SeriesFrame(frame, "y", ("temp",), "h", "f.csv", "", "date"))
+    window = {"freq": "h", "horizon": 4}
+    alone = {"kind": "baseline", "data": {"target": "y", "covariates": [], "last": "2024-01-01 02:00:00"},
+             "window": window}
+    assert check_new_data(series, alone, min_new_rows=2, horizon=4) is None
+    other = {**alone, "data": {**alone["data"], "target": "x"}}
+    assert "target 'y', expected 'x'" in check_new_data(series, other, min_new_rows=2, horizon=4)
+    linear = {**alone, "data": {**alone["data"], "covariates": ["wind"]}}
+    assert "columns ['y', 'temp'], expected ['y', 'wind']" in check_new_data(series, linear, min_new_rows=2, horizon=4)
+
+
 def test_busy_lock_skips_with_a_message(tmp_path, capsys):
     reg = Registry(tmp_path / "models", "sales")
     data = write(tmp_path, 300)

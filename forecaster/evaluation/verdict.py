@@ -303,9 +303,10 @@ def judge(
                                        f"{_p(between(chosen['name'], nearest['name']).p_value)})" if nearest else ""))
     elif chosen is best:
         others = [r for r in running if r is not chosen]
+        said = ", ".join(f"{_label(r)} {r[key]:.3f} ({_p(between(best['name'], r['name']).p_value)})" for r in others)
         reason = (f"{_label(best)} has the lowest {label} ({best[key]:.3f}); no row is significantly better {at}, "
-                  f"{', '.join(_label(r) for r in others)} {'is' if len(others) == 1 else 'are'} not significantly "
-                  f"different from it, and {_label(best)} is also the cheapest of them {_seconds(best)}")
+                  f"{said} {'is' if len(others) == 1 else 'are'} not significantly different from it, and "
+                  f"{_label(best)} is also the cheapest of them {_seconds(best)}")
     else:
         t = between(chosen["name"], best["name"])
         reason = (f"no row is significantly better than {_label(chosen)} ({label} {chosen[key]:.3f}) {at}, not even the "
@@ -313,7 +314,7 @@ def judge(
                   f"{len(running)} rows no row beats: {_label(chosen)} {_seconds(chosen)} to fit and forecast against "
                   f"{_label(best)} {_seconds(best)}")
     lines.append(f"Use {_label(chosen)}: {reason}.")
-    shown = [r for r in running if r is not chosen and r is not best]
+    shown = [r for r in running if r is not chosen and r is not best] if chosen is not best else []
     if shown:
         lines.append(f"Also not significantly different from {_label(best)}: "
                      + ", ".join(f"{_label(r)} {r[key]:.3f} ({_p(between(best['name'], r['name']).p_value)})"

@@ -414,9 +414,13 @@ def _coverage(chosen: dict[str, Any], ranked: Sequence[dict[str, Any]],
     others = [f for f in flags if f["row"] != chosen["name"]]
     if others:
         named = {r["name"]: r for r in ranked}
+
+        def covered_text(f: dict[str, Any]) -> str:
+            return f"{f['level']}% covered " + (percent(f["coverage"]) if f["on"] == "pooled" else
+                                                f"{percent(f['median_series_coverage'])} of the median series")
+
+        rows_short = dict.fromkeys(f["row"] for f in others)  # one entry per row, its levels together
         lines.append(f"Intervals short of nominal by more than {100 * tolerance:g} points also for: "
-                     + ", ".join(f"{_label(named[f['row']])} ({f['level']}% covered "
-                                 + (f"{percent(f['coverage'])})" if f["on"] == "pooled" else
-                                    f"{percent(f['median_series_coverage'])} of the median series)")
-                                 for f in others) + ".")
+                     + ", ".join(f"{_label(named[n])} ({', '.join(covered_text(f) for f in others if f['row'] == n)})"
+                                 for n in rows_short) + ".")
     return flags, lines

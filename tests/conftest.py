@@ -19,6 +19,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The ``slow`` tests (subprocesses, signals, Ray, the notebook) share one xdist group: with
+    ``--dist loadgroup`` (``make test``) they run one after another in one worker, beside the fast
+    tests in the other, never two of them at once (their time limits assume one)."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tensorflow_functions_eager() -> None:
     """In-process tests run TensorFlow functions eagerly: on their tiny series, tracing a fit's

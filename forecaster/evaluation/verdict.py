@@ -126,6 +126,9 @@ def verdict(
     named = {r["name"]: r for r in models}
     if "lstm" in named and "gru" in named and {best["name"], models[1]["name"]} != {"lstm", "gru"}:
         lines.append("LSTM vs GRU: " + _pair(named["lstm"], named["gru"], key=key, label=label, repeats=repeats))
+    if "lstm-tuned" in named and "gru-tuned" in named:  # each at its best after the same tuning budget
+        lines.append("LSTM vs GRU, each tuned at an equal budget: "
+                     + _pair(named["lstm-tuned"], named["gru-tuned"], key=key, label=label, repeats=repeats))
     recurrent = [named[c] for c in ("lstm", "gru") if c in named]
     others = [r for r in [named.get("mlp"), next((b for b in baselines if b["name"] == "linear"), None)] if r]
     if recurrent and others:

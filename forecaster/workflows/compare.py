@@ -307,7 +307,7 @@ def compare(
     _check(cells, repeats, strategies, cfg)
     from forecaster.workflows import tune
 
-    tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies)
+    tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies, resume=resume)
     say = speaker(progress)
     prep, note, scored = begin(cfg, prep, progress)
     many = prep.panel.id_col is not None
@@ -315,7 +315,9 @@ def compare(
     seeds = [cfg.training.seed + r for r in range(repeats)]
     specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
     trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
-    tuned = tune.tune_cells(cfg, prep, cells, resume=resume, progress=progress) if tune.budget_of(cfg) else []
+    final = run_dir or default_run_dir(cfg, "compare")
+    tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, progress=progress)
+             if tune.budget_of(cfg) else [])
     trials += [Trial(cell=t.cell, seed=cfg.training.seed, result=t.result,
                      train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
                      / max(t.result.train_seconds, 1e-9)) for t in tuned]
@@ -353,10 +355,9 @@ def compare(
                                 "lookbacks": tune.lookback_candidates(cfg, prep),
                                 "trials_counted": {t.name: t.counted for t in tuned}}
     tuned_names = {t.name for t in tuned}
-    final = run_dir or default_run_dir(cfg, "compare")
 
     def write_report(tmp: Path) -> None:
-        tune.write_tuned(tmp, tuned, base, cfg)  # their own lookbacks: not save_run's shared windows
+        tune.write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
         _time_saved_cells(tmp, rows, prep, cfg.training.batch_size, preps={t.name: t.prep for t in tuned})
         if backtests:
             from forecaster.fs import atomic_write_text, json_ready
@@ -374,6 +375,6 @@ def compare(
     if tuned:  # the study is in the run now (tuning.db): nothing is left to resume
         import shutil
 
-        shutil.rmtree(tune.tuning_dir(cfg), ignore_errors=True)
+        shutil.rmtree(tune.tuning_dir(final), ignore_errors=True)
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
                          warnings=run_warnings([t.result for t in trials], scored) + ([note] if note else []))

@@ -107,13 +107,18 @@ def budget_of(cfg: RunConfig) -> str:
     return " or ".join(parts)
 
 
-def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Sequence[str]) -> None:
+def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Sequence[str],
+                 resume: bool = False) -> None:
     """Refuse what tuning does not support yet, before any training.
 
     Raises:
-        ConfigError: ``--per-series``, ``--backtest``, ``--executor ray`` or several strategies with ``--tune``.
+        ConfigError: ``--per-series``, ``--backtest``, ``--executor ray`` or several strategies with ``--tune``;
+            ``--resume`` without a budget.
     """
     if not budget_of(cfg):
+        if resume:
+            raise ConfigError("--resume: continues an interrupted tuning; give its budget again (--tune N or "
+                              "--tune-time S)")
         return
     flag = "--tune" if cfg.tune.trials else "--tune-time"
     if cfg.model.per_series:
@@ -184,9 +189,10 @@ class Tuned:
         return self.result.name
 
 
-def tuning_dir(cfg: RunConfig) -> Path:
-    """Where a tuning's study lives while it runs: ``<models_dir>/<name>/tuning``."""
-    return Path(cfg.output.models_dir) / cfg.model_name / "tuning"
+def tuning_dir(run_dir: Path) -> Path:
+    """Where the tuning of the run saved to ``run_dir`` keeps its study while it runs: ``<models_dir>/<name>/tuning``
+    (a run's id is new each time; this folder is the same for the next run of that model name)."""
+    return run_dir.parent.parent / "tuning"
 
 
 def _study_key(cfg: RunConfig, prep: Prepared, cells: Sequence[str], lookbacks: Sequence[int]) -> dict[str, Any]:
@@ -300,6 +306,11 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
         t0 = time.perf_counter()
         try:
             net.fit(prep_for(int(params["lookback"])))
+        except Exception:
+            raise
+        except BaseException:  # Ctrl-C, SystemExit: optuna fails the trial; a resumed study does not count it
+            trial.set_user_attr("interrupted", True)
+            raise
         finally:
             trial.set_user_attr("seconds", time.perf_counter() - t0)
         fit = net.fit_
@@ -349,7 +360,7 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
                  study=study, counted=len(counted), seconds=seconds)
 
 
-def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, resume: bool = False,
+def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, run_dir: Path, resume: bool = False,
                progress: Progress | None = None) -> list[Tuned]:
     """Tune every cell at the same budget (``cfg.tune``), each on one Optuna study in one SQLite file.
 
@@ -365,7 +376,7 @@ def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, resume: 
 
     say = speaker(progress)
     lookbacks = lookback_candidates(cfg, prep)
-    folder = tuning_dir(cfg)
+    folder = tuning_dir(run_dir)
     db, keyfile = folder / STUDY_FILE, folder / "study.json"
     key = json.loads(json.dumps(_study_key(cfg, prep, cells, lookbacks), default=str))
     if resume:
@@ -432,7 +443,7 @@ def _plots(plots: Path, tuned: Tuned) -> None:
             plt.close(fig)
 
 
-def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: RunConfig) -> None:
+def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: RunConfig, run_dir: Path) -> None:
     """Into a staged run folder: each tuned row's folder (as a network's, with its own lookback), its
     ``trials.csv`` and ``config.yaml``, the plots, and a copy of the study (``tuning.db``)."""
     from forecaster.workflows.save import _write_cell
@@ -452,4 +463,4 @@ def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: Ru
             "pruner": f"median after {PRUNE_AFTER_TRIALS} trials, from epoch {PRUNE_WARMUP_EPOCHS + 1}"}, indent=2))
         _plots(tmp / "plots", t)
     if tuned:
-        shutil.copyfile(tuning_dir(cfg) / STUDY_FILE, tmp / "tuning.db")
+        shutil.copyfile(tuning_dir(run_dir) / STUDY_FILE, tmp / "tuning.db")

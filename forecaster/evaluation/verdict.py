@@ -126,7 +126,8 @@ def verdict(
     named = {r["name"]: r for r in models}
     if "lstm" in named and "gru" in named and {best["name"], models[1]["name"]} != {"lstm", "gru"}:
         lines.append("LSTM vs GRU: " + _pair(named["lstm"], named["gru"], key=key, label=label, repeats=repeats))
-    if "lstm-tuned" in named and "gru-tuned" in named:  # each at its best after the same tuning budget
+    pair = {"lstm-tuned", "gru-tuned"}
+    if pair <= set(named) and {best["name"], models[1]["name"]} != pair:  # each at its best, at the same budget
         lines.append("LSTM vs GRU, each tuned at an equal budget: "
                      + _pair(named["lstm-tuned"], named["gru-tuned"], key=key, label=label, repeats=repeats))
     recurrent = [named[c] for c in ("lstm", "gru") if c in named]

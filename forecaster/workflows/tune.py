@@ -112,8 +112,8 @@ def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Se
     """Refuse what tuning does not support yet, before any training.
 
     Raises:
-        ConfigError: ``--per-series``, ``--backtest``, ``--executor ray`` or several strategies with ``--tune``;
-            ``--resume`` without a budget.
+        ConfigError: Optuna not installed; ``--per-series``, ``--backtest``, ``--executor ray`` or several
+            strategies with ``--tune``; ``--resume`` without a budget.
     """
     if not budget_of(cfg):
         if resume:
@@ -121,6 +121,10 @@ def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Se
                               "--tune-time S)")
         return
     flag = "--tune" if cfg.tune.trials else "--tune-time"
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError(f"{flag}: Optuna is not installed; pip install 'forecaster[tune]'")
     if cfg.model.per_series:
         raise ConfigError(f"{flag}: tunes one global network per cell; drop --per-series or --tune")
     if backtest:

@@ -155,10 +155,13 @@ def test_the_default_settings_are_the_first_trial_where_they_fit_the_space():
 
 
 def test_the_verdict_answers_lstm_vs_gru_at_each_ones_tuned_best():
-    rows = [{"name": n, "kind": "model", "mase": m, "mase_std": 0.0}
-            for n, m in (("lstm", 0.9), ("gru", 0.85), ("lstm-tuned", 0.80), ("gru-tuned", 0.82))]
-    text = verdict(rows, repeats=1)
+    def board(**mase: float) -> list[dict]:
+        return [{"name": n.replace("_", "-"), "kind": "model", "mase": m, "mase_std": 0.0} for n, m in mase.items()]
+
+    text = verdict(board(mlp=0.7, lstm=0.9, gru=0.85, lstm_tuned=0.80, gru_tuned=0.82), repeats=1)
     assert "LSTM vs GRU, each tuned at an equal budget: MASE LSTM-TUNED 0.800 vs GRU-TUNED 0.820" in text
+    top = verdict(board(lstm=0.9, gru=0.85, lstm_tuned=0.80, gru_tuned=0.82), repeats=1)
+    assert top.startswith("MASE LSTM-TUNED 0.800 vs GRU-TUNED 0.820") and top.count("GRU-TUNED 0.820") == 1
 
 
 def test_compare_tune_saves_servable_rows_and_a_config_that_reproduces_them(tmp_path, series_csv, capsys):

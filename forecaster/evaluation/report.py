@@ -324,8 +324,9 @@ def write_report(
                       table=series_table(prep, scored), kept=kept)
         return
     _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots"))
+    names = (*PLOTS, *sorted(p.name for p in (run_dir / "plots").glob("tune-*.png")))  # compare --tune's
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names))
 
 
 def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, limit: int = 20) -> tuple[str, str, Any]:

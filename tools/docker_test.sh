@@ -133,8 +133,11 @@ else
 fi
 VOLS=(-v "$T/models:/app/models" -v "$T/data:/app/data:ro" -v "$T/configs:/app/configs:ro")
 HEALTH=(--health-interval 5s --health-start-period 90s --health-timeout 20s --health-retries 3)
-# a retrain that never ends by itself (no early stop), starting at once: for (c), (d) and (e)
-LONG_CMD=(schedule --config configs/schedule.yaml --epochs 10000 --patience 10000 --cron '* * * * * *')
+# a retrain that never ends by itself (no early stop, no stop for want of gain over the linear start:
+# without --gain-epochs 0 it ends after 3 epochs, promotes, and the next one starts), starting at once:
+# for (c), (d) and (e)
+LONG_CMD=(schedule --config configs/schedule.yaml --epochs 10000 --patience 10000 --gain-epochs 0
+          --cron '* * * * * *')
 
 # --- (a) (b) the scheduled container ------------------------------------------------------------------
 t=$(now)
@@ -198,6 +201,7 @@ if [[ $code == 6 ]] && grep -q "another retrain of $NAME is running" "$T/second.
   pass "(e) a second container skips its retrain: lock held" "$(since "$t")" "exit 6; ledger: skipped"
 else
   fail "(e) a second container skips its retrain: lock held" "$(since "$t")" "exit $code: $(tail -n 2 "$T/second.log")"
+  echo "      ledger's last line: $last"
 fi
 
 done_before=$(epochs)
@@ -212,6 +216,9 @@ if [[ $(cat "$M/champion.json") == "$champion_before" && $(digest "$champion_dir
     "exit code $killed; champion.json and $champion_dir unchanged, no half-written version"
 else
   fail "(d) docker kill mid-retrain: champion intact" "$(since "$t")" "exit code $killed; champion changed"
+  echo "      champion.json before: $champion_before"
+  echo "      champion.json after:  $(cat "$M/champion.json")"
+  echo "      $champion_dir digest $digest_before -> $(digest "$champion_dir"); hidden in versions: $(find "$M/versions" -mindepth 1 -maxdepth 1 -name '.*' | xargs -r -n1 basename)"
 fi
 docker start "$LONG" >/dev/null
 if wait_for 180 logs_more "$LONG" "resuming from the checkpoint" "$resumes" \

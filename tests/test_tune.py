@@ -162,6 +162,8 @@ def test_the_verdict_answers_lstm_vs_gru_at_each_ones_tuned_best():
     assert "LSTM vs GRU, each tuned at an equal budget: MASE LSTM-TUNED 0.800 vs GRU-TUNED 0.820" in text
     top = verdict(board(lstm=0.9, gru=0.85, lstm_tuned=0.80, gru_tuned=0.82), repeats=1)
     assert top.startswith("MASE LSTM-TUNED 0.800 vs GRU-TUNED 0.820") and top.count("GRU-TUNED 0.820") == 1
+    many = verdict(board(lstm=0.9, gru=0.85, lstm_tuned=0.80, gru_tuned=0.82), repeats=3)
+    assert "LSTM-TUNED scored lower, but with one seed the gap cannot be told from seed-to-seed noise (a tuned" in many
 
 
 def test_compare_tune_saves_servable_rows_and_a_config_that_reproduces_them(tmp_path, series_csv, capsys):

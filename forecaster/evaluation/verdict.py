@@ -66,6 +66,9 @@ def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats
         std = r.get(f"{key}_std")
         return f"{_label(r)} {r[key]:.3f}" + (f" ± {std:.3f}" if std else "")
 
+    tuned = all(str(r["name"]).endswith("-tuned") for r in (a, b))  # a tuned row is its best trial's one seed
+    if tuned:
+        repeats = 1
     gap = second[key] - best[key]
     noise = max(best.get(f"{key}_std") or 0.0, second.get(f"{key}_std") or 0.0)
     head = f"{label} {fmt(best)} vs {fmt(second)}"
@@ -73,7 +76,8 @@ def _pair(a: dict[str, Any], b: dict[str, Any], *, key: str, label: str, repeats
         return f"{head}: equal at this precision."
     if repeats < 2:
         return (f"{head}: {_label(best)} scored lower, but with one seed the gap cannot be "
-                "told from seed-to-seed noise; rerun with --repeats 3.")
+                + ("told from seed-to-seed noise (a tuned row is its best trial's one seed)." if tuned else
+                   "told from seed-to-seed noise; rerun with --repeats 3."))
     if gap > noise:
         return f"{head}: {_label(best)} is better (gap {gap:.3f} > spread {noise:.3f})."
     return f"{head}: no clear difference (gap {gap:.3f} within spread {noise:.3f})."

@@ -197,3 +197,50 @@ def test_compare_tune_saves_servable_rows_and_a_config_that_reproduces_them(tmp_
     capsys.readouterr()
     assert main(["predict", "--model", str(run / "gru-tuned")]) == ExitCode.OK
     assert "yhat" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_killed_compare_tune_resumes_where_it_stopped(tmp_path, series_csv):
+    """SIGKILL during the tuning, then ``--resume``: the trials done are kept and counted, the run completes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+
+    models = tmp_path / "models"
+    argv = [sys.executable, "-m", "forecaster", "compare", "--data", str(series_csv), "--target", "y",
+            "--cells", "lstm", "--tune", "4", "--models-dir", str(models), "--baselines", "linear",
+            "--no-tensorboard", *FAST]
+    db = models / "series" / "tuning" / tune.STUDY_FILE
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done: list = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.is_file():
+            try:
+                study = optuna.load_study(study_name="lstm", storage=f"sqlite:///{db}")
+                done = [t for t in study.trials if t.state.name == "COMPLETE"]
+            except Exception:  # the file exists before its tables: try again
+                done = []
+            if len(done) >= 2:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, f"compare ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (models / "series" / "runs").exists() or not list((models / "series" / "runs").glob("2*"))
+    kept = {t.number: t.datetime_start for t in done}
+
+    again = subprocess.run([*argv, "--resume", "--json"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    assert out["conditions"]["tuning"]["trials_counted"] == {"lstm-tuned": 4}
+    run = Path(out["run_dir"])
+    with open(run / "lstm-tuned" / "trials.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert sum(r["counted"] == "True" for r in table) == 4
+    saved = optuna.load_study(study_name="lstm", storage=f"sqlite:///{run / 'tuning.db'}")
+    for number, started in kept.items():  # the trials before the kill are the same trials, not run again
+        assert saved.trials[number].datetime_start == started and saved.trials[number].state.name == "COMPLETE"

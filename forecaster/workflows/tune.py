@@ -221,13 +221,13 @@ def _counted(study: Any) -> list[Any]:
             or (t.state == TrialState.FAIL and not t.user_attrs.get("interrupted"))]
 
 
-def _close_interrupted(study: Any) -> int:
+def _close_interrupted(study: Any, storage: Any) -> int:
     """Mark the trials an interruption left running as failed (``interrupted``: not counted); how many."""
     from optuna.trial import TrialState
 
     stale = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.RUNNING]
     for t in stale:
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        storage.set_trial_user_attr(t._trial_id, "interrupted", True)
         study.tell(t.number, state=TrialState.FAIL)
     return len(stale)
 
@@ -294,7 +294,7 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
         sampler=optuna.samplers.TPESampler(seed=cfg.training.seed, n_startup_trials=STARTUP_TRIALS),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_WARMUP_EPOCHS),
     )
-    cut = _close_interrupted(study)
+    cut = _close_interrupted(study, storage)
     before = _counted(study)
     used = sum(float(t.user_attrs.get("seconds", 0.0)) for t in before)
     if before or cut:

@@ -199,6 +199,20 @@ def test_compare_tune_saves_servable_rows_and_a_config_that_reproduces_them(tmp_
     assert "yhat" in capsys.readouterr().out
 
 
+def test_a_panel_gets_its_tuned_row_scored_per_series(tmp_path):
+    panel = Path(__file__).resolve().parent / "golden" / "panel.csv"
+    cfg = config.resolve(overrides={"data.path": str(panel), "data.id_col": "store", "data.target": "y",
+                                    "window.horizon": 4, "training.epochs": 2, "model.baselines": ["linear"],
+                                    "output.models_dir": str(tmp_path), "output.tensorboard": False,
+                                    "tune.trials": 2})
+    res = compare.compare(cfg, cells=["gru"])
+    row = next(r for r in res.rows if r["name"] == "gru-tuned")
+    assert row["series"] == 3 and row["mase_median"] is not None
+    table = pd.read_csv(res.run_dir / "series_metrics.csv")
+    assert sorted(table.loc[table["name"] == "gru-tuned", "store"]) == ["a", "b", "c"]
+    assert (res.run_dir / "gru-tuned" / "manifest.json").is_file()
+
+
 @pytest.mark.slow
 def test_a_killed_compare_tune_resumes_where_it_stopped(tmp_path, series_csv):
     """SIGKILL during the tuning, then ``--resume``: the trials done are kept and counted, the run completes."""

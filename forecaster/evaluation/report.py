@@ -305,6 +305,11 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
             f"<h2>Conditions (identical for every cell)</h2>{conds}{extra}<h2>Plots</h2>{images}</body></html>\n")
 
 
+def _tune_plots(run_dir: Path) -> list[str]:
+    """The tuning plots ``compare --tune`` wrote (``workflows.tune``): optimisation history, parameter importances."""
+    return sorted(p.name for p in (run_dir / "plots").glob("tune-*.png"))
+
+
 def write_report(
     run_dir: Path,
     *,
@@ -324,7 +329,7 @@ def write_report(
                       table=series_table(prep, scored), kept=kept)
         return
     _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base)
-    names = (*PLOTS, *sorted(p.name for p in (run_dir / "plots").glob("tune-*.png")))  # compare --tune's
+    names = (*PLOTS, *_tune_plots(run_dir))
     atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names))
     atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names))
 
@@ -406,5 +411,6 @@ def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], v
     """A panel run's report: the pooled leaderboard, the per-series results and two plots."""
     md, section, wide = _series_section(table, rows, prep.panel.id_col)
     _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, md))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, section))
+    names = (*PANEL_PLOTS, *_tune_plots(run_dir))
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, md))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, section))

@@ -41,6 +41,7 @@ from typing import Any
 
 import pandas as pd
 
+from forecaster.artifacts import layout
 from forecaster.config import RunConfig, TuneConfig, dump_yaml
 from forecaster.data.prepared import Prepared, prepare
 from forecaster.errors import ConfigError, TrainingError
@@ -358,6 +359,8 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
     say(f"tuning {name}: best trial {best.number} of {len(counted)} (val loss {best.value:.4g}); "
         "scoring it on the test part")
     res = train_cell(best_prep, best_cfg, cell, fitted=fitted)  # the test part, read once for this cell
+    if res.row is not None:  # its per-series scores (series_metrics.csv, the report) under the row's own name
+        res.row = dataclasses.replace(res.row, name=f"{name}-tuned")
     fields = {f.name: getattr(res, f.name) for f in dataclasses.fields(CellResult)}
     seconds = sum(float(t.user_attrs.get("seconds", 0.0)) for t in counted)
     return Tuned(cell=cell, result=TunedResult(**fields, label=f"{name}-tuned"), prep=best_prep, cfg=best_cfg,
@@ -449,7 +452,8 @@ def _plots(plots: Path, tuned: Tuned) -> None:
 
 def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: RunConfig, run_dir: Path) -> None:
     """Into a staged run folder: each tuned row's folder (as a network's, with its own lookback), its
-    ``trials.csv`` and ``config.yaml``, the plots, and a copy of the study (``tuning.db``)."""
+    ``trials.csv`` and ``config.yaml``, the plots, a copy of the study (``tuning.db``) and, for a panel, the
+    tuned rows' lines of ``series_metrics.csv``."""
     from forecaster.workflows.save import _write_cell
 
     for t in tuned:
@@ -466,5 +470,12 @@ def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: Ru
             "best_params": t.study.best_trial.params, "sampler": f"TPE seed {cfg.training.seed}",
             "pruner": f"median after {PRUNE_AFTER_TRIALS} trials, from epoch {PRUNE_WARMUP_EPOCHS + 1}"}, indent=2))
         _plots(tmp / "plots", t)
-    if tuned:
-        shutil.copyfile(tuning_dir(run_dir) / STUDY_FILE, tmp / "tuning.db")
+    if not tuned:
+        return
+    shutil.copyfile(tuning_dir(run_dir) / STUDY_FILE, tmp / "tuning.db")
+    table = tmp / layout.SERIES_METRICS
+    if table.is_file():  # a panel: the tuned rows' scores per series beside the others'
+        from forecaster.evaluation.scoring import series_table
+
+        extra = [series_table(t.prep, [t.result.row]) for t in tuned if t.result.row is not None]
+        atomic_write_text(table, pd.concat([pd.read_csv(table), *extra], ignore_index=True).to_csv(index=False))

@@ -19,6 +19,7 @@ from forecaster.errors import ConfigError, ExitCode
 from forecaster.evaluation.verdict import verdict
 from forecaster.workflows import compare, tune
 from forecaster.workflows.train import prepare_run
+from forecaster.workflows.tune_output import trials_table
 
 from conftest import FAST, make_frame, small_cfg
 
@@ -41,7 +42,7 @@ def test_every_cell_gets_the_same_budget_of_counted_trials(tmp_path, write_csv):
     assert [t.name for t in done] == ["lstm-tuned", "gru-tuned"]
     assert [counted(t.study) for t in done] == [2, 2] == [t.counted for t in done]
     for t in done:
-        table = tune.trials_table(t.study)
+        table = trials_table(t.study)
         assert len(table) == 2 and set(table["state"]) <= {"complete", "pruned"}
         assert {"val_loss", "pruned", "epochs", "seconds", "param_units", "param_lookback"} <= set(table.columns)
         best = table.loc[table["val_loss"].idxmin()]
@@ -61,7 +62,7 @@ def test_the_test_part_plays_no_role_in_the_choice(tmp_path, write_csv):
         prep = prepare_run(cfg)
         (t,) = tune.tune_cells(cfg, prep, ["gru"], run_dir=tmp_path / "models" / name / "runs/r")
         results.append(t)
-    clean, bad = (tune.trials_table(t.study) for t in results)
+    clean, bad = (trials_table(t.study) for t in results)
     params = [c for c in clean.columns if c.startswith("param_")]
     pd.testing.assert_frame_equal(clean[params], bad[params])
     np.testing.assert_allclose(clean["val_loss"], bad["val_loss"], rtol=1e-6)
@@ -101,7 +102,7 @@ def test_an_interrupted_tuning_resumes_to_its_budget(tmp_path, write_csv, monkey
     assert t.counted == 4  # continued to its budget, not restarted
     kept = [(tr.number, tr.params) for tr in t.study.trials if tr.number in dict(first)]
     assert kept == first
-    table = tune.trials_table(t.study)
+    table = trials_table(t.study)
     assert len(table) == 6 and table["counted"].sum() == 4  # two interrupted trials, not counted
 
 
@@ -117,7 +118,7 @@ def test_resume_needs_a_study_and_a_budget(tmp_path, write_csv):
 @pytest.mark.parametrize(("extra", "kwargs", "message"), [
     ({"model.per_series": True, "data.id_col": "store"}, {}, "--per-series"),
     ({}, {"backtest": 2}, "--backtest"),
-    ({}, {"executor": "ray"}, "--executor ray"),
+    ({}, {"executor": "ray", "ray_address": "auto"}, "drop --ray-address auto"),
     ({}, {"strategies": ["direct", "recursive"]}, "one horizon strategy"),
 ])
 def test_what_tuning_does_not_support_is_refused_before_training(tmp_path, extra, kwargs, message):

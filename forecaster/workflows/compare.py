@@ -306,8 +306,10 @@ def compare(
     strategies = list(strategies or [cfg.model.strategy])
     _check(cells, repeats, strategies, cfg)
     from forecaster.workflows import tune
+    from forecaster.workflows.tune_output import write_tuned
 
-    tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies, resume=resume)
+    tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies, resume=resume,
+                      ray_address=ray_address)
     say = speaker(progress)
     prep, note, scored = begin(cfg, prep, progress)
     many = prep.panel.id_col is not None
@@ -316,7 +318,7 @@ def compare(
     specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
     trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
     final = run_dir or default_run_dir(cfg, "compare")
-    tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, progress=progress)
+    tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, executor=executor, progress=progress)
              if tune.budget_of(cfg) else [])
     trials += [Trial(cell=t.cell, seed=cfg.training.seed, result=t.result,
                      train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
@@ -324,7 +326,7 @@ def compare(
     rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
     for t in tuned:  # what its budget bought
         row = next(r for r in rows if r["name"] == t.name)
-        row.update(tune_trials=t.counted, tune_seconds=t.seconds, tune_params=t.study.best_trial.params)
+        row.update(tune_trials=t.counted, tune_seconds=t.seconds, tune_params=tune.best_trial(t.study).params)
     _add_failures(rows, failures)
     if many:
         for r in rows:
@@ -357,7 +359,7 @@ def compare(
     tuned_names = {t.name for t in tuned}
 
     def write_report(tmp: Path) -> None:
-        tune.write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
+        write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
         _time_saved_cells(tmp, rows, prep, cfg.training.batch_size, preps={t.name: t.prep for t in tuned})
         if backtests:
             from forecaster.fs import atomic_write_text, json_ready

@@ -32,17 +32,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from forecaster.artifacts import layout
-from forecaster.config import RunConfig, TuneConfig, dump_yaml
+from forecaster.config import RunConfig, TuneConfig
 from forecaster.data.prepared import Prepared, prepare
 from forecaster.errors import ConfigError, TrainingError
 from forecaster.fs import atomic_write_text
@@ -50,7 +46,7 @@ from forecaster.types import Progress, speaker
 from forecaster.workflows.results import CellResult
 
 __all__ = ["SPACE", "Param", "TunedResult", "Tuned", "budget_of", "check_tuning", "lookback_candidates", "tune_cells",
-           "trials_table", "tuning_dir", "write_tuned", "STUDY_FILE", "TRIALS_CSV"]
+           "tuning_dir", "default_params", "configure", "best_trial", "STUDY_FILE", "TRIALS_CSV"]
 
 STUDY_FILE = "study.db"
 TRIALS_CSV = "trials.csv"
@@ -109,11 +105,11 @@ def budget_of(cfg: RunConfig) -> str:
 
 
 def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Sequence[str],
-                 resume: bool = False) -> None:
+                 resume: bool = False, ray_address: str | None = None) -> None:
     """Refuse what tuning does not support yet, before any training.
 
     Raises:
-        ConfigError: Optuna not installed; ``--per-series``, ``--backtest``, ``--executor ray`` or several
+        ConfigError: Optuna not installed; ``--per-series``, ``--backtest``, ``--ray-address`` or several
             strategies with ``--tune``; ``--resume`` without a budget.
     """
     if not budget_of(cfg):
@@ -130,9 +126,9 @@ def check_tuning(cfg: RunConfig, *, executor: str, backtest: int, strategies: Se
         raise ConfigError(f"{flag}: tunes one global network per cell; drop --per-series or --tune")
     if backtest:
         raise ConfigError(f"{flag}: the tuned rows are scored on the test part only; drop --backtest or {flag}")
-    if executor != "local":
-        raise ConfigError(f"{flag}: the trials run here, one after another (got --executor {executor}); "
-                          "drop --executor ray or tune separately")
+    if executor != "local" and ray_address:
+        raise ConfigError(f"{flag}: with --executor ray the studies' SQLite file must be shared by the tasks: "
+                          f"start Ray here (drop --ray-address {ray_address})")
     if len(strategies) != 1:
         raise ConfigError(f"{flag}: tunes one horizon strategy (got {','.join(strategies)}); give one --strategies")
 
@@ -220,6 +216,15 @@ def _counted(study: Any) -> list[Any]:
     return [t for t in study.get_trials(deepcopy=False)
             if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
             or (t.state == TrialState.FAIL and not t.user_attrs.get("interrupted"))]
+
+
+def best_trial(study: Any) -> Any:
+    """The completed trial with the lowest validation loss, the earliest on a tie (the defaults, trial 0, where
+    nothing beats them: on most real series every trial stops at its linear start, so ties are common)."""
+    from optuna.trial import TrialState
+
+    return min((t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE),
+               key=lambda t: (t.value, t.number))
 
 
 def _close_interrupted(study: Any, storage: Any) -> int:
@@ -349,7 +354,7 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
     complete = [t for t in counted if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise TrainingError(f"{name}: no tuning trial completed of {len(counted)} (every one pruned or failed)")
-    best = min(complete, key=lambda t: (t.value, t.number))
+    best = best_trial(study)
     best_cfg = configure(cfg, cell, {**best.params})
     best_prep = prep_for(int(best.params["lookback"]))
     fitted = kept.get(best.number, (None, None))[1]
@@ -367,8 +372,61 @@ def _tune_cell(cell: str, cfg: RunConfig, prep_for: Any, lookbacks: Sequence[int
                  study=study, counted=len(counted), seconds=seconds)
 
 
+def _prep_cache(cfg: RunConfig, prep: Prepared) -> Any:
+    """``lookback -> Prepared``: ``prep`` re-windowed for each lookback a trial asks for, each once."""
+    preps: dict[int, Prepared] = {prep.split.lookback: prep}
+
+    def prep_for(lookback: int) -> Prepared:
+        if lookback not in preps:
+            preps[lookback] = prepare(cfg, prep.panel, lookback=lookback, lookback_scores=prep.lookback_scores)
+        return preps[lookback]
+
+    return prep_for
+
+
+def _storage(url: str) -> Any:
+    import optuna
+
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+
+
+def _tune_task(prep: Prepared, cfg: RunConfig, cell: str, lookbacks: Sequence[int], url: str) -> tuple[Any, int, float]:
+    """One cell's whole study in a Ray worker (its trials one after another, as here): the result with its model
+    as bytes (:func:`~forecaster.workflows.executor.portable`), the trials counted and their seconds."""
+    from forecaster.workflows.executor import portable
+
+    t = _tune_cell(cell, cfg, _prep_cache(cfg, prep), lookbacks, _storage(url), speaker(None), prep.split.lookback)
+    return portable(t.result), t.counted, t.seconds
+
+
+def _on_ray(cfg: RunConfig, prep: Prepared, cells: Sequence[str], lookbacks: Sequence[int], url: str,
+            prep_for: Any, progress: Progress | None) -> list[Tuned]:
+    """Each cell's study as one Ray task (cells in parallel, each one's trials in order: the same trials as here
+    for a seed); the parent loads each best model and reads each study back from the shared SQLite file."""
+    import optuna
+
+    from forecaster.models.network.model import leaderboard_name
+    from forecaster.workflows.executor import Call, Failure, materialize, run_calls
+
+    storage = _storage(url)
+    names = [leaderboard_name(c, cfg.model.strategy) for c in cells]
+    for name in names:  # the tables and studies made once, before the tasks race to make them
+        optuna.create_study(storage=storage, study_name=name, direction="minimize", load_if_exists=True)
+    calls = [Call(f"tuning {cell}", cell, (cfg, cell, list(lookbacks), url)) for cell in cells]
+    out = []
+    for cell, name, done in zip(cells, names, run_calls(_tune_task, calls, [prep], executor="ray", progress=progress)):
+        if isinstance(done, Failure):
+            raise TrainingError(f"tuning {name} failed: {done.reason}")
+        result, counted, seconds = done
+        study = optuna.load_study(study_name=name, storage=storage)
+        params = best_trial(study).params
+        out.append(Tuned(cell=cell, result=materialize(result), prep=prep_for(int(params["lookback"])),
+                         cfg=configure(cfg, cell, params), study=study, counted=counted, seconds=seconds))
+    return out
+
+
 def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, run_dir: Path, resume: bool = False,
-               progress: Progress | None = None) -> list[Tuned]:
+               executor: str = "local", progress: Progress | None = None) -> list[Tuned]:
     """Tune every cell at the same budget (``cfg.tune``), each on one Optuna study in one SQLite file.
 
     Every trial trains on the training windows and is judged on the validation windows only (the
@@ -379,7 +437,6 @@ def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, run_dir:
         ConfigError: ``resume`` without a study to continue, or with one of other settings.
         TrainingError: no trial of a cell completed.
     """
-    import optuna
 
     say = speaker(progress)
     lookbacks = lookback_candidates(cfg, prep)
@@ -398,84 +455,12 @@ def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, run_dir:
             db.unlink()
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(keyfile, json.dumps(key, indent=1))
-    storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", engine_kwargs={"connect_args": {"timeout": 30}})
-    preps: dict[int, Prepared] = {prep.split.lookback: prep}
-
-    def prep_for(lookback: int) -> Prepared:
-        if lookback not in preps:
-            preps[lookback] = prepare(cfg, prep.panel, lookback=lookback, lookback_scores=prep.lookback_scores)
-        return preps[lookback]
+    url = f"sqlite:///{db.resolve()}"
+    prep_for = _prep_cache(cfg, prep)
 
     say(f"tuning {', '.join(cells)}: {budget_of(cfg)} each (TPE seed {cfg.training.seed}, median pruner; "
         f"lookbacks {', '.join(map(str, lookbacks))}; chosen on validation loss only)")
+    if executor == "ray":
+        return _on_ray(cfg, prep, cells, lookbacks, url, prep_for, progress)
+    storage = _storage(url)
     return [_tune_cell(cell, cfg, prep_for, lookbacks, storage, say, prep.split.lookback) for cell in cells]
-
-
-def trials_table(study: Any) -> pd.DataFrame:
-    """Every trial of a study: number, state, validation loss, pruned or not, epochs, seconds, parameters."""
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "val_loss": t.value,
-                     "pruned": t.state.name == "PRUNED", "epochs": t.user_attrs.get("epochs"),
-                     "seconds": t.user_attrs.get("seconds"), "batch_used": t.user_attrs.get("batch_used"),
-                     "counted": not t.user_attrs.get("interrupted", False),
-                     **{f"param_{k}": v for k, v in t.params.items()}})
-    return pd.DataFrame(rows)
-
-
-def _plots(plots: Path, tuned: Tuned) -> None:
-    """The optimisation history and, with two completed trials or more, the parameter importances."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import optuna
-    from optuna.visualization import matplotlib as ovm
-
-    plots.mkdir(parents=True, exist_ok=True)
-    import warnings
-
-    with warnings.catch_warnings():  # optuna marks its matplotlib plots experimental
-        warnings.simplefilter("ignore")
-        fig: Any = ovm.plot_optimization_history(tuned.study).figure
-        fig.savefig(plots / f"tune-history-{tuned.name}.png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        done = [t for t in tuned.study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-        if len(done) >= 2:
-            try:
-                fig = ovm.plot_param_importances(tuned.study).figure
-            except (RuntimeError, ValueError):  # every completed trial alike: nothing to attribute
-                return
-            fig.savefig(plots / f"tune-importances-{tuned.name}.png", dpi=90, bbox_inches="tight")
-            plt.close(fig)
-
-
-def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: RunConfig, run_dir: Path) -> None:
-    """Into a staged run folder: each tuned row's folder (as a network's, with its own lookback), its
-    ``trials.csv`` and ``config.yaml``, the plots, a copy of the study (``tuning.db``) and, for a panel, the
-    tuned rows' lines of ``series_metrics.csv``."""
-    from forecaster.workflows.save import _write_cell
-
-    for t in tuned:
-        cell_dir = tmp / t.name
-        _write_cell(cell_dir, t.prep, t.cfg, t.result, base)
-        atomic_write_text(cell_dir / TRIALS_CSV, trials_table(t.study).to_csv(index=False))
-        first = t.prep.items[0].series
-        resolved = dataclasses.replace(t.cfg, data=dataclasses.replace(t.cfg.data, target=first.target,
-                                                                       time_col=first.time_col))
-        atomic_write_text(cell_dir / "config.yaml", dump_yaml(resolved))
-        atomic_write_text(cell_dir / "tuning.json", json.dumps({
-            "cell": t.cell, "budget": budget_of(cfg), "trials_counted": t.counted, "seconds": t.seconds,
-            "best_trial": t.study.best_trial.number, "best_val_loss": t.study.best_value,
-            "best_params": t.study.best_trial.params, "sampler": f"TPE seed {cfg.training.seed}",
-            "pruner": f"median after {PRUNE_AFTER_TRIALS} trials, from epoch {PRUNE_WARMUP_EPOCHS + 1}"}, indent=2))
-        _plots(tmp / "plots", t)
-    if not tuned:
-        return
-    shutil.copyfile(tuning_dir(run_dir) / STUDY_FILE, tmp / "tuning.db")
-    table = tmp / layout.SERIES_METRICS
-    if table.is_file():  # a panel: the tuned rows' scores per series beside the others'
-        from forecaster.evaluation.scoring import series_table
-
-        extra = [series_table(t.prep, [t.result.row]) for t in tuned if t.result.row is not None]
-        atomic_write_text(table, pd.concat([pd.read_csv(table), *extra], ignore_index=True).to_csv(index=False))

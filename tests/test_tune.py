@@ -259,3 +259,25 @@ def test_a_killed_compare_tune_resumes_where_it_stopped(tmp_path, series_csv):
     saved = optuna.load_study(study_name="lstm", storage=f"sqlite:///{run / 'tuning.db'}")
     for number, started in kept.items():  # the trials before the kill are the same trials, not run again
         assert saved.trials[number].datetime_start == started and saved.trials[number].state.name == "COMPLETE"
+
+
+@pytest.mark.slow  # a local Ray cluster (~10 s), then each cell's study as one task
+def test_ray_tuning_gives_the_sequential_trials_for_a_seed(tmp_path, write_csv):
+    ray = pytest.importorskip("ray")
+    cfg = tuned_cfg(write_csv(make_frame(200)), tmp_path / "models", 3)
+    prep = prepare_run(cfg)
+    here = tune.tune_cells(cfg, prep, ["lstm", "gru"], run_dir=tmp_path / "models/a/runs/r")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        there = tune.tune_cells(cfg, prep, ["lstm", "gru"], run_dir=tmp_path / "models/b/runs/r", executor="ray")
+    finally:
+        ray.shutdown()
+    for a, b in zip(here, there, strict=True):
+        assert (a.name, a.counted) == (b.name, b.counted)
+        ta, tb = trials_table(a.study), trials_table(b.study)
+        params = [c for c in ta.columns if c.startswith("param_")]
+        pd.testing.assert_frame_equal(ta[["state", *params]], tb[["state", *params]])
+        # one TensorFlow thread per Ray task against two here: float sums in another order, nothing more
+        np.testing.assert_allclose(ta["val_loss"], tb["val_loss"], rtol=1e-3)
+        assert b.result.scores["mase"] == pytest.approx(a.result.scores["mase"], rel=1e-3)
+        assert b.result.model is not None and b.cfg == a.cfg  # the best model came back, loaded

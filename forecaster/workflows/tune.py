@@ -9,11 +9,14 @@ read once per cell, by the best trial's network, which becomes the row ``<cell>-
 cell's default row. So the question "LSTM or GRU?" is answered with each one at its tuned best,
 not at shared defaults that may suit one more than the other.
 
+With ``--executor ray`` each cell's study is one Ray task (the cells in parallel, each one's trials
+in order, so a seed gives the same trials as here), sharing the SQLite file of a Ray started here.
+
 The study lives in ``<models_dir>/<name>/tuning/study.db`` (SQLite) while it runs, so an
 interrupted tuning continues where it stopped (``--resume``: the counted trials stay counted, the
 trial cut by the interruption is marked failed and not counted). The first trial of every study is the default row's
-settings (where they lie in the space), so a tuned row is never worse than its default on
-validation, and every cell starts from the same point. The finished run folder holds a
+settings where they lie in the space (``model.linear: null`` tried with the linear path), so there a
+tuned row does no worse than its default on validation, and every cell starts from the same point. The finished run folder holds a
 copy (``tuning.db``), each ``<cell>-tuned/trials.csv`` (every trial: parameters, validation loss,
 epochs, seconds, pruned or not) and ``<cell>-tuned/config.yaml``, with which ``forecast train
 --config`` trains the tuned model again (same seed, same windows: the same network).
@@ -408,6 +411,7 @@ def _on_ray(cfg: RunConfig, prep: Prepared, cells: Sequence[str], lookbacks: Seq
     from forecaster.models.network.model import leaderboard_name
     from forecaster.workflows.executor import Call, Failure, materialize, run_calls
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = _storage(url)
     names = [leaderboard_name(c, cfg.model.strategy) for c in cells]
     for name in names:  # the tables and studies made once, before the tasks race to make them

@@ -13,7 +13,10 @@
 #       the retrain from its checkpoint
 #   (e) a second container on the same volume skips its retrain: the lock (exit 6, ledger line)
 #   (f) `docker run --rm IMAGE predict` serves the champion and writes a forecast (both images)
-#   (g) `docker-compose up -d` with docker-compose.yml (+ a test override) reaches healthy
+#   (g) `docker-compose up -d` with docker-compose.yml (+ a test override) reaches healthy: the
+#       scheduler and the HTTP server (`forecast serve`), which lists the model's champion
+#   (h) the serving image's default command (`forecast serve`) turns healthy; a promotion during a
+#       client loop (4 keep-alive connections) is served by the next requests, with zero failed ones
 # Everything it made is removed at the end, on failure too: containers, the compose project,
 # the two test tags, the temp folder. The base image and the build cache are kept (`docker rmi
 # --no-prune`), so a rerun builds in seconds. Exit status: 0 when every check passed, 1 when one
@@ -27,7 +30,7 @@ cd "$(dirname "$0")/.." || exit 2
 IMAGE=${FORECASTER_TEST_IMAGE:-forecaster-test}
 SERVE=$IMAGE-serve
 NAME=docker-test                      # output.name in the test config
-SCHED=$IMAGE-sched LONG=$IMAGE-long STATS=$IMAGE-stats   # container names
+SCHED=$IMAGE-sched LONG=$IMAGE-long STATS=$IMAGE-stats HTTP=$IMAGE-http   # container names
 PROJECT=${IMAGE//[^a-z0-9]/}          # compose project name
 T=$(mktemp -d "${TMPDIR:-/tmp}/forecaster-docker-test.XXXXXX")
 M=$T/models/$NAME
@@ -58,6 +61,13 @@ logs_have() { docker logs "$1" 2>&1 | grep -c -- "$2"; }
 logs_more() { [[ $(logs_have "$1" "$2") -gt $3 ]]; }
 epochs() { json "$M/checkpoint/gru/state.json" 'd["epochs"]' || echo 0; }
 epochs_at_least() { [[ $(epochs) -ge $1 ]]; }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# served URL: the version `forecast serve` at URL lists for the test model (GET /v1/models)
+served() {
+  python3 -c 'import json, sys, urllib.request as u
+models = json.load(u.urlopen(sys.argv[1] + "/v1/models", timeout=10))["models"]
+print(next(m["version"] for m in models if m["name"] == sys.argv[2]))' "$1" "$NAME" 2>/dev/null
+}
 digest() { (cd "$M" && find "$1" -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
 stop_check() {  # stop_check LABEL CONTAINER: time `docker stop` (default 10 s timeout); exit code, heartbeat
   local t secs code hb fired=""
@@ -79,13 +89,15 @@ stop_check() {  # stop_check LABEL CONTAINER: time `docker stop` (default 10 s t
 if docker-compose version >/dev/null 2>&1; then COMPOSE=(docker-compose)
 elif docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose)
 else COMPOSE=(); fi
+FORECASTER_SERVE_PORT=$(free_port)   # the host port docker-compose.yml publishes the server on
+export FORECASTER_SERVE_PORT
 compose() { "${COMPOSE[@]}" -p "$PROJECT" -f docker-compose.yml -f "$T/compose.test.yml" "$@"; }
 
 cleanup() {
   local rc=$?
-  [[ -n ${KEEP:-} ]] && { info "KEEP=1: left $T, containers $SCHED $LONG $STATS, images $IMAGE $SERVE"; exit "$rc"; }
+  [[ -n ${KEEP:-} ]] && { info "KEEP=1: left $T, containers $SCHED $LONG $STATS $HTTP, images $IMAGE $SERVE"; exit "$rc"; }
   [[ ${#COMPOSE[@]} -gt 0 && -f $T/compose.test.yml ]] && compose down --remove-orphans >/dev/null 2>&1
-  docker rm -f "$SCHED" "$LONG" "$STATS" >/dev/null 2>&1
+  docker rm -f "$SCHED" "$LONG" "$STATS" "$HTTP" >/dev/null 2>&1
   docker rmi --no-prune "$IMAGE" "$SERVE" >/dev/null 2>&1  # the tags; the cached layers stay
   rm -rf "$T"
   exit "$rc"
@@ -264,11 +276,25 @@ else
     [[ ${#USER_ARGS[@]} -gt 0 ]] && echo "    user: \"$(id -u):$(id -g)\""
     echo "    volumes: ['$T/models:/app/models', '$T/data:/app/data:ro', '$T/configs:/app/configs:ro']"
     echo "    healthcheck: {interval: 5s, start_period: 90s, timeout: 20s, retries: 3}"
+    echo "  serve:"
+    echo "    image: $SERVE"
+    [[ ${#USER_ARGS[@]} -gt 0 ]] && echo "    user: \"$(id -u):$(id -g)\""
+    echo "    volumes: ['$T/models:/app/models:ro', '$T/data:/app/data:ro']"
+    echo "    healthcheck: {interval: 2s, start_period: 30s, timeout: 5s, retries: 3}"
   } >"$T/compose.test.yml"
   t=$(now)
   if compose up -d --no-build >"$T/compose.log" 2>&1 && id=$(compose ps -q forecaster) && [[ -n $id ]] \
      && wait_for 120 healthy "$id"; then
     pass "(g) docker-compose up -d reaches healthy" "$(since "$t")" "$(docker inspect -f '{{.Name}}' "$id")"
+    t=$(now)
+    if sid=$(compose ps -q serve) && [[ -n $sid ]] && wait_for 60 healthy "$sid" \
+       && version=$(served "http://127.0.0.1:$FORECASTER_SERVE_PORT") && [[ -n $version ]]; then
+      pass "(g) docker-compose's serve: healthy, GET /v1/models" "$(since "$t")" \
+        "$NAME version $version on 127.0.0.1:$FORECASTER_SERVE_PORT"
+    else
+      fail "(g) docker-compose's serve: healthy, GET /v1/models" "$(since "$t")" \
+        "health ${sid:+$(state "$sid" .State.Health.Status)}: $(compose logs --tail 3 serve 2>&1 | tail -n 3)"
+    fi
     t=$(now)
     compose stop >/dev/null 2>&1
     secs=$(since "$t")
@@ -279,6 +305,43 @@ else
     fail "(g) docker-compose up -d reaches healthy" "$(since "$t")" "$(tail -n 3 "$T/compose.log")"
   fi
 fi
+
+# --- (h) forecast serve: a promotion under a client loop --------------------------------------------------
+t=$(now)
+port=$(free_port)
+URL=http://127.0.0.1:$port
+docker run -d --name "$HTTP" "${USER_ARGS[@]}" --health-interval 2s --health-start-period 30s -p "127.0.0.1:$port:8080" \
+  -v "$T/models:/app/models:ro" -v "$T/data:/app/data:ro" "$SERVE" >/dev/null
+if wait_for 60 healthy "$HTTP" && before=$(served "$URL") && [[ -n $before ]]; then
+  pass "(h) the serving image's default command: forecast serve, healthy" "$(since "$t")" "$NAME version $before"
+  t=$(now)
+  new=$(($(ls "$M/versions" | sort -n | tail -n 1) + 1))
+  cp -a "$M/versions/$before" "$M/versions/$new"   # the same model as a new version: what matters is the swap
+  python3 bench/load_client.py "$URL/v1/models/$NAME/forecast" --body '{}' -c 4 --count 1000000 --seconds 10 \
+    >"$T/loop.log" 2>&1 &
+  loop=$!
+  sleep 3
+  docker run --rm "${USER_ARGS[@]}" -v "$T/models:/app/models" "$IMAGE" models promote --name "$NAME" \
+    --version "$new" --models-dir models >"$T/promote.log" 2>&1
+  promoted=$?
+  wait "$loop"
+  looped=$?
+  after=$(served "$URL")
+  answer=$(python3 -c 'import json, sys, urllib.request as u
+r = u.Request(sys.argv[1], data=b"{}", headers={"Content-Type": "application/json"})
+print(json.load(u.urlopen(r, timeout=30))["version"])' "$URL/v1/models/$NAME/forecast" 2>&1 | tail -n 1)
+  if [[ $promoted == 0 && $looped == 0 && $after == "$new" && $answer == "$new" ]]; then
+    pass "(h) a promotion under a client loop: zero failed, new version served" "$(since "$t")" \
+      "version $before -> $after; $(cat "$T/loop.log")"
+  else
+    fail "(h) a promotion under a client loop: zero failed, new version served" "$(since "$t")" \
+      "promote exit $promoted ($(tail -n 1 "$T/promote.log")), loop: $(tail -n 1 "$T/loop.log"), served $after, answer $answer"
+  fi
+else
+  fail "(h) the serving image's default command: forecast serve, healthy" "$(since "$t")" \
+    "status $(state "$HTTP" .State.Health.Status): $(docker logs "$HTTP" 2>&1 | tail -n 3)"
+fi
+docker rm -f "$HTTP" >/dev/null 2>&1
 
 total=$(since "$START")
 if awk -v s="$total" 'BEGIN { exit !(s < 600) }'; then pass "docker test under 10 minutes" "$total"

@@ -1,4 +1,5 @@
-"""Print exact pins of forecaster's runtime dependency closure (no extras), from this environment.
+"""Print exact pins of forecaster's runtime dependency closure and its ``serve`` extra's (``forecast serve``:
+Starlette, uvicorn, prometheus_client), from this environment.
 
 ``make constraints`` writes them to ``constraints.txt``, which the Dockerfile installs with, so an
 image resolves the versions the test suite ran against (pandas 2.x, not whatever is newest).
@@ -11,6 +12,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 env = default_environment()
+EXTRAS = {"forecaster": {"", "serve"}}  # the extras pinned too: those the images install
 seen, todo = {}, ["forecaster"]
 while todo:
     name = todo.pop()
@@ -24,7 +26,8 @@ while todo:
     seen[key] = dist.version
     for raw in dist.requires or []:
         req = Requirement(raw)
-        if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+        extras = EXTRAS.get(dist.metadata["Name"].lower(), {""})
+        if req.marker is not None and not any(req.marker.evaluate({**env, "extra": e}) for e in extras):
             continue
         todo.append(req.name)
 for tool in ("forecaster", "pip", "setuptools", "wheel"):

@@ -27,6 +27,7 @@ from forecaster.cli.flags import (
 from forecaster.cli.output import os_error_line, printable, say, show_warning
 from forecaster.cli.registry_commands import cmd_health, cmd_models, cmd_retrain, cmd_schedule
 from forecaster.cli.run_commands import UNTRACKED, cmd_backtest, cmd_compare, cmd_predict, cmd_train
+from forecaster.cli.serve_command import add_serve_parser
 from forecaster.errors import ExitCode, ForecasterError
 
 __all__ = ["main", "build_parser"]
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_health)
 
     # [registry commands: retrain, schedule, models, health]
+    add_serve_parser(sub, common)
     return parser
 
 

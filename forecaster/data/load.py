@@ -42,8 +42,8 @@ from forecaster.data.validate import (
 from forecaster.errors import DataError
 from forecaster.fs import file_sha256
 
-__all__ = ["load", "load_series", "load_panel", "load_future", "MAX_STATIC_LEVELS", "FRAME_SOURCE", "FUTURE_SOURCE",
-           "is_frame_source", "Source"]
+__all__ = ["load", "load_series", "load_panel", "load_future", "from_columns", "MAX_STATIC_LEVELS", "FRAME_SOURCE",
+           "FUTURE_SOURCE", "is_frame_source", "Source"]
 
 #: What a run records as its data's path when the data was a DataFrame, not a file: a label in Python's
 #: ``<stdin>`` style, never a file name, so ``predict`` without ``--data`` can say there is no file to read.
@@ -76,6 +76,43 @@ def _table(source: Source, label: str, text: Sequence[str] = ()) -> tuple[pd.Dat
 
 def _sha256(source: Source, df: pd.DataFrame, p: Path) -> str:
     return frame_sha256(df) if isinstance(source, pd.DataFrame) else file_sha256(p)
+
+
+def from_columns(columns: Mapping[str, Any], source: str) -> pd.DataFrame:
+    """A table given as columns (a JSON object of equal-length arrays: ``{"date": [...], "y": [...]}``) as a
+    DataFrame for the loaders (passed as their ``path``, ``label=source``): ``forecast serve``'s ``history`` and
+    ``future``; ``source`` names it in errors as a file would be named.
+
+    Raises:
+        DataError: not an object of arrays, arrays of different lengths, or a cell that is not a number, a
+            string, a boolean or null.
+
+    Example:
+        >>> from_columns({"date": ["2024-01-01", "2024-01-02"], "y": [1.5, None]}, "history")["y"].tolist()
+        [1.5, nan]
+        >>> from_columns({"date": ["2024-01-01"], "y": [1, 2]}, "history")
+        Traceback (most recent call last):
+        ...
+        forecaster.errors.DataError: history: column 'y' has 2 values, column 'date' has 1; every column needs one value per row
+    """
+    if not isinstance(columns, Mapping) or not columns:
+        raise DataError(f"{source}: expected an object of columns, each an array of values "
+                        f'({{"date": [...], "y": [...]}}), got {type(columns).__name__}')
+    first = None
+    for name, values in columns.items():
+        if not isinstance(values, list):
+            raise DataError(f"{source}: column '{name}' must be an array of values, got {type(values).__name__}")
+        bad = next((v for v in values if v is not None and not isinstance(v, (str, int, float))), None)
+        if bad is not None:
+            raise DataError(f"{source}: column '{name}' holds a {type(bad).__name__}; expected numbers, strings "
+                            "or null")
+        if first is None:
+            first = (name, len(values))
+        elif len(values) != first[1]:
+            raise DataError(f"{source}: column '{name}' has {len(values)} values, column '{first[0]}' has "
+                            f"{first[1]}; every column needs one value per row")
+    return pd.DataFrame({str(k): pd.Series(v, dtype=object if any(isinstance(x, str) for x in v) else None)
+                         for k, v in columns.items()})
 
 
 def load_series(

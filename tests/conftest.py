@@ -19,6 +19,36 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tensorflow_functions_eager() -> None:
+    """In-process tests run TensorFlow functions eagerly: on their tiny series, tracing a fit's
+    functions cost more than running them (a 6-fit compare test: 38.6 s traced, 10-15 s eager, same
+    machine, back to back). What users run (traced graphs, XLA) is tested by the tests marked
+    ``graph``, by the subprocess tests (``slow``: the CLI in a fresh process, never eager), the
+    notebook and the Docker test. tf.data functions stay traced either way."""
+    from forecaster.models.network.tensorflow_quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+
+
+@pytest.fixture(autouse=True)
+def _graph_marker(request: pytest.FixtureRequest) -> Any:
+    """A test marked ``graph`` traces TensorFlow functions, as a user's run does."""
+    if request.node.get_closest_marker("graph") is None:
+        yield
+        return
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(False)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(True)
+
+
 def make_frame(n: int = 240, freq: str = "h", seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
     """A daily-cycle series with noise and one covariate: ``date, y, x``."""
     rng = np.random.default_rng(seed)

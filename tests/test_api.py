@@ -29,8 +29,10 @@ from forecaster.errors import ExitCode
 
 from conftest import FAST, ROOT, make_frame
 
-#: Two epochs rarely beat a baseline: the warning that says so is expected here (its text is tested in test_cli.py).
-pytestmark = pytest.mark.filterwarnings("ignore:.* lost to the .* baseline:forecaster.api.ForecasterWarning")
+#: Two epochs rarely beat a baseline: the warnings that say so are expected here (their text is tested in test_cli.py;
+#: the verdict's, forecasting from a row the run does not recommend, in test_compare_says_how_sure_as_compare_json_does).
+pytestmark = [pytest.mark.filterwarnings("ignore:.* lost to the .* baseline:forecaster.api.ForecasterWarning"),
+              pytest.mark.filterwarnings("ignore:.* the run recommends .*:forecaster.api.ForecasterWarning")]
 
 TINY = {"target": "y", "horizon": 4, "lookback": 12, "units": 8, "epochs": 2, "batch_size": 32}
 
@@ -140,13 +142,37 @@ def test_compare_gives_the_leaderboard_verdict_and_recommended_row(comparison):
     assert {"gru", "mlp", "naive", "seasonal_naive", "linear"} <= set(board["name"])
     saved = pd.read_csv(cmp.path / "leaderboard.csv")
     pd.testing.assert_frame_equal(board, saved)  # the same numbers as leaderboard.csv
-    assert cmp.verdict == json.loads((cmp.path / "leaderboard.json").read_text())["verdict"]
+    saved_board = json.loads((cmp.path / "leaderboard.json").read_text())
+    assert cmp.verdict == saved_board["verdict"]["text"]  # the text forecast compare prints
     assert cmp.recommended in set(board["name"])
-    assert cmp.recommended == recommended_row({"rows": json.loads((cmp.path / "leaderboard.json").read_text())["rows"]})
+    assert cmp.recommended == saved_board["verdict"]["recommended"] == recommended_row(saved_board)
     assert cmp.series_metrics is None  # one series
     assert cmp.conditions["horizon"] == 4
     html = cmp._repr_html_()
     assert "<table" in html and "Verdict" in html and cmp.recommended in html and "not saved yet" in html
+
+
+def test_compare_says_how_sure_as_compare_json_does(comparison, frame):
+    """``.decision`` is the record ``forecast compare --json`` prints under ``verdict``: the recommended row, the rows
+    equal to it at the level, every pair's test; a row the run does not recommend warns when it forecasts."""
+    cmp, _ = comparison
+    decision = cmp.decision
+    assert decision == json.loads((cmp.path / "leaderboard.json").read_text())["verdict"]
+    assert decision["recommended"] == cmp.recommended and decision["level"] == 0.05
+    assert decision["text"] == cmp.verdict and cmp.verdict.startswith("Use ") and "Test: Diebold-Mariano" in cmp.verdict
+    ranked = {r["name"] for r in cmp.board["rows"] if r.get("mase") is not None and not r.get("error")}
+    assert set(decision["equal_to"]) < ranked and cmp.recommended in ranked
+    assert {frozenset((t["a"], t["b"])) for t in decision["tests"]} == \
+        {frozenset((a, b)) for a in ranked for b in ranked if a != b}  # every pair tested
+    for t in decision["tests"]:
+        assert (t["p_value"] < 0.05) == t["significant"]
+        if cmp.recommended in (t["a"], t["b"]):  # no row is significantly better than the recommended one
+            assert t["lower"] in (None, cmp.recommended)
+    other = next(n for n in ("gru", "mlp") if n != cmp.recommended)
+    with pytest.warns(fc.ForecasterWarning, match=f"the run recommends {cmp.recommended}"):
+        cmp.model(other).predict(frame)
+    html = cmp._repr_html_()
+    assert f"<b>Recommended:</b> {cmp.recommended}" in html
 
 
 def test_compare_is_quiet_by_default(comparison):
@@ -372,7 +398,8 @@ def test_python_message_names_keywords():
       {"name": "ets", "kind": "baseline", "mase": 0.6, "backtest_mase": 0.7}], "ets"),  # ranked by the backtest
 ])
 def test_recommended_row_follows_the_verdict(rows, expected):
-    assert recommended_row({"rows": rows}) == expected
+    assert recommended_row({"rows": rows}) == expected  # a run saved before the verdict: the lowest score
+    assert recommended_row({"rows": rows, "verdict": {"recommended": "naive"}}) == "naive"  # the verdict's row
     assert recommended_row({"rows": rows, "recommended": "naive"}) == "naive"  # the run's own field wins
 
 

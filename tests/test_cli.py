@@ -189,25 +189,41 @@ def test_values_too_large_to_scale(tmp_path, write_csv, capsys):
     assert "column(s) y: values too large to standardise" in err and len(err.splitlines()) == 1
 
 
-def test_predict_says_what_it_serves_and_warns_when_a_baseline_beat_it(model_dir, capsys):
+def test_predict_says_what_it_serves_and_why(model_dir, capsys):
+    """A run serves its verdict's recommended row when that row has a folder, else the best servable row, saying
+    so; a run saved before the verdict recommended one (its verdict was text) serves as it always did."""
     import json
 
     run = next((model_dir / "runs").iterdir())
-    rows = [r for r in json.loads((run / "leaderboard.json").read_text())["rows"] if r.get("mase") is not None]
-    best = min(rows, key=lambda r: r["mase"])  # every row has a folder now: the best of them all serves
+    board_path = run / "leaderboard.json"
+    saved = board_path.read_text()
+    board = json.loads(saved)
+    recommended = board["verdict"]["recommended"]
+    assert (run / recommended / "manifest.json").is_file()  # every row has a folder now: the recommended one serves
     assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
     err = capsys.readouterr().err
-    assert f"forecast: serving {run / best['name']}: the newest run's best servable row (no champion.json)" in err
-    gru = next(r for r in rows if r["name"] == "gru")
-    winner = min((r for r in rows if r["kind"] == "baseline"), key=lambda r: r["mase"])
-    assert main(["predict", "--model", str(run / "gru")]) == ExitCode.OK
-    err = capsys.readouterr().err
-    if winner["mase"] < gru["mase"]:  # asked for the network by name: it serves, and says what beat it
-        assert (f"gru lost to the {winner['name']} baseline on its own test windows (MASE {gru['mase']:.3f} vs "
-                f"{winner['mase']:.3f}); the baseline may serve this series better: serve it with --model "
-                f"{run / winner['name']}") in err
-    else:
-        assert "lost to the" not in err
+    assert f"forecast: serving {run / recommended}: the newest run (no champion.json): the run's recommended row, " \
+           f"{recommended}: " in err
+    if recommended != "gru":  # the network asked for by its folder serves, and says which row the run recommends
+        assert main(["predict", "--model", str(run / "gru")]) == ExitCode.OK
+        err = capsys.readouterr().err
+        assert f"the run recommends {recommended}" in err and f"--model {run / recommended}" in err
+    gru = next(r for r in board["rows"] if r["name"] == "gru")
+    board["verdict"] = "MASE GRU 0.500."  # a run saved before the verdict recommended a row
+    board["rows"] = [r for r in board["rows"] if r["name"] != "linear"]
+    board["rows"].append({"name": "linear", "kind": "baseline", "mase": gru["mase"] / 2, "error": None})
+    board_path.write_text(json.dumps(board))
+    try:
+        assert main(["predict", "--model", str(model_dir)]) == ExitCode.OK
+        err = capsys.readouterr().err
+        assert f"forecast: serving {run / 'linear'}: the newest run's best servable row (no champion.json)" in err
+        assert main(["predict", "--model", str(run / "gru")]) == ExitCode.OK
+        err = capsys.readouterr().err  # asked for the network by name: it serves, and says what beat it
+        assert (f"gru lost to the linear baseline on its own test windows (MASE {gru['mase']:.3f} vs "
+                f"{gru['mase'] / 2:.3f}); the baseline may serve this series better: serve it with --model "
+                f"{run / 'linear'}") in err
+    finally:
+        board_path.write_text(saved)
 
 
 def test_train_json(tmp_path, series_csv, capsys):

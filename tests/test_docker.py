@@ -35,7 +35,7 @@ def instructions() -> list[tuple[str, str]]:
 def exec_form(name: str) -> list[str]:
     """``name``'s exec form in the default (last, training) stage."""
     args = [rest for word, rest in instructions() if word == name][-1]
-    return json.loads(args)
+    return json.loads(args.split("CMD", 1)[1] if name == "HEALTHCHECK" else args)
 
 
 def test_hadolint_passes():
@@ -102,7 +102,7 @@ def test_entrypoint_and_cmd_run_as_a_process(tmp_path):
 
     entry, cmd = exec_form("ENTRYPOINT"), exec_form("CMD")
     argv = [str(BIN / entry[2]), *entry[3:], *cmd]  # tini -- forecast ... -> forecast ...
-    health = json.loads(next(r for w, r in instructions() if w == "HEALTHCHECK").split("CMD", 1)[1])
+    health = exec_form("HEALTHCHECK")  # the training stage's (the last), as for ENTRYPOINT and CMD
     health[0] = str(BIN / health[0])
     proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ledger = tmp_path / "models" / cfg["output"]["name"] / "ledger.jsonl"

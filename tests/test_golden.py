@@ -55,6 +55,9 @@ import yaml
 
 from forecaster.cli.main import main
 
+# traced, as the golden outputs were made: eager float sums differ in the last digits (gain_z -0.046580 vs -0.046598)
+pytestmark = pytest.mark.graph
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 EXPECTED = GOLDEN / "expected"
 SAVED_RUNS = GOLDEN / "runs"

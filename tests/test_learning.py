@@ -19,6 +19,9 @@ from forecaster.workflows.train import train_cell
 
 from conftest import small_cfg
 
+# traced: these fits run tens of epochs, where eager execution is slower (40 s vs 7 s for the nonlinear one)
+pytestmark = pytest.mark.graph
+
 
 def _frame(y: np.ndarray, freq: str = "D") -> pd.DataFrame:
     return pd.DataFrame({"date": pd.date_range("2000-01-01", periods=len(y), freq=freq), "y": np.round(y, 5)})

@@ -243,7 +243,8 @@ def test_panel_compare_reports_pooled_and_per_series(write_csv, tmp_path, capsys
     assert rc == 0
     payload = json.loads(capsys.readouterr().out)
     run = Path(payload["run_dir"])
-    assert "mean MASE over series" in payload["verdict"]
+    assert "series by series, each series an independent block" in payload["verdict"]["text"]
+    assert payload["verdict"]["recommended"] in {r["name"] for r in payload["leaderboard"]}
     html = (run / "report.html").read_text()
     assert "Per series: MASE of" in html and "series_mase.png" in html and html.count("data:image/png;base64,") == 2
     board = json.loads((run / "leaderboard.json").read_text())
@@ -550,15 +551,18 @@ def test_a_static_covariates_empty_cell_takes_its_series_value(write_csv):
 
 
 def test_the_verdict_does_not_rank_a_row_scored_on_fewer_series():
-    from forecaster.workflows.compare import verdict
+    from forecaster.evaluation.verdict import judge
 
     rows = [{"name": "gru", "kind": "model", "mase": 0.5, "series": 3},
             {"name": "lstm", "kind": "model", "mase": 0.2, "series": 2},  # its mean leaves out the hardest series
             {"name": "naive", "kind": "baseline", "mase": 0.8, "series": 3},
             {"name": "ets", "kind": "baseline", "mase": 0.1, "series": 1}]
-    text = verdict(rows, repeats=1, subject="these series")
-    assert text.startswith("MASE GRU 0.500.") and "It beats naive" in text
-    assert "Not ranked (scored on fewer series, a mean over others): LSTM (2 of 3), ets (1 of 3)." in text
+    rng = np.random.default_rng(0)
+    blocks = np.repeat(np.arange(3), 20)
+    losses = {r["name"]: (r["mase"] + rng.normal(0, 0.01, 60))[None] for r in rows}
+    v = judge(rows, losses, lag=3, blocks=blocks, subject="these series")
+    assert v.recommended == "gru" and {t.a for t in v.tests} | {t.b for t in v.tests} == {"gru", "naive"}
+    assert "Not ranked (scored on fewer series, a mean over others): LSTM (2 of 3), ets (1 of 3)." in v.text
 
 
 def test_a_retrain_keeps_the_champions_categories(write_csv, tmp_path):

@@ -88,8 +88,8 @@ def test_save_load_same_predictions_and_future_timestamps(trained):
 
 def test_resolve_model_folder_picks_the_newest_runs_best_cell(trained):
     model_dir = trained.run_dir.parent.parent
-    servable = [r for r in trained.leaderboard if r["name"] in ("lstm", "ets", "theta") and r["mase"] is not None]
-    best = trained.run_dir / min(servable, key=lambda r: r["mase"])["name"]  # a statistical row may win
+    best = trained.run_dir / str(trained.recommended)  # the verdict's row, whatever its kind: every row has a folder
+    assert (best / "manifest.json").is_file()
     assert resolve_cell_dir(model_dir) == best
     assert resolve_cell_dir("series", models_dir=model_dir.parent) == best
     assert resolve_cell_dir(trained.run_dir) == best

@@ -22,11 +22,11 @@ from conftest import make_frame, small_cfg
 
 
 def cfg_for(root: Path, data: Path, **extra: object) -> config.RunConfig:
-    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``. Every row is
-    servable, so the only baseline is naive (about 3.5 MASE on these daily cycles): each version serves its
-    network (a statistical champion: tests/test_lineup.py; a baseline one: tests/test_baseline_rows.py)."""
+    """The shared tiny config, as a GRU of 4 units named ``sales`` under ``root/models``; no baseline rows, so
+    each version recommends and serves its network (a statistical champion: tests/test_lineup.py; a baseline
+    one: tests/test_baseline_rows.py)."""
     return small_cfg(data, root / "models", **{"model.cell": "gru", "model.units": [4], "output.name": "sales",
-                                               "model.baselines": "naive", **extra})
+                                               "model.baselines": [], **extra})
 
 
 def write(root: Path, n: int, name: str | None = None, **kw: object) -> Path:
@@ -62,9 +62,10 @@ def test_gate_first_version_needs_only_a_finite_score():
 # -- end to end, in-process -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory: pytest.TempPathFactory):
-    """v1: a weak champion; v2 (better, promoted); v3 (weak again, kept)."""
+    """v1: a weak champion; v2 (significantly better, promoted); v3 (weak again, significantly worse: kept)."""
     root = tmp_path_factory.mktemp("gated")
-    weak = {"training.learning_rate": 1e-6, "training.epochs": 1}
+    # no residual design: a barely trained network forecasts about the training mean, far worse than a trained one
+    weak = {"training.learning_rate": 1e-6, "training.epochs": 1, "model.residual": False}
     d1, d2, d3 = write(root, 300), write(root, 330), write(root, 360)
     decisions = [
         retrain(cfg_for(root, d1, **weak)),
@@ -93,7 +94,8 @@ def test_gate_promotes_a_better_challenger_and_keeps_a_worse_one(gated):
     assert better.challenger_score < better.champion_score  # champion v1 re-scored on v2's holdout
     assert worse.outcome == "kept" and worse.champion_after == 2 and worse.version == 3
     assert worse.challenger_score >= worse.champion_score
-    assert "does not beat" in worse.reason
+    assert "significantly better (p " in better.reason and "significantly worse (p " in worse.reason
+    assert "at the 5% level" in worse.reason and worse.reason.endswith("; kept")
 
 
 def test_ledger_records_every_decision_with_both_scores(gated):
@@ -253,6 +255,25 @@ def test_check_new_data_unit():
     assert "frequency 'D'" in check_new_data(daily, manifest, min_new_rows=1, horizon=4)
 
 
+def test_a_champion_reading_the_target_alone_accepts_new_data_with_covariates():
+    """A naive or seasonal naive champion (the verdict's recommended row) reads the target alone: a covariate in the
+    new data is the challenger's, not a schema change; the linear map reads every column, so it is one."""
+    import pandas as pd
+
+    from forecaster.data.frame import Panel, SeriesFrame
+
+    frame = pd.DataFrame({"y": range(5), "temp": range(5)}, index=pd.date_range("2024-01-01", periods=5, freq="h"))
+    series = Panel.of(SeriesFrame(frame, "y", ("temp",), "h", "f.csv", "", "date"))
+    window = {"freq": "h", "horizon": 4}
+    alone = {"kind": "baseline", "data": {"target": "y", "covariates": [], "last": "2024-01-01 02:00:00"},
+             "window": window}
+    assert check_new_data(series, alone, min_new_rows=2, horizon=4) is None
+    other = {**alone, "data": {**alone["data"], "target": "x"}}
+    assert "target 'y', expected 'x'" in check_new_data(series, other, min_new_rows=2, horizon=4)
+    linear = {**alone, "data": {**alone["data"], "covariates": ["wind"]}}
+    assert "columns ['y', 'temp'], expected ['y', 'wind']" in check_new_data(series, linear, min_new_rows=2, horizon=4)
+
+
 def test_busy_lock_skips_with_a_message(tmp_path, capsys):
     reg = Registry(tmp_path / "models", "sales")
     data = write(tmp_path, 300)
@@ -408,6 +429,7 @@ def test_coverage_tolerance_keeps_a_challenger_whose_intervals_miss_nominal(tmp_
     assert first.outcome == "promoted"  # coverage exactly nominal is never met, but there is no champion to keep
     assert "promoted anyway: there is no champion to keep" in first.reason
     monkeypatch.setattr(registry, "gate", lambda *a, **k: (True, "forced by the test"))  # the score gate passes
+    monkeypatch.setattr(registry, "tested_gate", lambda *a, **k: (True, "forced by the test"))  # and the tested one
     strict = retrain(cfg_for(tmp_path, write(tmp_path, 330), **{"schedule.coverage_tolerance": 0.0}))
     assert strict.outcome == "kept" and strict.champion_after == 1, strict.reason
     assert "interval covered" in strict.reason and "(schedule.coverage_tolerance); not promoted" in strict.reason

@@ -101,8 +101,9 @@ def test_predict_process_never_imports_tensorflow(run):
     keras_ = load_for_serving(cell_dir, backend="keras")
     expected = forecast(keras_, load_for_predict(keras_))["yhat"].to_numpy()
     assert np.abs(np.asarray(served) - expected).max() < 1e-4  # written with 6 significant digits
-    assert [line.split(":")[0] for line in proc.stderr.splitlines()] in (["forecast"], ["forecast"] * 2)
-    assert "forecast: serving " in proc.stderr  # what is served, and at most a lost-to-a-baseline warning
+    lines = proc.stderr.splitlines()  # what is served, the no-bound-below-0 note, which row the run recommends
+    assert 1 <= len(lines) <= 3 and {line.split(":")[0] for line in lines} == {"forecast"}, lines
+    assert "forecast: serving " in proc.stderr
 
 
 def test_without_onnx_predict_falls_back_to_keras(run, tmp_path, capsys):

@@ -40,6 +40,7 @@ def _losses(jit: bool) -> tuple[list[float], bool]:
     return history, bool(model.jit_compile)
 
 
+@pytest.mark.graph  # XLA compiles traced functions only
 @pytest.mark.parametrize("jit", [True, False])
 def test_same_seed_same_losses_with_and_without_xla(jit):
     (a, kept), (b, _) = _losses(jit), _losses(jit)

@@ -119,7 +119,7 @@ class Model:
         Example:
             >>> load("models/sales").predict(horizon=6, levels=[80])  # doctest: +SKIP
         """
-        from forecaster.artifacts.run import lost_to_baseline
+        from forecaster.artifacts.run import advice, lost_to_baseline
         from forecaster.data.load import FUTURE_SOURCE
         from forecaster.workflows.formats import by_series
         from forecaster.workflows.predict import beyond_history, forecast
@@ -139,7 +139,10 @@ class Model:
             far = beyond_history(frame, panel)
             for note in [*notes, *([far] if far else [])]:
                 warn(note)
-            lost = lost_to_baseline(self.path)
+            told = advice(self.path)  # a row its run does not recommend: which it does, and why (as predict says)
+            if told is not None:
+                warn(told.partition("; serve it with --model ")[0])  # the CLI's hint; here: .model(name) of the result
+            lost = lost_to_baseline(self.path)  # a run saved before the verdict recommended a row
             if lost is not None:
                 warn(f"{self.name} lost to the {lost[0]} baseline on its own test windows (MASE {lost[2]:.3f} vs "
                       f"{lost[1]:.3f}); the baseline may serve this series better")

@@ -41,13 +41,15 @@ class Home:
 
 
 def recommended_row(board: Mapping[str, Any]) -> str:
-    """The row a leaderboard recommends: its own ``recommended`` field where the run records one, else the
-    verdict's pick (:func:`forecaster.evaluation.verdict.verdict`): the best network unless a baseline scores
-    lower or equal at the printed precision (then the simpler baseline), among rows that scored every series.
+    """The row a leaderboard recommends: its own ``recommended`` field where the run records one, else its
+    verdict's (:func:`forecaster.evaluation.verdict.judge`: the cheapest row that no row is significantly better
+    than on the test windows), else, for a run saved before the verdict recommended a row, the row with the
+    lowest test MASE (the backtest's when there is one) among rows that scored every series: the row
+    ``forecast predict`` serves from such a run.
 
     Example:
         >>> rows = [{"name": "gru", "kind": "model", "mase": 0.8}, {"name": "ets", "kind": "baseline", "mase": 0.9}]
-        >>> recommended_row({"rows": rows}), recommended_row({"rows": rows[:1] + [{**rows[1], "mase": 0.8001}]})
+        >>> recommended_row({"rows": rows}), recommended_row({"rows": rows, "verdict": {"recommended": "ets"}})
         ('gru', 'ets')
     """
     from forecaster.evaluation.verdict import partial
@@ -57,20 +59,13 @@ def recommended_row(board: Mapping[str, Any]) -> str:
         given = given.get("name")
     if isinstance(given, str):
         return given
+    verdict = board.get("verdict")
+    if isinstance(verdict, Mapping) and isinstance(verdict.get("recommended"), str):
+        return str(verdict["recommended"])
     rows = [r for r in board.get("rows", []) if isinstance(r, Mapping)]
     key = "backtest_mase" if any(r.get("backtest_mase") is not None for r in rows) else "mase"
     scored = [r for r in rows if r.get(key) is not None and not r.get("error") and not partial(dict(r), rows)]  # type: ignore[arg-type]
-    models = sorted((r for r in scored if r.get("kind") == "model"), key=lambda r: r[key])
-    baselines = sorted((r for r in scored if r.get("kind") == "baseline"), key=lambda r: r[key])
-    if not models:
-        return str((baselines or rows)[0]["name"])
-    best = models[0]
-    if not baselines:
-        return str(best["name"])
-    top = baselines[0]
-    if best[key] < top[key] and f"{best[key]:.3f}" != f"{top[key]:.3f}":
-        return str(best["name"])
-    return str(top["name"])
+    return str(min(scored, key=lambda r: float(r[key]))["name"] if scored else rows[0]["name"])
 
 
 #: The leaderboard columns a result shows in a notebook (every column is in ``.leaderboard``).
@@ -131,16 +126,21 @@ class Run:
 
     @property
     def verdict(self) -> str:
-        """The plain-language verdict: which model to use for this data, and how sure (``forecast compare``'s)."""
+        """The plain-language verdict: which row to use for this data, and how sure (``forecast compare`` prints
+        it; the record behind it: :attr:`decision`)."""
         text = self.board.get("verdict")
-        if isinstance(text, str):
-            return text
-        from forecaster.evaluation.verdict import verdict
+        if isinstance(text, Mapping):
+            return str(text.get("text") or "")
+        return text if isinstance(text, str) else "This run records no verdict (saved before runs recorded one)."
 
-        t = self.config.training
-        many = self.board.get("id_col") is not None
-        return verdict(self.board["rows"], repeats=1, epochs_cap=t.epochs, patience=t.patience,
-                       subject="these series (mean MASE over series)" if many else "this series")
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        """How sure the verdict is, as ``forecast compare --json`` gives it under ``verdict``: ``recommended``,
+        ``equal_to`` (the rows not significantly different from it), ``level``, ``reason``, ``method``, ``tests``
+        (every pair of rows: mean difference, p-value, confidence interval), ``coverage`` (rows whose intervals
+        covered less than nominal); ``None`` for a run saved before the verdict recorded them."""
+        record = self.board.get("verdict")
+        return dict(record) if isinstance(record, Mapping) else None
 
     @property
     def recommended(self) -> str:
@@ -308,9 +308,12 @@ class Run:
         esc = html.escape
         notes = "".join(f"<li>{esc(python_message(w))}</li>" for w in self.warnings)
         where = f"saved at {esc(str(self.saved))}" if self.saved is not None else "not saved yet: <code>.save()</code>"
+        equal = (self.decision or {}).get("equal_to") or []
+        reason = (f" (not significantly different at the {100 * float(self.decision['level']):g}% level: "
+                  f"{', '.join(equal)})" if self.decision and equal else "")
         return (f"<div><p><b>{esc(type(self).__name__)}</b> {esc(self.name)} ({where})</p>{table_html(shown)}"
                 f"<p><b>Verdict:</b> {esc(python_message(self.verdict))}</p>"
-                f"<p><b>Recommended:</b> {esc(self.recommended)}</p>"
+                f"<p><b>Recommended:</b> {esc(self.recommended)}{esc(reason)}</p>"
                 + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
 
 

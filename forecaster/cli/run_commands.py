@@ -47,12 +47,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         from forecaster.fs import json_ready
 
-        payload = {"run_dir": str(result.run_dir), "season": result.season, "leaderboard": result.leaderboard,
+        payload = {"run_dir": str(result.run_dir), "season": result.season, "recommended": result.recommended,
+                   "verdict": result.verdict.to_dict() if result.verdict is not None else None,
+                   "leaderboard": result.leaderboard,
                    "forecasts": {c.name: str(result.run_dir / c.name / "forecast.csv") for c in result.cells}}
         print(json.dumps(json_ready(payload), indent=2))
         return ExitCode.OK
     print(f"run saved: {result.run_dir}  ({time.perf_counter() - t0:.1f}s)")
     print_leaderboard(result.leaderboard)
+    if result.verdict is not None:
+        print(f"\nverdict: {result.verdict.text}")
     for c in result.cells:
         steps = (f"{c.forecast.iloc[:, 0].nunique()} series x {cfg.window.horizon} steps" if cfg.data.id_col is not None
                  else f"{len(c.forecast)} steps")
@@ -110,7 +114,9 @@ def track_saved(cfg: Any, run_dir: Path, kind: str) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from forecaster.artifacts.run import lost_to_baseline, resolve_model
+    from forecaster.artifacts.cell import read_calibration
+    from forecaster.artifacts.run import advice, lost_to_baseline, resolve_model
+    from forecaster.evaluation.scoring import NONNEGATIVE_NOTE
     from forecaster.fs import output_file, write_output
     from forecaster.workflows.formats import render
     from forecaster.workflows.predict import (
@@ -145,14 +151,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     say(f"forecast: serving {cell_dir}: {why}")  # after success: an error stays one line
     for note in notes:
         warn(str(note))
-    lost = lost_to_baseline(cell_dir)
+    cal = read_calibration(loaded.path, loaded.manifest)
+    floored = cal is not None and cal.nonnegative and any(str(c).startswith("lo-") for c in frame.columns)
+    if floored:
+        say(f"forecast: note: intervals have {NONNEGATIVE_NOTE}")
+    told = advice(cell_dir)  # served a row its run does not recommend (given by its folder): which it does, and why
+    if told is not None:
+        warn(told)
+    lost = lost_to_baseline(cell_dir)  # a run saved before the verdict recommended a row
     if lost is not None:
         saved = cell_dir.parent / lost[0]
         hint = f": serve it with --model {saved}" if (saved / "manifest.json").is_file() else ""
         warn(f"{cell_dir.name} lost to the {lost[0]} baseline on its own test windows "
              f"(MASE {lost[2]:.3f} vs {lost[1]:.3f}); the baseline may serve this series better{hint}")
     text = render(frame, args.format, id_col=panel.id_col,
-                  meta={"model": str(cell_dir), "target": panel.first.target, "freq": panel.first.freq})
+                  meta={"model": str(cell_dir), "target": panel.first.target, "freq": panel.first.freq,
+                        **({"nonnegative": NONNEGATIVE_NOTE} if floored else {})})
     if destination is None:
         sys.stdout.write(text)
     else:
@@ -190,7 +204,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
            [types.SimpleNamespace(name=f"{t.name}.seed{t.seed}" if seeds else t.name, fit=t.result.fit)
             for t in result.trials], "compare")
     if args.json:
-        payload = {"run_dir": str(result.run_dir), "verdict": result.verdict,
+        payload = {"run_dir": str(result.run_dir), "recommended": result.recommended,
+                   "verdict": result.decision.to_dict() if result.decision is not None else result.verdict,
                    "conditions": result.conditions, "leaderboard": result.rows}
         print(json.dumps(json_ready(payload), indent=2))
         return ExitCode.OK

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = ["MissingPolicy", "Strategy", "DEFAULT_DATA", "DataConfig",
-           "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig",
+           "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig", "VerdictConfig",
            "TuneConfig", "RunConfig", "SECTION_TYPES"]
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
@@ -93,6 +93,17 @@ class ForecastConfig:
     """What a forecast carries beside the point: conformal prediction intervals (see ``intervals``)."""
 
     levels: tuple[int, ...] = (80, 95)  # nominal coverage in percent; empty: point forecasts only
+    # no interval bound below 0; None: when the target is never negative in the training rows of every series
+    nonnegative: bool | None = None
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    """How the verdict decides (see ``evaluation.verdict``): the significance level of its paired tests and
+    how far below nominal an interval's test coverage may fall before it is flagged."""
+
+    level: float = 0.05  # rows whose losses differ with p >= level are equal; the cheapest of the equals is used
+    coverage_tolerance: float = 0.05  # an interval covering less than nominal minus this (0.05 = 5 points) is flagged
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,7 @@ class RunConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
 
     @property
@@ -173,5 +185,6 @@ SECTION_TYPES = {
     "output": OutputConfig,
     "forecast": ForecastConfig,
     "schedule": ScheduleConfig,
+    "verdict": VerdictConfig,
     "tune": TuneConfig,
 }

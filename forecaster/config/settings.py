@@ -226,6 +226,14 @@ SETTINGS: tuple[Setting, ...] = (
             none_means="$MLFLOW_TRACKING_URI when set, else off"),
     Setting("forecast.levels", "--levels", "prediction interval levels in percent, comma-separated (conformal, "
             "calibrated on the validation windows); none: point forecasts only", _OUT, "P,P"),
+    Setting("forecast.nonnegative", "--nonnegative", "no interval bound below 0 (a count, a price); --no-nonnegative: "
+            "bounds as calibrated", _OUT, none_means="when the target is never negative in the training rows"),
+    Setting("verdict.level", "--significance", "significance level of the verdict's paired tests: rows whose "
+            "losses on the same test windows differ with p >= this are equal, and the cheapest of them is "
+            "recommended", _OUT, "A", above=0, below=1, expected="a level in (0, 1), e.g. 0.05"),
+    Setting("verdict.coverage_tolerance", "--coverage-shortfall", "the verdict flags an interval whose test "
+            "coverage falls short of nominal by more than this (0.05: 5 points)", _OUT, "F", at_least=0, below=1,
+            expected="a fraction in [0, 1)"),
     Setting("schedule.cron", "--cron", "when to retrain, UTC: 'min hour day month weekday' or 6 fields with "
             "seconds first", _REG, "EXPR"),
     Setting("schedule.metric", "--metric", "score compared on the newest holdout", _REG),

@@ -34,12 +34,16 @@ import numpy as np
 
 from forecaster.errors import ArtifactError
 
-__all__ = ["METHOD", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS", "coverage_columns",
-           "percent", "min_windows",
+__all__ = ["METHOD", "SCALE_UNITS", "Calibration", "calibrate", "measure", "evaluate", "flat", "flat_keys", "FLAT_KEYS",
+           "coverage_columns",
+           "percent", "min_windows", "SERIES_COVERAGE", "series_coverage_keys",
            "column_names", "parse_levels"]
 
 #: ``method`` of a saved calibration: what :func:`calibrate` computes.
 METHOD = "split-conformal-abs-error-per-step"
+
+#: ``scale_unit`` of a scaled calibration: each series' in-sample seasonal-naive MAE (the MASE scale).
+SCALE_UNITS = ("mase",)
 
 
 def min_windows(level: int) -> int:
@@ -74,6 +78,11 @@ class Calibration:
     scaled: bool = False
     #: each series' scale, by id (a scaled calibration saved since the scales were recorded with it)
     scales: tuple[tuple[str, float], ...] = ()
+    #: what :attr:`scales` measure: ``"mase"`` (each series' in-sample seasonal-naive MAE, since issue 26) or
+    #: ``None`` (a run saved before: each series' standard deviation over its training rows)
+    scale_unit: str | None = None
+    #: no bound below 0 (a target never negative in training, or declared so): :meth:`bands` clips both bounds at 0
+    nonnegative: bool = False
 
     def scale_of(self, series_id: str | None, default: float = 1.0) -> float:
         """The scale a series' radii are multiplied by (1 for an unscaled calibration; ``default`` for a series
@@ -96,7 +105,8 @@ class Calibration:
     def bands(self, yhat: np.ndarray, levels: Sequence[int] | None = None, *,
               scale: float | np.ndarray = 1.0) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """``{level: (lo, hi)}`` around forecasts ``yhat`` of shape ``(..., steps)``, ``steps <= horizon``
-        (radii times ``scale``: a series' standard deviation, or one per row, when :attr:`scaled`)."""
+        (radii times ``scale``: a series' scale, or one per row, when :attr:`scaled`); both bounds clipped at 0
+        when :attr:`nonnegative`."""
         yhat = np.asarray(yhat, dtype=np.float64)
         steps = yhat.shape[-1]
         if steps > self.horizon:
@@ -104,7 +114,8 @@ class Calibration:
         out = {}
         for level in self.levels if levels is None else levels:
             r = np.asarray(self.radius_of(level)[:steps]) * np.asarray(scale, dtype=np.float64)
-            out[level] = (yhat - r, yhat + r)
+            lo, hi = yhat - r, yhat + r
+            out[level] = (np.maximum(lo, 0.0), np.maximum(hi, 0.0)) if self.nonnegative else (lo, hi)
         return out
 
     def columns(self, yhat: np.ndarray, levels: Sequence[int] | None = None, *,
@@ -127,7 +138,9 @@ class Calibration:
         return {"method": METHOD, "levels": list(self.levels), "n_windows": self.n_windows,
                 "radius": {str(level): list(r) for level, r in zip(self.levels, self.radius)},
                 **({"scaled": True} if self.scaled else {}),
-                **({"scales": dict(self.scales)} if self.scales else {})}
+                **({"scales": dict(self.scales)} if self.scales else {}),
+                **({"scale_unit": self.scale_unit} if self.scale_unit else {}),
+                **({"nonnegative": True} if self.nonnegative else {})}
 
     @classmethod
     def from_dict(cls, raw: Any, *, source: str = "calibration", horizon: int | None = None) -> Calibration:
@@ -169,8 +182,14 @@ class Calibration:
         if not isinstance(scales, dict) or not all(isinstance(k, str) and _finite_nonnegative(v) and v > 0
                                                    for k, v in scales.items()):
             raise bad("'scales' must map series ids to finite numbers > 0")
+        unit = raw.get("scale_unit")
+        if unit is not None and unit not in SCALE_UNITS:
+            raise bad(f"'scale_unit' must be one of {', '.join(SCALE_UNITS)}, got {str(unit)[:40]}")
+        nonnegative = raw.get("nonnegative", False)
+        if not isinstance(nonnegative, bool):
+            raise bad(f"'nonnegative' must be true or false, got {str(nonnegative)[:40]}")
         return cls(levels=tuple(levels), radius=tuple(rows), n_windows=n, scaled=scaled,
-                   scales=tuple((k, float(v)) for k, v in scales.items()))
+                   scales=tuple((k, float(v)) for k, v in scales.items()), scale_unit=unit, nonnegative=nonnegative)
 
 
 def _finite_nonnegative(v: Any) -> bool:
@@ -243,6 +262,28 @@ def flat_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
     """The interval columns present in leaderboard ``rows``, by level then key (``coverage_80``, ...)."""
     found = {k for r in rows for k in r if k.partition("_")[0] in FLAT_KEYS and k.partition("_")[2].isdigit()}
     return sorted(found, key=lambda k: (int(k.partition("_")[2]), FLAT_KEYS.index(k.partition("_")[0])))
+
+
+#: Per-series coverage columns of a panel's rows, per level: ``coverage_80_median``, ``coverage_80_min`` (the worst
+#: series) and ``coverage_80_min_series`` (its id).
+SERIES_COVERAGE = ("median", "min", "min_series")
+
+
+def series_coverage_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The per-series coverage columns present in ``rows`` (:data:`SERIES_COVERAGE`), by level.
+
+    Example:
+        >>> series_coverage_keys([{"coverage_95_min": 0.6, "coverage_80_median": 0.8, "coverage_80": 0.8}])
+        ['coverage_80_median', 'coverage_95_min']
+    """
+    found = set()
+    for r in rows:
+        for k in r:
+            head, _, rest = k.partition("_")
+            level, _, tail = rest.partition("_")
+            if head == "coverage" and level.isdigit() and tail in SERIES_COVERAGE:
+                found.add(k)
+    return sorted(found, key=lambda k: (int(k.split("_")[1]), SERIES_COVERAGE.index(k.split("_", 2)[2])))
 
 
 def coverage_columns(rows: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:

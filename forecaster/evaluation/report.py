@@ -6,8 +6,8 @@ notebook that ran a comparison keeps drawing inline):
 - ``loss.png``: training (dashed) and validation (solid) loss per epoch, every cell on one chart;
 - ``test_forecast.png``: the end of the test period, actuals against each cell's and the
   seasonal-naive one-step-ahead forecasts, with the best cell's conformal intervals shaded;
-- ``future_forecast.png``: the end of the series and each cell's forecast past it, with the best
-  cell's intervals;
+- ``future_forecast.png``: the end of the series and the served row's forecast past it (the
+  verdict's recommended row, whatever its kind), with its intervals;
 - ``horizon_error.png``: MAE by horizon step for every cell and baseline;
 - ``accuracy_vs_time.png``: MASE (mean ± std over seeds) beside training time, per cell.
 """
@@ -24,51 +24,25 @@ import numpy as np
 
 from forecaster.evaluation import intervals
 from forecaster.evaluation.scoring import series_table
+from forecaster.evaluation.tables import (
+    COVERED_NOTE,
+    Section,
+    Served,
+    fold_table,
+    plain,
+    spread_note,
+    steps_ahead,
+    table_rows,
+)
 from forecaster.fs import atomic_write_text
 from forecaster.models.naive import seasonal_naive
 
-__all__ = ["write_report", "PLOTS", "PANEL_PLOTS"]
+__all__ = ["write_report", "PLOTS", "PANEL_PLOTS", "Served", "steps_ahead", "fold_table", "table_rows"]
 
+#: A run's plots (one series).
 PLOTS = ("loss.png", "test_forecast.png", "future_forecast.png", "horizon_error.png", "accuracy_vs_time.png")
 #: A panel run's plots: per-series MASE of every row, and the forecasts of three series.
 PANEL_PLOTS = ("series_mase.png", "series_forecasts.png")
-_TABLE = (
-    ("name", "model", 0), ("params", "params", 0), ("epochs_run", "epochs", 1), ("best_epoch", "best", 1),
-    ("train_seconds", "train s", 1), ("fit_seconds", "fit s", 2), ("predict_seconds", "predict s", 2),
-    ("seconds_per_epoch", "s/epoch", 2), ("train_windows_per_s", "train win/s", 0),
-    ("inference_backend", "serving", 0), ("latency_single_ms", "1-window ms", 2),
-    ("batch_windows_per_s", "batch win/s", 0),
-    ("mae", "MAE", 3), ("rmse", "RMSE", 3), ("smape", "sMAPE %", 2), ("mape", "MAPE %", 2), ("mase", "MASE", 3),
-    ("mase_vs_seasonal_naive", "MASE / snaive", 3), ("mase_median", "median MASE", 3), ("series", "series", 0),
-    ("backtest_mase", "backtest MASE", 3),
-)
-
-
-def _cell(row: dict[str, Any], key: str, digits: int) -> str:
-    value = row.get(key)
-    if value is None:
-        return "-"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        whole = digits <= 1 and float(value).is_integer()  # 30 epochs, not 30.0
-        text = f"{value:,.0f}" if whole else f"{value:,.{digits}f}"
-        std = row.get(f"{key}_std")
-        return f"{text} ± {std:.{digits}f}" if std else text
-    return str(value)
-
-
-def table_rows(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted cells of the leaderboard (shared by the terminal, Markdown and HTML).
-
-    Columns with no value in any row (e.g. backtest MASE without ``--backtest``) are left out.
-    """
-    cols = [c for c in _TABLE if any(r.get(c[0]) is not None for r in rows)]
-    header = [h for _, h, _ in cols]
-    body = [[_cell(r, k, d) for k, _, d in cols] for r in rows]
-    covered = intervals.coverage_columns(rows)
-    header += [f"{level}% covered" for _, level in covered]  # measured on the test windows
-    for r, line in zip(rows, body):
-        line += ["-" if r.get(k) is None else intervals.percent(r[k]) for k, _ in covered]
-    return header, body
 
 
 def _kept(trials: Sequence[Any]) -> dict[str, Any]:
@@ -130,7 +104,23 @@ def _dates(ax: Any) -> None:
 _BASELINE_STYLES: tuple[Any, ...] = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1, 1, 1)), (0, (8, 4)))
 
 
-def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any]) -> None:
+def _row_label(name: str, kind: str) -> str:
+    return name.replace("_", " ") if kind == "baseline" else name.upper()
+
+
+def _draw_served(ax: Any, fc: Any, name: str, color: str) -> None:
+    """The served row's forecast and its intervals (as predict writes them: bounds clipped at 0 where the
+    calibration says so), widest level lightest."""
+    lows = sorted((c for c in fc.columns if str(c).startswith("lo-")), key=lambda c: -int(str(c)[3:]))
+    for lo in lows:
+        level = int(str(lo)[3:])
+        ax.fill_between(fc["timestamp"], fc[lo], fc[f"hi-{level}"], color=color, alpha=0.12 if level >= 90 else 0.22,
+                        lw=0, label=f"{name} {level}% interval")
+    ax.plot(fc["timestamp"], fc["yhat"], color=color, marker="o", ms=3, label=f"{name} forecast (served)")
+
+
+def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequence[Any], base: dict[str, Any],
+           served: Served | None = None) -> None:
     from matplotlib.ticker import MaxNLocator
 
     kept = _kept(trials)
@@ -177,15 +167,12 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig, ax = _subplots(figsize=(10, 4.5))
     tail = slice(max(0, sp.n - max(3 * prep.season, 3 * sp.horizon, 48)), sp.n)
     ax.plot(prep.series.frame.index[tail], prep.y[tail], color="black", lw=2, label="actual")
-    for cell, t in kept.items():
-        fc = t.result.forecast
-        if best is t:
-            _shade(ax, fc["timestamp"], fc["yhat"].to_numpy()[:, None], t.result.calibration, colors[cell], cell,
-                   along="steps")
-        ax.plot(fc["timestamp"], fc["yhat"], color=colors[cell], marker=markers[cell], ms=3,
-                linestyle=_CELL_STYLES[list(kept).index(cell) % len(_CELL_STYLES)], label=f"{cell} forecast")
-    ax.set(title=f"Forecast past the end of the series ({sp.horizon} steps)", xlabel=prep.series.time_col,
-           ylabel=unit)
+    if served is not None and len(served.forecast):
+        _draw_served(ax, served.forecast, served.name, colors.get(served.name, "C3"))
+        title = f"Forecast past the end of the series by {_row_label(served.name, served.kind)}, the row served"
+    else:
+        title = "Forecast past the end of the series"
+    ax.set(title=f"{title} ({sp.horizon} steps)", xlabel=prep.series.time_col, ylabel=unit)
     ax.legend(fontsize=8)
     _dates(ax)
     fig.tight_layout()
@@ -198,7 +185,7 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     scored = [(name, b) for name, b in base.items() if b.get("per_step_mae") is not None]
     for (name, b), style in zip(scored, _BASELINE_STYLES):
         ax.plot(steps, b["per_step_mae"], linestyle=style, color="gray", label=name.replace("_", " "))
-    ax.set(title="Test MAE by horizon step", xlabel=f"steps ahead ({prep.series.freq})", ylabel=f"MAE, {unit}")
+    ax.set(title="Test MAE by horizon step", xlabel=steps_ahead(prep.series.freq), ylabel=f"MAE, {unit}")
     drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()] or [np.ones(1)])
     drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
     if drawn.size and drawn.max() > 20 * drawn.min():  # one far-off baseline would flatten every other line
@@ -231,41 +218,27 @@ def _plots(out: Path, *, prep: Any, rows: Sequence[dict[str, Any]], trials: Sequ
     fig.savefig(out / "accuracy_vs_time.png", dpi=110)
 
 
-_COVERED_NOTE = ("'N% covered' is the share of test targets inside the N% prediction interval (split conformal, "
-                 "calibrated on the validation windows' errors per horizon step; the test part is never used to "
-                 "calibrate); width and Winkler score per level are in leaderboard.csv.")
 
-
-def _plain(value: Any) -> str:
-    """A condition's value as text a reader expects: lists joined, mappings as ``key value`` pairs."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value) or "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _spread_note(rows: Sequence[dict[str, Any]]) -> str:
-    """What the table's numbers are; the ``±`` explained only when some row has one (several seeds)."""
-    note = "Metrics are on the test windows in the original units"
-    if any(r.get(f"{m}_std") for r in rows for m in ("mae", "rmse", "smape", "mase")):
-        note += "; ± is the standard deviation over seeds"
-    return note + "."
+def _caption(served: Served | None) -> str:
+    """Which row the future forecasts drawn are: the one ``forecast predict`` serves, and why."""
+    if served is None:
+        return ""
+    return f"The future forecast drawn is {served.name}'s: the row `forecast predict` serves ({served.why})."
 
 
 def _markdown(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any],
-              plots: Sequence[str] = PLOTS, extra: str = "") -> str:
+              plots: Sequence[str] = PLOTS, sections: Sequence[Section] = (), caption: str = "") -> str:
     header, body = table_rows(rows)
     lines = ["# Comparison report", "", f"**Verdict.** {verdict}", "", "## Leaderboard", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
-    lines += ["", _spread_note(rows), "", _COVERED_NOTE, "", "## Conditions (identical for every cell)", "",
-              "| condition | value |", "|---|---|"]
-    lines += [f"| {k.replace('_', ' ')} | {_plain(v)} |" for k, v in conditions.items()]
-    lines += ["", extra] if extra else []
-    lines += ["", "## Plots", ""]
+    lines += ["", spread_note(rows), "", COVERED_NOTE]
+    for title, head, cells, note in sections:
+        lines += ["", f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                  *["| " + " | ".join(r) + " |" for r in cells], "", note]
+    lines += ["", "## Conditions (identical for every cell)", "", "| condition | value |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {plain(v)} |" for k, v in conditions.items()]
+    lines += ["", "## Plots", ""] + ([caption, ""] if caption else [])
     lines += [f"![{name}](plots/{name})" for name in plots]
     return "\n".join(lines) + "\n"
 
@@ -277,14 +250,21 @@ def _flags_unbroken(text: str) -> str:
     return re.sub(r"(--[a-z][a-z-]*)", r'<code class="flag">\1</code>', html.escape(text))
 
 
+def _html_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    esc = html.escape
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
+
+
 def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, Any], plots: Path,
-          names: Sequence[str] = PLOTS, extra: str = "") -> str:
+          names: Sequence[str] = PLOTS, sections: Sequence[Section] = (), caption: str = "") -> str:
     header, body = table_rows(rows)
     esc = html.escape
-    table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
-    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>"
+    table = _html_table(header, body)
+    extra = "".join(f"<h2>{esc(title)}</h2><div class='wide'>{_html_table(head, cells)}</div><p>{esc(note)}</p>"
+                    for title, head, cells, note in sections)
     conds = ("<table class='conditions'><tr><th>condition</th><th>value</th></tr>"
-             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(_plain(v))}</td></tr>"
+             + "".join(f"<tr><td>{esc(k.replace('_', ' '))}</td><td>{esc(plain(v))}</td></tr>"
                        for k, v in conditions.items()) + "</table>")
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
@@ -300,9 +280,10 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison report</title>"
             f"<style>{style}</style></head><body><h1>Comparison report</h1>"
             f"<p><b>Verdict.</b> {_flags_unbroken(verdict)}</p>"
-            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(_spread_note(rows))}</p>"
-            f"<p>{esc(_COVERED_NOTE)}</p>"
-            f"<h2>Conditions (identical for every cell)</h2>{conds}{extra}<h2>Plots</h2>{images}</body></html>\n")
+            f"<h2>Leaderboard</h2><div class='wide'>{table}</div><p>{esc(spread_note(rows))}</p>"
+            f"<p>{esc(COVERED_NOTE)}</p>{extra}"
+            f"<h2>Conditions (identical for every cell)</h2>{conds}<h2>Plots</h2>"
+            + (f"<p>{_flags_unbroken(caption)}</p>" if caption else "") + f"{images}</body></html>\n")
 
 
 def _tune_plots(run_dir: Path) -> list[str]:
@@ -320,47 +301,72 @@ def write_report(
     trials: Sequence[Any],
     base: dict[str, Any],
     scored: Sequence[Any] = (),
+    served: Served | None = None,
+    backtests: dict[str, list[dict[str, Any]]] | None = None,
 ) -> None:
     """Write ``plots/*.png``, ``report.md`` and ``report.html`` into ``run_dir``: for a file of one series its
-    test and future forecasts; for a panel the per-series results (``scored``: every row scored per series)."""
+    test and future forecasts (the future: ``served``, the row ``forecast predict`` serves); for a panel the
+    per-series results (``scored``: every row scored per series) beside the served row's forecasts; with
+    ``backtests`` (a comparison's, per cell the seeds' ``BacktestResult.to_dict()``) the per-fold table."""
+    folds = fold_table(backtests, rows)
+    sections = [folds] if folds is not None else []
     if prep.panel.id_col is not None:
         kept = [t.result for t in _kept(trials).values()]
         _panel_report(run_dir, prep=prep, rows=rows, verdict=verdict, conditions=conditions,
-                      table=series_table(prep, scored), kept=kept)
+                      table=series_table(prep, scored), kept=kept, served=served, sections=sections)
         return
-    _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base)
+    _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base, served=served)
+    caption = _caption(served)
     names = (*PLOTS, *_tune_plots(run_dir))
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names))
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, sections=sections,
+                                                       caption=caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, sections=sections,
+                                                     caption=caption))
 
 
-def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, limit: int = 20) -> tuple[str, str, Any]:
-    """The per-series results of the best network beside seasonal naive: (markdown, html, that frame)."""
-    best = next((r["name"] for r in rows if r.get("kind") == "model" and r.get("mase") is not None), None)
-    if best is None or table.empty:
-        return "", "", None
+def _series_section(table: Any, rows: Sequence[dict[str, Any]], id_col: str, served: Served | None,
+                    limit: int = 20) -> tuple[Section | None, Any]:
+    """The per-series results of the served (recommended) row beside the best baseline (and, when the served row is
+    a baseline, the best network), with its per-series interval coverage: (the section, the MASE frame)."""
+    ranked = [r for r in rows if r.get("mase") is not None and not r.get("error")]
+    if not ranked or table.empty:
+        return None, None
+    lead = served.name if served is not None else ranked[0]["name"]
+    kind = str(next((r.get("kind") for r in ranked if r["name"] == lead), "model"))
+    baseline = next((r["name"] for r in ranked if r.get("kind") == "baseline" and r["name"] != lead), None)
+    network = next((r["name"] for r in ranked if r.get("kind") == "model"), None) if kind == "baseline" else None
     wide = table.pivot_table(index=id_col, columns="name", values="mase", aggfunc="first")
-    keep = [c for c in (best, "seasonal_naive", "naive", "linear") if c in wide.columns]
-    wide = wide[keep].sort_values(best, ascending=False)
+    keep = [c for c in dict.fromkeys([lead, baseline, network]) if c is not None and c in wide.columns]
+    if lead not in keep:
+        return None, None
+    wide = wide[keep].sort_values(lead, ascending=False)
+    mine = table[table["name"] == lead].set_index(id_col)
+    covered = [c for c in table.columns if str(c).startswith("coverage_") and mine[c].notna().any()]
+    label = _row_label(lead, kind)
     beats = ""
-    if "seasonal_naive" in wide and best != "seasonal_naive":
-        both = wide[[best, "seasonal_naive"]].dropna()
-        beats = (f"{best.upper()} beats seasonal naive on {int((both[best] < both['seasonal_naive']).sum())} of "
-                 f"{len(both)} series. ")
-    title = f"Per series: MASE of {best.upper()} (the best network) and the baselines, worst {min(limit, len(wide))} first"
+    if baseline is not None:
+        both = wide[[lead, baseline]].dropna()
+        beats = (f"{label} has a lower MASE than {baseline.replace('_', ' ')} (the best other baseline) on "
+                 f"{int((both[lead] < both[baseline]).sum())} of {len(both)} series. ")
+    if covered:
+        short = {c: int((mine[c] < int(c.rpartition('_')[2]) / 100).sum()) for c in covered}
+        beats += "Its intervals cover less than nominal on " + ", ".join(
+            f"{n} series at {c.rpartition('_')[2]}%" for c, n in short.items()) + f" (of {len(mine)}). "
+    title = (f"Per series: MASE of {label} (the row served) and "
+             f"{', '.join(c.replace('_', ' ') if c != network else c.upper() for c in keep[1:]) or 'no other row'}, "
+             f"worst {min(limit, len(wide))} first")
     note = beats + f"Every row on every series is in series_metrics.csv ({len(wide)} series)."
     shown = wide.head(limit)
-    header = [id_col, *[c.replace("_", " ") for c in shown.columns]]
-    body = [[str(i), *["-" if v != v else f"{v:.3f}" for v in r]] for i, r in zip(shown.index, shown.to_numpy())]
-    md = "\n".join([f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                    *["| " + " | ".join(r) + " |" for r in body], "", note])
-    esc = html.escape
-    tab = ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
-           + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body) + "</table>")
-    return md, f"<h2>{esc(title)}</h2>{tab}<p>{esc(note)}</p>", wide
+    header = [id_col, *[f"{c.replace('_', ' ')} MASE" for c in shown.columns],
+              *[f"{label} {c.rpartition('_')[2]}% covered" for c in covered]]
+    body = [[str(i), *["-" if v != v else f"{v:.3f}" for v in r],
+             *["-" if mine.loc[i, c] != mine.loc[i, c] else intervals.percent(float(mine.loc[i, c])) for c in covered]]
+            for i, r in zip(shown.index, shown.to_numpy())]
+    return (title, header, body, note), wide
 
 
-def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any]) -> None:
+def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[Any], served: Served | None = None) -> None:
+
     out.mkdir(parents=True, exist_ok=True)
     id_col = pp.panel.id_col
     names = list(dict.fromkeys(table["name"]))
@@ -375,8 +381,8 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
     fig.tight_layout()
     fig.savefig(out / PANEL_PLOTS[0], dpi=100)
 
-    best_name = wide.columns[0] if wide is not None and len(wide.columns) else None  # the best network by mean MASE
-    best = next((k for k in kept if k.name == best_name), kept[0] if kept else None)
+    drawn = served if served is not None else next(
+        (Served(k.name, "model", k.forecast, k.calibration, "") for k in kept), None)
     fig, axes = _subplots(1, 3, figsize=(13, 3.8))
     picks: list[str] = []
     if wide is not None and len(wide):
@@ -388,14 +394,14 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
         s = item.series
         tail = s.frame[s.target].iloc[-max(3 * pp.split.horizon, 48):]
         ax.plot(tail.index, tail.to_numpy(), color="black", lw=1, label="actual")
-        if best is not None and len(best.forecast):
-            fc = best.forecast[best.forecast[id_col] == sid]
-            ax.plot(fc["timestamp"], fc["yhat"], color="tab:blue", lw=1.5, label=f"{best.name} forecast")
+        if drawn is not None and len(drawn.forecast):
+            fc = drawn.forecast[drawn.forecast[id_col].astype(str) == sid]
+            ax.plot(fc["timestamp"], fc["yhat"], color="tab:blue", lw=1.5, label=f"{drawn.name} forecast (served)")
             lo = [c for c in fc.columns if c.startswith("lo-")]
             if lo:
                 ax.fill_between(fc["timestamp"], fc[lo[-1]], fc["hi-" + lo[-1][3:]], color="tab:blue", alpha=0.2,
                                 label=f"{lo[-1][3:]}% interval")
-        ax.set_title(f"{sid} ({label} MASE)", fontsize=10)
+        ax.set_title(f"{sid} ({label} MASE of {drawn.name if drawn is not None else 'the row'})", fontsize=10)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         _dates(ax)
     for ax in axes[len(picks):]:
@@ -407,10 +413,14 @@ def _panel_plots(out: Path, *, pp: Any, table: Any, wide: Any, kept: Sequence[An
 
 
 def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], verdict: str,
-                  conditions: dict[str, Any], table: Any, kept: Sequence[Any]) -> None:
+                  conditions: dict[str, Any], table: Any, kept: Sequence[Any], served: Served | None = None,
+                  sections: Sequence[Section] = ()) -> None:
     """A panel run's report: the pooled leaderboard, the per-series results and two plots."""
-    md, section, wide = _series_section(table, rows, prep.panel.id_col)
-    _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept)
+    section, wide = _series_section(table, rows, prep.panel.id_col, served)
+    every = [*sections, *([section] if section is not None else [])]
+    _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept, served=served)
+    caption = _caption(served)
     names = (*PANEL_PLOTS, *_tune_plots(run_dir))
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, md))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, section))
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, every, caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, every,
+                                                     caption))

@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from forecaster.models.contract import Forecaster, Model
 
 __all__ = ["score", "predict_part", "Scored", "score_row", "series_table", "METRIC_KEYS", "calibration_windows",
-           "MAX_CALIBRATION_WINDOWS", "POOLED_CALIBRATION_WINDOWS", "add_intervals", "failed_scores"]
+           "MAX_CALIBRATION_WINDOWS", "POOLED_CALIBRATION_WINDOWS", "add_intervals", "failed_scores", "local_scale",
+           "never_negative", "coverage_summary", "unit_losses", "unit_blocks", "SCALE_UNITS_TEXT", "NONNEGATIVE_NOTE"]
 
 #: Metric keys of every scores dict (``per_step_mae`` and ``warnings`` come with them).
 METRIC_KEYS = ("mae", "rmse", "smape", "mape", "mase")
@@ -161,21 +162,85 @@ def add_intervals(scores: dict[str, Any], targets: np.ndarray, pred: np.ndarray,
     if cal is None:
         return scores
     measured = intervals.evaluate(targets / scale, pred / scale, cal)
-    units = {"units": "each series' standard deviation"} if cal.scaled else {}
-    scores["intervals"] = {"n_calibration_windows": cal.n_windows, **units,
+    units = {"units": SCALE_UNITS_TEXT if cal.scale_unit == "mase" else "each series' standard deviation"} \
+        if cal.scaled else {}
+    floor = {"nonnegative": NONNEGATIVE_NOTE} if cal.nonnegative else {}
+    scores["intervals"] = {"n_calibration_windows": cal.n_windows, **units, **floor,
                            **{str(level): {**m, "radius": list(cal.radius_of(level))} for level, m in measured.items()}}
     scores.update(intervals.flat(measured))
     scores["warnings"] = sorted({*scores.get("warnings", []), *cal.warnings()})
     return scores
 
 
+#: What a panel's interval radii are measured in (``scores["intervals"]["units"]``).
+SCALE_UNITS_TEXT = "each series' in-sample seasonal-naive MAE (the MASE scale)"
+
+#: Why an interval has no bound below 0 (``scores["intervals"]["nonnegative"]``, the predict note).
+NONNEGATIVE_NOTE = "no bound below 0: the target is never negative in the training rows (or declared so, --nonnegative)"
+
+
+def local_scale(item: PreparedSeries) -> float:
+    """The scale a panel's interval radii are multiplied by for one series: its in-sample seasonal-naive MAE on
+    its training rows (the MASE scale), so a smooth series gets an interval as narrow as its own steps are,
+    not as wide as its whole history's spread; a series without one (a constant training part) falls back
+    to its scaler's standard deviation (1 for a constant), never 0.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> item = SimpleNamespace(insample=np.array([106.0, 105.7, 105.4, 105.1]), season=1,
+        ...                        scaler=SimpleNamespace(scale_=np.array([0.4])))
+        >>> round(local_scale(item), 3)
+        0.3
+    """
+    scale = metrics.mase_scale(item.insample, item.season)
+    if scale is not None and np.isfinite(scale) and scale > 0:
+        return float(scale)
+    std = float(item.scaler.scale_[0])
+    return std if np.isfinite(std) and std > 0 else 1.0
+
+
+def never_negative(items: Sequence[PreparedSeries]) -> bool:
+    """Whether the target is never negative in any series' training rows (intervals then get no bound below 0)."""
+    return all(float(np.min(item.insample)) >= 0 for item in items if len(item.insample))
+
+
+def _series_coverage(cal: intervals.Calibration, targets: Sequence[np.ndarray], preds: Sequence[np.ndarray],
+                     scales: Sequence[float]) -> list[dict[str, float]]:
+    """Each series' own test coverage per level (``coverage_80``...), measured as the pooled one is."""
+    out = []
+    for t, p, sc in zip(targets, preds, scales):
+        measured = intervals.evaluate(t / sc, p / sc, cal)
+        out.append({f"coverage_{level}": m["coverage"] for level, m in measured.items()})
+    return out
+
+
+def coverage_summary(per: Sequence[dict[str, Any] | None], ids: Sequence[str | None],
+                     levels: Sequence[int]) -> dict[str, Any]:
+    """The distribution of per-series coverage, per level: ``coverage_80_median``, ``coverage_80_min`` (the worst
+    series) and ``coverage_80_min_series`` (its id): pooled coverage can hide a series far below nominal."""
+    out: dict[str, Any] = {}
+    for level in levels:
+        key = f"coverage_{level}"
+        got = [(s[key], sid) for s, sid in zip(per, ids) if s is not None and s.get(key) is not None]
+        if not got:
+            continue
+        values = np.array([v for v, _ in got])
+        worst = int(np.argmin(values))
+        out.update({f"{key}_median": float(np.median(values)), f"{key}_min": float(values[worst]),
+                    f"{key}_min_series": str(got[worst][1])})
+    return out
+
+
 def _calibrate(pairs: Sequence[tuple[PreparedSeries, Forecaster, np.ndarray]], levels: Sequence[int],
-               scores: dict[str, Any], name: str, *, part: str, scaled: bool) -> intervals.Calibration | None:
+               scores: dict[str, Any], name: str, *, part: str, scaled: bool,
+               nonnegative: bool = False) -> tuple[intervals.Calibration | None, list[dict[str, float]]]:
     """One row's conformal calibration on every series' validation errors, measured on every window of ``part``
-    (adds to ``scores``). ``scaled`` (a panel): errors are divided by each series' scale so a large series does
-    not set the width of a small one; a file of one series is calibrated in its own units."""
+    (adds to ``scores``), and each series' own coverage. ``scaled`` (a panel): errors are divided by each
+    series' local scale (:func:`local_scale`, the MASE scale) so a large series does not set the width of a
+    small one, nor a long history's spread the width of a smooth series; a file of one series is calibrated
+    in its own units. ``nonnegative``: no bound below 0."""
     if not levels or not pairs:
-        return None
+        return None, []
     cap = max(1, POOLED_CALIBRATION_WINDOWS // len(pairs))
     vt, vp, tt, tp, scales = [], [], [], [], []
     try:
@@ -186,31 +251,34 @@ def _calibrate(pairs: Sequence[tuple[PreparedSeries, Forecaster, np.ndarray]], l
             # a model fitted on the validation rows too (the statistical ones) calibrates with a twin that was not
             twin = forecaster.calibration_model(item) if hasattr(forecaster, "calibration_model") else forecaster
             pred = np.asarray(twin.predict(item.values, item.origins("val")[idx], item.split.horizon), dtype=np.float64)
-            s = float(item.scaler.scale_[0]) if scaled else 1.0
+            s = local_scale(item) if scaled else 1.0
             vt.append(item.targets("val")[idx] / s)
             vp.append(pred / s)
             tt.append(item.targets(part))
             tp.append(test_pred)
-            scales.append(np.full((len(test_pred), 1), s))
+            scales.append(s)
         cal = intervals.calibrate(np.concatenate(vt), np.concatenate(vp), levels)
     except (*FAILURES, RuntimeError) as exc:
         scores["warnings"] = sorted({*scores.get("warnings", []), f"{name}: no intervals ({reason_of(exc)})"})
-        return None
+        return None, []
+    cal = dataclasses.replace(cal, nonnegative=nonnegative)
     if scaled:
-        cal = dataclasses.replace(cal, scaled=True, scales=tuple((str(item.series_id), float(sc[0, 0]))
-                                                                 for (item, _f, _p), sc in zip(pairs, scales)))
-    add_intervals(scores, np.concatenate(tt), np.concatenate(tp), cal, scale=np.concatenate(scales))
-    return cal
+        cal = dataclasses.replace(cal, scaled=True, scale_unit="mase",
+                                  scales=tuple((str(item.series_id), sc) for (item, _f, _p), sc in zip(pairs, scales)))
+    window_scales = np.concatenate([np.full((len(p), 1), sc) for p, sc in zip(tp, scales)])
+    add_intervals(scores, np.concatenate(tt), np.concatenate(tp), cal, scale=window_scales)
+    return cal, _series_coverage(cal, tt, tp, scales)
 
 
 def score_row(model: Model, prep: Prepared, *, levels: Sequence[int] = (), fit: bool = True, part: str = "test",
-              progress: Progress | None = None) -> Scored:
+              progress: Progress | None = None, nonnegative: bool | None = None) -> Scored:
     """Fit (when ``fit``) and score one row on every series of ``prep``; a failure is named, never raised.
 
     A global model's fit failure fails the row on every series; a local model (fitted per series)
     fails only on the series whose fit failed. A network's fit failure is raised (``TrainingError``:
     the trial failed, see :mod:`forecaster.workflows.executor`); a ``--per-series`` network's on some
-    series is a warning of its row like any local model's.
+    series is a warning of its row like any local model's. ``nonnegative`` (``forecast.nonnegative``):
+    intervals with no bound below 0; ``None``: when the target is never negative in any training part.
     """
     name, kind = model.name, model.kind
     many = prep.panel.id_col is not None
@@ -250,19 +318,87 @@ def score_row(model: Model, prep: Prepared, *, levels: Sequence[int] = (), fit: 
         preds.append(pred)
         pairs.append((item, forecaster, pred))
     pooled = _pool(per, errors, name, many=many)
-    cal = _calibrate(pairs, levels, pooled, name, part=part, scaled=many) if not pooled.get("error") else None
+    cal = None
+    if not pooled.get("error"):
+        floor = never_negative(prep.items) if nonnegative is None else nonnegative
+        cal, covered = _calibrate(pairs, levels, pooled, name, part=part, scaled=many, nonnegative=floor)
+        if many and cal is not None:
+            served = [s for s in per if s is not None]
+            for s, c in zip(served, covered):
+                s.update(c)
+            pooled.update(coverage_summary(per, prep.ids, cal.levels))
     return Scored(model, name, kind, per, pooled, calibration=cal, errors=errors, preds=preds,
                   fit_seconds=fit_seconds)
 
 
 def series_table(prep: Prepared, rows: Sequence[Scored]) -> pd.DataFrame:
-    """Every row's scores on every series: ``<id_col>, name, kind, mae, rmse, smape, mape, mase, error``."""
+    """Every row's scores on every series: ``<id_col>, name, kind, mae, rmse, smape, mape, mase[, coverage_80,
+    coverage_95...], error`` (each series' own interval coverage on its test windows)."""
     out = []
+    covered = sorted({k for row in rows for s in row.per_series if s for k in s if k.startswith("coverage_")},
+                     key=lambda k: int(k.rpartition("_")[2]))
     for row in rows:
         failed = dict(row.errors)
         for item, s in zip(prep.items, row.per_series):
             rec: dict[str, Any] = {str(prep.panel.id_col): item.series_id, "name": row.name, "kind": row.kind}
-            rec.update({k: (s or {}).get(k) for k in METRIC_KEYS})
+            rec.update({k: (s or {}).get(k) for k in (*METRIC_KEYS, *covered)})
             rec["error"] = failed.get(item.series_id)
             out.append(rec)
     return pd.DataFrame.from_records(out)
+
+
+def _window_losses(item: PreparedSeries, pred: np.ndarray | None, metric: str, part: str) -> np.ndarray:
+    """One series' loss per window of ``part`` (NaN throughout when it has no forecast or no MASE scale)."""
+    n = len(item.origins(part))
+    if pred is None:
+        return np.full(n, np.nan)
+    t, p = np.asarray(item.targets(part), dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    err = t - p
+    if metric == "mase":
+        scale = metrics.mase_scale(item.insample, item.season)
+        return np.abs(err).mean(axis=1) / scale if scale else np.full(n, np.nan)
+    if metric == "mae":
+        return np.abs(err).mean(axis=1)
+    if metric == "rmse":
+        return (err ** 2).mean(axis=1)
+    if metric == "smape":
+        denom = np.abs(t) + np.abs(p)
+        ratio = np.divide(2.0 * np.abs(p - t), denom, out=np.zeros_like(denom), where=denom != 0)
+        return 100.0 * ratio.mean(axis=1)
+    raise ValueError(f"unit_losses: unknown metric {metric!r} (mase, mae, rmse, smape)")
+
+
+def unit_losses(prep: Prepared, row: Scored, metric: str = "mase", part: str = "test") -> np.ndarray:
+    """The losses a paired test of two rows compares (:mod:`forecaster.evaluation.verdict`): one per window of
+    ``part`` (each forecast origin) of every series, the series one after another (:func:`unit_blocks` says
+    which series each is), NaN where the row has none (a failed series, an undefined MASE).
+
+    A window's loss is its mean absolute error over its horizon steps in MASE units (``metric="mase"``;
+    ``"mae"``: in the target's units; ``"rmse"``: its mean squared error; ``"smape"``: its sMAPE), so the mean
+    of a series' losses is its score, and the mean over series of those is the row's pooled score.
+    Neighbouring windows of a series share targets (they overlap by ``horizon - 1`` steps): the test's
+    variance allows for it, series by series.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> item = SimpleNamespace(origins=lambda part: np.arange(2), targets=lambda part: np.array([[1.0, 2.0], [2.0, 3.0]]),
+        ...                        insample=np.array([0.0, 1.0, 2.0]), season=1)
+        >>> prep = SimpleNamespace(items=[item, item])
+        >>> row = SimpleNamespace(preds=[np.array([[1.5, 2.0], [2.0, 2.0]]), None])
+        >>> unit_losses(prep, row).tolist()
+        [0.25, 0.5, nan, nan]
+    """
+    preds = list(row.preds) or [None] * len(prep.items)
+    return np.concatenate([_window_losses(item, pred, metric, part) for item, pred in zip(prep.items, preds)])
+
+
+def unit_blocks(prep: Prepared, part: str = "test") -> np.ndarray:
+    """The series (its position) of each loss of :func:`unit_losses`: the test's blocks.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> prep = SimpleNamespace(items=[SimpleNamespace(origins=lambda part, n=n: np.arange(n)) for n in (2, 3)])
+        >>> unit_blocks(prep).tolist()
+        [0, 0, 1, 1, 1]
+    """
+    return np.concatenate([np.full(len(item.origins(part)), k, dtype=np.int64) for k, item in enumerate(prep.items)])

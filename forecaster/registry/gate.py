@@ -1,5 +1,6 @@
-"""What decides a promotion: the score gate, the interval-coverage gate, the new-data checks, and the
-champion re-scored on the challenger's holdout.
+"""What decides a promotion: the tested gate (the verdict's paired test of challenger and champion on the
+challenger's holdout), the score gate it falls back on, the interval-coverage gate, the new-data checks,
+and the champion re-scored on the challenger's holdout.
 
 Example:
     >>> gate(0.8, 1.0, metric="mase", margin=0.1)[0]
@@ -17,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 from forecaster.artifacts.cell import LoadedCell
 from forecaster.artifacts.statistical import LoadedStatistical
 from forecaster.errors import ArtifactError, DataError
+from forecaster.evaluation.verdict import PairTest, cheaper, cost_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.frame import Panel
     from forecaster.data.prepared import Prepared
+    from forecaster.evaluation.scoring import Scored
 
-__all__ = ["gate", "coverage_gate", "check_new_data", "served_row", "unscored_series", "rescore_champion"]
+__all__ = ["gate", "tested_gate", "coverage_gate", "check_new_data", "served_row", "unscored_series", "rescore_champion",
+           "champion_row"]
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -54,6 +58,55 @@ def gate(challenger: float | None, champion: float | None, *, metric: str, margi
     if challenger < threshold:
         return True, f"{metric} {challenger:.4f} < {threshold:.4f} {detail}"
     return False, f"{metric} {challenger:.4f} does not beat {threshold:.4f} {detail}"
+
+
+def tested_gate(test: PairTest, challenger: dict[str, Any], champion: dict[str, Any], *, metric: str, margin: float,
+                champion_version: int | None = None) -> tuple[bool, str]:
+    """Decide a promotion by the verdict's own rule (:mod:`forecaster.evaluation.verdict`): the challenger's and
+    the champion's losses on the same holdout (``test``: challenger ``a``, champion ``b``). Promoted when the
+    challenger is significantly better (and beats the champion by ``margin``), or not significantly different
+    and cheaper (:func:`~forecaster.evaluation.verdict.cheaper`); the reason says which.
+
+    Example:
+        >>> from forecaster.evaluation.verdict import PairTest
+        >>> t = PairTest("v2", "v1", 200, -0.004, -0.6, 0.55, 199.0, (-0.02, 0.01), 0.05)
+        >>> gru = {"name": "gru", "kind": "model", "mase": 0.9004, "train_seconds": 30.0, "params": 5000}
+        >>> ets = {"name": "ets", "kind": "baseline", "mase": 0.9043, "fit_seconds": 2.0}
+        >>> promote, reason = tested_gate(t, gru, ets, metric="mase", margin=0.0, champion_version=1)
+        >>> promote, reason[:60]
+        (False, 'mase 0.9004 vs champion v1 0.9043: not significantly differe')
+        >>> reason[60:]
+        'nt (p 0.550 at the 5% level), and not cheaper (30.0 s against 2.0 s); kept'
+    """
+    a, b = float(challenger[metric]), float(champion[metric])
+    who = f"champion v{champion_version}" if champion_version is not None else "the champion"
+    head = f"{metric} {a:.4f} vs {who} {b:.4f}: "
+    p = f"p {test.p_value:.3f}" if test.p_value >= 0.001 else "p < 0.001"
+    at = f"{p} at the {100 * test.level:g}% level"
+    lower = test.lower()
+    if lower == test.a:
+        threshold = b * (1 - margin) if b >= 0 else b * (1 + margin)
+        if a < threshold:
+            return True, head + f"significantly better ({at})" + (f", beyond the margin ({margin:.0%})" if margin else "")
+        return False, head + f"significantly better ({at}) but not by the margin ({threshold:.4f}, {margin:.0%}); kept"
+    if lower == test.b:
+        return False, head + f"significantly worse ({at}); kept"
+    costs = f"{cost_seconds(challenger) or 0:.1f} s against {cost_seconds(champion) or 0:.1f} s"
+    if cheaper(challenger, champion):
+        return True, head + f"not significantly different ({at}), and cheaper ({costs})"
+    return False, head + f"not significantly different ({at}), and not cheaper ({costs}); kept"
+
+
+def champion_row(cell_dir: Path) -> dict[str, Any]:
+    """The champion's leaderboard row in its own run (its costs), ``{}`` when the run records none."""
+    from forecaster.artifacts import layout
+    from forecaster.fs import read_json
+
+    try:
+        rows = read_json(cell_dir.parent / layout.LEADERBOARD_JSON, "leaderboard")["rows"]
+        return dict(next(r for r in rows if isinstance(r, dict) and r.get("name") == cell_dir.name))
+    except (ArtifactError, KeyError, TypeError, StopIteration):
+        return {}
 
 
 def coverage_gate(scores: dict[str, Any], levels: Sequence[int], tolerance: float | None) -> str | None:
@@ -102,7 +155,9 @@ def check_new_data(panel: Panel, manifest: dict[str, Any], *, min_new_rows: int,
         return ("schema differs from the champion's: " + (f"it forecasts many series by '{data.get('id_col')}'" if
                 data.get("id_col") else "it forecasts one series per file") + "; train a new model name")
     one = panel.first
-    if manifest.get("kind") == "statistical":  # it reads the target alone: the other columns are the challenger's
+    alone = manifest.get("kind") == "statistical" or (  # naive and seasonal naive rows too (the linear map reads all)
+        manifest.get("kind") == "baseline" and not any(data.get(k) for k in ("covariates", "static", "known")))
+    if alone:  # it reads the target alone: the other columns are the challenger's
         if one.target != data.get("target"):
             return f"schema differs from the champion's: target {one.target!r}, expected {data.get('target')!r}"
     else:
@@ -141,7 +196,7 @@ def check_new_data(panel: Panel, manifest: dict[str, Any], *, min_new_rows: int,
 
 
 def served_row(run_dir: Path, rows: Sequence[dict[str, Any]], fallback: str) -> dict[str, Any]:
-    """The leaderboard row a version serves (:func:`~forecaster.artifacts.run.best_cell`)."""
+    """The leaderboard row a version serves (:func:`~forecaster.artifacts.run.best_cell`: its recommended row)."""
     from forecaster.artifacts.run import best_cell
 
     try:
@@ -160,9 +215,10 @@ def unscored_series(row: dict[str, Any], prep: Prepared) -> str | None:
     return f"the challenger scored {scored} of {total} series (no network for the others)"
 
 
-def rescore_champion(cell_dir: Path, prep: Prepared, metric: str) -> float | None:
-    """The champion's ``metric`` on the challenger's test windows (same targets, same MASE scales), pooled
-    over series as the challenger's is.
+def rescore_champion(cell_dir: Path, prep: Prepared, metric: str) -> Scored:
+    """The champion scored on the challenger's test windows (same targets, same MASE scales), pooled over series
+    as the challenger's is (``.scores[metric]``; its per-unit losses for the gate's test:
+    :func:`~forecaster.evaluation.scoring.unit_losses`).
 
     A network is scored as saved; a statistical champion keeps its structure and re-estimates its
     parameters on the new train + validation rows, as it did when it was chosen.
@@ -195,5 +251,4 @@ def rescore_champion(cell_dir: Path, prep: Prepared, metric: str) -> float | Non
     scored = score_row(loaded, prep, fit=isinstance(loaded, LoadedStatistical))
     if scored.error:
         raise ArtifactError(scored.error)
-    value = scored.scores.get(metric)
-    return float(value) if value is not None else None
+    return scored

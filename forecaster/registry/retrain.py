@@ -1,7 +1,8 @@
 """One retrain (:func:`retrain`): take the lock, check the new data against the champion's schema,
 train a challenger into the next version, re-score the champion on the challenger's test windows
-(the newest holdout) and promote the challenger only if it is valid and beats the champion by
-``schedule.margin`` on ``schedule.metric``. Every outcome goes to the ledger.
+(the newest holdout) and promote the challenger only if it is valid and, by the verdict's paired test
+on ``schedule.metric``, significantly better (by ``schedule.margin``), or not significantly different
+and cheaper. Every outcome goes to the ledger.
 
 Example:
     >>> from forecaster import config
@@ -25,12 +26,22 @@ from typing import TYPE_CHECKING, Any, Literal
 from forecaster.config import RunConfig, to_dict
 from forecaster.errors import ArtifactError, BusyError, DataError, ExitCode, ForecasterError, TrainingError
 from forecaster.fs import atomic_write_text
-from forecaster.registry.gate import check_new_data, coverage_gate, gate, rescore_champion, served_row, unscored_series
+from forecaster.registry.gate import (
+    champion_row,
+    check_new_data,
+    coverage_gate,
+    gate,
+    rescore_champion,
+    served_row,
+    tested_gate,
+    unscored_series,
+)
 from forecaster.registry.store import Registry, VersionInfo, now
 from forecaster.workflows import tracking
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.prepared import Prepared
+    from forecaster.evaluation.scoring import Scored
 
 __all__ = ["Outcome", "Decision", "retrain"]
 
@@ -118,8 +129,10 @@ class _Retrain:
         atomic_write_text(key_file, json.dumps({"key": key, "data": self.data}))
         return Checkpoint(reg.checkpoint_dir, should_stop=self.should_stop, progress=self.say)
 
-    def judge(self, challenger: float | None, prep: Prepared) -> tuple[bool, str, float | None]:
-        """Re-score the champion on the challenger's holdout and apply the gate."""
+    def judge(self, challenger: float | None, prep: Prepared, served: dict[str, Any] | None = None,
+              scored: Scored | None = None) -> tuple[bool, str, float | None]:
+        """Re-score the champion on the challenger's holdout and apply the gate: the verdict's paired test
+        (:func:`~forecaster.registry.gate.tested_gate`) when both have losses on it, else the score gate."""
         sc, info = self.cfg.schedule, self.champ_info
 
         def gated(score: float | None) -> tuple[bool, str]:
@@ -129,13 +142,27 @@ class _Retrain:
             score = math.nan if info is not None else None
             return (*gated(score), score)
         try:
-            score = rescore_champion(info.cell_dir, prep, sc.metric)
-            return (*gated(score), score)
+            champ = rescore_champion(info.cell_dir, prep, sc.metric)
         except (ArtifactError, TrainingError) as exc:  # it cannot be loaded (or refitted): nor served either
             promote, reason = gated(math.nan)
             return promote, f"{reason}; champion could not be used ({exc})", math.nan
         except DataError as exc:  # a servable champion that cannot be compared stays
             return False, f"champion could not be re-scored on the new holdout ({exc}); kept", None
+        value = champ.scores.get(sc.metric)
+        score = float(value) if value is not None else None
+        finite = [v for v in (challenger, score) if v is not None and math.isfinite(v)]
+        if served is None or scored is None or len(finite) < 2:
+            return (*gated(score), score)
+        from forecaster.evaluation.scoring import unit_blocks, unit_losses
+        from forecaster.evaluation.verdict import paired_test
+
+        test = paired_test(unit_losses(prep, scored, sc.metric), unit_losses(prep, champ, sc.metric),
+                           lag=prep.split.horizon - 1, level=self.cfg.verdict.level, names=("challenger", "champion"),
+                           seeded=(False, False), blocks=unit_blocks(prep) if prep.panel.id_col is not None else None)
+        promote, reason = tested_gate(test, {**served, sc.metric: challenger},
+                                      {**champion_row(info.cell_dir), sc.metric: score}, metric=sc.metric,
+                                      margin=sc.margin, champion_version=self.champion)
+        return promote, reason, score
 
 
 def _retrain_locked(run: _Retrain) -> Decision:
@@ -149,7 +176,8 @@ def _retrain_locked(run: _Retrain) -> Decision:
     try:  # the data is read once: checks, challenger and champion all see this snapshot
         champ = run.champ_info.manifest.get("data", {}) if run.champ_info is not None and run.champ_info.ok else {}
         # a text static covariate keeps the champion's categories (a new one is all zeros), so both read one input
-        series = load(cfg, static_levels=champ.get("static_levels") if champ else None)
+        # (a champion that reads no static column, a baseline's, binds none: the challenger reads the file's)
+        series = load(cfg, static_levels=champ.get("static_levels") if champ and champ.get("static") else None)
     except DataError as exc:
         return run.decide("skipped", f"data checks failed: {exc}", exc)
     frames = [s.frame for s in series.series]
@@ -189,12 +217,14 @@ def _retrain_locked(run: _Retrain) -> Decision:
     challenger = float(score) if isinstance(score, (int, float)) else None
     if served["name"] == cell.name and not math.isfinite(cell.fit.best_val_loss):
         challenger = math.nan
-    promote, reason, champion_score = run.judge(challenger, prep)
-    if served["name"] != cell.name:  # a baseline row beat the network (or the network left series out)
+    row_scored = cell.row if served["name"] == cell.name else next(
+        (s for s in result.scored if s.name == served["name"]), None)
+    promote, reason, champion_score = run.judge(challenger, prep, served, row_scored)
+    if served["name"] != cell.name:  # the version's verdict recommends another row (or the network left series out)
         own = next((r for r in result.leaderboard if r.get("name") == cell.name), {})
         short = unscored_series(own, prep)
         why = (f"{cell.name} left series out: {short.removeprefix('the challenger ')}" if short is not None
-               else f"which beat {cell.name} on the holdout")
+               else f"the row its verdict recommends over {cell.name}")
         reason = f"{reason} (the version serves {served['name']}, {why})"
     refused = coverage_gate(served, cfg.forecast.levels, sc.coverage_tolerance) if promote else None
     if refused is not None and run.champ_info is not None and run.champ_info.ok:

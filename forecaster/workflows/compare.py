@@ -3,14 +3,15 @@
 Every cell is trained ``repeats`` times (seeds ``seed, seed+1, ...``) on the one prepared data,
 scored on the same test windows of every series as the baselines, and timed (training
 throughput, single-window and batch inference). The leaderboard reports mean ± std over seeds
-and :func:`~forecaster.evaluation.verdict.verdict` declares a winner only when the gap between
-the two best cells exceeds their seed-to-seed spread. On a panel each row is pooled over series
-(mean MASE, median MASE) and the per-series scores go to ``series_metrics.csv``.
+and the verdict (:func:`~forecaster.evaluation.verdict.judge`) tests every row against the lowest
+on the same test windows (seeds pooled), calls the rows it cannot tell apart equal, and recommends
+the cheapest of them. On a panel each row is pooled over series (mean MASE, median MASE), the test
+is paired over series, and the per-series scores go to ``series_metrics.csv``.
 
 Example:
     >>> res = compare(cfg, cells=["lstm", "gru", "mlp"], repeats=3)  # doctest: +SKIP
-    >>> print(res.verdict)  # doctest: +SKIP
-    GRU: MASE 0.82 ± 0.01 vs LSTM 0.85 ± 0.04: no clear difference (within seed-to-seed spread).
+    >>> res.recommended, res.decision.equal_to  # doctest: +SKIP
+    ('linear', ['gru', 'lstm'])
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from forecaster.config import RunConfig
 from forecaster.data.prepared import Prepared
 from forecaster.errors import ConfigError, TrainingError
 from forecaster.evaluation import intervals
-from forecaster.evaluation.verdict import still_improving, verdict
+from forecaster.evaluation.verdict import Verdict, still_improving
 from forecaster.models import catalog
 from forecaster.types import Progress, speaker
+from forecaster.workflows.decision import decide
 from forecaster.workflows.executor import Failure, Outcome, TrialSpec, materialize, run_trials
 from forecaster.workflows.results import CellResult, run_warnings
 from forecaster.workflows.save import save_run
@@ -69,7 +71,8 @@ class Trial:
 
 @dataclass
 class CompareResult:
-    """A saved comparison: run directory, leaderboard rows, the verdict, and every trial."""
+    """A saved comparison: run directory, leaderboard rows, the verdict (its text; ``decision``: what it
+    recommends, the rows equal to it and every test), and every trial."""
 
     run_dir: Path
     rows: list[dict[str, Any]]
@@ -77,6 +80,12 @@ class CompareResult:
     conditions: dict[str, Any]
     trials: list[Trial] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    decision: Verdict | None = None
+
+    @property
+    def recommended(self) -> str | None:
+        """The row the comparison recommends (``forecast predict`` serves it when it has a folder)."""
+        return self.decision.recommended if self.decision is not None else None
 
 
 def _timed_inference(model: Any, prep: Prepared, batch_size: int, strategy: str) -> tuple[float, float]:
@@ -185,6 +194,7 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
             "train_seconds": float(np.mean([t.result.train_seconds for t in group])),
             "seconds_per_epoch": float(np.mean([t.result.train_seconds / t.result.epochs_total for t in group])),
             "train_windows_per_s": float(np.mean([t.train_windows_per_s for t in group])),
+            "predict_seconds": _mean_std([t.result.scores.get("predict_seconds") for t in group])[0],
             "mape": _mean_std([t.result.scores.get("mape") for t in group])[0],
             "still_improving": any(still_improving(f.history["val_loss"].tolist(), cap=epochs_cap, patience=patience)
                                    for f in fits) if epochs_cap else False,
@@ -197,6 +207,8 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
             row[f"{m}_vs_seasonal_naive"] = mean / ref[m] if (mean is not None and ref.get(m)) else None
         for k in intervals.flat_keys([t.result.scores for t in group]):  # interval coverage, width, Winkler
             row[k] = _mean_std([t.result.scores.get(k) for t in group])[0]
+        kept = min(group, key=lambda t: t.result.fit.best_val_loss).result.scores  # the saved seed's, per series
+        row.update({k: kept[k] for k in intervals.series_coverage_keys([kept])})
         rows.append(row)
     for name, scores in base.items():
         row = {"name": name, "kind": "baseline", "mape": scores.get("mape"), "error": scores.get("error"),
@@ -204,7 +216,7 @@ def aggregate(trials: Sequence[Trial], base: dict[str, dict[str, Any]], *, epoch
         for m in METRICS:
             row[m], row[f"{m}_std"] = scores.get(m), None
             row[f"{m}_vs_seasonal_naive"] = scores[m] / ref[m] if (scores.get(m) is not None and ref.get(m)) else None
-        row.update({k: scores[k] for k in intervals.flat_keys([scores])})
+        row.update({k: scores[k] for k in (*intervals.flat_keys([scores]), *intervals.series_coverage_keys([scores]))})
         rows.append(row)
     return sorted(rows, key=lambda r: (r["mase"] is None, r["mase"] if r["mase"] is not None else 0.0))
 
@@ -324,9 +336,9 @@ def compare(
                      train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
                      / max(t.result.train_seconds, 1e-9)) for t in tuned]
     rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
-    for t in tuned:  # what its budget bought
-        row = next(r for r in rows if r["name"] == t.name)
-        row.update(tune_trials=t.counted, tune_seconds=t.seconds, tune_params=tune.best_trial(t.study).params)
+    for tc in tuned:  # what its budget bought
+        row = next(r for r in rows if r["name"] == tc.name)
+        row.update(tune_trials=tc.counted, tune_seconds=tc.seconds, tune_params=tune.best_trial(tc.study).params)
     _add_failures(rows, failures)
     if many:
         for r in rows:
@@ -334,7 +346,7 @@ def compare(
             r["mase_median"] = _mean_std(per)[0] if per else base.get(r["name"], {}).get("mase_median")
             pooled = next((t.result.scores for t in trials if t.name == r["name"]), base.get(r["name"], {}))
             r["series"] = pooled.get("series")  # none for a cell whose every seed failed
-    key, backtests = "mase", {}
+    key, backtests, results = "mase", {}, {}
     if backtest:
         from forecaster.workflows.backtest import cells_backtest
 
@@ -346,8 +358,11 @@ def compare(
         backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
         key = "backtest_mase"
         rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
-    text = verdict(rows, repeats=repeats, key=key, epochs_cap=cfg.training.epochs, patience=cfg.training.patience,
-                   subject="these series (mean MASE over series)" if many else "this series")
+    per_seed: dict[str, list[Any]] = {s.name: [s] for s in scored}
+    for t in trials:
+        per_seed.setdefault(t.name, []).append(t.result.row)
+    decision = decide(cfg, prep, rows, per_seed, backtests=results or None)
+    text = decision.text
     names = list(dict.fromkeys(t.name for t in trials))
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
@@ -369,14 +384,43 @@ def compare(
             from forecaster.evaluation.report import write_report as _write
 
             _write(tmp, prep=prep, rows=rows, verdict=text, conditions=conditions, trials=trials, base=base,
-                   scored=[*scored, *(t.result.row for t in kept if t.result.row is not None)])
+                   scored=[*scored, *(t.result.row for t in kept if t.result.row is not None)],
+                   served=served_forecast(tmp, prep, decision, rows, kept, scored), backtests=backtests or None)
 
     save_run(final, prep, cfg, [t.result for t in kept if t.name not in tuned_names], scored, rows,
              columns=PANEL_COMPARE_COLUMNS if many else COMPARE_COLUMNS,
-             board_extra={"verdict": text, "conditions": conditions}, extra=write_report)
+             board_extra={"verdict": decision.to_dict(), "conditions": conditions}, extra=write_report)
     if tuned:  # the study is in the run now (tuning.db): nothing is left to resume
         import shutil
 
         shutil.rmtree(tune.tuning_dir(final), ignore_errors=True)
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
-                         warnings=run_warnings([t.result for t in trials], scored) + ([note] if note else []))
+                         warnings=run_warnings([t.result for t in trials], scored) + ([note] if note else []),
+                         decision=decision)
+
+
+def served_forecast(run_dir: Path, prep: Prepared, decision: Verdict, rows: Sequence[dict[str, Any]],
+                    kept: Sequence[Trial], scored: Sequence[Any]) -> Any:
+    """What ``forecast predict`` will serve from the run being written in ``run_dir`` (the recommended row when it
+    has a folder there, else the best servable row: :func:`~forecaster.artifacts.run.choose_row`), with its
+    forecast past the end of every series and its calibration, for the report's future chart (``None``: no row)."""
+    from forecaster.artifacts import layout
+    from forecaster.artifacts.run import choose_row
+    from forecaster.evaluation.report import Served
+    from forecaster.models.local import FAILURES
+    from forecaster.workflows.train import future
+
+    try:
+        name, why = choose_row(rows, decision.to_dict(), lambda n: (run_dir / n / layout.MANIFEST).is_file())
+    except ValueError:
+        return None
+    for t in kept:
+        if t.name == name:
+            return Served(name, "model", t.result.forecast, t.result.calibration, why)
+    for s in scored:
+        if s.name == name:
+            try:
+                return Served(name, "baseline", future(prep, s.model, s.calibration), s.calibration, why)
+            except FAILURES:
+                return None
+    return None

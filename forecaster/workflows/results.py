@@ -18,6 +18,7 @@ import pandas as pd
 
 from forecaster.evaluation import intervals
 from forecaster.evaluation.scoring import METRIC_KEYS, Scored
+from forecaster.evaluation.verdict import Verdict
 from forecaster.models.network.model import leaderboard_name
 from forecaster.models.network.residual import ResidualBase
 
@@ -79,6 +80,13 @@ class RunResult:
     cells: list[CellResult] = field(default_factory=list)
     season: int = 1
     warnings: list[str] = field(default_factory=list)  # undefined metrics etc., for the user to see
+    verdict: Verdict | None = None  # what the run recommends and why (leaderboard.json's "verdict")
+    scored: list[Scored] = field(default_factory=list)  # the baseline rows, scored per series
+
+    @property
+    def recommended(self) -> str | None:
+        """The row the run recommends (``forecast predict`` serves it when it has a folder)."""
+        return self.verdict.recommended if self.verdict is not None else None
 
 
 def mean_curve(rows: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +144,7 @@ def _row(name: str, kind: str, scores: dict[str, Any], reference: dict[str, Any]
            "fit_seconds": scores.get("fit_seconds"), "predict_seconds": scores.get("predict_seconds")}
     row.update(extra)
     row.update({k: scores.get(k) for k in METRIC_KEYS})
-    row.update({k: scores[k] for k in intervals.flat_keys([scores])})
+    row.update({k: scores[k] for k in (*intervals.flat_keys([scores]), *intervals.series_coverage_keys([scores]))})
     row["mase_vs_seasonal_naive"] = (mase / ref) if (mase is not None and ref) else None
     row["error"] = scores.get("error")
     if many:

@@ -43,6 +43,7 @@ from forecaster.models.network.model import NetworkModel, leaderboard_name
 from forecaster.models.network.residual import lookback_choice
 from forecaster.models.statistical import STATISTICAL
 from forecaster.types import Progress, speaker
+from forecaster.workflows.decision import decide
 from forecaster.workflows.results import CellResult, RunResult, SeriesFits, leaderboard, run_warnings
 from forecaster.workflows.save import save_run
 from forecaster.workflows.tracking import tensorboard_available, tensorboard_callback, tensorboard_dir
@@ -69,7 +70,7 @@ def score_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = 
                 f"forecasting {origins:,} test origins{' and calibrating' if cfg.forecast.levels else ''}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.MetricWarning)
-            scored = score_row(model, prep, levels=cfg.forecast.levels)
+            scored = score_row(model, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative)
         mase = scored.scores.get("mase")
         say(f"baseline {scored.name}: {time.perf_counter() - t0:.1f}s" + (f" over {len(prep.items)} series" if many else "")
             + (f" (MASE {mase:.3f})" if isinstance(mase, float) and math.isfinite(mase) else ""))
@@ -135,9 +136,8 @@ def train_cell(prep: Prepared, cfg: RunConfig, cell: str, *, progress: Progress 
     """
     row: Model = fitted if fitted is not None else _network(cell, cfg, progress=progress, callbacks=callbacks,
                                                             checkpoint=checkpoint, n_series=len(prep.items))
-    scored = score_row(row, prep, levels=cfg.forecast.levels, fit=fitted is None)
-    for key in ("fit_seconds", "predict_seconds"):  # a network's cost is its training record (train_seconds)
-        scored.scores.pop(key, None)
+    scored = score_row(row, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative, fit=fitted is None)
+    scored.scores.pop("fit_seconds", None)  # a network's fit is its training record (train_seconds)
     if isinstance(row, PerSeries):
         kept = row.models_
         if not kept:
@@ -260,7 +260,9 @@ def train(
         results.append(train_cell(prep, cfg, cell, progress=progress, callbacks=callbacks,
                                   checkpoint=checkpoint.child(cell) if checkpoint is not None else None))
     rows = leaderboard(results, scored, many=many)
+    decision = decide(cfg, prep, rows, {**{s.name: [s] for s in scored}, **{c.name: [c.row] for c in results}})
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")
-    save_run(final, prep, cfg, results, scored, rows)
+    save_run(final, prep, cfg, results, scored, rows, board_extra={"verdict": decision.to_dict()})
     return RunResult(run_dir=final, leaderboard=rows, cells=results, season=prep.season,
-                     warnings=run_warnings(results, scored) + ([note] if note else []))
+                     warnings=run_warnings(results, scored) + ([note] if note else []), verdict=decision,
+                     scored=scored)

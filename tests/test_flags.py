@@ -65,7 +65,7 @@ def test_the_table_names_real_keys_once():
     assert every_key - set(keys) == {"data.freq", "schedule.heartbeat", "schedule.heartbeat_every",
                                      "schedule.stale_after"}
     for s in config.SETTINGS:
-        assert s.group in (*cli.RUN_GROUPS, cli.REGISTRY_GROUP), s.key
+        assert s.group in (*cli.RUN_GROUPS, cli.REGISTRY_GROUP, cli.TUNE_GROUP), s.key
         assert s.default is not None or s.none_means, f"{s.key}: say what its None default means"
         assert s.flag.startswith("--") and s.dest.isidentifier()
 
@@ -100,6 +100,7 @@ def test_every_registry_setting_lands_on_its_key(command, s):
 def test_flag_for_key_and_argparse_agree(command):
     opts = options(command)
     expected = RUN + (REGISTRY if command in ("retrain", "schedule") else [])
+    expected += [s for s in config.SETTINGS if s.group == cli.TUNE_GROUP] if command == "compare" else []
     expected = [s for s in expected if not (s.key == "model.cell" and command == "compare")
                 and not (s.key == "schedule.cron" and command != "schedule")]
     for s in expected:

@@ -157,7 +157,7 @@ def overrides_of(where: str, settings: Mapping[str, Any], own: Sequence[str]) ->
     out = {}
     for keyword, value in settings.items():
         s = KEYWORDS.get(keyword)
-        if s is None:
+        if s is None or (s.group == "tuning" and where != "compare"):  # tuning: compare only
             raise _unknown(where, keyword, [*KEYWORDS, *own])
         out[s.key] = plain(value)
     return out

@@ -111,7 +111,9 @@ def compare(
         config: a YAML config file; keywords override its values.
         verbose: print the progress lines the CLI shows.
         **settings: any run setting by its keyword (:data:`KEYWORDS`): ``target``, ``horizon``,
-            ``id_col``, ``known_covariates``, ``epochs``, ``units``, ``levels``, ``name``...
+            ``id_col``, ``known_covariates``, ``epochs``, ``units``, ``levels``, ``name``...; ``tune=N``
+            (or ``tune_time=S``) also tunes each cell at that equal budget: rows ``<cell>-tuned`` (an
+            interrupted tuning is resumed from the command line: ``forecast compare --resume``).
 
     Returns:
         A :class:`Comparison`: ``.leaderboard``, ``.verdict``, ``.recommended``, ``.forecast()``, ``.save()``.

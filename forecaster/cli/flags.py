@@ -12,7 +12,7 @@ from forecaster.errors import ConfigError
 
 __all__ = ["PROG", "RUN_GROUPS", "REGISTRY_GROUP", "Parser", "add_settings", "flag_value", "add_run_flags",
            "add_executor_flags", "check_executor", "overrides", "resolve_config", "load_tensorflow", "levels",
-           "series_ids", "add_schedule_flags", "registry_config"]
+           "series_ids", "add_schedule_flags", "registry_config", "TUNE_GROUP", "add_tune_flags", "tune_overrides"]
 
 PROG = "forecast"
 
@@ -22,6 +22,9 @@ RUN_GROUPS = ("data", "windows", "model and training", "output")
 
 
 REGISTRY_GROUP = "registry"
+
+#: ``--help`` section of the tuning flags (compare only).
+TUNE_GROUP = "tuning"
 
 
 class Parser(argparse.ArgumentParser):
@@ -192,3 +195,17 @@ def add_schedule_flags(p: argparse.ArgumentParser, *, cron: bool = False) -> Non
 def registry_config(args: argparse.Namespace) -> Any:
     extra = {s.key: flag_value(s, args) for s in config.SETTINGS if s.group == REGISTRY_GROUP}
     return resolve_config(args.config, {**overrides(args), **extra})
+
+
+def add_tune_flags(p: argparse.ArgumentParser) -> None:
+    """``--tune``/``--tune-time`` (config section ``tune``) and ``--resume`` (compare only)."""
+    group = p.add_argument_group(TUNE_GROUP)
+    add_settings({TUNE_GROUP: group})
+    group.add_argument("--resume", action="store_true",
+                       help="continue the interrupted tuning of the same data and settings where it stopped "
+                            "(its study in <models-dir>/<name>/tuning/) instead of starting a new one")
+
+
+def tune_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The run flags' overrides plus the tuning flags' (``None``: not given)."""
+    return {**overrides(args), **{s.key: flag_value(s, args) for s in config.SETTINGS if s.group == TUNE_GROUP}}

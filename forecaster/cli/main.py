@@ -22,6 +22,7 @@ from forecaster.cli.flags import (
     add_executor_flags,
     add_run_flags,
     add_schedule_flags,
+    add_tune_flags,
 )
 from forecaster.cli.output import os_error_line, printable, say, show_warning
 from forecaster.cli.registry_commands import cmd_health, cmd_models, cmd_retrain, cmd_schedule
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="horizon strategies to compare: direct, recursive or direct,recursive (default: --strategy)")
     add_executor_flags(p, "the cell x seed trials (and backtest folds)")
     add_run_flags(p, cell=False)
+    add_tune_flags(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("backtest", parents=[common],

@@ -14,7 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from forecaster.cli.flags import check_executor, levels, load_tensorflow, overrides, resolve_config, series_ids
+from forecaster.cli.flags import (
+    check_executor,
+    levels,
+    load_tensorflow,
+    overrides,
+    resolve_config,
+    series_ids,
+    tune_overrides,
+)
 from forecaster.cli.output import fmt, print_leaderboard, print_table, say, warn
 from forecaster.errors import ConfigError, ExitCode
 
@@ -174,7 +182,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from forecaster.fs import json_ready
 
-    cfg = resolve_config(args.config, overrides(args))
+    cfg = resolve_config(args.config, tune_overrides(args))
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     check_executor(args)
     check_tracking(cfg)
@@ -187,7 +195,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     prep = prepare_run(cfg)  # data errors before the TensorFlow import
     load_tensorflow(args)
     result = compare.compare(cfg, cells=cells, repeats=args.repeats, progress=progress, backtest=args.backtest,
-                             prep=prep, strategies=strategies, executor=args.executor, ray_address=args.ray_address)
+                             prep=prep, strategies=strategies, executor=args.executor, ray_address=args.ray_address,
+                             resume=args.resume)
     import types
 
     seeds = len({t.seed for t in result.trials}) > 1  # one loss history per seed: their own names

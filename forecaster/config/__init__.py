@@ -38,6 +38,7 @@ from forecaster.config.schema import (
     ScheduleConfig,
     Strategy,
     TrainConfig,
+    TuneConfig,
     VerdictConfig,
     WindowConfig,
 )
@@ -45,7 +46,7 @@ from forecaster.config.settings import FLAG_FOR_KEY, SETTINGS, Setting, setting
 
 __all__ = [
     "DataConfig", "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig",
-    "VerdictConfig", "RunConfig", "MissingPolicy", "Strategy", "DEFAULT_DATA", "Setting",
+    "VerdictConfig", "TuneConfig", "RunConfig", "MissingPolicy", "Strategy", "DEFAULT_DATA", "Setting",
     "SETTINGS", "FLAG_FOR_KEY", "setting", "load", "resolve", "to_dict", "dump_yaml", "from_dict", "flatten",
     "safe_load_bounded", "MAX_CONFIG_NODES",
 ]

@@ -13,7 +13,7 @@ from typing import Literal
 
 __all__ = ["MissingPolicy", "Strategy", "DEFAULT_DATA", "DataConfig",
            "WindowConfig", "ModelConfig", "TrainConfig", "ForecastConfig", "OutputConfig", "ScheduleConfig", "VerdictConfig",
-           "RunConfig", "SECTION_TYPES"]
+           "TuneConfig", "RunConfig", "SECTION_TYPES"]
 
 MissingPolicy = Literal["error", "interpolate", "ffill"]
 Strategy = Literal["direct", "recursive"]
@@ -133,6 +133,14 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    """Hyperparameter tuning of each compared cell (``forecast compare --tune``; see ``workflows.tune``)."""
+
+    trials: int = 0  # Optuna trials per cell, the same for every cell; 0 (and no time): no tuning
+    time: float | None = None  # seconds of tuning per cell, the same for every cell; None: no time limit
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs, validated."""
 
@@ -144,6 +152,7 @@ class RunConfig:
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     @property
     def model_name(self) -> str:
@@ -177,4 +186,5 @@ SECTION_TYPES = {
     "forecast": ForecastConfig,
     "schedule": ScheduleConfig,
     "verdict": VerdictConfig,
+    "tune": TuneConfig,
 }

@@ -154,6 +154,7 @@ class Setting:
 
 
 _DATA, _WIN, _MODEL, _OUT, _REG = "data", "windows", "model and training", "output", "registry"
+_TUNE = "tuning"  # compare only
 
 #: Every flag that sets a config key, in ``--help`` order within each group.
 SETTINGS: tuple[Setting, ...] = (
@@ -245,6 +246,12 @@ SETTINGS: tuple[Setting, ...] = (
             "retrain", _REG, "N", at_least=0),
     Setting("schedule.keep", "--keep", "versions to keep, the champion always kept; 0 keeps all", _REG, "N",
             at_least=0),
+    Setting("tune.trials", "--tune", "compare only: also tune each cell with this many Optuna trials (TPE, pruned on the "
+            "validation curve, chosen on validation loss only): a <cell>-tuned row beside each default; 0: off",
+            _TUNE, "N", at_least=0),
+    Setting("tune.time", "--tune-time", "compare only: also tune each cell for this many seconds (with --tune: whichever ends "
+            "first)", _TUNE, "S", above=0, none_means="no time limit",
+            expected="a number of seconds > 0 or null (no time limit)"),
 )
 
 _SETTING_FOR_KEY = {s.key: s for s in SETTINGS}

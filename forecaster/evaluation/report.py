@@ -286,6 +286,11 @@ def _html(rows: Sequence[dict[str, Any]], verdict: str, conditions: dict[str, An
             + (f"<p>{_flags_unbroken(caption)}</p>" if caption else "") + f"{images}</body></html>\n")
 
 
+def _tune_plots(run_dir: Path) -> list[str]:
+    """The tuning plots ``compare --tune`` wrote (``workflows.tune``): optimisation history, parameter importances."""
+    return sorted(p.name for p in (run_dir / "plots").glob("tune-*.png"))
+
+
 def write_report(
     run_dir: Path,
     *,
@@ -312,8 +317,10 @@ def write_report(
         return
     _plots(run_dir / "plots", prep=prep.single, rows=rows, trials=trials, base=base, served=served)
     caption = _caption(served)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, sections=sections, caption=caption))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", sections=sections,
+    names = (*PLOTS, *_tune_plots(run_dir))
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, sections=sections,
+                                                       caption=caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, sections=sections,
                                                      caption=caption))
 
 
@@ -413,6 +420,7 @@ def _panel_report(run_dir: Path, *, prep: Any, rows: Sequence[dict[str, Any]], v
     every = [*sections, *([section] if section is not None else [])]
     _panel_plots(run_dir / "plots", pp=prep, table=table, wide=wide, kept=kept, served=served)
     caption = _caption(served)
-    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, PANEL_PLOTS, every, caption))
-    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", PANEL_PLOTS, every,
+    names = (*PANEL_PLOTS, *_tune_plots(run_dir))
+    atomic_write_text(run_dir / "report.md", _markdown(rows, verdict, conditions, names, every, caption))
+    atomic_write_text(run_dir / "report.html", _html(rows, verdict, conditions, run_dir / "plots", names, every,
                                                      caption))

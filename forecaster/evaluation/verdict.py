@@ -332,6 +332,9 @@ def judge(
                      "season in-sample; treat its forecasts with care.")
     if "lstm" in by_name and "gru" in by_name:
         lines.append(_pair_sentence(between("lstm", "gru"), by_name, key, "LSTM vs GRU"))
+    if "lstm-tuned" in by_name and "gru-tuned" in by_name:  # each at its best, at the same tuning budget
+        lines.append(_pair_sentence(between("lstm-tuned", "gru-tuned"), by_name, key,
+                                    "LSTM vs GRU, each tuned at an equal budget"))
     recurrent = [by_name[c] for c in ("lstm", "gru") if c in by_name]
     if recurrent and "mlp" in by_name:
         rec = min(recurrent, key=lambda r: r[key])

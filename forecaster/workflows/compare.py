@@ -152,15 +152,18 @@ def _add_failures(rows: list[dict[str, Any]], failures: Sequence[Failure]) -> No
             row["error"] = f"{row['error']}; {note}" if row.get("error") else note
 
 
-def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: Prepared, batch_size: int) -> None:
-    """Inference latency of each saved cell, loaded the way ``forecast predict`` loads it."""
+def _time_saved_cells(run_dir: Path, rows: list[dict[str, Any]], prep: Prepared, batch_size: int, *,
+                      preps: dict[str, Prepared] | None = None) -> None:
+    """Inference latency of each saved cell, loaded the way ``forecast predict`` loads it (``preps``: the windows
+    of a row with its own lookback, a tuned one)."""
     from forecaster.artifacts.cell import load_for_serving
 
     for row in rows:
         if row["kind"] != "model" or not (run_dir / row["name"]).is_dir():  # a cell whose every seed failed
             continue
         loaded = load_for_serving(run_dir / row["name"])
-        single, batch = _timed_inference(loaded.model, prep, batch_size, loaded.strategy)
+        own = (preps or {}).get(row["name"], prep)
+        single, batch = _timed_inference(loaded.model, own, batch_size, loaded.strategy)
         row.update(inference_backend=loaded.backend, latency_single_ms=single, batch_windows_per_s=batch)
 
 
@@ -295,6 +298,7 @@ def compare(
     prep: Prepared | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    resume: bool = False,
 ) -> CompareResult:
     """Train every cell ``repeats`` times under identical conditions, save the run and report.
 
@@ -303,12 +307,21 @@ def compare(
     rolling origins (refitting per fold; a panel's series each cut at its own) and the leaderboard
     is ranked by backtest MASE.
 
+    With ``cfg.tune`` (``--tune N``, ``--tune-time S``) every cell is also tuned at the same budget
+    (:mod:`forecaster.workflows.tune`, ``resume``: continue an interrupted tuning) and its best trial,
+    chosen on validation loss, is the row ``<cell>-tuned``.
+
     Raises:
         ConfigError: an unknown cell or ``repeats < 1``.
         DataError, TrainingError: nothing is saved.
     """
     strategies = list(strategies or [cfg.model.strategy])
     _check(cells, repeats, strategies, cfg)
+    from forecaster.workflows import tune
+    from forecaster.workflows.tune_output import write_tuned
+
+    tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies, resume=resume,
+                      ray_address=ray_address)
     say = speaker(progress)
     prep, note, scored = begin(cfg, prep, progress)
     many = prep.panel.id_col is not None
@@ -316,7 +329,16 @@ def compare(
     seeds = [cfg.training.seed + r for r in range(repeats)]
     specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
     trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
+    final = run_dir or default_run_dir(cfg, "compare")
+    tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, executor=executor, progress=progress)
+             if tune.budget_of(cfg) else [])
+    trials += [Trial(cell=t.cell, seed=cfg.training.seed, result=t.result,
+                     train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
+                     / max(t.result.train_seconds, 1e-9)) for t in tuned]
     rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
+    for tc in tuned:  # what its budget bought
+        row = next(r for r in rows if r["name"] == tc.name)
+        row.update(tune_trials=tc.counted, tune_seconds=tc.seconds, tune_params=tune.best_trial(tc.study).params)
     _add_failures(rows, failures)
     if many:
         for r in rows:
@@ -345,10 +367,15 @@ def compare(
     kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
     kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
     conditions = _conditions(prep, cfg, seeds=seeds, strategies=strategies, backtest=backtest, note=note)
-    final = run_dir or default_run_dir(cfg, "compare")
+    if tuned:
+        conditions["tuning"] = {"budget_per_cell": tune.budget_of(cfg), "selection": "validation loss only",
+                                "lookbacks": tune.lookback_candidates(cfg, prep),
+                                "trials_counted": {t.name: t.counted for t in tuned}}
+    tuned_names = {t.name for t in tuned}
 
     def write_report(tmp: Path) -> None:
-        _time_saved_cells(tmp, rows, prep, cfg.training.batch_size)
+        write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
+        _time_saved_cells(tmp, rows, prep, cfg.training.batch_size, preps={t.name: t.prep for t in tuned})
         if backtests:
             from forecaster.fs import atomic_write_text, json_ready
 
@@ -360,9 +387,13 @@ def compare(
                    scored=[*scored, *(t.result.row for t in kept if t.result.row is not None)],
                    served=served_forecast(tmp, prep, decision, rows, kept, scored), backtests=backtests or None)
 
-    save_run(final, prep, cfg, [t.result for t in kept], scored, rows,
+    save_run(final, prep, cfg, [t.result for t in kept if t.name not in tuned_names], scored, rows,
              columns=PANEL_COMPARE_COLUMNS if many else COMPARE_COLUMNS,
              board_extra={"verdict": decision.to_dict(), "conditions": conditions}, extra=write_report)
+    if tuned:  # the study is in the run now (tuning.db): nothing is left to resume
+        import shutil
+
+        shutil.rmtree(tune.tuning_dir(final), ignore_errors=True)
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
                          warnings=run_warnings([t.result for t in trials], scored) + ([note] if note else []),
                          decision=decision)

@@ -125,16 +125,18 @@ def _network(cell: str, cfg: RunConfig, *, progress: Progress | None, callbacks:
 
 
 def train_cell(prep: Prepared, cfg: RunConfig, cell: str, *, progress: Progress | None = None,
-               callbacks: Sequence[Any] = (), checkpoint: Any = None) -> CellResult:
+               callbacks: Sequence[Any] = (), checkpoint: Any = None, fitted: NetworkModel | None = None) -> CellResult:
     """Build, fit and score one cell on the prepared windows of every series (seeded from ``cfg``).
 
     ``checkpoint`` (a :class:`forecaster.models.network.checkpoint.Checkpoint`) makes the fit resumable.
+    ``fitted``: a network already fitted on ``prep`` (a tuning's best trial), scored as it is.
 
     Raises:
         TrainingError: the network (or, per series, every network) could not be trained.
     """
-    row = _network(cell, cfg, progress=progress, callbacks=callbacks, checkpoint=checkpoint, n_series=len(prep.items))
-    scored = score_row(row, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative)
+    row: Model = fitted if fitted is not None else _network(cell, cfg, progress=progress, callbacks=callbacks,
+                                                            checkpoint=checkpoint, n_series=len(prep.items))
+    scored = score_row(row, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative, fit=fitted is None)
     scored.scores.pop("fit_seconds", None)  # a network's fit is its training record (train_seconds)
     if isinstance(row, PerSeries):
         kept = row.models_

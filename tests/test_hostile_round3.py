@@ -9,6 +9,7 @@ import json
 import shutil
 import socket
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,10 @@ def test_a_tracking_server_that_never_answers_is_bounded(tmp_path, write_csv, mo
         with pytest.raises(ConfigError, match=r"but not logged \(did not finish within 2 s\)"):
             tracking.log_run(uri, cfg, tmp_path, [], deadline=2)
         assert time.monotonic() - t0 < 4
+        # the call still runs in its thread: it must not hold the process's warnings filters (a blanket ignore
+        # swapped in from there silenced every later warning of the process until MLflow gave up)
+        blanket = ("ignore", None, Warning, None, 0)
+        assert blanket not in warnings.filters
     finally:
         listener.close()
 

@@ -115,6 +115,19 @@ def test_resume_needs_a_study_and_a_budget(tmp_path, write_csv):
         compare.compare(plain, cells=["lstm"], resume=True)
 
 
+def test_a_second_tuning_of_the_same_name_is_refused_and_leaves_the_first_ones_study(tmp_path):
+    run_dir = tmp_path / "models/s/runs/r"
+    study = tune.tuning_dir(run_dir) / tune.STUDY_FILE
+    with tune.tuning_lock(run_dir):
+        study.parent.mkdir(parents=True)
+        study.write_bytes(b"the first tuning's study")
+        with pytest.raises(ConfigError, match=r"--tune: another tuning of s is running"), tune.tuning_lock(run_dir):
+            pass
+        assert study.read_bytes() == b"the first tuning's study"
+    with tune.tuning_lock(run_dir):  # released: the next tuning of the name goes ahead
+        pass
+
+
 @pytest.mark.parametrize(("extra", "kwargs", "message"), [
     ({"model.per_series": True, "data.id_col": "store"}, {}, "--per-series"),
     ({}, {"backtest": 2}, "--backtest"),

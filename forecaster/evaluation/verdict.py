@@ -53,8 +53,8 @@ import numpy as np
 
 from forecaster.evaluation.pairtest import DEFAULT_LEVEL, PairTest, paired_test
 
-__all__ = ["PairTest", "Verdict", "paired_test", "judge", "cost_seconds", "cost_key", "cheaper", "still_improving", "partial",
-           "Unit", "COMPLEXITY", "DEFAULT_LEVEL", "DEFAULT_TOLERANCE"]
+__all__ = ["PairTest", "Verdict", "paired_test", "judge", "cost_seconds", "cost_key", "cheaper", "p_text", "still_improving",
+           "partial", "Unit", "COMPLEXITY", "DEFAULT_LEVEL", "DEFAULT_TOLERANCE"]
 
 #: What one loss of a test is: a test origin (of one series, or of each series of a panel), a backtest fold.
 Unit = Literal["origins", "folds"]
@@ -201,7 +201,7 @@ def _label(row: dict[str, Any] | str, rows: Mapping[str, dict[str, Any]] | None 
     return str(row["name"]).replace("_", " ") if row.get("kind") == "baseline" else str(row["name"]).upper()
 
 
-def _p(p: float) -> str:
+def p_text(p: float) -> str:
     """A p-value as the verdict prints it: ``p 0.041``, ``p < 0.001``, ``untested``."""
     if not np.isfinite(p):
         return "untested"
@@ -233,7 +233,7 @@ def _pair_sentence(t: PairTest, rows: Mapping[str, dict[str, Any]], key: str, he
     """``LSTM vs GRU: GRU 0.250 vs LSTM 0.262, p 0.030: GRU is lower.``: one test, one rule."""
     a, b = rows[t.a], rows[t.b]
     first, second = (a, b) if a[key] <= b[key] else (b, a)
-    said = (f"{head}: {_label(first)} {first[key]:.3f} vs {_label(second)} {second[key]:.3f}, {_p(t.p_value)}: ")
+    said = (f"{head}: {_label(first)} {first[key]:.3f} vs {_label(second)} {second[key]:.3f}, {p_text(t.p_value)}: ")
     lower = t.lower()
     return said + (f"{_label(rows[lower])} is significantly lower." if lower else "not significantly different.")
 
@@ -300,30 +300,30 @@ def judge(
         nearest = order[1] if len(order) > 1 else None
         reason = (f"{_label(chosen)} has the lowest {label} ({chosen[key]:.3f}) and is significantly lower than every "
                   f"other row {at}" + (f" (the nearest, {_label(nearest)} {nearest[key]:.3f}, "
-                                       f"{_p(between(chosen['name'], nearest['name']).p_value)})" if nearest else ""))
+                                       f"{p_text(between(chosen['name'], nearest['name']).p_value)})" if nearest else ""))
     elif chosen is best:
         others = [r for r in running if r is not chosen]
-        said = ", ".join(f"{_label(r)} {r[key]:.3f} ({_p(between(best['name'], r['name']).p_value)})" for r in others)
+        said = ", ".join(f"{_label(r)} {r[key]:.3f} ({p_text(between(best['name'], r['name']).p_value)})" for r in others)
         reason = (f"{_label(best)} has the lowest {label} ({best[key]:.3f}); no row is significantly better {at}, "
                   f"{said} {'is' if len(others) == 1 else 'are'} not significantly different from it, and "
                   f"{_label(best)} is also the cheapest of them {_seconds(best)}")
     else:
         t = between(chosen["name"], best["name"])
         reason = (f"no row is significantly better than {_label(chosen)} ({label} {chosen[key]:.3f}) {at}, not even the "
-                  f"lowest, {_label(best)} {best[key]:.3f} ({_p(t.p_value)}), and it is the cheapest of the "
+                  f"lowest, {_label(best)} {best[key]:.3f} ({p_text(t.p_value)}), and it is the cheapest of the "
                   f"{len(running)} rows no row beats: {_label(chosen)} {_seconds(chosen)} to fit and forecast against "
                   f"{_label(best)} {_seconds(best)}")
     lines.append(f"Use {_label(chosen)}: {reason}.")
     shown = [r for r in running if r is not chosen and r is not best] if chosen is not best else []
     if shown:
         lines.append(f"Also not significantly different from {_label(best)}: "
-                     + ", ".join(f"{_label(r)} {r[key]:.3f} ({_p(between(best['name'], r['name']).p_value)})"
+                     + ", ".join(f"{_label(r)} {r[key]:.3f} ({p_text(between(best['name'], r['name']).p_value)})"
                                  for r in shown) + ".")
     out = [r for r in order if beaten[r["name"]]]
     if out:
         def by(r: dict[str, Any]) -> str:
             winner = best["name"] if best["name"] in beaten[r["name"]] else beaten[r["name"]][0]
-            return (f"{_label(r)} {r[key]:.3f} ({_p(between(winner, r['name']).p_value)}"
+            return (f"{_label(r)} {r[key]:.3f} ({p_text(between(winner, r['name']).p_value)}"
                     + ("" if winner == best["name"] else f", against {_label(by_name[winner])}") + ")")
 
         lines.append(f"Significantly worse than {_label(best)} {at}: " + ", ".join(by(r) for r in out) + ".")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from forecaster.artifacts.cell import LoadedCell
 from forecaster.artifacts.statistical import LoadedStatistical
 from forecaster.errors import ArtifactError, DataError
-from forecaster.evaluation.verdict import PairTest, cheaper, cost_seconds
+from forecaster.evaluation.verdict import PairTest, cheaper, cost_seconds, p_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.frame import Panel
@@ -81,8 +81,7 @@ def tested_gate(test: PairTest, challenger: dict[str, Any], champion: dict[str, 
     a, b = float(challenger[metric]), float(champion[metric])
     who = f"champion v{champion_version}" if champion_version is not None else "the champion"
     head = f"{metric} {a:.4f} vs {who} {b:.4f}: "
-    p = f"p {test.p_value:.3f}" if test.p_value >= 0.001 else "p < 0.001"
-    at = f"{p} at the {100 * test.level:g}% level"
+    at = f"{p_text(test.p_value)} at the {100 * test.level:g}% level"  # a NaN p-value (no test possible): "untested"
     lower = test.lower()
     if lower == test.a:
         threshold = b * (1 - margin) if b >= 0 else b * (1 + margin)

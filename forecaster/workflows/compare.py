@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -330,70 +331,72 @@ def compare(
     specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
     trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
     final = run_dir or default_run_dir(cfg, "compare")
-    tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, executor=executor, progress=progress)
-             if tune.budget_of(cfg) else [])
-    trials += [Trial(cell=t.cell, seed=cfg.training.seed, result=t.result,
-                     train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
-                     / max(t.result.train_seconds, 1e-9)) for t in tuned]
-    rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
-    for tc in tuned:  # what its budget bought
-        row = next(r for r in rows if r["name"] == tc.name)
-        row.update(tune_trials=tc.counted, tune_seconds=tc.seconds, tune_params=tune.best_trial(tc.study).params)
-    _add_failures(rows, failures)
-    if many:
-        for r in rows:
-            per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
-            r["mase_median"] = _mean_std(per)[0] if per else base.get(r["name"], {}).get("mase_median")
-            pooled = next((t.result.scores for t in trials if t.name == r["name"]), base.get(r["name"], {}))
-            r["series"] = pooled.get("series")  # none for a cell whose every seed failed
-    key, backtests, results = "mase", {}, {}
-    if backtest:
-        from forecaster.workflows.backtest import cells_backtest
+    # one tuning of a model name at a time, from its study to the run that holds it
+    with tune.tuning_lock(final) if tune.budget_of(cfg) else contextlib.nullcontext():
+        tuned = (tune.tune_cells(cfg, prep, cells, run_dir=final, resume=resume, executor=executor, progress=progress)
+                 if tune.budget_of(cfg) else [])
+        trials += [Trial(cell=t.cell, seed=cfg.training.seed, result=t.result,
+                         train_windows_per_s=len(t.prep.split.starts("train")) * t.result.epochs_total
+                         / max(t.result.train_seconds, 1e-9)) for t in tuned]
+        rows = aggregate(trials, base, epochs_cap=cfg.training.epochs, patience=cfg.training.patience)
+        for tc in tuned:  # what its budget bought
+            row = next(r for r in rows if r["name"] == tc.name)
+            row.update(tune_trials=tc.counted, tune_seconds=tc.seconds, tune_params=tune.best_trial(tc.study).params)
+        _add_failures(rows, failures)
+        if many:
+            for r in rows:
+                per = [t.result.scores.get("mase_median") for t in trials if t.name == r["name"]]
+                r["mase_median"] = _mean_std(per)[0] if per else base.get(r["name"], {}).get("mase_median")
+                pooled = next((t.result.scores for t in trials if t.name == r["name"]), base.get(r["name"], {}))
+                r["series"] = pooled.get("series")  # none for a cell whose every seed failed
+        key, backtests, results = "mase", {}, {}
+        if backtest:
+            from forecaster.workflows.backtest import cells_backtest
 
-        say(f"backtest: {backtest} rolling origins {'of every series ' if many else ''}per cell and seed (refit per fold)")
-        same = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, lookback=prep.split.lookback))
-        results = cells_backtest(same, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
-                                 executor=executor, ray_address=ray_address, progress=progress, panel=prep.panel)
-        _add_backtest_columns(rows, results)
-        backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
-        key = "backtest_mase"
-        rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
-    per_seed: dict[str, list[Any]] = {s.name: [s] for s in scored}
-    for t in trials:
-        per_seed.setdefault(t.name, []).append(t.result.row)
-    decision = decide(cfg, prep, rows, per_seed, backtests=results or None)
-    text = decision.text
-    names = list(dict.fromkeys(t.name for t in trials))
-    kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
-    kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
-    conditions = _conditions(prep, cfg, seeds=seeds, strategies=strategies, backtest=backtest, note=note)
-    if tuned:
-        conditions["tuning"] = {"budget_per_cell": tune.budget_of(cfg), "selection": "validation loss only",
-                                "lookbacks": tune.lookback_candidates(cfg, prep),
-                                "trials_counted": {t.name: t.counted for t in tuned}}
-    tuned_names = {t.name for t in tuned}
+            say(f"backtest: {backtest} rolling origins {'of every series ' if many else ''}per cell and seed (refit per fold)")
+            same = dataclasses.replace(cfg, window=dataclasses.replace(cfg.window, lookback=prep.split.lookback))
+            results = cells_backtest(same, cells=cells, folds=backtest, seeds=seeds, strategies=strategies,
+                                     executor=executor, ray_address=ray_address, progress=progress, panel=prep.panel)
+            _add_backtest_columns(rows, results)
+            backtests = {cell: [r.to_dict() for r in runs] for cell, runs in results.items()}
+            key = "backtest_mase"
+            rows.sort(key=lambda r: (r.get(key) is None, r.get(key) or 0.0))
+        per_seed: dict[str, list[Any]] = {s.name: [s] for s in scored}
+        for t in trials:
+            per_seed.setdefault(t.name, []).append(t.result.row)
+        decision = decide(cfg, prep, rows, per_seed, backtests=results or None)
+        text = decision.text
+        names = list(dict.fromkeys(t.name for t in trials))
+        kept = [min((t for t in trials if t.name == n), key=lambda t: t.result.fit.best_val_loss) for n in names]
+        kept = [dataclasses.replace(t, result=materialize(t.result)) for t in kept]  # a Ray trial's model, loaded
+        conditions = _conditions(prep, cfg, seeds=seeds, strategies=strategies, backtest=backtest, note=note)
+        if tuned:
+            conditions["tuning"] = {"budget_per_cell": tune.budget_of(cfg), "selection": "validation loss only",
+                                    "lookbacks": tune.lookback_candidates(cfg, prep),
+                                    "trials_counted": {t.name: t.counted for t in tuned}}
+        tuned_names = {t.name for t in tuned}
 
-    def write_report(tmp: Path) -> None:
-        write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
-        _time_saved_cells(tmp, rows, prep, cfg.training.batch_size, preps={t.name: t.prep for t in tuned})
-        if backtests:
-            from forecaster.fs import atomic_write_text, json_ready
+        def write_report(tmp: Path) -> None:
+            write_tuned(tmp, tuned, base, cfg, final)  # their own lookbacks: not save_run's shared windows
+            _time_saved_cells(tmp, rows, prep, cfg.training.batch_size, preps={t.name: t.prep for t in tuned})
+            if backtests:
+                from forecaster.fs import atomic_write_text, json_ready
 
-            atomic_write_text(tmp / "backtest.json", json.dumps(json_ready(backtests), indent=2))
-        if report:
-            from forecaster.evaluation.report import write_report as _write
+                atomic_write_text(tmp / "backtest.json", json.dumps(json_ready(backtests), indent=2))
+            if report:
+                from forecaster.evaluation.report import write_report as _write
 
-            _write(tmp, prep=prep, rows=rows, verdict=text, conditions=conditions, trials=trials, base=base,
-                   scored=[*scored, *(t.result.row for t in kept if t.result.row is not None)],
-                   served=served_forecast(tmp, prep, decision, rows, kept, scored), backtests=backtests or None)
+                _write(tmp, prep=prep, rows=rows, verdict=text, conditions=conditions, trials=trials, base=base,
+                       scored=[*scored, *(t.result.row for t in kept if t.result.row is not None)],
+                       served=served_forecast(tmp, prep, decision, rows, kept, scored), backtests=backtests or None)
 
-    save_run(final, prep, cfg, [t.result for t in kept if t.name not in tuned_names], scored, rows,
-             columns=PANEL_COMPARE_COLUMNS if many else COMPARE_COLUMNS,
-             board_extra={"verdict": decision.to_dict(), "conditions": conditions}, extra=write_report)
-    if tuned:  # the study is in the run now (tuning.db): nothing is left to resume
-        import shutil
+        save_run(final, prep, cfg, [t.result for t in kept if t.name not in tuned_names], scored, rows,
+                 columns=PANEL_COMPARE_COLUMNS if many else COMPARE_COLUMNS,
+                 board_extra={"verdict": decision.to_dict(), "conditions": conditions}, extra=write_report)
+        if tuned:  # the study is in the run now (tuning.db): nothing is left to resume
+            import shutil
 
-        shutil.rmtree(tune.tuning_dir(final), ignore_errors=True)
+            shutil.rmtree(tune.tuning_dir(final), ignore_errors=True)
     return CompareResult(run_dir=final, rows=rows, verdict=text, conditions=conditions, trials=trials,
                          warnings=run_warnings([t.result for t in trials], scored) + ([note] if note else []),
                          decision=decision)

@@ -376,25 +376,29 @@ def log_run(uri: str, cfg: RunConfig, run_dir: Path, rows: Sequence[dict[str, An
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value)):
                 metrics.append(Metric(_metric_name(f"{r['name']}.{key}"), float(value), now, 0))
 
+    # MLflow's own deprecation notices (file stores...) are silenced by filters on MLflow's modules, added
+    # here in the calling thread: `warnings.catch_warnings` inside `log` would swap the process-wide filter
+    # list from the logging thread, and a call past its deadline keeps running there, so every warning of the
+    # process (a user's notebook, the next run) stayed ignored until MLflow gave up (seen as a lost warning).
+    warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+
     def log() -> str:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # MLflow's own deprecation notices (file stores...)
-            client = MlflowClient(tracking_uri=uri)
-            name = cfg.model_name
-            experiment = client.get_experiment_by_name(name)
-            experiment_id = experiment.experiment_id if experiment is not None else client.create_experiment(name)
-            run = client.create_run(experiment_id, run_name=run_dir.name,
-                                    tags={"forecaster.kind": kind, "forecaster.run_dir": str(run_dir)})
-            run_id = run.info.run_id
-            items = [Param(k, v[:6000]) for k, v in params.items()]
-            for i in range(0, len(items), 100):  # MLflow's batch limits: 100 params, 1000 metrics
-                client.log_batch(run_id, params=items[i : i + 100])
-            for i in range(0, len(metrics), 1000):
-                client.log_batch(run_id, metrics=metrics[i : i + 1000])
-            client.set_tag(run_id, "forecaster.rows", str(len(rows)))
-            client.log_artifacts(run_id, str(run_dir), artifact_path="run")
-            client.set_terminated(run_id)
-            return str(run_id)
+        client = MlflowClient(tracking_uri=uri)
+        name = cfg.model_name
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment is not None else client.create_experiment(name)
+        run = client.create_run(experiment_id, run_name=run_dir.name,
+                                tags={"forecaster.kind": kind, "forecaster.run_dir": str(run_dir)})
+        run_id = run.info.run_id
+        items = [Param(k, v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow's batch limits: 100 params, 1000 metrics
+            client.log_batch(run_id, params=items[i : i + 100])
+        for i in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[i : i + 1000])
+        client.set_tag(run_id, "forecaster.rows", str(len(rows)))
+        client.log_artifacts(run_id, str(run_dir), artifact_path="run")
+        client.set_terminated(run_id)
+        return str(run_id)
 
     try:
         with _quiet_loggers("mlflow", "urllib3", "alembic"):

@@ -36,7 +36,8 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,30 @@ def tuning_dir(run_dir: Path) -> Path:
     """Where the tuning of the run saved to ``run_dir`` keeps its study while it runs: ``<models_dir>/<name>/tuning``
     (a run's id is new each time; this folder is the same for the next run of that model name)."""
     return run_dir.parent.parent / "tuning"
+
+
+@contextmanager
+def tuning_lock(run_dir: Path) -> Iterator[None]:
+    """One tuning of a model name at a time: its study folder (:func:`tuning_dir`) is the name's, not the run's,
+    so a second ``--tune`` of the name would replace the first one's study under it.
+
+    Raises:
+        ConfigError: another tuning of this model name holds the lock.
+    """
+    import filelock
+
+    folder = tuning_dir(run_dir).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(folder / "tuning.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ConfigError(f"--tune: another tuning of {folder.name} is running ({folder / 'tuning.lock'} is held); "
+                          "wait for it to finish, or give this run another --name") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _study_key(cfg: RunConfig, prep: Prepared, cells: Sequence[str], lookbacks: Sequence[int]) -> dict[str, Any]:
@@ -450,7 +475,11 @@ def tune_cells(cfg: RunConfig, prep: Prepared, cells: Sequence[str], *, run_dir:
     if resume:
         if not db.is_file() or not keyfile.is_file():
             raise ConfigError(f"--resume: no interrupted tuning in {folder}; run without --resume to start one")
-        if json.loads(keyfile.read_text()) != key:
+        try:
+            saved = json.loads(keyfile.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = None  # unreadable: not a study this run can continue
+        if saved != key:
             raise ConfigError(f"--resume: the tuning in {folder} was run with other data, cells or settings; "
                               "run with the same ones, or without --resume to start anew")
     else:

@@ -96,4 +96,6 @@ def write_tuned(tmp: Path, tuned: Sequence[Tuned], base: dict[str, Any], cfg: Ru
         from forecaster.evaluation.scoring import series_table
 
         extra = [series_table(t.prep, [t.result.row]) for t in tuned if t.result.row is not None]
-        atomic_write_text(table, pd.concat([pd.read_csv(table), *extra], ignore_index=True).to_csv(index=False))
+        id_col = tuned[0].prep.panel.id_col  # ids are text (as api.results reads them): "001" stays "001"
+        saved = pd.read_csv(table, dtype={id_col: str} if id_col else None, keep_default_na=False, na_values=[""])
+        atomic_write_text(table, pd.concat([saved, *extra], ignore_index=True).to_csv(index=False))

@@ -32,15 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT
-
-SERIES = {
-    "sf_traffic": ("data/sf_traffic_2016_hourly.csv", "occupancy", 24),
-    "seattle_temps": ("data/seattle_temps_2010.csv", "temp", 24),
-    "seattle_weather": ("data/seattle_weather_2012_2015.csv", "temp_max", 7),
-    "co2": ("data/co2_mauna_loa_weekly.csv", "co2", 24),
-    "elnino": ("data/elnino_sst_monthly.csv", "sst", 12),
-    "sunspots": ("data/sunspots_yearly.csv", "sunspots", 10),
-}
+from learning import SERIES  # the shipped single series, as bench/learning.py measures them
 
 
 def block_se(diff: np.ndarray, block: int) -> float:

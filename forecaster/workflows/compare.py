@@ -324,12 +324,14 @@ def compare(
     tune.check_tuning(cfg, executor=executor, backtest=backtest, strategies=strategies, resume=resume,
                       ray_address=ray_address)
     say = speaker(progress)
-    prep, note, scored = begin(cfg, prep, progress)
+    prep, note, baselines = begin(cfg, prep, progress)
     many = prep.panel.id_col is not None
-    base = {s.name: s.scores for s in scored}
     seeds = [cfg.training.seed + r for r in range(repeats)]
     specs = [TrialSpec(cell, seed, strategy) for cell in cells for strategy in strategies for seed in seeds]
-    trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
+    with baselines:  # statistical rows of a large run are scored beside the networks
+        trials, failures = _run(specs, prep, cfg, executor=executor, address=ray_address, progress=progress)
+        scored = baselines.collect()
+    base = {s.name: s.scores for s in scored}
     final = run_dir or default_run_dir(cfg, "compare")
     # one tuning of a model name at a time, from its study to the run that holds it
     with tune.tuning_lock(final) if tune.budget_of(cfg) else contextlib.nullcontext():

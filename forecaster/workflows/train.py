@@ -43,12 +43,14 @@ from forecaster.models.network.model import NetworkModel, leaderboard_name
 from forecaster.models.network.residual import lookback_choice
 from forecaster.models.statistical import STATISTICAL
 from forecaster.types import Progress, speaker
+from forecaster.workflows import beside as beside_networks
+from forecaster.workflows.beside import Baselines
 from forecaster.workflows.decision import decide
 from forecaster.workflows.results import CellResult, RunResult, SeriesFits, leaderboard, run_warnings
 from forecaster.workflows.save import save_run
 from forecaster.workflows.tracking import tensorboard_available, tensorboard_callback, tensorboard_dir
 
-__all__ = ["prepare_run", "score_baselines", "train_cell", "future", "train", "default_run_dir", "begin", "ANNOUNCED_SERIES"]
+__all__ = ["prepare_run", "score_baselines", "start_baselines", "train_cell", "future", "train", "default_run_dir", "begin", "ANNOUNCED_SERIES"]
 
 #: Series whose start a ``--per-series`` fit announces, at most (then one line every tenth of them).
 ANNOUNCED_SERIES = 20
@@ -56,28 +58,42 @@ ANNOUNCED_SERIES = 20
 
 def score_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = None) -> list[Scored]:
     """Every ``--baselines`` row fitted and scored on every series (a local one per series, linear once)."""
+    return start_baselines(prep, cfg, progress, beside=False).collect()
+
+
+def start_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = None, *,
+                    beside: bool = True) -> Baselines:
+    """:func:`score_baselines` begun; with ``beside`` (networks train next) the statistical rows of a large
+    enough run are scored in a worker process meanwhile (:mod:`forecaster.workflows.beside`): ``collect()``
+    the rows after the networks."""
     say = speaker(progress)
     for note in catalog.slow_notes(cfg.model.baselines):
         say(f"baseline {note}")
     many = prep.panel.id_col is not None
     rows = sum(item.split.val_end for item in prep.items)
     origins = sum(len(item.origins("test")) for item in prep.items)
-    out = []
-    for model in catalog.line_up(cfg.model.baselines, progress=progress):
-        t0 = time.perf_counter()
-        if model.name in STATISTICAL:  # seconds to minutes (~50 s on a half-hourly year): say it starts
-            say(f"baseline {model.name}: fitting on {rows:,} rows{f' of {len(prep.items)} series' if many else ''}, "
-                f"forecasting {origins:,} test origins{' and calibrating' if cfg.forecast.levels else ''}")
+
+    def announce(models: Sequence[Model], background: bool) -> None:
+        names = [m.name for m in models if m.name in STATISTICAL]
+        if names:  # seconds to minutes (~50 s on a half-hourly year): say it starts
+            say(f"baseline {', '.join(names)}: fitting on {rows:,} rows{f' of {len(prep.items)} series' if many else ''}, "
+                f"forecasting {origins:,} test origins{' and calibrating' if cfg.forecast.levels else ''}"
+                + (" in a worker process beside the networks" if background else ""))
+
+    def score(model: Model) -> Scored:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.MetricWarning)
-            scored = score_row(model, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative)
+            return score_row(model, prep, levels=cfg.forecast.levels, nonnegative=cfg.forecast.nonnegative)
+
+    def report(scored: Scored, seconds: float, where: str) -> None:
         mase = scored.scores.get("mase")
-        say(f"baseline {scored.name}: {time.perf_counter() - t0:.1f}s" + (f" over {len(prep.items)} series" if many else "")
+        say(f"baseline {scored.name}: {seconds:.1f}s" + (f" over {len(prep.items)} series" if many else "") + where
             + (f" (MASE {mase:.3f})" if isinstance(mase, float) and math.isfinite(mase) else ""))
         if scored.error:
             say(f"baseline {scored.error}" + ("" if many else " (a row without scores)"))
-        out.append(scored)
-    return out
+
+    return beside_networks.start(catalog.line_up(cfg.model.baselines, progress=progress), prep, score, report,
+                                 progress, beside=beside, announce=announce)
 
 
 def _logs(cfg: RunConfig, label: str) -> Callable[[str], list[Any]] | None:
@@ -197,16 +213,17 @@ def future(prep: Prepared, model: Model, cal: intervals.Calibration | None) -> p
     return pd.DataFrame({**({id_col: []} if id_col else {}), **empty})
 
 
-def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None) -> tuple[Prepared, str | None, list[Scored]]:
+def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None) -> tuple[Prepared, str | None, Baselines]:
     """The start of a run: prepare (unless ``prep`` is given), say what it holds and which series were skipped,
-    and score every baseline. Returns the prepared data, the skipped note and the baselines."""
+    and start scoring every baseline. Returns the prepared data, the skipped note and the baselines (some maybe
+    still being scored beside the networks: use them as a context manager, ``collect()`` them after training)."""
     say = speaker(progress)
     prep = prep if prep is not None else prepare_run(cfg)
     say(describe(prep))
     note = skipped_note(prep)
     if note:
         say(note)
-    return prep, note, score_baselines(prep, cfg, progress)
+    return prep, note, start_baselines(prep, cfg, progress)
 
 
 def default_run_dir(cfg: RunConfig, label: str) -> Path:
@@ -247,18 +264,20 @@ def train(
     """
     cells = list(cells or [cfg.model.cell])
     say = speaker(progress)
-    prep, note, scored = begin(cfg, prep, progress)
+    prep, note, baselines = begin(cfg, prep, progress)
     many = prep.panel.id_col is not None
     results = []
-    for cell in cells:
-        if many:
-            how = "one network per series" if cfg.model.per_series else "one network"
-            say(f"training {cell} on {len(prep.items)} series ({how}, seed {cfg.training.seed}, up to "
-                f"{cfg.training.epochs} epochs)")
-        else:
-            say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
-        results.append(train_cell(prep, cfg, cell, progress=progress, callbacks=callbacks,
-                                  checkpoint=checkpoint.child(cell) if checkpoint is not None else None))
+    with baselines:
+        for cell in cells:
+            if many:
+                how = "one network per series" if cfg.model.per_series else "one network"
+                say(f"training {cell} on {len(prep.items)} series ({how}, seed {cfg.training.seed}, up to "
+                    f"{cfg.training.epochs} epochs)")
+            else:
+                say(f"training {cell} (seed {cfg.training.seed}, up to {cfg.training.epochs} epochs)")
+            results.append(train_cell(prep, cfg, cell, progress=progress, callbacks=callbacks,
+                                      checkpoint=checkpoint.child(cell) if checkpoint is not None else None))
+        scored = baselines.collect()
     rows = leaderboard(results, scored, many=many)
     decision = decide(cfg, prep, rows, {**{s.name: [s] for s in scored}, **{c.name: [c.row] for c in results}})
     final = run_dir or default_run_dir(cfg, cells[0] if len(cells) == 1 else "compare")

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from forecaster.config import RunConfig
 from forecaster.data.prepared import Prepared
 from forecaster.evaluation.scoring import Scored
 from forecaster.models.local import PerSeries
@@ -118,8 +117,9 @@ class Baselines:
             if self.conn.poll(1.0):
                 try:
                     status, payload = self.conn.recv()
-                except (EOFError, OSError) as exc:
-                    return None, f"the worker's answer could not be read ({type(exc).__name__})"
+                except (EOFError, OSError):  # it died before answering
+                    self.process.join(5)
+                    return None, f"the worker stopped (exit code {self.process.exitcode})"
                 return (payload, "") if status == "ok" else (None, f"the worker failed: {payload}")
             count = self.ticks.value
             if count != seen:

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,7 +49,8 @@ from forecaster.workflows.results import CellResult, RunResult, SeriesFits, lead
 from forecaster.workflows.save import save_run
 from forecaster.workflows.tracking import tensorboard_available, tensorboard_callback, tensorboard_dir
 
-__all__ = ["prepare_run", "score_baselines", "start_baselines", "train_cell", "future", "train", "default_run_dir", "begin", "ANNOUNCED_SERIES"]
+__all__ = ["prepare_run", "score_baselines", "start_baselines", "train_cell", "future", "train", "default_run_dir", "begin",
+           "ANNOUNCED_SERIES"]
 
 #: Series whose start a ``--per-series`` fit announces, at most (then one line every tenth of them).
 ANNOUNCED_SERIES = 20

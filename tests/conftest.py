@@ -58,6 +58,16 @@ def _graph_marker(request: pytest.FixtureRequest) -> Any:
         tf.config.run_functions_eagerly(True)
 
 
+@pytest.fixture(scope="session")
+def ray_session() -> Any:
+    """One local Ray cluster (2 CPUs) for every Ray test of this test process: all are ``slow``, so one
+    xdist worker runs them all; a cluster costs ~10 s to start, and its workers stay warm between tests."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
 def make_frame(n: int = 240, freq: str = "h", seed: int = 0, start: str = "2024-01-01") -> pd.DataFrame:
     """A daily-cycle series with noise and one covariate: ``date, y, x``."""
     rng = np.random.default_rng(seed)

@@ -15,13 +15,6 @@ from forecaster.workflows.executor import Failure, Outcome, TrialSpec, run_trial
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.fixture
 def tiny_panel(tmp_path):
     path = tmp_path / "panel.csv"

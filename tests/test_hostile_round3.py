@@ -108,17 +108,13 @@ def test_a_port_that_answers_but_is_not_ray_is_refused_within_the_probe_time(sch
 
 
 @pytest.mark.slow  # a local Ray cluster starts in ~10 s
-def test_a_live_ray_cluster_passes_the_probe():
+def test_a_live_ray_cluster_passes_the_probe(ray_session):
     from forecaster.workflows.executor import check_ray_address
 
-    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        gcs = ray.get_runtime_context().gcs_address
-        t0 = time.monotonic()
-        check_ray_address(gcs)  # the GCS answers GetClusterId
-        assert time.monotonic() - t0 < 3
-    finally:
-        ray.shutdown()
+    gcs = ray_session.get_runtime_context().gcs_address
+    t0 = time.monotonic()
+    check_ray_address(gcs)  # the GCS answers GetClusterId
+    assert time.monotonic() - t0 < 3
 
 
 @pytest.mark.slow  # a real process and a signal

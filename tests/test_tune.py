@@ -285,16 +285,11 @@ def test_a_killed_compare_tune_resumes_where_it_stopped(tmp_path, series_csv):
 
 
 @pytest.mark.slow  # a local Ray cluster (~10 s), then each cell's study as one task
-def test_ray_tuning_gives_the_sequential_trials_for_a_seed(tmp_path, write_csv):
-    ray = pytest.importorskip("ray")
+def test_ray_tuning_gives_the_sequential_trials_for_a_seed(tmp_path, write_csv, ray_session):
     cfg = tuned_cfg(write_csv(make_frame(200)), tmp_path / "models", 3)
     prep = prepare_run(cfg)
     here = tune.tune_cells(cfg, prep, ["lstm", "gru"], run_dir=tmp_path / "models/a/runs/r")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        there = tune.tune_cells(cfg, prep, ["lstm", "gru"], run_dir=tmp_path / "models/b/runs/r", executor="ray")
-    finally:
-        ray.shutdown()
+    there = tune.tune_cells(cfg, prep, ["lstm", "gru"], run_dir=tmp_path / "models/b/runs/r", executor="ray")
     for a, b in zip(here, there, strict=True):
         assert (a.name, a.counted) == (b.name, b.counted)
         ta, tb = trials_table(a.study), trials_table(b.study)

@@ -76,11 +76,11 @@ def _hangs(*args):
 
 
 @pytest.mark.parametrize("child, why", [(_dies, "the worker stopped (exit code 3)"),
-                                        (_hangs, "the worker fitted no series for 1 s")])
-def test_a_worker_that_dies_or_hangs_is_replaced_by_scoring_here(prep, beside_always, monkeypatch, child, why):
+                                        (_hangs, "the worker did not start within 1 s")])
+def test_a_worker_that_dies_or_never_starts_is_replaced_by_scoring_here(prep, beside_always, monkeypatch, child, why):
     cfg, p = prep
     monkeypatch.setattr(beside, "_child", child)
-    monkeypatch.setattr(beside, "STALL_S", 1.0)
+    monkeypatch.setattr(beside, "START_S", 1.0)
     lines: list[str] = []
     started = start_baselines(p, cfg, lines.append)
     proc = started.process
@@ -88,6 +88,48 @@ def test_a_worker_that_dies_or_hangs_is_replaced_by_scoring_here(prep, beside_al
     assert not proc.is_alive()
     assert f"baseline ets, theta: scoring here instead ({why})" in lines
     _same(got, score_baselines(p, cfg))
+
+
+def test_no_fork_here_means_the_rows_are_scored_here(prep, beside_always, monkeypatch):
+    cfg, p = prep
+
+    def refuse(self, prep):
+        raise OSError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(beside.Baselines, "_start", refuse)
+    lines: list[str] = []
+    got = start_baselines(p, cfg, lines.append).collect()
+    assert ("baselines: no worker process beside the networks (OSError: fork: Resource temporarily unavailable); "
+            "scoring them here") in lines
+    assert not any("beside the networks" in line for line in lines if line.startswith("baseline "))
+    _same(got, score_baselines(p, cfg))
+
+
+def _report_worker_settings(conn):
+    import ctypes
+    import signal
+
+    local.die_with_parent()
+    sig = ctypes.c_int(0)
+    ctypes.CDLL(None).prctl(2, ctypes.byref(sig))  # PR_GET_PDEATHSIG
+    conn.send((os.nice(0), sig.value, signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+               signal.getsignal(signal.SIGTERM) == signal.SIG_DFL))
+    conn.close()
+
+
+@pytest.mark.skipif(not local.can_fork(), reason="forked workers are Linux only")
+def test_a_worker_is_niced_dies_with_its_parent_and_leaves_it_the_signals():
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    before = os.nice(0)
+    proc = ctx.Process(target=_report_worker_settings, args=(child,))
+    proc.start()
+    nice, deathsig, ignores_int, default_term = parent.recv()
+    proc.join(10)
+    assert nice == min(19, before + 10) and deathsig == signal.SIGKILL and ignores_int and default_term
 
 
 def test_a_run_that_fails_before_collecting_stops_its_worker(prep, beside_always, monkeypatch):

@@ -28,7 +28,8 @@ from forecaster.types import Progress
 if TYPE_CHECKING:  # pragma: no cover
     from forecaster.data.prepared import Prepared, PreparedSeries
 
-__all__ = ["PerSeries", "FAILURES", "reason_of", "ETA_SAMPLE", "ETA_AFTER_S", "FAN_OUT_AFTER_S"]
+__all__ = ["PerSeries", "FAILURES", "reason_of", "ETA_SAMPLE", "ETA_AFTER_S", "FAN_OUT_AFTER_S", "can_fork",
+           "die_with_parent"]
 
 #: What a model's failure on one series may raise (the library's typed errors, a model's own ``ValueError``...);
 #: anything else is a bug and surfaces.
@@ -42,6 +43,33 @@ ETA_SAMPLE, ETA_AFTER_S = 20, 60.0
 #: many seconds one after another (the fits hold the GIL, so threads would not help). 148 monthly series:
 #: AutoETS 25.7 -> 18.0 s on 2 cores.
 FAN_OUT_AFTER_S = 2.0
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers: Linux (macOS forks badly under Accelerate), and not itself a
+    daemonic multiprocessing worker (which may not have children)."""
+    import multiprocessing
+    import sys
+
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
+
+
+def die_with_parent() -> None:
+    """In a forked worker: be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``), leave the parent's
+    signals to it (Ctrl-C and a retrain's SIGTERM stop the parent, which stops its workers), run niced (a
+    network training beside it keeps the cores it uses, and its measured time)."""
+    import contextlib
+    import ctypes
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
 
 def reason_of(exc: BaseException, limit: int = 300) -> str:
@@ -131,28 +159,33 @@ class PerSeries:
         from concurrent.futures import TimeoutError as PoolTimeout
         from concurrent.futures.process import BrokenProcessPool
 
-        if "fork" not in multiprocessing.get_all_start_methods():
+        if not can_fork():
             return False
+        import statsforecast.models  # noqa: F401  # imported here, never under another thread's import lock there
+
         jobs = []
         for k in ks:
             item = prep.items[k]
             sp = item.split
             jobs.append((self.make, np.asarray(item.y[: sp.val_end], dtype=np.float64), int(sp.train_end),
                          int(item.season), item.series.freq))
-        pool = None
+        pool: ProcessPoolExecutor | None = None
+        done: list[tuple[Any, str | None, float]] | None = None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "multi-threaded, use of fork()"
-                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+                pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                           initializer=die_with_parent)
                 done = list(pool.map(_fit_array, jobs, timeout=max(60.0, 10 * eta),
                                      chunksize=max(1, len(jobs) // (4 * workers))))
-        except (BrokenProcessPool, PoolTimeout, OSError, RuntimeError):
-            if pool is not None:
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.kill()
-                pool.shutdown(wait=False, cancel_futures=True)
+        except (BrokenProcessPool, PoolTimeout, OSError, RuntimeError, AssertionError):
             return False
-        pool.shutdown()
+        finally:
+            if pool is not None:
+                if done is None:  # failed or interrupted: nothing may keep fitting in the background
+                    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                        proc.kill()
+                pool.shutdown(wait=done is not None, cancel_futures=True)
         for k, (model, reason, seconds) in zip(ks, done):
             sid = prep.items[k].series_id
             if model is not None:
@@ -187,6 +220,7 @@ def _fit_array(job: tuple[Callable[[], Any], np.ndarray, int, int, str | None]) 
     t0 = time.perf_counter()
     try:
         model = make().fit_array(y, season=season, freq=freq)
+        seconds = time.perf_counter() - t0  # the fit's own, as a series fitted in the parent reports
         if hasattr(model, "fit_twin") and train_end >= 4:
             try:
                 model.fit_twin(y[:train_end], season=season, freq=freq)
@@ -194,4 +228,4 @@ def _fit_array(job: tuple[Callable[[], Any], np.ndarray, int, int, str | None]) 
                 pass  # calibrated (and failing, named) in the parent, as without a worker
     except FAILURES as exc:
         return None, reason_of(exc), time.perf_counter() - t0
-    return model, None, time.perf_counter() - t0
+    return model, None, seconds

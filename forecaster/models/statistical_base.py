@@ -169,9 +169,10 @@ class StatisticalModel:
         (this model's own fit saw those rows), so intervals calibrated on them are not too narrow.
 
         The structure is kept rather than searched again: the search is most of a fit's cost (AutoETS
-        tries about 15 models; a panel of 148 series spent 22 of ETS's 50 s on it) and the parameters,
-        not the structure, are what would see the validation rows. Should the structure not fit on the
-        shorter rows, the search runs as in :meth:`fit`. A twin fitted ahead (:meth:`fit_twin`, by a
+        tries about 15 models; a panel of 148 series spent 22 of ETS's 50 s on it). That structure was
+        chosen (by AICc) on the training and validation rows, a small look at them; the parameters, which
+        set the forecasts' level and so most of their errors, see the training rows only. Should the
+        structure not fit on the shorter rows, the search runs as in :meth:`fit`. A twin fitted ahead (:meth:`fit_twin`, by a
         worker process of :class:`~forecaster.models.local.PerSeries`) is reused.
         """
         train_end = int(prep.split.train_end)
@@ -187,7 +188,9 @@ class StatisticalModel:
         twin = copy.copy(self)
         for attr in ("model_", "season_", "freq_", "n_fit_", "y_fit_", "twin_"):
             twin.__dict__.pop(attr, None)
-        twin.fixed_spec = {"name": self.name, "season": self.season_, **self._params()}  # type: ignore[attr-defined]
+        saved = getattr(self, "fixed_spec", None)  # a saved structure (from_spec): the twin refits it as is
+        twin.fixed_spec = dict(saved) if saved is not None else {  # type: ignore[attr-defined]
+            "name": self.name, "season": self.season_, **self._params()}
         try:
             twin.fit_array(y, season=season, freq=freq)
         except FitFailed:
@@ -209,6 +212,7 @@ class StatisticalModel:
                 model.fit(y=y)
             except Exception as exc:  # the library raises anything from ValueError to a C++ RuntimeError
                 raise FitFailed(self.name, f"{len(y)} rows, season {season}: {one_line(exc)}") from exc
+        self.__dict__.pop("twin_", None)  # a twin of an earlier fit is not this fit's
         self.model_ = model
         self.season_ = int(season)
         self.freq_ = freq

@@ -197,7 +197,8 @@ def _retrain_locked(run: _Retrain) -> Decision:
         # its logs go with the version: kept once its folder exists, whatever happens after
         with tracking.tensorboard_group(reg.tensorboard_group(version), lambda: int(reg.version_dir(version).is_dir())):
             prep = prepare_run(cfg, series)  # a panel: one global network over every series, the gate on the pooled score
-            result = train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version), checkpoint=checkpoint)
+            result = train(cfg, prep, progress=run.progress, run_dir=reg.version_dir(version), checkpoint=checkpoint,
+                           beside=False)  # its gate compares costs with the champion's, measured alone
     except TrainingError as exc:
         shutil.rmtree(reg.checkpoint_dir, ignore_errors=True)  # never resume a diverged run
         reg.prune_logs()  # nor keep the logs of a version never saved

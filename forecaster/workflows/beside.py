@@ -8,11 +8,17 @@ cores. One after the other, a 148-series monthly panel spent ~27 s on ETS and Th
 :func:`start` forks one worker that scores the statistical rows exactly as
 :func:`forecaster.workflows.train.score_baselines` would (same models, same series, same
 calibration: the same numbers), while the caller trains its networks; :meth:`Baselines.collect`
-joins it and says each row's time as the serial path does. The worker is bounded by progress:
-each fitted series counts, and a worker with no series fitted for :data:`STALL_S` seconds, or
-one that dies, is killed and its rows are scored here instead (said in one line). Forked, not
-spawned: a spawned worker re-imports the caller's ``__main__``; the worker runs numpy and
-statsforecast only, never TensorFlow, prints nothing and leaves through ``os._exit``.
+joins it and says each row's time as the serial path does.
+
+The worker is niced (it takes the cores TensorFlow leaves idle, so a network's measured time, which
+the verdict ranks costs by, barely moves), dies with its parent (``PR_SET_PDEATHSIG``), ignores the
+signals the parent handles, and is bounded where a fork can go wrong: it must start within
+:data:`START_S` seconds (a fork that deadlocked on a lock held by another thread never does), and
+one that dies is replaced; its rows are then scored here, said in one line, as they are when the
+worker cannot be started at all. Once started it runs the serial path's code. Forked, not spawned:
+a spawned worker re-imports the caller's ``__main__`` (a notebook user's unguarded script would run
+again); Linux only (macOS forks badly under Accelerate). The worker runs numpy and statsforecast
+only, never TensorFlow, prints nothing and leaves through ``os._exit``.
 """
 
 from __future__ import annotations
@@ -24,14 +30,14 @@ from typing import Any
 
 from forecaster.data.prepared import Prepared
 from forecaster.evaluation.scoring import Scored
-from forecaster.models.local import PerSeries
+from forecaster.models.local import PerSeries, can_fork, die_with_parent
 from forecaster.models.statistical import STATISTICAL
 from forecaster.types import Progress, speaker
 
-__all__ = ["Baselines", "start", "worth_it", "STALL_S", "MIN_ROWS", "MIN_SERIES"]
+__all__ = ["Baselines", "start", "worth_it", "START_S", "MIN_ROWS", "MIN_SERIES"]
 
-#: A worker that has fitted no series for this many seconds is taken as stuck: killed, its rows scored here.
-STALL_S = 300.0
+#: A worker that has not started within this many seconds is taken as stuck: killed, its rows scored here.
+START_S = 60.0
 
 #: The statistical rows go beside the networks from this many rows to fit (train + validation, all series
 #: together) or this many series: below it they take about a second here and a fork is not worth it.
@@ -46,39 +52,38 @@ def _cores() -> int:
 
 def worth_it(prep: Prepared, models: Sequence[Any]) -> bool:
     """Whether to score ``models``' statistical rows in a worker beside the networks: some are statistical,
-    the data is large enough (:data:`MIN_ROWS`, :data:`MIN_SERIES`), there are two cores or more and the
-    platform can fork."""
+    the data is large enough (:data:`MIN_ROWS`, :data:`MIN_SERIES`), there are two cores or more and this
+    process can fork (:func:`can_fork`)."""
     if not any(m.name in STATISTICAL for m in models):
         return False
     rows = sum(item.split.val_end for item in prep.items)
     if rows < MIN_ROWS and len(prep.items) < MIN_SERIES:
         return False
-    return _cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    return _cores() >= 2 and can_fork()
 
 
-def _child(models: Sequence[Any], prep: Prepared, score: Callable[[Any], Scored], conn: Any, ticks: Any) -> None:
-    """The worker: score every row, counting fitted series in ``ticks``; send ``[(scored, seconds)]`` or an error line."""
+def _child(models: Sequence[Any], prep: Prepared, score: Callable[[Any], Scored], conn: Any, started: Any) -> None:
+    """The worker: say it started, score every row, send ``("ok", [(scored, seconds)])`` or an error line."""
     from forecaster.models import local
 
+    die_with_parent()
     local.FAN_OUT_AFTER_S = float("inf")  # this worker is the one extra process
-
-    def tick(k: int, n: int, sid: str | None) -> None:
-        with ticks.get_lock():
-            ticks.value += 1
-
+    started.value = 1
     try:
         out = []
         for model in models:
-            if isinstance(model, PerSeries):
-                model.announce = tick
             t0 = time.perf_counter()
             scored = score(model)
             out.append((scored, time.perf_counter() - t0))
-            if isinstance(model, PerSeries):
-                model.announce = None  # the row goes back to the parent: no closure of this worker in it
-        conn.send(("ok", out))
+            for fitted in getattr(model, "models_", {}).values():  # the calibration is done: twins stay here
+                fitted.__dict__.pop("twin_", None)
+        message: tuple[str, Any] = ("ok", out)
     except BaseException as exc:  # anything: the parent scores the rows itself
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        message = ("error", f"{type(exc).__name__}: {exc}")
+    try:
+        conn.send(message)
+    except OSError:  # the parent is gone
+        pass
     finally:
         conn.close()
 
@@ -98,21 +103,29 @@ class Baselines:
         self.rows, self.later, self.score, self.report, self.say = rows, later, score, report, say
         self.process: Any = None
         self.conn: Any = None
-        self.ticks: Any = None
+        self.started: Any = None
 
     def _start(self, prep: Prepared) -> None:
+        import warnings
+
+        import statsforecast.models  # noqa: F401  # imported here, never under another thread's import lock there
+
         ctx = multiprocessing.get_context("fork")
-        self.ticks = ctx.Value("q", 0)
+        self.started = ctx.RawValue("b", 0)
         parent, child = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_child, args=(self.later, prep, self.score, child, self.ticks), daemon=True,
+        self.process = ctx.Process(target=_child, args=(self.later, prep, self.score, child, self.started), daemon=True,
                                    name="forecaster-baselines")
-        self.process.start()
-        child.close()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "multi-threaded, use of fork()"
+                self.process.start()
+        finally:
+            child.close()
         self.conn = parent
 
     def _wait(self) -> tuple[list[tuple[Scored, float]] | None, str]:
         """The worker's rows and seconds, or ``None`` and why not."""
-        last, seen = time.monotonic(), -1
+        began = time.monotonic()
         while True:
             if self.conn.poll(1.0):
                 try:
@@ -121,20 +134,18 @@ class Baselines:
                     self.process.join(5)
                     return None, f"the worker stopped (exit code {self.process.exitcode})"
                 return (payload, "") if status == "ok" else (None, f"the worker failed: {payload}")
-            count = self.ticks.value
-            if count != seen:
-                last, seen = time.monotonic(), count
             if not self.process.is_alive() and not self.conn.poll(0):
                 return None, f"the worker stopped (exit code {self.process.exitcode})"
-            if time.monotonic() - last > STALL_S:
-                return None, f"the worker fitted no series for {STALL_S:.0f} s"
+            if not self.started.value and time.monotonic() - began > START_S:
+                return None, f"the worker did not start within {START_S:.0f} s"
 
     def close(self) -> None:
         """Stop the worker if it still runs (the run failed before :meth:`collect`); idempotent."""
         if self.process is not None:
+            self.process.join(1)
             if self.process.is_alive():
                 self.process.kill()
-            self.process.join(5)
+                self.process.join(5)
             self.conn.close()
             self.process = None
 
@@ -180,20 +191,33 @@ def start(models: Sequence[Any], prep: Prepared, score: Callable[[Any], Scored],
     rows: list[Scored | None] = []
     out = Baselines(rows, later, score, report, say)
     if later:
+        quiet = {id(m): getattr(m, "progress", None) for m in later}
         for model in later:
             if isinstance(model, PerSeries):
                 model.progress = None  # the worker prints nothing
-        if announce is not None:
-            announce(later, True)
-        out._start(prep)
-    for model in models:
-        if model in later:
-            rows.append(None)
-            continue
-        if announce is not None:
-            announce([model], False)
-        t0 = time.perf_counter()
-        scored = score(model)
-        report(scored, time.perf_counter() - t0, "")
-        rows.append(scored)
+        try:
+            out._start(prep)
+        except (OSError, AssertionError, RuntimeError, ValueError) as exc:  # no fork here: score them here
+            out.process, out.later, later = None, [], []
+            for model in models:
+                if id(model) in quiet and isinstance(model, PerSeries):
+                    model.progress = quiet[id(model)]
+            say(f"baselines: no worker process beside the networks ({type(exc).__name__}: {exc}); scoring them here")
+        else:
+            if announce is not None:
+                announce(later, True)
+    try:
+        for model in models:
+            if any(model is m for m in later):
+                rows.append(None)
+                continue
+            if announce is not None:
+                announce([model], False)
+            t0 = time.perf_counter()
+            scored = score(model)
+            report(scored, time.perf_counter() - t0, "")
+            rows.append(scored)
+    except BaseException:
+        out.close()  # the caller never gets the object that would stop the worker
+        raise
     return out

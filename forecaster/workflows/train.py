@@ -43,7 +43,6 @@ from forecaster.models.network.residual import lookback_choice
 from forecaster.models.statistical import STATISTICAL
 from forecaster.types import Progress, speaker
 from forecaster.workflows import beside as beside_networks
-from forecaster.workflows.beside import Baselines
 from forecaster.workflows.decision import decide
 from forecaster.workflows.results import CellResult, RunResult, SeriesFits, leaderboard, run_warnings
 from forecaster.workflows.save import save_run
@@ -62,7 +61,7 @@ def score_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = 
 
 
 def start_baselines(prep: Prepared, cfg: RunConfig, progress: Progress | None = None, *,
-                    beside: bool = True) -> Baselines:
+                    beside: bool = True) -> beside_networks.Baselines:
     """:func:`score_baselines` begun; with ``beside`` (networks train next) the statistical rows of a large
     enough run are scored in a worker process meanwhile (:mod:`forecaster.workflows.beside`): ``collect()``
     the rows after the networks."""
@@ -213,7 +212,8 @@ def future(prep: Prepared, model: Model, cal: intervals.Calibration | None) -> p
     return pd.DataFrame({**({id_col: []} if id_col else {}), **empty})
 
 
-def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None) -> tuple[Prepared, str | None, Baselines]:
+def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None, *,
+          beside: bool = True) -> tuple[Prepared, str | None, beside_networks.Baselines]:
     """The start of a run: prepare (unless ``prep`` is given), say what it holds and which series were skipped,
     and start scoring every baseline. Returns the prepared data, the skipped note and the baselines (some maybe
     still being scored beside the networks: use them as a context manager, ``collect()`` them after training)."""
@@ -223,7 +223,7 @@ def begin(cfg: RunConfig, prep: Prepared | None, progress: Progress | None) -> t
     note = skipped_note(prep)
     if note:
         say(note)
-    return prep, note, start_baselines(prep, cfg, progress)
+    return prep, note, start_baselines(prep, cfg, progress, beside=beside)
 
 
 def default_run_dir(cfg: RunConfig, label: str) -> Path:
@@ -240,6 +240,7 @@ def train(
     run_dir: Path | None = None,
     checkpoint: Any = None,
     callbacks: Sequence[Any] = (),
+    beside: bool = True,
 ) -> RunResult:
     """Train each cell (default: ``cfg.model.cell``) on the same windows beside the baselines and save one run.
 
@@ -255,6 +256,8 @@ def train(
         checkpoint: a :class:`forecaster.models.network.checkpoint.Checkpoint`; each cell resumes from and
             saves to its own sub-folder (the caller clears it once the run is saved).
         callbacks: extra Keras callbacks for every fit (a tracker hook, for instance).
+        beside: a large run's statistical baselines are scored in a worker process while the networks
+            train (:mod:`forecaster.workflows.beside`); ``False``: one after the other, here.
 
     Returns:
         The saved run directory and its leaderboard.
@@ -264,7 +267,7 @@ def train(
     """
     cells = list(cells or [cfg.model.cell])
     say = speaker(progress)
-    prep, note, baselines = begin(cfg, prep, progress)
+    prep, note, baselines = begin(cfg, prep, progress, beside=beside)
     many = prep.panel.id_col is not None
     results = []
     with baselines:

@@ -139,7 +139,7 @@ class PerSeries:
     def _workers(self, eta: float) -> int:
         """Worker processes for the series left (1: fit them here): one per core for an array-fitted model
         whose rest would take over :data:`FAN_OUT_AFTER_S` seconds."""
-        if self.announce is not None or not hasattr(self.make(), "fit_array") or eta < FAN_OUT_AFTER_S:
+        if eta < FAN_OUT_AFTER_S or not hasattr(self.make(), "fit_array"):
             return 1
         from forecaster.models.network.hardware import cpu_cores
 

@@ -72,6 +72,8 @@ def _child(models: Sequence[Any], prep: Prepared, score: Callable[[Any], Scored]
     try:
         out = []
         for model in models:
+            if isinstance(model, PerSeries):
+                model.progress = None  # the worker prints nothing
             t0 = time.perf_counter()
             scored = score(model)
             out.append((scored, time.perf_counter() - t0))
@@ -188,35 +190,26 @@ def start(models: Sequence[Any], prep: Prepared, score: Callable[[Any], Scored],
     say = speaker(progress)
     background = beside and worth_it(prep, models)
     later = [m for m in models if background and m.name in STATISTICAL]
-    rows: list[Scored | None] = []
-    out = Baselines(rows, later, score, report, say)
+    out = Baselines([None] * len(models), later, score, report, say)
     if later:
-        quiet = {id(m): getattr(m, "progress", None) for m in later}
-        for model in later:
-            if isinstance(model, PerSeries):
-                model.progress = None  # the worker prints nothing
         try:
             out._start(prep)
         except (OSError, AssertionError, RuntimeError, ValueError) as exc:  # no fork here: score them here
             out.process, out.later, later = None, [], []
-            for model in models:
-                if id(model) in quiet and isinstance(model, PerSeries):
-                    model.progress = quiet[id(model)]
             say(f"baselines: no worker process beside the networks ({type(exc).__name__}: {exc}); scoring them here")
         else:
             if announce is not None:
                 announce(later, True)
     try:
-        for model in models:
+        for i, model in enumerate(models):
             if any(model is m for m in later):
-                rows.append(None)
                 continue
             if announce is not None:
                 announce([model], False)
             t0 = time.perf_counter()
             scored = score(model)
             report(scored, time.perf_counter() - t0, "")
-            rows.append(scored)
+            out.rows[i] = scored
     except BaseException:
         out.close()  # the caller never gets the object that would stop the worker
         raise
